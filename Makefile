@@ -1,0 +1,97 @@
+# tapegrad - every entry point: make, make test, make demo, make bench, make install, make deps.
+# Plain GNU make; ops/*.c and tests/*.c are found by wildcard (no per-op edits here).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Werror
+CFLAGS  ?=
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN     := $(if $(SANITIZE),$(SANFLAGS))
+ALL_CFLAGS := $(WARN) $(OPT) -g $(SAN) -fPIC -fvisibility=hidden -DTG_BUILDING \
+              -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(CFLAGS)
+LDLIBS  := -lm
+
+LIB_SRC := $(wildcard src/*.c) $(wildcard ops/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+LIBA := $(BUILD)/libtapegrad.a
+LIBSO := $(BUILD)/libtapegrad.so
+CLI := $(BUILD)/bin/tapegrad
+TESTS := $(BUILD)/tests/tapegrad-tests
+BENCH := $(BUILD)/bench/article_bench
+
+.PHONY: all test demo bench install deps check-deps clean sanitize valgrind
+all: $(LIBA) $(LIBSO) $(CLI)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h tests/*.h) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
+
+$(CLI): $(CLI_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+# ---- tests: every tests/*.c in one Criterion binary, so one summary line closes the run ----
+$(TESTS): $(TEST_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(LIBA) -lcriterion $(LDLIBS)
+
+test: $(TESTS) $(CLI)
+	TAPEGRAD=$(CLI) $(TESTS) --jobs 2
+
+sanitize:
+	$(MAKE) BUILD=build/sanitize SANITIZE=1 test
+
+demo: $(CLI)
+	$(CLI) article
+
+# ---- benchmarks (figures go in docs/benchmarks.md) ----
+$(BENCH): tests/bench/article_bench.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
+
+bench: $(BENCH)
+	$(BENCH)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/tapegrad.h include/tapegrad_op.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: tapegrad\nDescription: reverse-mode automatic differentiation on a tape\nVersion: 0.1.0\nLibs: -L$${libdir} -ltapegrad -lm\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tapegrad.pc
+
+# ---- dependencies: Debian packages, installed when a header is missing ----
+DEB_PKGS := uthash-dev libcriterion-dev libopenblas-dev
+HEADERS  := uthash.h criterion/criterion.h cblas.h
+have = $(shell printf '\#include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+MISSING := $(strip $(foreach h,$(HEADERS),$(if $(call have,$(h)),,$(h))))
+
+check-deps:
+	@$(if $(MISSING),echo "tapegrad: missing headers: $(MISSING); running make deps" && $(MAKE) --no-print-directory deps,true)
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(DEB_PKGS); \
+	else \
+	  echo "tapegrad: run as root:  apt-get update && apt-get install -y $(DEB_PKGS)"; exit 1; \
+	fi
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,239 @@
+/* tapegrad.h - reverse-mode automatic differentiation on a tape: the one header users include.
+ * Record a computation with the builders below, then tg_backward() gives dE/dv for every node.
+ * See LICENSE. */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TG_BUILDING) && defined(__GNUC__)
+#define TG_API __attribute__((visibility("default")))
+#else
+#define TG_API
+#endif
+
+/* ---- status codes ---- */
+
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_FLIP,            /* not an error: tg_replay crossed a kink (see tg_replay) */
+    TG_ERR_NOMEM,       /* the allocator returned NULL */
+    TG_ERR_ARG,         /* a bad argument: NULL, wrong arity, not a leaf, ... */
+    TG_ERR_SHAPE,       /* operand shapes do not fit the op */
+    TG_ERR_TAPE,        /* operands recorded on two different tapes */
+    TG_ERR_STALE,       /* a handle from before tg_tape_reset */
+    TG_ERR_UNKNOWN_OP,  /* no op of that name in the registry */
+    TG_ERR_UNSUPPORTED, /* the op lacks the kernel this sweep needs */
+    TG_ERR_DOMAIN,      /* NaN or Inf produced while tg_tape_check_nan is on */
+    TG_ERR_PARSE        /* the expression language could not read its input */
+} tg_status;
+
+/* A short fixed English phrase for a status ("out of memory", ...). Never NULL. */
+TG_API const char *tg_status_str(int status);
+
+/* ---- the tape ---- */
+
+typedef struct tg_tape tg_tape;
+
+/* A node handle: a small value, cheap to copy. It stays valid while the tape grows and
+ * becomes stale (detected, TG_ERR_STALE) after tg_tape_reset. A builder that fails returns
+ * an error handle (index TG_NONE); passing it to later builders returns it again. */
+typedef struct tg_var {
+    tg_tape *tape;
+    uint32_t index;
+    uint32_t epoch;
+} tg_var;
+
+#define TG_NONE UINT32_MAX
+
+/* The one allocator hook (the shape of lua_Alloc): nsize == 0 frees ptr and returns NULL;
+ * otherwise behaves like realloc(ptr, nsize) (ptr may be NULL). osize is ptr's size or 0. */
+typedef void *(*tg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* New empty tape using realloc/free. NULL only if that first allocation fails. */
+TG_API tg_tape *tg_tape_new(void);
+/* New empty tape whose every allocation goes through fn(ud, ...). */
+TG_API tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud);
+/* Free the tape and all it owns. Its handles must not be used afterwards (NULL is fine). */
+TG_API void tg_tape_free(tg_tape *t);
+/* Forget every node, label and error but keep the memory: re-recording the same graph after
+ * a reset allocates nothing. Handles from before the reset become stale. */
+TG_API void tg_tape_reset(tg_tape *t);
+/* The sticky error's message, or NULL when there is none. Borrowed until the next reset. */
+TG_API const char *tg_tape_error(const tg_tape *t);
+/* The sticky error's status (TG_OK when there is none). */
+TG_API tg_status tg_tape_status(const tg_tape *t);
+/* Number of nodes recorded since the last reset. */
+TG_API size_t tg_tape_size(const tg_tape *t);
+/* Bytes the tape's records take: nodes plus their side tables (labels excluded). */
+TG_API size_t tg_tape_bytes(const tg_tape *t);
+/* Anomaly mode: when on, the first op whose result is NaN or +-Inf from finite inputs
+ * (log(0), sqrt(-1), exp(1000)) sets TG_ERR_DOMAIN naming the op, its node and its inputs.
+ * Applies to recording and to tg_replay. Off by default. */
+TG_API void tg_tape_check_nan(tg_tape *t, int on);
+
+/* ---- leaves ---- */
+
+/* A parameter: a leaf the sweeps differentiate with respect to. */
+TG_API tg_var tg_param(tg_tape *t, double v);
+/* A constant: a leaf that is never differentiated (inputs, targets). Nodes that depend on
+ * no parameter are inactive: the reverse sweep never visits them. */
+TG_API tg_var tg_const(tg_tape *t, double v);
+/* Change a leaf's value (parameter or constant), for tg_replay. Sets TG_ERR_ARG on the
+ * tape if v is not a leaf. */
+TG_API void tg_set(tg_var leaf, double v);
+
+/* ---- builders: one line of math each (ops/NAME.c has the partials and kink rules) ---- */
+
+TG_API tg_var tg_add(tg_var a, tg_var b);        /* a + b */
+TG_API tg_var tg_sub(tg_var a, tg_var b);        /* a - b */
+TG_API tg_var tg_mul(tg_var a, tg_var b);        /* a * b */
+TG_API tg_var tg_div(tg_var a, tg_var b);        /* a / b */
+TG_API tg_var tg_pow(tg_var a, tg_var b);        /* a ^ b (real: a > 0, or integer b) */
+TG_API tg_var tg_neg(tg_var x);                  /* -x */
+TG_API tg_var tg_exp(tg_var x);                  /* e^x */
+TG_API tg_var tg_log(tg_var x);                  /* ln x */
+TG_API tg_var tg_sqrt(tg_var x);                 /* sqrt(x) */
+TG_API tg_var tg_sin(tg_var x);                  /* sin x */
+TG_API tg_var tg_cos(tg_var x);                  /* cos x */
+TG_API tg_var tg_tanh(tg_var x);                 /* tanh x */
+TG_API tg_var tg_sigmoid(tg_var x);              /* 1 / (1 + e^-x) */
+TG_API tg_var tg_relu(tg_var x);                 /* max(x, 0); relu'(0) = 0 */
+TG_API tg_var tg_leaky_relu(tg_var x, double slope); /* x > 0 ? x : slope*x; derivative at 0 is slope */
+TG_API tg_var tg_softplus(tg_var x);             /* ln(1 + e^x), stable for large |x| */
+TG_API tg_var tg_abs(tg_var x);                  /* |x|; abs'(0) = 0 */
+TG_API tg_var tg_silu(tg_var x);                 /* x * sigmoid(x) (swish) */
+TG_API tg_var tg_gelu(tg_var x);                 /* x * Phi(x), Phi the normal CDF (exact, via erfc) */
+TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; Phi' = e^(-x^2/2)/sqrt(2 pi) */
+TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
+
+/* ---- values, labels ---- */
+
+/* The node's value (NaN for an error handle or a stale one). */
+TG_API double tg_value(tg_var v);
+/* Name a node ("z1[3]"): the name appears in error messages, reports and graph output and can
+ * be looked up with tg_tape_find. The text is copied. A name already used on this tape, or
+ * NULL, sets TG_ERR_ARG. */
+TG_API void tg_label(tg_var v, const char *name);
+/* The node's label, or NULL. Borrowed until the next reset. */
+TG_API const char *tg_label_of(tg_var v);
+/* The node labelled name, or an error handle (index TG_NONE) if none; sets no error. */
+TG_API tg_var tg_tape_find(tg_tape *t, const char *name);
+
+/* ---- sweeps ---- */
+
+/* Reverse sweep from the scalar node out (seed 1): afterwards tg_gradient(v) is dout/dv for
+ * every node v recorded up to out -- parameters and intermediates alike (at an intermediate
+ * z, dE/dz is the delta of a hand derivation). Each call computes fresh adjoints; nothing
+ * accumulates across calls. A node whose adjoint is exactly 0 passes nothing back, so a
+ * branch masked to 0 cannot leak 0*Inf = NaN. Returns 0, or the error status (also set on
+ * the tape): out is an error handle, stale, or the tape has an error. */
+TG_API int tg_backward(tg_var out);
+/* d(out)/d(v) from the last tg_backward. 0 for constants, for nodes the sweep did not reach,
+ * and for nodes recorded after it. */
+TG_API double tg_gradient(tg_var v);
+
+/* Forward sweep: the tangent of every node when the leaves leaves[k] move with direction
+ * dx[k] (other leaves fixed). Afterwards tg_tangent(v) = sum_k dv/dleaves[k] * dx[k].
+ * Returns 0 or an error status. */
+TG_API int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx);
+/* The tangent of v from the last tg_jvp (0 for nodes recorded after it). */
+TG_API double tg_tangent(tg_var v);
+
+/* Recompute every value after tg_set changed leaves, without re-recording. Values are
+ * exact at the new point (each op is evaluated again, kinked ones included). Returns:
+ *   TG_OK   nothing crossed a kink;
+ *   TG_FLIP some relu/abs/leaky_relu (an op with a branch rule) changed branch: values and
+ *           gradients are still those of the new point, but a derivative taken across the
+ *           kink is one-sided; tg_replay_note(t) names the first such node;
+ *   an error status (sticky): the tape has an error, or anomaly mode saw a NaN.
+ * Each replay compares with the branches of the previous one (or of recording). */
+TG_API int tg_replay(tg_tape *t);
+/* After tg_replay returned TG_FLIP: which node flipped first, with its input before and
+ * after, e.g. "relu 'a2[2]': branch changed (input 0.31 -> -0.02)". NULL otherwise. */
+TG_API const char *tg_replay_note(const tg_tape *t);
+
+/* Derivative of the scalar out with respect to wrt, recorded as new nodes on the tape (so it
+ * can be evaluated, replayed and differentiated again: g'' = tg_diff(tg_diff(g, x), x)).
+ * Generic: a reverse sweep that calls each op's vjp_graph rule. Returns an error handle if
+ * an op on the path has no vjp_graph (TG_ERR_UNSUPPORTED) or out is not usable. If out does
+ * not depend on wrt the result is the constant 0. */
+TG_API tg_var tg_diff(tg_var out, tg_var wrt);
+
+/* ---- checks ---- */
+
+/* Options for the checks; zero-initialise, then set what you need (0 means the default). */
+typedef struct tg_check_opts {
+    double rtol;  /* relative tolerance, default 1e-6 */
+    double atol;  /* absolute tolerance, default 1e-8: pass when |a-b| <= atol + rtol*|b| */
+} tg_check_opts;
+
+/* Per-parameter outcome of tg_check_grad. */
+typedef struct tg_check_result {
+    double reverse;  /* tg_backward's gradient */
+    double forward;  /* tg_jvp's directional derivative along this parameter */
+    double fd;       /* central differences with Richardson extrapolation (h and h/2) */
+    double abs_err;  /* worst |a - b| over the pairs (reverse, fd) and (reverse, forward) */
+    double rel_err;  /* the same divided by max(|a|, |b|), 0 when both are 0 */
+    double step;     /* the finite-difference step h used for this parameter */
+    int kink;        /* 1: a perturbation of +-h crossed a kink (relu at 0, ...): the point is
+                      * not differentiable there; fd is not compared and it is not a failure */
+    int undefined;   /* 1: a perturbation left the function's domain (fd is NaN or Inf, as for
+                      * sqrt at 1e-9): fd is not compared */
+    int pass;        /* 1 when the answers compared agree within tolerance */
+} tg_check_result;
+
+typedef struct tg_check_report {
+    int n;           /* parameters checked */
+    int failed;      /* how many failed */
+    int kinks;       /* how many sat at a non-differentiable point */
+    int undefined;   /* how many had no finite differences (domain edge) */
+    int worst;       /* index (into params) of the worst relative error, -1 if n == 0 */
+    double worst_abs, worst_rel;
+} tg_check_report;
+
+/* Gradient check of the scalar out with respect to params[0..n-1], at the tape's current
+ * values: reverse mode vs forward mode vs central finite differences, each parameter's step
+ * h = cbrt(eps) * max(1, |p|). Finite differences re-evaluate the recorded tape with tg_set
+ * and tg_replay (no user callback), then restore every value. results may be NULL; else it
+ * receives n entries. Returns 0 when all pass, 1 when some fail, or an error status (> 1)
+ * if the tape cannot be swept. */
+TG_API int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *opts,
+                         tg_check_result *results, tg_check_report *report);
+/* Print report and results as a table to f (labels used where nodes have them). */
+TG_API void tg_check_print(FILE *f, int n, const tg_var *params, const tg_check_result *results,
+                           const tg_check_report *report);
+
+/* Outcome of tg_check_adjoints. */
+typedef struct tg_adjoint_report {
+    int n;           /* claims checked */
+    int failed;      /* how many disagree */
+    int first;       /* index into nodes of the first disagreeing claim in reverse-sweep order
+                      * (the step where a hand derivation went wrong), -1 if none */
+    double expected; /* the claim at first */
+    double actual;   /* the tape's adjoint at first */
+} tg_adjoint_report;
+
+/* The adjoint a hand derivation claims for claim k, computed from node values (tg_value). */
+typedef double (*tg_adjoint_fn)(void *ud, int k, const tg_var *nodes);
+
+/* Check hand-derived adjoints dout/dnodes[k] (the deltas of a derivation) against the
+ * reverse sweep, and name the first node, in reverse-sweep order (latest node first), whose
+ * claim disagrees: the earliest step where the derivation went wrong. Returns 0 when all
+ * agree, 1 when some disagree, or an error status. */
+TG_API int tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const double *expected,
+                             const tg_check_opts *opts, tg_adjoint_report *report);
+/* The same with claims computed by fn(ud, k, nodes). */
+TG_API int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
+                                void *ud, const tg_check_opts *opts, tg_adjoint_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,86 @@
+/* tapegrad_op.h - the interface for op authors: the op descriptor, the registry, tg_apply.
+ * Used by ops/ and by anyone adding a custom op. See LICENSE. */
+#ifndef TAPEGRAD_OP_H
+#define TAPEGRAD_OP_H
+
+#include "tapegrad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_MAX_ARITY 4
+
+/* An op is data. A scalar op gives its value and its local partial derivatives; the library's
+ * sweeps do the rest: reverse mode adds gy * dydx[i] into input i's adjoint, forward mode
+ * sums dydx[i] * dx[i], the gradient checker and the chain-rule explainer read the partials.
+ * One derivative per op, so reverse and forward mode cannot disagree about it.
+ *
+ *   x       the input values, arity of them
+ *   y       the output value (eval's result), so rules like sigmoid' = y(1-y) reuse it
+ *   dydx    out: dydx[i] = dy/dx[i] at x, for every input i
+ */
+typedef struct tg_op_def {
+    const char *name;   /* the math word, unique in a registry: "mul", "sigmoid" */
+    int arity;          /* 1..TG_MAX_ARITY */
+    const char *math;   /* one line for docs and --help: "y = a*b; dy/da = b, dy/db = a" */
+
+    double (*eval)(const double *x);
+    void (*partials)(const double *x, double y, double *dydx);
+
+    /* Kinked ops only (relu, abs, ...), else NULL: the quantity whose sign picks the piece
+     * (relu: x[0]); 0 is the kink. tg_replay reports a sign change, the gradient check calls
+     * a point whose +-h perturbation changes it non-differentiable. */
+    double (*branch)(const double *x);
+
+    /* The reverse rule recorded as new nodes built from other ops: the contribution
+     * gy * dy/dx[i] to input i's adjoint, given the inputs x, the op's output node y and the
+     * output adjoint gy (all nodes on one tape). Used by tg_diff for derivatives that can be
+     * differentiated again. NULL: tg_diff reports TG_ERR_UNSUPPORTED for this op. */
+    tg_var (*vjp_graph)(const tg_var *x, tg_var y, tg_var gy, int i);
+} tg_op_def;
+
+/* Record one application of op to in[0..n-1] (n must equal op->arity). All inputs must be
+ * live handles of one tape. Returns the new node, or an error handle with the error set on
+ * the tape (or passed on from an input that is already an error handle). */
+TG_API tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in);
+
+/* Shorthands for builders and rules. */
+static inline tg_var tg_apply1(const tg_op_def *op, tg_var x) { return tg_apply(op, 1, &x); }
+static inline tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
+{
+    tg_var in[2] = {a, b};
+    return tg_apply(op, 2, in);
+}
+/* A constant on v's tape (for rules such as tanh' = 1 - y^2). */
+static inline tg_var tg_const_like(tg_var v, double c) { return tg_const(v.tape, c); }
+
+/* ---- registry: names to descriptors ---- */
+
+/* A registry maps op names to descriptors. A new one holds every built-in op; users add their
+ * own. Registration is not thread-safe: register before sharing a registry between threads
+ * (lookups are read-only and safe). tg_registry_find with r == NULL searches the built-ins. */
+typedef struct tg_registry tg_registry;
+
+/* A registry holding the built-in ops. NULL if out of memory. */
+TG_API tg_registry *tg_registry_new(void);
+TG_API void tg_registry_free(tg_registry *r);
+/* Add op (not copied: it must outlive the registry). TG_ERR_ARG if op is NULL, has no name,
+ * no eval or partials, arity outside 1..TG_MAX_ARITY, or its name is taken; TG_ERR_NOMEM. */
+TG_API tg_status tg_op_register(tg_registry *r, const tg_op_def *op);
+/* The op called name, or NULL. */
+TG_API const tg_op_def *tg_registry_find(const tg_registry *r, const char *name);
+/* Number of ops, and the i-th in name order (for walking every op). */
+TG_API int tg_registry_count(const tg_registry *r);
+TG_API const tg_op_def *tg_registry_at(const tg_registry *r, int i);
+
+/* The built-in descriptors, for op authors composing rules (sigmoid's rule records a mul). */
+extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_div, tg_op_pow, tg_op_neg,
+    tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
+    tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
+    tg_op_step;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+/* exp: y = e^x.  dy/dx = y (reuses the output).  Overflows to Inf above x ~ 709.78.
+ * Reverse rule as nodes: gx = gy*y. See LICENSE. */
+#include <math.h>
+
+#include "tapegrad_op.h"
+
+static double exp_eval(const double *x) { return exp(x[0]); }
+
+static void exp_partials(const double *x, double y, double *d)
+{
+    (void)x;
+    d[0] = y;
+}
+
+static tg_var exp_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)x, (void)i;
+    return tg_mul(gy, y);
+}
+
+const tg_op_def tg_op_exp = {.name = "exp", .arity = 1, .math = "y = e^x; dy/dx = e^x",
+                             .eval = exp_eval, .partials = exp_partials,
+                             .vjp_graph = exp_vjp_graph};
+
+tg_var tg_exp(tg_var x) { return tg_apply1(&tg_op_exp, x); }

@@ -1,0 +1,35 @@
+/* leaky_relu: y = x > 0 ? x : s*x, with the slope s as a second operand (a constant from
+ * tg_leaky_relu, or a parameter: then it is learned, as in PReLU).
+ * dy/dx = x > 0 ? 1 : s; at the kink x = 0 we take the left value s.  dy/ds = min(x, 0).
+ * Branch quantity: x.  Reverse rule as nodes: gx = gy*(s + (1 - s)*step(x)),
+ * gs = gy*(x - relu(x)). See LICENSE. */
+#include "tapegrad_op.h"
+
+static double leaky_relu_eval(const double *x) { return x[0] > 0 ? x[0] : x[1] * x[0]; }
+
+static void leaky_relu_partials(const double *x, double y, double *d)
+{
+    (void)y;
+    d[0] = x[0] > 0 ? 1.0 : x[1];
+    d[1] = x[0] > 0 ? 0.0 : x[0];
+}
+
+static double leaky_relu_branch(const double *x) { return x[0]; }
+
+static tg_var leaky_relu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    if (i == 1) return tg_mul(gy, tg_sub(x[0], tg_relu(x[0])));
+    tg_var one_minus_s = tg_sub(tg_const_like(y, 1.0), x[1]);
+    return tg_mul(gy, tg_add(x[1], tg_mul(one_minus_s, tg_step(x[0]))));
+}
+
+const tg_op_def tg_op_leaky_relu = {
+    .name = "leaky_relu", .arity = 2,
+    .math = "y = x > 0 ? x : s*x; dy/dx = x > 0 ? 1 : s (s at 0), dy/ds = min(x,0)",
+    .eval = leaky_relu_eval, .partials = leaky_relu_partials, .branch = leaky_relu_branch,
+    .vjp_graph = leaky_relu_vjp_graph};
+
+tg_var tg_leaky_relu(tg_var x, double slope)
+{
+    return tg_apply2(&tg_op_leaky_relu, x, tg_const_like(x, slope));
+}

@@ -1,0 +1,32 @@
+/* sigmoid: y = 1/(1 + e^-x).  dy/dx = y(1 - y) (reuses the output).
+ * Evaluated as e^x/(1 + e^x) for x < 0 so that no e^-x overflows: finite for all x.
+ * Reverse rule as nodes: gx = gy*(y*(1 - y)). See LICENSE. */
+#include <math.h>
+
+#include "tapegrad_op.h"
+
+static double sigmoid_eval(const double *x)
+{
+    if (x[0] >= 0) return 1.0 / (1.0 + exp(-x[0]));
+    double e = exp(x[0]);
+    return e / (1.0 + e);
+}
+
+static void sigmoid_partials(const double *x, double y, double *d)
+{
+    (void)x;
+    d[0] = y * (1.0 - y);
+}
+
+static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)x, (void)i;
+    return tg_mul(gy, tg_mul(y, tg_sub(tg_const_like(y, 1.0), y)));
+}
+
+const tg_op_def tg_op_sigmoid = {.name = "sigmoid", .arity = 1,
+                                 .math = "y = 1/(1+e^-x); dy/dx = y(1-y)",
+                                 .eval = sigmoid_eval, .partials = sigmoid_partials,
+                                 .vjp_graph = sigmoid_vjp_graph};
+
+tg_var tg_sigmoid(tg_var x) { return tg_apply1(&tg_op_sigmoid, x); }

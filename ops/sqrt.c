@@ -1,0 +1,27 @@
+/* sqrt: y = sqrt(x).  dy/dx = 1/(2y) (reuses the output; +Inf at x = 0).
+ * Negative x gives NaN (anomaly mode reports it).
+ * Reverse rule as nodes: gx = (gy/2)/y. See LICENSE. */
+#include <math.h>
+
+#include "tapegrad_op.h"
+
+static double sqrt_eval(const double *x) { return sqrt(x[0]); }
+
+static void sqrt_partials(const double *x, double y, double *d)
+{
+    (void)x;
+    d[0] = 0.5 / y;
+}
+
+static tg_var sqrt_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)x, (void)i;
+    return tg_div(tg_mul(gy, tg_const_like(y, 0.5)), y);
+}
+
+const tg_op_def tg_op_sqrt = {.name = "sqrt", .arity = 1,
+                              .math = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))",
+                              .eval = sqrt_eval, .partials = sqrt_partials,
+                              .vjp_graph = sqrt_vjp_graph};
+
+tg_var tg_sqrt(tg_var x) { return tg_apply1(&tg_op_sqrt, x); }

@@ -1,0 +1,57 @@
+/* diff.c - tg_diff: a reverse sweep that records the derivative as new nodes, by calling each
+ * op's vjp_graph rule, so derivatives can be evaluated, replayed and differentiated again.
+ * See LICENSE. */
+#include "internal.h"
+
+tg_var tg_diff(tg_var out, tg_var wrt)
+{
+    if (!tg_resolve(out, "tg_diff") || !tg_resolve(wrt, "tg_diff")) return tg_err_var(out.tape);
+    tg_tape *t = out.tape;
+    if (wrt.tape != t) {
+        tg_fail(t, TG_ERR_TAPE, "tg_diff: wrt is from another tape");
+        return tg_err_var(t);
+    }
+    if (!(t->nodes[wrt.index].in[0] & TG_ACTIVE)) {
+        char nm[64];
+        tg_fail(t, TG_ERR_ARG, "tg_diff: wrt %s depends on no parameter (a constant), so "
+                "nothing is differentiated with respect to it",
+                tg_node_name(t, wrt.index, nm, sizeof nm));
+        return tg_err_var(t);
+    }
+    if (wrt.index > out.index || !(t->nodes[out.index].in[0] & TG_ACTIVE))
+        return tg_const(t, 0.0);
+
+    /* g[i - lo] is the adjoint node of node i, for lo = wrt.index <= i <= out.index: nodes
+     * before wrt cannot depend on it, so their adjoints are never needed. */
+    uint32_t lo = wrt.index, m = out.index - lo + 1;
+    tg_var *g = tg_mem(t, NULL, 0, (size_t)m * sizeof *g);
+    if (!g) {
+        tg_fail(t, TG_ERR_NOMEM, "tg_diff: out of memory for %u adjoint handles", m);
+        return tg_err_var(t);
+    }
+    for (uint32_t k = 0; k < m; k++) g[k] = tg_err_var(t);
+    g[m - 1] = tg_const(t, 1.0);
+    for (uint32_t i = out.index; i > lo && !t->status; i--) {
+        const tg_node nd = t->nodes[i]; /* a copy: recording below may move the records */
+        tg_var gy = g[i - lo];
+        if (gy.index == TG_NONE || !(nd.in[0] & TG_ACTIVE) || tg_node_is_leaf(&nd)) continue;
+        if (!nd.op->vjp_graph) {
+            tg_fail(t, TG_ERR_UNSUPPORTED, "tg_diff: op '%s' has no vjp_graph rule", nd.op->name);
+            break;
+        }
+        uint32_t idx[TG_MAX_ARITY];
+        tg_var x[TG_MAX_ARITY], y = {t, i, t->epoch};
+        int k = tg_node_inputs(t, &nd, idx);
+        for (int j = 0; j < k; j++) x[j] = (tg_var){t, idx[j], t->epoch};
+        for (int j = 0; j < k; j++) {
+            if (idx[j] < lo || !(t->nodes[idx[j]].in[0] & TG_ACTIVE)) continue;
+            tg_var c = nd.op->vjp_graph(x, y, gy, j);
+            tg_var *acc = &g[idx[j] - lo];
+            *acc = acc->index == TG_NONE ? c : tg_add(*acc, c);
+        }
+    }
+    tg_var r = g[0];
+    tg_mem(t, g, (size_t)m * sizeof *g, 0);
+    if (t->status) return tg_err_var(t);
+    return r.index == TG_NONE ? tg_const(t, 0.0) : r;
+}

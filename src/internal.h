@@ -1,0 +1,95 @@
+/* internal.h - the tape's records and the helpers shared inside the library. Never installed.
+ * See LICENSE. */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tapegrad_op.h"
+
+/* One recorded node: 24 bytes. in[] hold input indices (arity <= 2) or, for arity > 2, an
+ * offset into tape->ext where the indices are listed. The top bit of in[0] says the node is
+ * active (depends on a parameter); leaves are told apart by op (tg_leaf_param/_const). */
+typedef struct tg_node {
+    const tg_op_def *op;
+    uint32_t in[2];
+    double v;
+} tg_node;
+
+#define TG_ACTIVE 0x80000000u
+#define TG_INDEX 0x7fffffffu
+#define TG_MAX_NODES 0x7ffffff0u
+
+/* The sign of a kinked node's branch quantity, kept for replay (one per kinked node, in
+ * node order). */
+typedef struct tg_kink {
+    uint32_t node;
+    int32_t sign;
+} tg_kink;
+
+typedef struct tg_label_entry tg_label_entry;
+
+struct tg_tape {
+    tg_alloc_fn alloc;
+    void *ud;
+    uint32_t epoch;
+
+    tg_node *nodes;
+    uint32_t n, cap;
+    uint32_t *ext; /* input lists of ops with arity > 2 */
+    uint32_t next, ext_cap;
+    tg_kink *kinks;
+    uint32_t nkinks, kink_cap;
+
+    double *adj; /* adjoints of the last tg_backward, adj_n of them valid */
+    uint32_t adj_n, adj_cap;
+    double *tan; /* tangents of the last tg_jvp */
+    uint32_t tan_n, tan_cap;
+
+    tg_label_entry *by_index, *by_name; /* uthash tables over the same entries */
+
+    int check_nan;
+    tg_status status;
+    char msg[320];
+    char note[200];
+};
+
+extern const tg_op_def tg_leaf_param, tg_leaf_const;
+
+static inline int tg_node_active(const tg_node *nd) { return (nd->in[0] & TG_ACTIVE) != 0; }
+static inline int tg_node_is_leaf(const tg_node *nd)
+{
+    return nd->op == &tg_leaf_param || nd->op == &tg_leaf_const;
+}
+/* Input indices of an op node into idx[]; returns the arity. */
+static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *idx)
+{
+    int n = nd->op->arity;
+    if (n <= 2) {
+        idx[0] = nd->in[0] & TG_INDEX;
+        idx[1] = nd->in[1];
+    } else {
+        for (int i = 0; i < n; i++) idx[i] = t->ext[(nd->in[0] & TG_INDEX) + (uint32_t)i];
+    }
+    return n;
+}
+
+/* ---- tape.c ---- */
+void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize);
+int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem);
+/* Set the sticky error (the first one wins) with a printf-style message. Returns status. */
+tg_status tg_fail(tg_tape *t, tg_status s, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+tg_var tg_err_var(tg_tape *t);
+/* Resolve a handle: its record, or NULL after setting the error ("<who>: ..."). */
+tg_node *tg_resolve(tg_var v, const char *who);
+/* "'z1[3]'" if labelled, else "#12": names a node in messages. */
+const char *tg_node_name(const tg_tape *t, uint32_t i, char *buf, size_t size);
+void tg_labels_clear(tg_tape *t);
+/* Anomaly mode's report: op gave y from the n inputs x at node (no report if an x is not
+ * finite: the NaN came from upstream). */
+void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
+                         uint32_t node);
+
+#endif

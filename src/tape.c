@@ -1,0 +1,271 @@
+/* tape.c - the tape's lifecycle, recording nodes (tg_apply), leaves and handle checks.
+ * The tape is a Wengert list: records in the order they were computed. See LICENSE. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- memory: every byte goes through the tape's hook ---- */
+
+static void *default_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
+
+void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize)
+{
+    return t->alloc(t->ud, p, osize, nsize);
+}
+
+/* Make room for need elements of size elem in *p (capacity *cap), doubling. 0 on success;
+ * on failure sets TG_ERR_NOMEM and leaves *p as it was. */
+int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    uint64_t ncap = *cap ? *cap : 64;
+    while (ncap < need) ncap *= 2;
+    if (ncap > TG_MAX_NODES) ncap = TG_MAX_NODES;
+    if (ncap < need) {
+        tg_fail(t, TG_ERR_NOMEM, "tape: more than %u entries", (unsigned)TG_MAX_NODES);
+        return -1;
+    }
+    void *q = tg_mem(t, *p, (size_t)*cap * elem, (size_t)ncap * elem);
+    if (!q) {
+        tg_fail(t, TG_ERR_NOMEM, "tape: out of memory growing to %llu entries of %zu bytes",
+                (unsigned long long)ncap, elem);
+        return -1;
+    }
+    *p = q;
+    *cap = (uint32_t)ncap;
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud)
+{
+    if (!fn) return NULL;
+    tg_tape *t = fn(ud, NULL, 0, sizeof *t);
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->alloc = fn;
+    t->ud = ud;
+    t->epoch = 1;
+    return t;
+}
+
+tg_tape *tg_tape_new(void) { return tg_tape_new_with(default_alloc, NULL); }
+
+void tg_tape_free(tg_tape *t)
+{
+    if (!t) return;
+    tg_labels_clear(t);
+    tg_mem(t, t->nodes, (size_t)t->cap * sizeof *t->nodes, 0);
+    tg_mem(t, t->ext, (size_t)t->ext_cap * sizeof *t->ext, 0);
+    tg_mem(t, t->kinks, (size_t)t->kink_cap * sizeof *t->kinks, 0);
+    tg_mem(t, t->adj, (size_t)t->adj_cap * sizeof *t->adj, 0);
+    tg_mem(t, t->tan, (size_t)t->tan_cap * sizeof *t->tan, 0);
+    tg_mem(t, t, sizeof *t, 0);
+}
+
+void tg_tape_reset(tg_tape *t)
+{
+    if (!t) return;
+    tg_labels_clear(t);
+    t->n = t->next = t->nkinks = t->adj_n = t->tan_n = 0;
+    t->epoch++;
+    t->status = TG_OK;
+    t->msg[0] = t->note[0] = '\0';
+}
+
+size_t tg_tape_size(const tg_tape *t) { return t ? t->n : 0; }
+
+size_t tg_tape_bytes(const tg_tape *t)
+{
+    if (!t) return 0;
+    return (size_t)t->n * sizeof(tg_node) + (size_t)t->next * sizeof(uint32_t) +
+           (size_t)t->nkinks * sizeof(tg_kink);
+}
+
+void tg_tape_check_nan(tg_tape *t, int on)
+{
+    if (t) t->check_nan = on != 0;
+}
+
+/* ---- errors ---- */
+
+tg_status tg_fail(tg_tape *t, tg_status s, const char *fmt, ...)
+{
+    if (!t || t->status != TG_OK) return t ? t->status : s;
+    t->status = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const char *tg_tape_error(const tg_tape *t)
+{
+    if (!t) return "tape is NULL";
+    return t->status != TG_OK ? t->msg : NULL;
+}
+
+tg_status tg_tape_status(const tg_tape *t) { return t ? t->status : TG_ERR_ARG; }
+
+tg_var tg_err_var(tg_tape *t)
+{
+    tg_var v = {t, TG_NONE, t ? t->epoch : 0};
+    return v;
+}
+
+/* Check a handle against its tape. who names the caller in the message. */
+static tg_status check_var(tg_var v, const char *who, int k)
+{
+    tg_tape *t = v.tape;
+    char arg[24] = "";
+    if (k > 0) snprintf(arg, sizeof arg, " operand %d", k);
+    if (v.epoch != t->epoch)
+        return tg_fail(t, TG_ERR_STALE, "%s:%s is stale (recorded before tg_tape_reset)", who,
+                       arg);
+    if (v.index == TG_NONE)
+        return t->status ? t->status
+                         : tg_fail(t, TG_ERR_ARG, "%s:%s is not a node (a failed builder or lookup)",
+                                   who, arg);
+    if (v.index >= t->n)
+        return tg_fail(t, TG_ERR_ARG, "%s:%s is not a node of this tape (index %u of %u)", who,
+                       arg, v.index, t->n);
+    return TG_OK;
+}
+
+tg_node *tg_resolve(tg_var v, const char *who)
+{
+    if (!v.tape || check_var(v, who, 0) != TG_OK) return NULL;
+    return &v.tape->nodes[v.index];
+}
+
+/* ---- recording ---- */
+
+static tg_var push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double y)
+{
+    if (t->n == t->cap && tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes))
+        return tg_err_var(t);
+    tg_node *nd = &t->nodes[t->n];
+    nd->op = op;
+    nd->in[0] = in0;
+    nd->in[1] = in1;
+    nd->v = y;
+    tg_var r = {t, t->n++, t->epoch};
+    return r;
+}
+
+tg_var tg_param(tg_tape *t, double v)
+{
+    if (!t || t->status) return tg_err_var(t);
+    return push(t, &tg_leaf_param, TG_ACTIVE, 0, v);
+}
+
+tg_var tg_const(tg_tape *t, double v)
+{
+    if (!t || t->status) return tg_err_var(t);
+    return push(t, &tg_leaf_const, 0, 0, v);
+}
+
+void tg_set(tg_var leaf, double v)
+{
+    tg_node *nd = tg_resolve(leaf, "tg_set");
+    if (!nd) return;
+    if (!tg_node_is_leaf(nd)) {
+        char nm[64];
+        tg_fail(leaf.tape, TG_ERR_ARG, "tg_set: node %s is a %s, not a leaf (only tg_param and "
+                "tg_const nodes can be set)", tg_node_name(leaf.tape, leaf.index, nm, sizeof nm),
+                nd->op->name);
+        return;
+    }
+    nd->v = v;
+}
+
+double tg_value(tg_var v)
+{
+    const tg_node *nd = tg_resolve(v, "tg_value");
+    return nd ? nd->v : NAN;
+}
+
+/* Anomaly mode: name the op, the node and its inputs when a finite input gave NaN/Inf. */
+void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
+                         uint32_t node)
+{
+    char in[160] = "", nm[64];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) return; /* propagated, not produced here */
+        len += (size_t)snprintf(in + len, sizeof in - len, "%sx%d = %.17g", i ? ", " : "", i + 1,
+                                x[i]);
+        if (len >= sizeof in) break;
+    }
+    tg_fail(t, TG_ERR_DOMAIN, "%s: result is %g at node %s (%s)", op->name, y,
+            tg_node_name(t, node, nm, sizeof nm), in);
+}
+
+tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
+{
+    if (!in || n < 1 || !in[0].tape) return tg_err_var(NULL);
+    tg_tape *t = in[0].tape;
+    if (t->status) return tg_err_var(t);
+    if (!op || !op->eval) {
+        tg_fail(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
+        return tg_err_var(t);
+    }
+    if (n != op->arity) {
+        tg_fail(t, TG_ERR_ARG, "%s: takes %d operand%s, got %d", op->name, op->arity,
+                op->arity == 1 ? "" : "s", n);
+        return tg_err_var(t);
+    }
+    double x[TG_MAX_ARITY];
+    uint32_t idx[TG_MAX_ARITY] = {0, 0}, act = 0;
+    for (int i = 0; i < n; i++) {
+        if (in[i].tape != t) {
+            tg_fail(t, TG_ERR_TAPE, "%s: operand %d is from %s", op->name, i + 1,
+                    in[i].tape ? "another tape" : "no tape (NULL)");
+            return tg_err_var(t);
+        }
+        if (check_var(in[i], op->name, i + 1) != TG_OK) return tg_err_var(t);
+        const tg_node *a = &t->nodes[in[i].index];
+        idx[i] = in[i].index;
+        x[i] = a->v;
+        act |= a->in[0] & TG_ACTIVE;
+    }
+    uint32_t in0 = idx[0], in1 = idx[1];
+    if (n > 2) {
+        if (tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext))
+            return tg_err_var(t);
+        memcpy(t->ext + t->next, idx, (size_t)n * sizeof *idx);
+        in0 = t->next;
+        in1 = 0;
+        t->next += (uint32_t)n;
+    }
+    if (op->branch && act) {
+        if (tg_grow(t, (void **)&t->kinks, &t->kink_cap, t->nkinks + 1, sizeof *t->kinks))
+            return tg_err_var(t);
+        double s = op->branch(x);
+        t->kinks[t->nkinks].node = t->n;
+        t->kinks[t->nkinks].sign = (s > 0) - (s < 0);
+        t->nkinks++;
+    }
+    tg_var r = push(t, op, in0 | act, in1, op->eval(x));
+    if (t->check_nan && r.index != TG_NONE && !isfinite(t->nodes[r.index].v))
+        tg_report_nonfinite(t, op, n, x, t->nodes[r.index].v, r.index);
+    return t->status ? tg_err_var(t) : r;
+}
+
+/* Leaves are recorded with these descriptors; they are not in the registry. */
+const tg_op_def tg_leaf_param = {.name = "param", .arity = 0};
+const tg_op_def tg_leaf_const = {.name = "const", .arity = 0};
