@@ -127,8 +127,11 @@ tg_var tg_err_var(tg_tape *t)
     return v;
 }
 
-/* Check a handle against its tape. who names the caller in the message. */
-static tg_status check_var(tg_var v, const char *who, int k)
+/* A handle that is live on its tape: same epoch, an index recorded (TG_NONE never is). */
+static inline int live(const tg_tape *t, tg_var v) { return v.epoch == t->epoch && v.index < t->n; }
+
+/* Why a handle is not live, as the sticky error. who names the caller, k > 0 the operand. */
+static tg_status bad_var(tg_var v, const char *who, int k)
 {
     tg_tape *t = v.tape;
     char arg[24] = "";
@@ -140,15 +143,17 @@ static tg_status check_var(tg_var v, const char *who, int k)
         return t->status ? t->status
                          : tg_fail(t, TG_ERR_ARG, "%s:%s is not a node (a failed builder or lookup)",
                                    who, arg);
-    if (v.index >= t->n)
-        return tg_fail(t, TG_ERR_ARG, "%s:%s is not a node of this tape (index %u of %u)", who,
-                       arg, v.index, t->n);
-    return TG_OK;
+    return tg_fail(t, TG_ERR_ARG, "%s:%s is not a node of this tape (index %u of %u)", who, arg,
+                   v.index, t->n);
 }
 
 tg_node *tg_resolve(tg_var v, const char *who)
 {
-    if (!v.tape || check_var(v, who, 0) != TG_OK) return NULL;
+    if (!v.tape) return NULL;
+    if (!live(v.tape, v)) {
+        bad_var(v, who, 0);
+        return NULL;
+    }
     return &v.tape->nodes[v.index];
 }
 
@@ -237,7 +242,10 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
                     in[i].tape ? "another tape" : "no tape (NULL)");
             return tg_err_var(t);
         }
-        if (check_var(in[i], op->name, i + 1) != TG_OK) return tg_err_var(t);
+        if (!live(t, in[i])) {
+            bad_var(in[i], op->name, i + 1);
+            return tg_err_var(t);
+        }
         const tg_node *a = &t->nodes[in[i].index];
         idx[i] = in[i].index;
         x[i] = a->v;
