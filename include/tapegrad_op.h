@@ -11,22 +11,22 @@ extern "C" {
 
 #define TG_MAX_ARITY 4
 
-/* An op is data. A scalar op gives its value and its local partial derivatives; the library's
- * sweeps do the rest: reverse mode adds gy * dydx[i] into input i's adjoint, forward mode
- * sums dydx[i] * dx[i], the gradient checker and the chain-rule explainer read the partials.
- * One derivative per op, so reverse and forward mode cannot disagree about it.
+/* An op is data. A scalar op has one kernel giving its value and, on request, its local
+ * partial derivatives; the library's sweeps do the rest: the partials are kept beside the
+ * tape while it is recorded or replayed, reverse mode adds gy * dydx[i] into input i's
+ * adjoint, forward mode sums dydx[i] * dx[i], the gradient checker and the chain-rule
+ * explainer read them. One derivative per op, written beside its value, so reverse and
+ * forward mode cannot disagree about it.
  *
- *   x       the input values, arity of them
- *   y       the output value (eval's result), so rules like sigmoid' = y(1-y) reuse it
- *   dydx    out: dydx[i] = dy/dx[i] at x, for every input i
+ *   eval(x, dydx)   returns y = f(x) for the op's arity inputs x; when dydx is not NULL also
+ *                   writes dydx[i] = dy/dx[i] at x for every input i
  */
 typedef struct tg_op_def {
     const char *name;   /* the math word, unique in a registry: "mul", "sigmoid" */
     int arity;          /* 1..TG_MAX_ARITY */
     const char *math;   /* one line for docs and --help: "y = a*b; dy/da = b, dy/db = a" */
 
-    double (*eval)(const double *x);
-    void (*partials)(const double *x, double y, double *dydx);
+    double (*eval)(const double *x, double *dydx);
 
     /* Kinked ops only (relu, abs, ...), else NULL: the quantity whose sign picks the piece
      * (relu: x[0]); 0 is the kink. tg_replay reports a sign change, the gradient check calls
@@ -45,13 +45,10 @@ typedef struct tg_op_def {
  * the tape (or passed on from an input that is already an error handle). */
 TG_API tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in);
 
-/* Shorthands for builders and rules. */
-static inline tg_var tg_apply1(const tg_op_def *op, tg_var x) { return tg_apply(op, 1, &x); }
-static inline tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
-{
-    tg_var in[2] = {a, b};
-    return tg_apply(op, 2, in);
-}
+/* tg_apply for one and two operands: the same result, with a fast path for the common case
+ * (every scalar builder uses these). */
+TG_API tg_var tg_apply1(const tg_op_def *op, tg_var x);
+TG_API tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b);
 /* A constant on v's tape (for rules such as tanh' = 1 - y^2). */
 static inline tg_var tg_const_like(tg_var v, double c) { return tg_const(v.tape, c); }
 
@@ -66,7 +63,7 @@ typedef struct tg_registry tg_registry;
 TG_API tg_registry *tg_registry_new(void);
 TG_API void tg_registry_free(tg_registry *r);
 /* Add op (not copied: it must outlive the registry). TG_ERR_ARG if op is NULL, has no name,
- * no eval or partials, arity outside 1..TG_MAX_ARITY, or its name is taken; TG_ERR_NOMEM. */
+ * no eval, arity outside 1..TG_MAX_ARITY, or its name is taken; TG_ERR_NOMEM. */
 TG_API tg_status tg_op_register(tg_registry *r, const tg_op_def *op);
 /* The op called name, or NULL. */
 TG_API const tg_op_def *tg_registry_find(const tg_registry *r, const char *name);

@@ -5,12 +5,10 @@
 
 #include "tapegrad_op.h"
 
-static double abs_eval(const double *x) { return fabs(x[0]); }
-
-static void abs_partials(const double *x, double y, double *d)
+static double abs_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = (x[0] > 0) - (x[0] < 0);
+    if (d) d[0] = (x[0] > 0) - (x[0] < 0);
+    return fabs(x[0]);
 }
 
 static double abs_branch(const double *x) { return x[0]; }
@@ -23,7 +21,7 @@ static tg_var abs_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_abs = {.name = "abs", .arity = 1,
                              .math = "y = |x|; dy/dx = sign(x) (abs'(0) = 0)",
-                             .eval = abs_eval, .partials = abs_partials, .branch = abs_branch,
+                             .eval = abs_eval, .branch = abs_branch,
                              .vjp_graph = abs_vjp_graph};
 
 tg_var tg_abs(tg_var x) { return tg_apply1(&tg_op_abs, x); }

@@ -3,12 +3,10 @@
 
 #include "tapegrad_op.h"
 
-static double cos_eval(const double *x) { return cos(x[0]); }
-
-static void cos_partials(const double *x, double y, double *d)
+static double cos_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = -sin(x[0]);
+    if (d) d[0] = -sin(x[0]);
+    return cos(x[0]);
 }
 
 static tg_var cos_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -18,7 +16,7 @@ static tg_var cos_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_cos = {.name = "cos", .arity = 1, .math = "y = cos x; dy/dx = -sin x",
-                             .eval = cos_eval, .partials = cos_partials,
+                             .eval = cos_eval,
                              .vjp_graph = cos_vjp_graph};
 
 tg_var tg_cos(tg_var x) { return tg_apply1(&tg_op_cos, x); }

@@ -3,12 +3,11 @@
  * Reverse rule as nodes: ga = gy/b, gb = -(gy*y)/b. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double div_eval(const double *x) { return x[0] / x[1]; }
-
-static void div_partials(const double *x, double y, double *d)
+static double div_eval(const double *x, double *d)
 {
-    d[0] = 1.0 / x[1];
-    d[1] = -y / x[1];
+    double y = x[0] / x[1];
+    if (d) d[0] = 1.0 / x[1], d[1] = -y / x[1];
+    return y;
 }
 
 static tg_var div_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -19,7 +18,7 @@ static tg_var div_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_div = {.name = "div", .arity = 2,
                              .math = "y = a/b; dy/da = 1/b, dy/db = -a/b^2",
-                             .eval = div_eval, .partials = div_partials,
+                             .eval = div_eval,
                              .vjp_graph = div_vjp_graph};
 
 tg_var tg_div(tg_var a, tg_var b) { return tg_apply2(&tg_op_div, a, b); }

@@ -4,12 +4,11 @@
 
 #include "tapegrad_op.h"
 
-static double exp_eval(const double *x) { return exp(x[0]); }
-
-static void exp_partials(const double *x, double y, double *d)
+static double exp_eval(const double *x, double *d)
 {
-    (void)x;
-    d[0] = y;
+    double y = exp(x[0]);
+    if (d) d[0] = y;
+    return y;
 }
 
 static tg_var exp_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -19,7 +18,7 @@ static tg_var exp_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_exp = {.name = "exp", .arity = 1, .math = "y = e^x; dy/dx = e^x",
-                             .eval = exp_eval, .partials = exp_partials,
+                             .eval = exp_eval,
                              .vjp_graph = exp_vjp_graph};
 
 tg_var tg_exp(tg_var x) { return tg_apply1(&tg_op_exp, x); }

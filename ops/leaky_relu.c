@@ -5,13 +5,13 @@
  * gs = gy*(x - relu(x)). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double leaky_relu_eval(const double *x) { return x[0] > 0 ? x[0] : x[1] * x[0]; }
-
-static void leaky_relu_partials(const double *x, double y, double *d)
+static double leaky_relu_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = x[0] > 0 ? 1.0 : x[1];
-    d[1] = x[0] > 0 ? 0.0 : x[0];
+    if (d) {
+        d[0] = x[0] > 0 ? 1.0 : x[1];
+        d[1] = x[0] > 0 ? 0.0 : x[0];
+    }
+    return x[0] > 0 ? x[0] : x[1] * x[0];
 }
 
 static double leaky_relu_branch(const double *x) { return x[0]; }
@@ -26,7 +26,7 @@ static tg_var leaky_relu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 const tg_op_def tg_op_leaky_relu = {
     .name = "leaky_relu", .arity = 2,
     .math = "y = x > 0 ? x : s*x; dy/dx = x > 0 ? 1 : s (s at 0), dy/ds = min(x,0)",
-    .eval = leaky_relu_eval, .partials = leaky_relu_partials, .branch = leaky_relu_branch,
+    .eval = leaky_relu_eval, .branch = leaky_relu_branch,
     .vjp_graph = leaky_relu_vjp_graph};
 
 tg_var tg_leaky_relu(tg_var x, double slope)

@@ -4,12 +4,10 @@
 
 #include "tapegrad_op.h"
 
-static double log_eval(const double *x) { return log(x[0]); }
-
-static void log_partials(const double *x, double y, double *d)
+static double log_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = 1.0 / x[0];
+    if (d) d[0] = 1.0 / x[0];
+    return log(x[0]);
 }
 
 static tg_var log_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -19,7 +17,7 @@ static tg_var log_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_log = {.name = "log", .arity = 1, .math = "y = ln x; dy/dx = 1/x",
-                             .eval = log_eval, .partials = log_partials,
+                             .eval = log_eval,
                              .vjp_graph = log_vjp_graph};
 
 tg_var tg_log(tg_var x) { return tg_apply1(&tg_op_log, x); }

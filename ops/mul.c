@@ -2,13 +2,10 @@
  * Reverse rule as nodes: ga = gy*b, gb = gy*a. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double mul_eval(const double *x) { return x[0] * x[1]; }
-
-static void mul_partials(const double *x, double y, double *d)
+static double mul_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = x[1];
-    d[1] = x[0];
+    if (d) d[0] = x[1], d[1] = x[0];
+    return x[0] * x[1];
 }
 
 static tg_var mul_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -18,7 +15,7 @@ static tg_var mul_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_mul = {.name = "mul", .arity = 2, .math = "y = a*b; dy/da = b, dy/db = a",
-                             .eval = mul_eval, .partials = mul_partials,
+                             .eval = mul_eval,
                              .vjp_graph = mul_vjp_graph};
 
 tg_var tg_mul(tg_var a, tg_var b) { return tg_apply2(&tg_op_mul, a, b); }

@@ -1,13 +1,10 @@
 /* neg: y = -x.  dy/dx = -1.  Reverse rule as nodes: gx = -gy. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double neg_eval(const double *x) { return -x[0]; }
-
-static void neg_partials(const double *x, double y, double *d)
+static double neg_eval(const double *x, double *d)
 {
-    (void)x;
-    (void)y;
-    d[0] = -1.0;
+    if (d) d[0] = -1.0;
+    return -x[0];
 }
 
 static tg_var neg_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -17,7 +14,7 @@ static tg_var neg_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_neg = {.name = "neg", .arity = 1, .math = "y = -x; dy/dx = -1",
-                             .eval = neg_eval, .partials = neg_partials,
+                             .eval = neg_eval,
                              .vjp_graph = neg_vjp_graph};
 
 tg_var tg_neg(tg_var x) { return tg_apply1(&tg_op_neg, x); }

@@ -7,12 +7,14 @@
 
 #include "tapegrad_op.h"
 
-static double pow_eval(const double *x) { return pow(x[0], x[1]); }
-
-static void pow_partials(const double *x, double y, double *d)
+static double pow_eval(const double *x, double *d)
 {
-    d[0] = x[1] == 0.0 ? 0.0 : x[1] * pow(x[0], x[1] - 1.0);
-    d[1] = y == 0.0 ? 0.0 : y * log(x[0]);
+    double y = pow(x[0], x[1]);
+    if (d) {
+        d[0] = x[1] == 0.0 ? 0.0 : x[1] * pow(x[0], x[1] - 1.0);
+        d[1] = y == 0.0 ? 0.0 : y * log(x[0]);
+    }
+    return y;
 }
 
 static tg_var pow_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -26,7 +28,7 @@ static tg_var pow_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_pow = {.name = "pow", .arity = 2,
                              .math = "y = a^b; dy/da = b*a^(b-1), dy/db = a^b*ln(a)",
-                             .eval = pow_eval, .partials = pow_partials,
+                             .eval = pow_eval,
                              .vjp_graph = pow_vjp_graph};
 
 tg_var tg_pow(tg_var a, tg_var b) { return tg_apply2(&tg_op_pow, a, b); }

@@ -3,12 +3,10 @@
  * Reverse rule as nodes: gx = gy*step(x). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double relu_eval(const double *x) { return x[0] > 0 ? x[0] : 0.0; }
-
-static void relu_partials(const double *x, double y, double *d)
+static double relu_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = x[0] > 0 ? 1.0 : 0.0;
+    if (d) d[0] = x[0] > 0 ? 1.0 : 0.0;
+    return x[0] > 0 ? x[0] : 0.0;
 }
 
 static double relu_branch(const double *x) { return x[0]; }
@@ -21,7 +19,7 @@ static tg_var relu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_relu = {.name = "relu", .arity = 1,
                               .math = "y = max(x,0); dy/dx = x > 0 ? 1 : 0 (relu'(0) = 0)",
-                              .eval = relu_eval, .partials = relu_partials,
+                              .eval = relu_eval,
                               .branch = relu_branch, .vjp_graph = relu_vjp_graph};
 
 tg_var tg_relu(tg_var x) { return tg_apply1(&tg_op_relu, x); }

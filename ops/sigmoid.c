@@ -5,17 +5,17 @@
 
 #include "tapegrad_op.h"
 
-static double sigmoid_eval(const double *x)
+static double sigmoid_eval(const double *x, double *d)
 {
-    if (x[0] >= 0) return 1.0 / (1.0 + exp(-x[0]));
-    double e = exp(x[0]);
-    return e / (1.0 + e);
-}
-
-static void sigmoid_partials(const double *x, double y, double *d)
-{
-    (void)x;
-    d[0] = y * (1.0 - y);
+    double y;
+    if (x[0] >= 0) {
+        y = 1.0 / (1.0 + exp(-x[0]));
+    } else {
+        double e = exp(x[0]);
+        y = e / (1.0 + e);
+    }
+    if (d) d[0] = y * (1.0 - y);
+    return y;
 }
 
 static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -26,7 +26,7 @@ static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_sigmoid = {.name = "sigmoid", .arity = 1,
                                  .math = "y = 1/(1+e^-x); dy/dx = y(1-y)",
-                                 .eval = sigmoid_eval, .partials = sigmoid_partials,
+                                 .eval = sigmoid_eval,
                                  .vjp_graph = sigmoid_vjp_graph};
 
 tg_var tg_sigmoid(tg_var x) { return tg_apply1(&tg_op_sigmoid, x); }

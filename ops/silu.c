@@ -3,13 +3,11 @@
  * article's g.  Reverse rule as nodes: gx = gy*(s*(1 + x*(1 - s))). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double silu_eval(const double *x) { return x[0] * tg_op_sigmoid.eval(x); }
-
-static void silu_partials(const double *x, double y, double *d)
+static double silu_eval(const double *x, double *d)
 {
-    (void)y;
-    double s = tg_op_sigmoid.eval(x);
-    d[0] = s * (1.0 + x[0] * (1.0 - s));
+    double s = tg_op_sigmoid.eval(x, NULL);
+    if (d) d[0] = s * (1.0 + x[0] * (1.0 - s));
+    return x[0] * s;
 }
 
 static tg_var silu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -21,7 +19,7 @@ static tg_var silu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_silu = {.name = "silu", .arity = 1,
                               .math = "y = x*sigmoid(x); dy/dx = s(1 + x(1-s)), s = sigmoid(x)",
-                              .eval = silu_eval, .partials = silu_partials,
+                              .eval = silu_eval,
                               .vjp_graph = silu_vjp_graph};
 
 tg_var tg_silu(tg_var x) { return tg_apply1(&tg_op_silu, x); }

@@ -3,12 +3,10 @@
 
 #include "tapegrad_op.h"
 
-static double sin_eval(const double *x) { return sin(x[0]); }
-
-static void sin_partials(const double *x, double y, double *d)
+static double sin_eval(const double *x, double *d)
 {
-    (void)y;
-    d[0] = cos(x[0]);
+    if (d) d[0] = cos(x[0]);
+    return sin(x[0]);
 }
 
 static tg_var sin_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -18,7 +16,7 @@ static tg_var sin_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_sin = {.name = "sin", .arity = 1, .math = "y = sin x; dy/dx = cos x",
-                             .eval = sin_eval, .partials = sin_partials,
+                             .eval = sin_eval,
                              .vjp_graph = sin_vjp_graph};
 
 tg_var tg_sin(tg_var x) { return tg_apply1(&tg_op_sin, x); }

@@ -5,15 +5,10 @@
 
 #include "tapegrad_op.h"
 
-static double softplus_eval(const double *x)
+static double softplus_eval(const double *x, double *d)
 {
+    if (d) d[0] = tg_op_sigmoid.eval(x, NULL);
     return (x[0] > 0 ? x[0] : 0.0) + log1p(exp(-fabs(x[0])));
-}
-
-static void softplus_partials(const double *x, double y, double *d)
-{
-    (void)y;
-    d[0] = tg_op_sigmoid.eval(x);
 }
 
 static tg_var softplus_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -24,7 +19,7 @@ static tg_var softplus_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_softplus = {.name = "softplus", .arity = 1,
                                   .math = "y = ln(1+e^x); dy/dx = sigmoid(x)",
-                                  .eval = softplus_eval, .partials = softplus_partials,
+                                  .eval = softplus_eval,
                                   .vjp_graph = softplus_vjp_graph};
 
 tg_var tg_softplus(tg_var x) { return tg_apply1(&tg_op_softplus, x); }

@@ -5,12 +5,11 @@
 
 #include "tapegrad_op.h"
 
-static double sqrt_eval(const double *x) { return sqrt(x[0]); }
-
-static void sqrt_partials(const double *x, double y, double *d)
+static double sqrt_eval(const double *x, double *d)
 {
-    (void)x;
-    d[0] = 0.5 / y;
+    double y = sqrt(x[0]);
+    if (d) d[0] = 0.5 / y;
+    return y;
 }
 
 static tg_var sqrt_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -21,7 +20,7 @@ static tg_var sqrt_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_sqrt = {.name = "sqrt", .arity = 1,
                               .math = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))",
-                              .eval = sqrt_eval, .partials = sqrt_partials,
+                              .eval = sqrt_eval,
                               .vjp_graph = sqrt_vjp_graph};
 
 tg_var tg_sqrt(tg_var x) { return tg_apply1(&tg_op_sqrt, x); }

@@ -3,13 +3,10 @@
  * need their piece selector as a node.  Reverse rule as nodes: gx = 0. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double step_eval(const double *x) { return x[0] > 0 ? 1.0 : 0.0; }
-
-static void step_partials(const double *x, double y, double *d)
+static double step_eval(const double *x, double *d)
 {
-    (void)x;
-    (void)y;
-    d[0] = 0.0;
+    if (d) d[0] = 0.0;
+    return x[0] > 0 ? 1.0 : 0.0;
 }
 
 static double step_branch(const double *x) { return x[0]; }
@@ -22,7 +19,7 @@ static tg_var step_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_step = {.name = "step", .arity = 1,
                               .math = "y = x > 0 ? 1 : 0; dy/dx = 0 (jump at 0, step(0) = 0)",
-                              .eval = step_eval, .partials = step_partials,
+                              .eval = step_eval,
                               .branch = step_branch, .vjp_graph = step_vjp_graph};
 
 tg_var tg_step(tg_var x) { return tg_apply1(&tg_op_step, x); }

@@ -2,14 +2,10 @@
  * Reverse rule as nodes: ga = gy, gb = -gy. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double sub_eval(const double *x) { return x[0] - x[1]; }
-
-static void sub_partials(const double *x, double y, double *d)
+static double sub_eval(const double *x, double *d)
 {
-    (void)x;
-    (void)y;
-    d[0] = 1.0;
-    d[1] = -1.0;
+    if (d) d[0] = 1.0, d[1] = -1.0;
+    return x[0] - x[1];
 }
 
 static tg_var sub_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -19,7 +15,7 @@ static tg_var sub_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_sub = {.name = "sub", .arity = 2, .math = "y = a - b; dy/da = 1, dy/db = -1",
-                             .eval = sub_eval, .partials = sub_partials,
+                             .eval = sub_eval,
                              .vjp_graph = sub_vjp_graph};
 
 tg_var tg_sub(tg_var a, tg_var b) { return tg_apply2(&tg_op_sub, a, b); }

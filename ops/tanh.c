@@ -4,12 +4,11 @@
 
 #include "tapegrad_op.h"
 
-static double tanh_eval(const double *x) { return tanh(x[0]); }
-
-static void tanh_partials(const double *x, double y, double *d)
+static double tanh_eval(const double *x, double *d)
 {
-    (void)x;
-    d[0] = 1.0 - y * y;
+    double y = tanh(x[0]);
+    if (d) d[0] = 1.0 - y * y;
+    return y;
 }
 
 static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -19,7 +18,7 @@ static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 }
 
 const tg_op_def tg_op_tanh = {.name = "tanh", .arity = 1, .math = "y = tanh x; dy/dx = 1 - y^2",
-                              .eval = tanh_eval, .partials = tanh_partials,
+                              .eval = tanh_eval,
                               .vjp_graph = tanh_vjp_graph};
 
 tg_var tg_tanh(tg_var x) { return tg_apply1(&tg_op_tanh, x); }

@@ -5,7 +5,7 @@
 
 #include "tapegrad_op.h"
 
-/* One recorded node: 24 bytes. in[] hold input indices (arity <= 2) or, for arity > 2, an
+/* One recorded node: 24 bytes (an active op node also has its partials in tape->part). in[] hold input indices (arity <= 2) or, for arity > 2, an
  * offset into tape->ext where the indices are listed. The top bit of in[0] says the node is
  * active (depends on a parameter); leaves are told apart by op (tg_leaf_param/_const). */
 typedef struct tg_node {
@@ -34,8 +34,11 @@ struct tg_tape {
 
     tg_node *nodes;
     uint32_t n, cap;
-    uint32_t *ext; /* input lists of ops with arity > 2 */
-    uint32_t next, ext_cap;
+    double *part;  /* partials of active op nodes: part[2i], part[2i+1] */
+    uint32_t part_cap; /* in nodes */
+    uint32_t *ext; /* input lists of ops with arity > 2, their partials in pext */
+    double *pext;
+    uint32_t next, ext_cap, pext_cap;
     tg_kink *kinks;
     uint32_t nkinks, kink_cap;
 
@@ -58,6 +61,16 @@ static inline int tg_node_active(const tg_node *nd) { return (nd->in[0] & TG_ACT
 static inline int tg_node_is_leaf(const tg_node *nd)
 {
     return nd->op == &tg_leaf_param || nd->op == &tg_leaf_const;
+}
+/* A handle that is live on its tape: same epoch, an index recorded (TG_NONE never is). */
+static inline int tg_live(const tg_tape *t, tg_var v)
+{
+    return v.epoch == t->epoch && v.index < t->n;
+}
+/* Where node i keeps its partials dy/dx[j]. */
+static inline double *tg_node_partials(const tg_tape *t, const tg_node *nd, uint32_t i)
+{
+    return nd->op->arity <= 2 ? &t->part[2 * (size_t)i] : &t->pext[nd->in[0] & TG_INDEX];
 }
 /* Input indices of an op node into idx[]; returns the arity. */
 static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *idx)

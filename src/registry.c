@@ -107,7 +107,7 @@ const tg_op_def *tg_registry_find(const tg_registry *r, const char *name)
 
 tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
 {
-    if (!r || !op || !op->name || !*op->name || !op->eval || !op->partials ||
+    if (!r || !op || !op->name || !*op->name || !op->eval ||
         op->arity < 1 || op->arity > TG_MAX_ARITY)
         return TG_ERR_ARG;
     if (tg_registry_find(r, op->name)) return TG_ERR_ARG;

@@ -1,20 +1,22 @@
 /* sweep.c - the numeric sweeps over the tape: reverse (adjoints), forward (tangents) and
- * replay (values at new leaf values). One loop each; ops are reached only through their
- * descriptors' kernels. See LICENSE. */
+ * replay (values and partials at new leaf values). One loop each; ops are reached only
+ * through their descriptors. See LICENSE. */
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Gather the input values of an op node into x[] and their indices into idx[]. */
-static inline int gather(const tg_tape *t, const tg_node *nd, uint32_t *idx, double *x)
-{
-    int k = tg_node_inputs(t, nd, idx);
-    for (int j = 0; j < k; j++) x[j] = t->nodes[idx[j]].v;
-    return k;
-}
-
 /* ---- reverse sweep ---- */
+
+/* Anomaly mode's report for the reverse sweep: node i's partial j turned a finite adjoint
+ * into NaN or Inf. */
+static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
+{
+    char nm[64];
+    t->adj_n = 0;
+    return tg_fail(t, TG_ERR_DOMAIN, "%s: backward: dy/dx%d is %g at node %s",
+                   t->nodes[i].op->name, j + 1, p, tg_node_name(t, i, nm, sizeof nm));
+}
 
 int tg_backward(tg_var out)
 {
@@ -23,32 +25,36 @@ int tg_backward(tg_var out)
     if (t->status) return t->status;
     uint32_t n = out.index + 1;
     if (tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj)) return t->status;
-    tg_node *nodes = t->nodes;
+    const tg_node *nodes = t->nodes;
+    const double *part = t->part;
     double *adj = t->adj;
+    const int check = t->check_nan;
     memset(adj, 0, (size_t)n * sizeof *adj);
     adj[out.index] = 1.0;
     t->adj_n = n;
+    /* Inputs' adjoints are added to whether or not the input is active: an inactive node's
+     * adjoint is never read (tg_gradient answers 0 for it) and never passed on. */
     for (uint32_t i = n; i-- > 0;) {
         const tg_node *nd = &nodes[i];
         double gy = adj[i];
-        /* inactive nodes and leaves pass nothing back; a zero adjoint passes nothing either,
-         * so 0 * Inf never reaches an input */
-        if (gy == 0.0 || !(nd->in[0] & TG_ACTIVE) || nd->op == &tg_leaf_param) continue;
-        uint32_t idx[TG_MAX_ARITY];
-        double x[TG_MAX_ARITY], p[TG_MAX_ARITY];
-        int k = gather(t, nd, idx, x);
-        nd->op->partials(x, nd->v, p);
-        for (int j = 0; j < k; j++) {
-            if (!(nodes[idx[j]].in[0] & TG_ACTIVE)) continue;
-            double g = gy * p[j];
-            if (t->check_nan && !isfinite(g) && isfinite(gy)) {
-                char nm[64];
-                tg_fail(t, TG_ERR_DOMAIN, "%s: backward: dy/dx%d is %g at node %s (x%d = %.17g)",
-                        nd->op->name, j + 1, p[j], tg_node_name(t, i, nm, sizeof nm), j + 1, x[j]);
-                t->adj_n = 0;
-                return t->status;
+        /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
+        if (gy == 0.0 || !(nd->in[0] & TG_ACTIVE)) continue;
+        int k = nd->op->arity;
+        const double *p = &part[2 * (size_t)i];
+        if (k == 2 && !check) {
+            adj[nd->in[0] & TG_INDEX] += gy * p[0];
+            adj[nd->in[1]] += gy * p[1];
+        } else if (k == 1 && !check) {
+            adj[nd->in[0] & TG_INDEX] += gy * p[0];
+        } else if (k > 0) { /* more operands, or anomaly mode */
+            uint32_t idx[TG_MAX_ARITY];
+            tg_node_inputs(t, nd, idx);
+            p = tg_node_partials(t, nd, i);
+            for (int j = 0; j < k; j++) {
+                double g = gy * p[j];
+                if (check && !isfinite(g) && isfinite(gy)) return backward_anomaly(t, i, j, p[j]);
+                adj[idx[j]] += g;
             }
-            adj[idx[j]] += g;
         }
     }
     return TG_OK;
@@ -56,6 +62,9 @@ int tg_backward(tg_var out)
 
 double tg_gradient(tg_var v)
 {
+    tg_tape *t = v.tape;
+    if (t && tg_live(t, v) && v.index < t->adj_n)
+        return t->nodes[v.index].in[0] & TG_ACTIVE ? t->adj[v.index] : 0.0;
     const tg_node *nd = tg_resolve(v, "tg_gradient");
     if (!nd || v.index >= v.tape->adj_n || !(nd->in[0] & TG_ACTIVE)) return 0.0;
     return v.tape->adj[v.index];
@@ -76,20 +85,20 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
     for (int k = 0; k < n; k++) {
         const tg_node *nd = tg_resolve(leaves[k], "tg_jvp");
         if (!nd) return t->status;
-        if (leaves[k].tape != t || !tg_node_is_leaf(nd))
-            return tg_fail(t, TG_ERR_ARG, "tg_jvp: seed %d is not a leaf of this tape", k + 1);
+        if (leaves[k].tape != t || nd->op != &tg_leaf_param)
+            return tg_fail(t, TG_ERR_ARG, "tg_jvp: seed %d is not a parameter of this tape",
+                           k + 1);
         tan[leaves[k].index] += dx[k];
     }
     for (uint32_t i = 0; i < t->n; i++) {
         const tg_node *nd = &t->nodes[i];
-        if (tg_node_is_leaf(nd)) continue;
+        int k = nd->op->arity;
+        if (k == 0 || !(nd->in[0] & TG_ACTIVE)) continue;
+        const double *p = tg_node_partials(t, nd, i);
         uint32_t idx[TG_MAX_ARITY];
-        double x[TG_MAX_ARITY], p[TG_MAX_ARITY], dy = 0.0;
-        int k = gather(t, nd, idx, x), moving = 0;
-        for (int j = 0; j < k; j++) moving |= tan[idx[j]] != 0.0;
-        if (!moving) continue; /* as in reverse: no 0 * Inf from a fixed input */
-        nd->op->partials(x, nd->v, p);
-        for (int j = 0; j < k; j++)
+        double dy = 0.0;
+        tg_node_inputs(t, nd, idx);
+        for (int j = 0; j < k; j++) /* as in reverse: a fixed input adds no 0 * Inf */
             if (tan[idx[j]] != 0.0) dy += p[j] * tan[idx[j]];
         tan[i] = dy;
     }
@@ -105,39 +114,48 @@ double tg_tangent(tg_var v)
 
 /* ---- replay ---- */
 
+/* A kinked node changed branch: keep the first such note for tg_replay_note. */
+static void note_flip(tg_tape *t, uint32_t i, int32_t was, int32_t now, double s)
+{
+    char nm[64];
+    snprintf(t->note, sizeof t->note, "%s %s: branch changed (sign of its branch quantity "
+             "%+d -> %+d, now %.6g)", t->nodes[i].op->name, tg_node_name(t, i, nm, sizeof nm),
+             was, now, s);
+}
+
 int tg_replay(tg_tape *t)
 {
     if (!t) return TG_ERR_ARG;
     if (t->status) return t->status;
-    int flipped = 0;
-    uint32_t k = 0;
+    tg_node *nodes = t->nodes;
+    const int check = t->check_nan;
+    uint32_t k = 0, next_kink = t->nkinks ? t->kinks[0].node : UINT32_MAX;
     t->note[0] = '\0';
-    t->adj_n = t->tan_n = 0; /* last sweeps' results belong to the old point */
+    t->adj_n = t->tan_n = 0; /* the last sweeps' results belong to the old point */
     for (uint32_t i = 0; i < t->n; i++) {
-        tg_node *nd = &t->nodes[i];
-        if (tg_node_is_leaf(nd)) continue;
+        tg_node *nd = &nodes[i];
+        int n = nd->op->arity;
+        if (n == 0) continue;
         uint32_t idx[TG_MAX_ARITY];
         double x[TG_MAX_ARITY];
-        int n = gather(t, nd, idx, x);
-        nd->v = nd->op->eval(x);
-        if (t->check_nan && !isfinite(nd->v)) {
+        idx[0] = nd->in[0] & TG_INDEX;
+        idx[1] = nd->in[1];
+        if (n > 2) tg_node_inputs(t, nd, idx);
+        for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;
+        nd->v = nd->op->eval(x, nd->in[0] & TG_ACTIVE ? tg_node_partials(t, nd, i) : NULL);
+        if (check && !isfinite(nd->v)) {
             tg_report_nonfinite(t, nd->op, n, x, nd->v, i);
             if (t->status) return t->status;
         }
-        if (k < t->nkinks && t->kinks[k].node == i) {
+        if (i == next_kink) {
             double s = nd->op->branch(x);
             int32_t sign = (s > 0) - (s < 0);
-            if (sign != t->kinks[k].sign && !flipped) {
-                char nm[64];
-                snprintf(t->note, sizeof t->note, "%s %s: branch changed (sign of its branch "
-                         "quantity %+d -> %+d, now %.6g)", nd->op->name,
-                         tg_node_name(t, i, nm, sizeof nm), t->kinks[k].sign, sign, s);
-                flipped = 1;
-            }
-            t->kinks[k++].sign = sign;
+            if (sign != t->kinks[k].sign && !t->note[0]) note_flip(t, i, t->kinks[k].sign, sign, s);
+            t->kinks[k].sign = sign;
+            next_kink = ++k < t->nkinks ? t->kinks[k].node : UINT32_MAX;
         }
     }
-    return flipped ? TG_FLIP : TG_OK;
+    return t->note[0] ? TG_FLIP : TG_OK;
 }
 
 const char *tg_replay_note(const tg_tape *t)

@@ -69,7 +69,9 @@ void tg_tape_free(tg_tape *t)
     if (!t) return;
     tg_labels_clear(t);
     tg_mem(t, t->nodes, (size_t)t->cap * sizeof *t->nodes, 0);
+    tg_mem(t, t->part, (size_t)t->part_cap * 2 * sizeof *t->part, 0);
     tg_mem(t, t->ext, (size_t)t->ext_cap * sizeof *t->ext, 0);
+    tg_mem(t, t->pext, (size_t)t->pext_cap * sizeof *t->pext, 0);
     tg_mem(t, t->kinks, (size_t)t->kink_cap * sizeof *t->kinks, 0);
     tg_mem(t, t->adj, (size_t)t->adj_cap * sizeof *t->adj, 0);
     tg_mem(t, t->tan, (size_t)t->tan_cap * sizeof *t->tan, 0);
@@ -127,8 +129,6 @@ tg_var tg_err_var(tg_tape *t)
     return v;
 }
 
-/* A handle that is live on its tape: same epoch, an index recorded (TG_NONE never is). */
-static inline int live(const tg_tape *t, tg_var v) { return v.epoch == t->epoch && v.index < t->n; }
 
 /* Why a handle is not live, as the sticky error. who names the caller, k > 0 the operand. */
 static tg_status bad_var(tg_var v, const char *who, int k)
@@ -150,7 +150,7 @@ static tg_status bad_var(tg_var v, const char *who, int k)
 tg_node *tg_resolve(tg_var v, const char *who)
 {
     if (!v.tape) return NULL;
-    if (!live(v.tape, v)) {
+    if (!tg_live(v.tape, v)) {
         bad_var(v, who, 0);
         return NULL;
     }
@@ -159,10 +159,17 @@ tg_node *tg_resolve(tg_var v, const char *who)
 
 /* ---- recording ---- */
 
+/* Make room for one more node (and its partials). */
+static int reserve(tg_tape *t)
+{
+    if (t->n < t->cap && t->n < t->part_cap) return 0;
+    return tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes) ||
+           tg_grow(t, (void **)&t->part, &t->part_cap, t->n + 1, 2 * sizeof *t->part);
+}
+
 static tg_var push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double y)
 {
-    if (t->n == t->cap && tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes))
-        return tg_err_var(t);
+    if (reserve(t)) return tg_err_var(t);
     tg_node *nd = &t->nodes[t->n];
     nd->op = op;
     nd->in[0] = in0;
@@ -172,21 +179,28 @@ static tg_var push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, 
     return r;
 }
 
-tg_var tg_param(tg_tape *t, double v)
+static tg_var record_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, double v)
 {
     if (!t || t->status) return tg_err_var(t);
-    return push(t, &tg_leaf_param, TG_ACTIVE, 0, v);
+    if (t->n < t->cap) { /* leaves need no partials */
+        tg_node *nd = &t->nodes[t->n];
+        *nd = (tg_node){kind, {act, 0}, v};
+        return (tg_var){t, t->n++, t->epoch};
+    }
+    return push(t, kind, act, 0, v);
 }
 
-tg_var tg_const(tg_tape *t, double v)
-{
-    if (!t || t->status) return tg_err_var(t);
-    return push(t, &tg_leaf_const, 0, 0, v);
-}
+tg_var tg_param(tg_tape *t, double v) { return record_leaf(t, &tg_leaf_param, TG_ACTIVE, v); }
+
+tg_var tg_const(tg_tape *t, double v) { return record_leaf(t, &tg_leaf_const, 0, v); }
 
 void tg_set(tg_var leaf, double v)
 {
     tg_node *nd = tg_resolve(leaf, "tg_set");
+    if (nd && nd->op == &tg_leaf_const) { /* the common case first: an input changes */
+        nd->v = v;
+        return;
+    }
     if (!nd) return;
     if (!tg_node_is_leaf(nd)) {
         char nm[64];
@@ -200,6 +214,7 @@ void tg_set(tg_var leaf, double v)
 
 double tg_value(tg_var v)
 {
+    if (v.tape && tg_live(v.tape, v)) return v.tape->nodes[v.index].v;
     const tg_node *nd = tg_resolve(v, "tg_value");
     return nd ? nd->v : NAN;
 }
@@ -242,7 +257,7 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
                     in[i].tape ? "another tape" : "no tape (NULL)");
             return tg_err_var(t);
         }
-        if (!live(t, in[i])) {
+        if (!tg_live(t, in[i])) {
             bad_var(in[i], op->name, i + 1);
             return tg_err_var(t);
         }
@@ -251,14 +266,19 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
         x[i] = a->v;
         act |= a->in[0] & TG_ACTIVE;
     }
+    if (reserve(t)) return tg_err_var(t);
     uint32_t in0 = idx[0], in1 = idx[1];
+    double *dydx = &t->part[2 * (size_t)t->n];
     if (n > 2) {
-        if (tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext))
+        uint32_t need = t->next + (uint32_t)n;
+        if (tg_grow(t, (void **)&t->ext, &t->ext_cap, need, sizeof *t->ext) ||
+            tg_grow(t, (void **)&t->pext, &t->pext_cap, need, sizeof *t->pext))
             return tg_err_var(t);
         memcpy(t->ext + t->next, idx, (size_t)n * sizeof *idx);
+        dydx = t->pext + t->next;
         in0 = t->next;
         in1 = 0;
-        t->next += (uint32_t)n;
+        t->next = need;
     }
     if (op->branch && act) {
         if (tg_grow(t, (void **)&t->kinks, &t->kink_cap, t->nkinks + 1, sizeof *t->kinks))
@@ -268,10 +288,57 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
         t->kinks[t->nkinks].sign = (s > 0) - (s < 0);
         t->nkinks++;
     }
-    tg_var r = push(t, op, in0 | act, in1, op->eval(x));
-    if (t->check_nan && r.index != TG_NONE && !isfinite(t->nodes[r.index].v))
-        tg_report_nonfinite(t, op, n, x, t->nodes[r.index].v, r.index);
-    return t->status ? tg_err_var(t) : r;
+    /* inactive nodes are never swept, so they need no partials */
+    double y = op->eval(x, act ? dydx : NULL);
+    if (t->check_nan && !isfinite(y)) {
+        tg_report_nonfinite(t, op, n, x, y, t->n);
+        if (t->status) return tg_err_var(t);
+    }
+    return push(t, op, in0 | act, in1, y);
+}
+
+/* The common case without the general path's checks spelled out: live operands of one
+ * error-free tape, room for the node, no branch rule, no anomaly mode. Anything else goes
+ * through tg_apply, which handles (and reports) it. */
+static inline int fast_ok(const tg_tape *t, const tg_op_def *op, int n)
+{
+    return t->status == TG_OK && op && op->arity == n && !op->branch && !t->check_nan &&
+           t->n < t->cap && t->n < t->part_cap;
+}
+
+static inline tg_var fast_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1,
+                               uint32_t act, const double *x)
+{
+    uint32_t i = t->n;
+    tg_node *nd = &t->nodes[i];
+    nd->v = op->eval(x, act ? &t->part[2 * (size_t)i] : NULL);
+    nd->op = op;
+    nd->in[0] = in0 | act;
+    nd->in[1] = in1;
+    t->n = i + 1;
+    return (tg_var){t, i, t->epoch};
+}
+
+tg_var tg_apply1(const tg_op_def *op, tg_var a)
+{
+    tg_tape *t = a.tape;
+    if (t && fast_ok(t, op, 1) && tg_live(t, a)) {
+        const tg_node *na = &t->nodes[a.index];
+        return fast_push(t, op, a.index, 0, na->in[0] & TG_ACTIVE, &na->v);
+    }
+    return tg_apply(op, 1, &a);
+}
+
+tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
+{
+    tg_tape *t = a.tape;
+    if (t && b.tape == t && fast_ok(t, op, 2) && tg_live(t, a) && tg_live(t, b)) {
+        const tg_node *na = &t->nodes[a.index], *nb = &t->nodes[b.index];
+        double x[2] = {na->v, nb->v};
+        return fast_push(t, op, a.index, b.index, (na->in[0] | nb->in[0]) & TG_ACTIVE, x);
+    }
+    tg_var in[2] = {a, b};
+    return tg_apply(op, 2, in);
 }
 
 /* Leaves are recorded with these descriptors; they are not in the registry. */
