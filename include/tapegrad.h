@@ -71,8 +71,12 @@ TG_API const char *tg_tape_error(const tg_tape *t);
 TG_API tg_status tg_tape_status(const tg_tape *t);
 /* Number of nodes recorded since the last reset. */
 TG_API size_t tg_tape_size(const tg_tape *t);
-/* Bytes the tape's records take: nodes plus their side tables (labels excluded). */
+/* Bytes the tape's records take: 24 per node plus side tables for ops with more than two
+ * operands and for kinked ops (labels excluded). */
 TG_API size_t tg_tape_bytes(const tg_tape *t);
+/* Bytes of sweep workspace in use: the partials kept for the recorded nodes (16 per node),
+ * and the adjoints and tangents of the last sweeps (8 per node each). */
+TG_API size_t tg_tape_workspace_bytes(const tg_tape *t);
 /* Anomaly mode: when on, the first op whose result is NaN or +-Inf from finite inputs
  * (log(0), sqrt(-1), exp(1000)) sets TG_ERR_DOMAIN naming the op, its node and its inputs.
  * Applies to recording and to tg_replay. Off by default. */

@@ -97,6 +97,13 @@ size_t tg_tape_bytes(const tg_tape *t)
            (size_t)t->nkinks * sizeof(tg_kink);
 }
 
+size_t tg_tape_workspace_bytes(const tg_tape *t)
+{
+    if (!t) return 0;
+    return (size_t)t->n * 2 * sizeof(double) + (size_t)t->next * sizeof(double) +
+           (size_t)(t->adj_n + t->tan_n) * sizeof(double);
+}
+
 void tg_tape_check_nan(tg_tape *t, int on)
 {
     if (t) t->check_nan = on != 0;
