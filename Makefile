@@ -27,10 +27,12 @@ CLI := $(BUILD)/bin/tapegrad
 TESTS := $(BUILD)/tests/tapegrad-tests
 BENCH := $(BUILD)/bench/article_bench
 
-.PHONY: all test demo bench install deps check-deps clean sanitize valgrind
+EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(wildcard docs/examples/*.c))
+
+.PHONY: all test demo bench examples install deps check-deps clean sanitize
 all: $(LIBA) $(LIBSO) $(CLI)
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h tests/*.h) | check-deps
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h src/cli/*.h tests/*.h) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -50,8 +52,16 @@ $(TESTS): $(TEST_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(LIBA) -lcriterion $(LDLIBS)
 
-test: $(TESTS) $(CLI)
+test: $(TESTS) $(CLI) examples
 	TAPEGRAD=$(CLI) $(TESTS) --jobs 2
+
+# ---- examples: small programs in docs/examples, built and run ----
+$(BUILD)/examples/%: docs/examples/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+examples: $(EXAMPLES)
+	@for e in $(EXAMPLES); do echo "== $$e"; $$e || exit 1; done
 
 sanitize:
 	$(MAKE) BUILD=build/sanitize SANITIZE=1 test
@@ -69,7 +79,7 @@ bench: $(BENCH)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/tapegrad.h include/tapegrad_op.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/

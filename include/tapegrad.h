@@ -62,8 +62,8 @@ TG_API tg_tape *tg_tape_new(void);
 TG_API tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud);
 /* Free the tape and all it owns. Its handles must not be used afterwards (NULL is fine). */
 TG_API void tg_tape_free(tg_tape *t);
-/* Forget every node, label and error but keep the memory: re-recording the same graph after
- * a reset allocates nothing. Handles from before the reset become stale. */
+/* Forget every node, label and error but keep the memory: re-recording the same graph (labels
+ * included) after a reset allocates nothing. Handles from before the reset become stale. */
 TG_API void tg_tape_reset(tg_tape *t);
 /* The sticky error's message, or NULL when there is none. Borrowed until the next reset. */
 TG_API const char *tg_tape_error(const tg_tape *t);
@@ -236,6 +236,8 @@ TG_API int tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const doubl
 /* The same with claims computed by fn(ud, k, nodes). */
 TG_API int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
                                 void *ud, const tg_check_opts *opts, tg_adjoint_report *report);
+
+#include "tapegrad_article.h"
 
 #ifdef __cplusplus
 }

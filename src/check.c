@@ -16,6 +16,10 @@ static void tolerances(const tg_check_opts *o, double *rtol, double *atol)
 /* |a - b| and its relative size; 1 when within atol + rtol*max(|a|, |b|). */
 static int agree(double a, double b, double rtol, double atol, double *abs_err, double *rel_err)
 {
+    if (a == b) { /* equal, infinities included */
+        *abs_err = *rel_err = 0.0;
+        return 1;
+    }
     double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
     *abs_err = d;
     *rel_err = m > 0 ? d / m : (d > 0 ? INFINITY : 0.0);
@@ -43,14 +47,13 @@ static double central_fd(tg_var out, tg_var p, double p0, double h, int *flip)
 
 static int check_param(tg_tape *t, tg_var p, int k)
 {
-    const tg_node *nd = tg_resolve(p, "tg_check_grad");
+    char what[32], nm[64];
+    snprintf(what, sizeof what, "params[%d]", k);
+    const tg_node *nd = tg_resolve_on(t, p, "tg_check_grad", what);
     if (!nd) return t->status;
-    if (p.tape != t || nd->op != &tg_leaf_param) {
-        char nm[64];
-        return tg_fail(t, TG_ERR_ARG, "tg_check_grad: params[%d] (node %s) is not a parameter "
-                       "of this tape", k, p.tape == t ? tg_node_name(t, p.index, nm, sizeof nm)
-                                                       : "from another tape");
-    }
+    if (nd->op != &tg_leaf_param)
+        return tg_fail(t, TG_ERR_ARG, "tg_check_grad: %s (node %s) is not a parameter", what,
+                       tg_node_name(t, p.index, nm, sizeof nm));
     return TG_OK;
 }
 
@@ -169,9 +172,9 @@ int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn f
         return tg_fail(t, TG_ERR_ARG, "tg_check_adjoints: %d claims with nodes %s and claims %s",
                        n, nodes ? "given" : "NULL", fn ? "given" : "NULL");
     for (int k = 0; k < n; k++) {
-        if (!tg_resolve(nodes[k], "tg_check_adjoints")) return t->status;
-        if (nodes[k].tape != t)
-            return tg_fail(t, TG_ERR_TAPE, "tg_check_adjoints: nodes[%d] is from another tape", k);
+        char what[32];
+        snprintf(what, sizeof what, "nodes[%d]", k);
+        if (!tg_resolve_on(t, nodes[k], "tg_check_adjoints", what)) return t->status;
     }
     double rtol, atol;
     tolerances(opts, &rtol, &atol);

@@ -5,12 +5,9 @@
 
 tg_var tg_diff(tg_var out, tg_var wrt)
 {
-    if (!tg_resolve(out, "tg_diff") || !tg_resolve(wrt, "tg_diff")) return tg_err_var(out.tape);
+    if (!tg_resolve(out, "tg_diff")) return tg_err_var(out.tape);
     tg_tape *t = out.tape;
-    if (wrt.tape != t) {
-        tg_fail(t, TG_ERR_TAPE, "tg_diff: wrt is from another tape");
-        return tg_err_var(t);
-    }
+    if (!tg_resolve_on(t, wrt, "tg_diff", "wrt")) return tg_err_var(t);
     if (!(t->nodes[wrt.index].in[0] & TG_ACTIVE)) {
         char nm[64];
         tg_fail(t, TG_ERR_ARG, "tg_diff: wrt %s depends on no parameter (a constant), so "

@@ -18,11 +18,11 @@ typedef struct tg_node {
 #define TG_INDEX 0x7fffffffu
 #define TG_MAX_NODES 0x7ffffff0u
 
-/* The sign of a kinked node's branch quantity, kept for replay (one per kinked node, in
- * node order). */
+/* A kinked node's branch quantity (relu: its input) at the last record or replay, so replay
+ * can tell when its sign changes (one per active kinked node, in node order). */
 typedef struct tg_kink {
     uint32_t node;
-    int32_t sign;
+    double s;
 } tg_kink;
 
 typedef struct tg_label_entry tg_label_entry;
@@ -97,6 +97,9 @@ tg_status tg_fail(tg_tape *t, tg_status s, const char *fmt, ...)
 tg_var tg_err_var(tg_tape *t);
 /* Resolve a handle: its record, or NULL after setting the error ("<who>: ..."). */
 tg_node *tg_resolve(tg_var v, const char *who);
+/* The same for a handle that must belong to tape t; a handle of another tape is reported on
+ * t (not on its own tape) as "<who>: <what> is from another tape". */
+tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what);
 /* "'z1[3]'" if labelled, else "#12": names a node in messages. */
 const char *tg_node_name(const tg_tape *t, uint32_t i, char *buf, size_t size);
 void tg_labels_clear(tg_tape *t);

@@ -52,7 +52,8 @@ int tg_backward(tg_var out)
             p = tg_node_partials(t, nd, i);
             for (int j = 0; j < k; j++) {
                 double g = gy * p[j];
-                if (check && !isfinite(g) && isfinite(gy)) return backward_anomaly(t, i, j, p[j]);
+                if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
+                    return backward_anomaly(t, i, j, p[j]);
                 adj[idx[j]] += g;
             }
         }
@@ -83,9 +84,9 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
     double *tan = t->tan;
     memset(tan, 0, (size_t)t->n * sizeof *tan);
     for (int k = 0; k < n; k++) {
-        const tg_node *nd = tg_resolve(leaves[k], "tg_jvp");
+        const tg_node *nd = tg_resolve_on(t, leaves[k], "tg_jvp", "a seed");
         if (!nd) return t->status;
-        if (leaves[k].tape != t || nd->op != &tg_leaf_param)
+        if (nd->op != &tg_leaf_param)
             return tg_fail(t, TG_ERR_ARG, "tg_jvp: seed %d is not a parameter of this tape",
                            k + 1);
         tan[leaves[k].index] += dx[k];
@@ -98,8 +99,10 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         uint32_t idx[TG_MAX_ARITY];
         double dy = 0.0;
         tg_node_inputs(t, nd, idx);
-        for (int j = 0; j < k; j++) /* as in reverse: a fixed input adds no 0 * Inf */
-            if (tan[idx[j]] != 0.0) dy += p[j] * tan[idx[j]];
+        /* as in reverse, a zero factor makes a zero term: a fixed input, or one whose partial
+         * is 0 (a relu that is off), adds nothing, even times Inf */
+        for (int j = 0; j < k; j++)
+            if (tan[idx[j]] != 0.0 && p[j] != 0.0) dy += p[j] * tan[idx[j]];
         tan[i] = dy;
     }
     t->tan_n = t->n;
@@ -114,13 +117,14 @@ double tg_tangent(tg_var v)
 
 /* ---- replay ---- */
 
+static int sign(double s) { return (s > 0) - (s < 0); }
+
 /* A kinked node changed branch: keep the first such note for tg_replay_note. */
-static void note_flip(tg_tape *t, uint32_t i, int32_t was, int32_t now, double s)
+static void note_flip(tg_tape *t, uint32_t i, double was, double now)
 {
     char nm[64];
-    snprintf(t->note, sizeof t->note, "%s %s: branch changed (sign of its branch quantity "
-             "%+d -> %+d, now %.6g)", t->nodes[i].op->name, tg_node_name(t, i, nm, sizeof nm),
-             was, now, s);
+    snprintf(t->note, sizeof t->note, "%s %s: branch changed (input %.6g -> %.6g)",
+             t->nodes[i].op->name, tg_node_name(t, i, nm, sizeof nm), was, now);
 }
 
 int tg_replay(tg_tape *t)
@@ -149,9 +153,8 @@ int tg_replay(tg_tape *t)
         }
         if (i == next_kink) {
             double s = nd->op->branch(x);
-            int32_t sign = (s > 0) - (s < 0);
-            if (sign != t->kinks[k].sign && !t->note[0]) note_flip(t, i, t->kinks[k].sign, sign, s);
-            t->kinks[k].sign = sign;
+            if (sign(s) != sign(t->kinks[k].s) && !t->note[0]) note_flip(t, i, t->kinks[k].s, s);
+            t->kinks[k].s = s;
             next_kink = ++k < t->nkinks ? t->kinks[k].node : UINT32_MAX;
         }
     }

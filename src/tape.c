@@ -81,7 +81,6 @@ void tg_tape_free(tg_tape *t)
 void tg_tape_reset(tg_tape *t)
 {
     if (!t) return;
-    tg_labels_clear(t);
     t->n = t->next = t->nkinks = t->adj_n = t->tan_n = 0;
     t->epoch++;
     t->status = TG_OK;
@@ -162,6 +161,16 @@ tg_node *tg_resolve(tg_var v, const char *who)
         return NULL;
     }
     return &v.tape->nodes[v.index];
+}
+
+tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what)
+{
+    if (v.tape != t) {
+        tg_fail(t, TG_ERR_TAPE, "%s: %s is from %s", who, what,
+                v.tape ? "another tape" : "no tape (NULL)");
+        return NULL;
+    }
+    return tg_resolve(v, who);
 }
 
 /* ---- recording ---- */
@@ -251,9 +260,13 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
         tg_fail(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
         return tg_err_var(t);
     }
-    if (n != op->arity) {
-        tg_fail(t, TG_ERR_ARG, "%s: takes %d operand%s, got %d", op->name, op->arity,
-                op->arity == 1 ? "" : "s", n);
+    if (n != op->arity || n > TG_MAX_ARITY) {
+        if (n == op->arity)
+            tg_fail(t, TG_ERR_ARG, "%s: %d operands, more than TG_MAX_ARITY (%d)", op->name, n,
+                    TG_MAX_ARITY);
+        else
+            tg_fail(t, TG_ERR_ARG, "%s: takes %d operand%s, got %d", op->name, op->arity,
+                    op->arity == 1 ? "" : "s", n);
         return tg_err_var(t);
     }
     double x[TG_MAX_ARITY];
@@ -290,9 +303,8 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
     if (op->branch && act) {
         if (tg_grow(t, (void **)&t->kinks, &t->kink_cap, t->nkinks + 1, sizeof *t->kinks))
             return tg_err_var(t);
-        double s = op->branch(x);
         t->kinks[t->nkinks].node = t->n;
-        t->kinks[t->nkinks].sign = (s > 0) - (s < 0);
+        t->kinks[t->nkinks].s = op->branch(x);
         t->nkinks++;
     }
     /* inactive nodes are never swept, so they need no partials */
@@ -309,7 +321,8 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
  * through tg_apply, which handles (and reports) it. */
 static inline int fast_ok(const tg_tape *t, const tg_op_def *op, int n)
 {
-    return t->status == TG_OK && op && op->arity == n && !op->branch && !t->check_nan &&
+    return t->status == TG_OK && op && op->eval && op->arity == n && !op->branch &&
+           !t->check_nan &&
            t->n < t->cap && t->n < t->part_cap;
 }
 

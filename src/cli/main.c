@@ -1,0 +1,44 @@
+/* main.c - the tapegrad command: finds the subcommand in the table below and runs it. Each
+ * subcommand is one file in src/cli/ (its own options, --help and messages) and one line
+ * here. The command does no maths of its own: it parses, calls the library, prints.
+ * See LICENSE. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct command {
+    const char *name;
+    cli_run_fn *run;
+    const char *summary;
+} commands[] = {
+    {"article", cli_article, "the backpropagation article's 2-3-1 network: tape vs hand deltas"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f)
+{
+    fputs("usage: tapegrad COMMAND [OPTIONS]   (tapegrad COMMAND --help for its options)\n\n"
+          "commands:\n", f);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nexit status: 0 done, 1 a check found a disagreement, 2 bad input\n", f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return cli_fail(NULL, "no command given (try 'tapegrad --help')");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+
+    char list[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < NCOMMANDS && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", commands[i].name);
+    return cli_fail(NULL, "unknown command '%s' (commands: %s)", cmd, list);
+}
