@@ -75,7 +75,7 @@ TG_API const tg_op_def *tg_registry_at(const tg_registry *r, int i);
 extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_div, tg_op_pow, tg_op_neg,
     tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
-    tg_op_step;
+    tg_op_step, tg_op_where;
 
 #ifdef __cplusplus
 }

@@ -5,9 +5,12 @@
 
 #include "tapegrad_op.h"
 
-/* One recorded node: 24 bytes (an active op node also has its partials in tape->part). in[] hold input indices (arity <= 2) or, for arity > 2, an
- * offset into tape->ext where the indices are listed. The top bit of in[0] says the node is
- * active (depends on a parameter); leaves are told apart by op (tg_leaf_param/_const). */
+/* One recorded node: 24 bytes (an active op node also has its partials in tape->part).
+ *   in[0]  bit 31: active (depends on a parameter); bits 0-30: the first input's index, or
+ *          for an op with more than two operands the offset of its input list in tape->ext
+ *   in[1]  bits 30-31: the kind (TG_LEAF, TG_UNARY, TG_BINARY, TG_NARY); bits 0-29: the
+ *          second input's index (TG_BINARY)
+ * The kind lets the sweeps skip leaves and pick the loop without reading the descriptor. */
 typedef struct tg_node {
     const tg_op_def *op;
     uint32_t in[2];
@@ -16,7 +19,15 @@ typedef struct tg_node {
 
 #define TG_ACTIVE 0x80000000u
 #define TG_INDEX 0x7fffffffu
-#define TG_MAX_NODES 0x7ffffff0u
+#define TG_IN1 0x3fffffffu
+#define TG_KIND_SHIFT 30
+enum { TG_LEAF, TG_UNARY, TG_BINARY, TG_NARY };
+#define TG_MAX_NODES 0x3ffffff0u
+
+static inline unsigned tg_kind_of_arity(int n)
+{
+    return n == 0 ? TG_LEAF : n == 1 ? TG_UNARY : n == 2 ? TG_BINARY : TG_NARY;
+}
 
 /* A kinked node's branch quantity (relu: its input) at the last record or replay, so replay
  * can tell when its sign changes (one per active kinked node, in node order). */
@@ -58,10 +69,8 @@ struct tg_tape {
 extern const tg_op_def tg_leaf_param, tg_leaf_const;
 
 static inline int tg_node_active(const tg_node *nd) { return (nd->in[0] & TG_ACTIVE) != 0; }
-static inline int tg_node_is_leaf(const tg_node *nd)
-{
-    return nd->op == &tg_leaf_param || nd->op == &tg_leaf_const;
-}
+static inline unsigned tg_node_kind(const tg_node *nd) { return nd->in[1] >> TG_KIND_SHIFT; }
+static inline int tg_node_is_leaf(const tg_node *nd) { return tg_node_kind(nd) == TG_LEAF; }
 /* A handle that is live on its tape: same epoch, an index recorded (TG_NONE never is). */
 static inline int tg_live(const tg_tape *t, tg_var v)
 {
@@ -70,7 +79,7 @@ static inline int tg_live(const tg_tape *t, tg_var v)
 /* Where node i keeps its partials dy/dx[j]. */
 static inline double *tg_node_partials(const tg_tape *t, const tg_node *nd, uint32_t i)
 {
-    return nd->op->arity <= 2 ? &t->part[2 * (size_t)i] : &t->pext[nd->in[0] & TG_INDEX];
+    return tg_node_kind(nd) == TG_NARY ? &t->pext[nd->in[0] & TG_INDEX] : &t->part[2 * (size_t)i];
 }
 /* Input indices of an op node into idx[]; returns the arity. */
 static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *idx)
@@ -78,7 +87,7 @@ static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *
     int n = nd->op->arity;
     if (n <= 2) {
         idx[0] = nd->in[0] & TG_INDEX;
-        idx[1] = nd->in[1];
+        idx[1] = nd->in[1] & TG_IN1;
     } else {
         for (int i = 0; i < n; i++) idx[i] = t->ext[(nd->in[0] & TG_INDEX) + (uint32_t)i];
     }

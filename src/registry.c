@@ -28,6 +28,7 @@ static const tg_op_def *const builtins[] = {
     &tg_op_step,
     &tg_op_sub,
     &tg_op_tanh,
+    &tg_op_where,
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 

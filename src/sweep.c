@@ -20,11 +20,15 @@ static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
 
 int tg_backward(tg_var out)
 {
-    if (!tg_resolve(out, "tg_backward")) return out.tape ? (int)out.tape->status : TG_ERR_ARG;
     tg_tape *t = out.tape;
+    if (!t || !tg_live(t, out)) {
+        tg_resolve(out, "tg_backward");
+        return t ? (int)t->status : TG_ERR_ARG;
+    }
     if (t->status) return t->status;
-    uint32_t n = out.index + 1;
-    if (tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj)) return t->status;
+    const uint32_t n = out.index + 1;
+    if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
+        return t->status;
     const tg_node *nodes = t->nodes;
     const double *part = t->part;
     double *adj = t->adj;
@@ -32,30 +36,48 @@ int tg_backward(tg_var out)
     memset(adj, 0, (size_t)n * sizeof *adj);
     adj[out.index] = 1.0;
     t->adj_n = n;
-    /* Inputs' adjoints are added to whether or not the input is active: an inactive node's
+    /* Node i is the last node to contribute to node i-1 (every consumer of i-1 comes after
+     * it), and most nodes consume the node just before them, so that share is carried to
+     * the next iteration in a register rather than stored and loaded back at once.
+     * Inputs' adjoints are added to whether or not the input is active: an inactive node's
      * adjoint is never read (tg_gradient answers 0 for it) and never passed on. */
+    double carry = 0.0;
     for (uint32_t i = n; i-- > 0;) {
         const tg_node *nd = &nodes[i];
-        double gy = adj[i];
+        const double gy = adj[i] + carry;
+        const uint32_t a = nd->in[0], b = nd->in[1], prev = i - 1;
+        carry = 0.0;
+        adj[i] = gy;
         /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
-        if (gy == 0.0 || !(nd->in[0] & TG_ACTIVE)) continue;
-        int k = nd->op->arity;
+        if (gy == 0.0 || !(a & TG_ACTIVE)) continue;
         const double *p = &part[2 * (size_t)i];
-        if (k == 2 && !check) {
-            adj[nd->in[0] & TG_INDEX] += gy * p[0];
-            adj[nd->in[1]] += gy * p[1];
-        } else if (k == 1 && !check) {
-            adj[nd->in[0] & TG_INDEX] += gy * p[0];
-        } else if (k > 0) { /* more operands, or anomaly mode */
-            uint32_t idx[TG_MAX_ARITY];
-            tg_node_inputs(t, nd, idx);
-            p = tg_node_partials(t, nd, i);
-            for (int j = 0; j < k; j++) {
-                double g = gy * p[j];
-                if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
-                    return backward_anomaly(t, i, j, p[j]);
-                adj[idx[j]] += g;
-            }
+        const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
+        switch (b >> TG_KIND_SHIFT) {
+        case TG_BINARY:
+            if (check && (!isfinite(gy * p[0]) || !isfinite(gy * p[1]))) break;
+            if (ib == prev) carry += gy * p[1];
+            else adj[ib] += gy * p[1];
+            if (ia == prev) carry += gy * p[0];
+            else adj[ia] += gy * p[0];
+            continue;
+        case TG_UNARY:
+            if (check && !isfinite(gy * p[0])) break;
+            if (ia == prev) carry += gy * p[0];
+            else adj[ia] += gy * p[0];
+            continue;
+        case TG_LEAF:
+            continue;
+        }
+        /* more operands, or a non-finite contribution in anomaly mode */
+        uint32_t idx[TG_MAX_ARITY];
+        int k = tg_node_inputs(t, nd, idx);
+        p = tg_node_partials(t, nd, i);
+        for (int j = 0; j < k; j++) {
+            double g = gy * p[j];
+            if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
+                return backward_anomaly(t, i, j, p[j]);
+            if (idx[j] == prev) carry += g;
+            else adj[idx[j]] += g;
         }
     }
     return TG_OK;
@@ -93,12 +115,11 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
     }
     for (uint32_t i = 0; i < t->n; i++) {
         const tg_node *nd = &t->nodes[i];
-        int k = nd->op->arity;
-        if (k == 0 || !(nd->in[0] & TG_ACTIVE)) continue;
+        if (tg_node_is_leaf(nd) || !(nd->in[0] & TG_ACTIVE)) continue;
         const double *p = tg_node_partials(t, nd, i);
         uint32_t idx[TG_MAX_ARITY];
         double dy = 0.0;
-        tg_node_inputs(t, nd, idx);
+        int k = tg_node_inputs(t, nd, idx);
         /* as in reverse, a zero factor makes a zero term: a fixed input, or one whose partial
          * is 0 (a relu that is off), adds nothing, even times Inf */
         for (int j = 0; j < k; j++)
@@ -132,23 +153,35 @@ int tg_replay(tg_tape *t)
     if (!t) return TG_ERR_ARG;
     if (t->status) return t->status;
     tg_node *nodes = t->nodes;
+    const uint32_t nn = t->n;
     const int check = t->check_nan;
     uint32_t k = 0, next_kink = t->nkinks ? t->kinks[0].node : UINT32_MAX;
     t->note[0] = '\0';
     t->adj_n = t->tan_n = 0; /* the last sweeps' results belong to the old point */
-    for (uint32_t i = 0; i < t->n; i++) {
+    double prev = 0.0; /* node i-1's value, kept in a register: most nodes consume it */
+    for (uint32_t i = 0; i < nn; i++) {
         tg_node *nd = &nodes[i];
-        int n = nd->op->arity;
-        if (n == 0) continue;
+        const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
+        if (kind == TG_LEAF) {
+            prev = nd->v;
+            continue;
+        }
         uint32_t idx[TG_MAX_ARITY];
         double x[TG_MAX_ARITY];
-        idx[0] = nd->in[0] & TG_INDEX;
-        idx[1] = nd->in[1];
-        if (n > 2) tg_node_inputs(t, nd, idx);
-        for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;
-        nd->v = nd->op->eval(x, nd->in[0] & TG_ACTIVE ? tg_node_partials(t, nd, i) : NULL);
-        if (check && !isfinite(nd->v)) {
-            tg_report_nonfinite(t, nd->op, n, x, nd->v, i);
+        int n = 1;
+        idx[0] = a & TG_INDEX;
+        x[0] = idx[0] == i - 1 ? prev : nodes[idx[0]].v;
+        if (kind == TG_BINARY) {
+            n = 2;
+            idx[1] = b & TG_IN1;
+            x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
+        } else if (kind == TG_NARY) {
+            n = tg_node_inputs(t, nd, idx);
+            for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;
+        }
+        prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? tg_node_partials(t, nd, i) : NULL);
+        if (check && !isfinite(prev)) {
+            tg_report_nonfinite(t, nd->op, n, x, prev, i);
             if (t->status) return t->status;
         }
         if (i == next_kink) {

@@ -189,7 +189,7 @@ static tg_var push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, 
     tg_node *nd = &t->nodes[t->n];
     nd->op = op;
     nd->in[0] = in0;
-    nd->in[1] = in1;
+    nd->in[1] = in1 | tg_kind_of_arity(op->arity) << TG_KIND_SHIFT;
     nd->v = y;
     tg_var r = {t, t->n++, t->epoch};
     return r;
@@ -200,7 +200,7 @@ static tg_var record_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, doubl
     if (!t || t->status) return tg_err_var(t);
     if (t->n < t->cap) { /* leaves need no partials */
         tg_node *nd = &t->nodes[t->n];
-        *nd = (tg_node){kind, {act, 0}, v};
+        *nd = (tg_node){kind, {act, (uint32_t)TG_LEAF << TG_KIND_SHIFT}, v};
         return (tg_var){t, t->n++, t->epoch};
     }
     return push(t, kind, act, 0, v);
@@ -334,7 +334,7 @@ static inline tg_var fast_push(tg_tape *t, const tg_op_def *op, uint32_t in0, ui
     nd->v = op->eval(x, act ? &t->part[2 * (size_t)i] : NULL);
     nd->op = op;
     nd->in[0] = in0 | act;
-    nd->in[1] = in1;
+    nd->in[1] = in1; /* with its kind bits */
     t->n = i + 1;
     return (tg_var){t, i, t->epoch};
 }
@@ -344,7 +344,8 @@ tg_var tg_apply1(const tg_op_def *op, tg_var a)
     tg_tape *t = a.tape;
     if (t && fast_ok(t, op, 1) && tg_live(t, a)) {
         const tg_node *na = &t->nodes[a.index];
-        return fast_push(t, op, a.index, 0, na->in[0] & TG_ACTIVE, &na->v);
+        return fast_push(t, op, a.index, (uint32_t)TG_UNARY << TG_KIND_SHIFT,
+                         na->in[0] & TG_ACTIVE, &na->v);
     }
     return tg_apply(op, 1, &a);
 }
@@ -355,7 +356,8 @@ tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
     if (t && b.tape == t && fast_ok(t, op, 2) && tg_live(t, a) && tg_live(t, b)) {
         const tg_node *na = &t->nodes[a.index], *nb = &t->nodes[b.index];
         double x[2] = {na->v, nb->v};
-        return fast_push(t, op, a.index, b.index, (na->in[0] | nb->in[0]) & TG_ACTIVE, x);
+        return fast_push(t, op, a.index, b.index | (uint32_t)TG_BINARY << TG_KIND_SHIFT,
+                         (na->in[0] | nb->in[0]) & TG_ACTIVE, x);
     }
     tg_var in[2] = {a, b};
     return tg_apply(op, 2, in);
