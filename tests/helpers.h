@@ -96,7 +96,8 @@ static inline void *th_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     a->alloc_calls++;
-    if (a->fail_at && (a->alloc_calls == a->fail_at || (a->fail_after && a->alloc_calls > a->fail_at))) {
+    if (a->fail_at &&
+        (a->alloc_calls == a->fail_at || (a->fail_after && a->alloc_calls > a->fail_at))) {
         a->failures++;
         return NULL;
     }

@@ -1,0 +1,194 @@
+/* test_oom.c - out of memory: an allocator that refuses the k-th allocation, for every k
+ * through a realistic workload (the article's 2-3-1 network, labelled, swept every way). Each
+ * failure must be reported as TG_ERR_NOMEM, crash nothing, leak nothing, and leave a tape that
+ * works again after tg_tape_reset. See LICENSE. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+
+#include "helpers.h"
+
+#define NPARAMS 13
+#define MAX_K 100000 /* a bound on the loop, far above the workload's allocation count */
+
+/* What a workload run computed, for comparing a recovered run with a clean one. */
+typedef struct outcome {
+    int status;
+    double e, grad[NPARAMS], d1, d2, tangent;
+    int check_rc;
+} outcome;
+
+/* The article's network: inputs x1, x2, target y; hidden z_j = w_j1 x1 + w_j2 x2 + b_j,
+ * a_j = sigmoid(z_j); output z = sum_j v_j a_j + c, o = sigmoid(z); E = (o - y)^2 / 2, plus a
+ * small relu term so the kink table is used. Every leaf and layer is labelled. Then backward,
+ * tg_diff twice, tg_check_grad (letting it allocate its results) and tg_jvp. */
+static outcome workload(tg_tape *t)
+{
+    outcome r;
+    memset(&r, 0, sizeof r);
+    char name[32];
+    tg_var x1 = tg_const(t, 0.05), x2 = tg_const(t, 0.10), y = tg_const(t, 0.01);
+    tg_label(x1, "x1");
+    tg_label(x2, "x2");
+    tg_label(y, "y");
+    tg_var p[NPARAMS];
+    int np = 0;
+    tg_var a[3];
+    for (int j = 0; j < 3; j++) {
+        tg_var w1 = tg_param(t, 0.15 + 0.05 * j), w2 = tg_param(t, 0.20 - 0.03 * j);
+        tg_var b = tg_param(t, 0.35);
+        snprintf(name, sizeof name, "w%d1[1]", j + 1);
+        tg_label(w1, name);
+        snprintf(name, sizeof name, "w%d2[1]", j + 1);
+        tg_label(w2, name);
+        snprintf(name, sizeof name, "b%d[1]", j + 1);
+        tg_label(b, name);
+        p[np++] = w1;
+        p[np++] = w2;
+        p[np++] = b;
+        tg_var z = tg_add(tg_add(tg_mul(w1, x1), tg_mul(w2, x2)), b);
+        snprintf(name, sizeof name, "z%d[1]", j + 1);
+        tg_label(z, name);
+        a[j] = tg_sigmoid(z);
+        snprintf(name, sizeof name, "a%d[1]", j + 1);
+        tg_label(a[j], name);
+    }
+    tg_var z = tg_param(t, 0.60);
+    tg_label(z, "b1[2]");
+    p[np++] = z;
+    for (int j = 0; j < 3; j++) {
+        tg_var v = tg_param(t, 0.40 + 0.05 * j);
+        snprintf(name, sizeof name, "w1%d[2]", j + 1);
+        tg_label(v, name);
+        p[np++] = v;
+        z = tg_add(z, tg_mul(v, a[j]));
+    }
+    tg_label(z, "z1[2]");
+    tg_var o = tg_sigmoid(z);
+    tg_label(o, "a1[2]");
+    tg_var d = tg_sub(o, y);
+    tg_var e = tg_add(tg_mul(tg_const(t, 0.5), tg_mul(d, d)),
+                      tg_mul(tg_const(t, 1e-3), tg_relu(z)));
+    tg_label(e, "E");
+
+    r.e = tg_value(e);
+    if (tg_backward(e) == TG_OK)
+        for (int k = 0; k < NPARAMS; k++) r.grad[k] = tg_gradient(p[k]);
+    tg_var g = tg_diff(e, p[0]);
+    tg_var h = tg_diff(g, p[9]);
+    r.d1 = tg_value(g);
+    r.d2 = tg_value(h);
+    tg_check_report rep;
+    r.check_rc = tg_check_grad(e, NPARAMS, p, NULL, NULL, &rep);
+    double u[NPARAMS];
+    for (int k = 0; k < NPARAMS; k++) u[k] = 1.0 / (k + 1);
+    if (tg_jvp(t, NPARAMS, p, u) == TG_OK) r.tangent = tg_tangent(e);
+    r.status = tg_tape_status(t);
+    return r;
+}
+
+static void expect_same(const outcome *got, const outcome *want, size_t k)
+{
+    cr_expect_eq(got->status, TG_OK, "k = %zu: the recovered run failed: status %d", k,
+                 got->status);
+    cr_expect_eq(got->e, want->e, "k = %zu: E %.17g, clean run %.17g", k, got->e, want->e);
+    for (int i = 0; i < NPARAMS; i++)
+        cr_expect_eq(got->grad[i], want->grad[i], "k = %zu: dE/dp%d %.17g, clean run %.17g", k,
+                     i, got->grad[i], want->grad[i]);
+    cr_expect_eq(got->d1, want->d1, "k = %zu: tg_diff %.17g, clean run %.17g", k, got->d1,
+                 want->d1);
+    cr_expect_eq(got->d2, want->d2, "k = %zu: tg_diff twice %.17g, clean run %.17g", k, got->d2,
+                 want->d2);
+    cr_expect_eq(got->check_rc, want->check_rc, "k = %zu: tg_check_grad %d, clean run %d", k,
+                 got->check_rc, want->check_rc);
+    cr_expect_eq(got->tangent, want->tangent, "k = %zu: jvp %.17g, clean run %.17g", k,
+                 got->tangent, want->tangent);
+}
+
+/* Run the workload with allocation k refused (and, with after, every one from k on).
+ * Returns 1 when an allocation was refused, 0 when the run needed fewer than k. */
+static int run_failing_at(size_t k, int after, const outcome *clean)
+{
+    th_alloc a;
+    memset(&a, 0, sizeof a);
+    a.fail_at = k;
+    a.fail_after = after;
+    tg_tape *t = tg_tape_new_with(th_alloc_fn, &a);
+    if (!t) {
+        cr_expect_eq(k, 1, "tg_tape_new_with returned NULL although allocation %zu failed, not "
+                     "the tape's own", k);
+        cr_expect_eq(a.live, 0, "k = %zu: a failed tg_tape_new_with leaked %lld bytes", k,
+                     a.live);
+        return 1;
+    }
+    outcome r = workload(t);
+    int failed = a.failures > 0;
+    if (failed) {
+        cr_expect_eq(tg_tape_status(t), TG_ERR_NOMEM, "k = %zu%s: allocation refused, status %d "
+                     "(%s)", k, after ? " and after" : "", tg_tape_status(t),
+                     tg_tape_error(t) ? tg_tape_error(t) : "no message");
+        const char *m = tg_tape_error(t);
+        cr_expect(m && strstr(m, "out of memory"), "k = %zu: message does not say out of "
+                  "memory: %s", k, m ? m : "(none)");
+        /* the allocator recovers; after a reset the tape works again */
+        a.fail_at = 0;
+        tg_tape_reset(t);
+        outcome again = workload(t);
+        expect_same(&again, clean, k);
+    } else {
+        expect_same(&r, clean, k);
+    }
+    tg_tape_free(t);
+    cr_expect_eq(a.live, 0, "k = %zu%s: %lld bytes leaked", k, after ? " and after" : "",
+                 a.live);
+    cr_expect_eq(a.allocated, a.freed, "k = %zu: allocated %zu, freed %zu", k, a.allocated,
+                 a.freed);
+    cr_expect_eq(a.bad_osize, 0, "k = %zu: %zu frees with a wrong old size", k, a.bad_osize);
+    return failed;
+}
+
+static outcome clean_run(void)
+{
+    tg_tape *t = tg_tape_new();
+    cr_assert_not_null(t);
+    outcome r = workload(t);
+    cr_assert_eq(r.status, TG_OK, "the workload fails without any injected failure: %s",
+                 tg_tape_error(t));
+    cr_assert_eq(r.check_rc, 0, "the workload's gradient check fails");
+    cr_assert_eq(tg_tape_size(t) >= 40, 1, "the workload records only %zu nodes",
+                 tg_tape_size(t));
+    tg_tape_free(t);
+    return r;
+}
+
+Test(oom, each_failed_allocation_is_reported_and_recoverable)
+{
+    outcome clean = clean_run();
+    size_t k = 1;
+    while (k < MAX_K && run_failing_at(k, 0, &clean)) k++;
+    cr_expect_lt(k, MAX_K, "the workload never completed");
+    cr_expect_gt(k, 10, "only %zu allocations in the workload: the hook is bypassed?", k - 1);
+    cr_log_info("oom: %zu failure points exercised (one refused allocation each)", k - 1);
+}
+
+Test(oom, an_allocator_that_stays_exhausted_is_survived)
+{
+    outcome clean = clean_run();
+    size_t k = 1;
+    while (k < MAX_K && run_failing_at(k, 1, &clean)) k++;
+    cr_expect_lt(k, MAX_K, "the workload never completed");
+    cr_log_info("oom: %zu failure points exercised (every allocation refused from the k-th on)",
+                k - 1);
+}
+
+Test(oom, tape_new_with_a_failing_first_allocation_returns_null)
+{
+    th_alloc a;
+    memset(&a, 0, sizeof a);
+    a.fail_at = 1;
+    tg_tape *t = tg_tape_new_with(th_alloc_fn, &a);
+    cr_expect_null(t, "tg_tape_new_with gave a tape although its allocation failed");
+    cr_expect_eq(a.failures, 1);
+    cr_expect_eq(a.live, 0);
+    tg_tape_free(t);
+}

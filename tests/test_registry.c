@@ -1,0 +1,339 @@
+/* test_registry.c - op names to descriptors: the built-ins by name and in name order, user ops
+ * registered, applied and differentiated, refused registrations, and the registry walker run
+ * over a registry holding user ops (registration is enough to get checked). See LICENSE. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+
+#include "helpers.h"
+
+/* ---- user ops ---- */
+
+/* cube: y = x^3, dy/dx = 3x^2; reverse rule as nodes: gx = gy*(3*x*x) */
+static double cube_eval(const double *x, double *d)
+{
+    if (d) d[0] = 3.0 * x[0] * x[0];
+    return x[0] * x[0] * x[0];
+}
+
+static tg_var cube_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)i;
+    return tg_mul(gy, tg_mul(tg_const_like(y, 3.0), tg_mul(x[0], x[0])));
+}
+
+static const tg_op_def cube_op = {.name = "cube", .arity = 1, .math = "y = x^3; dy/dx = 3x^2",
+                                  .eval = cube_eval, .vjp_graph = cube_vjp_graph};
+
+/* softsign: y = x/(1 + |x|), dy/dx = 1/(1 + |x|)^2; reverse rule as nodes:
+ * gx = gy / (1 + |x|)^2 */
+static double softsign_eval(const double *x, double *d)
+{
+    double a = 1.0 + fabs(x[0]);
+    if (d) d[0] = 1.0 / (a * a);
+    return x[0] / a;
+}
+
+static tg_var softsign_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)i;
+    tg_var a = tg_add(tg_const_like(y, 1.0), tg_abs(x[0]));
+    return tg_div(gy, tg_mul(a, a));
+}
+
+static const tg_op_def softsign_op = {.name = "softsign", .arity = 1, .eval = softsign_eval,
+                                      .vjp_graph = softsign_vjp_graph};
+
+/* lerp3: y = a + t*(b - a), three operands (their indices live in the tape's side table) */
+static double lerp3_eval(const double *x, double *d)
+{
+    if (d) {
+        d[0] = 1.0 - x[2];
+        d[1] = x[2];
+        d[2] = x[1] - x[0];
+    }
+    return x[0] + x[2] * (x[1] - x[0]);
+}
+
+static tg_var lerp3_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    if (i == 0) return tg_mul(gy, tg_sub(tg_const_like(y, 1.0), x[2]));
+    if (i == 1) return tg_mul(gy, x[2]);
+    return tg_mul(gy, tg_sub(x[1], x[0]));
+}
+
+static const tg_op_def lerp3_op = {.name = "lerp3", .arity = 3, .eval = lerp3_eval,
+                                   .vjp_graph = lerp3_vjp_graph};
+
+/* wrongsq: y = x^2 with the partial 2x + 0.01: a deliberate bug the walker must catch */
+static double wrongsq_eval(const double *x, double *d)
+{
+    if (d) d[0] = 2.0 * x[0] + 0.01;
+    return x[0] * x[0];
+}
+
+static tg_var wrongsq_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)i;
+    return tg_mul(gy, tg_mul(tg_const_like(y, 2.0), x[0]));
+}
+
+static const tg_op_def wrongsq_op = {.name = "wrongsq", .arity = 1, .eval = wrongsq_eval,
+                                     .vjp_graph = wrongsq_vjp_graph};
+
+/* badrule: y = sin x with a right partial but a wrong recorded rule (gx = gy*sin x) */
+static double badrule_eval(const double *x, double *d)
+{
+    if (d) d[0] = cos(x[0]);
+    return sin(x[0]);
+}
+
+static tg_var badrule_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)y, (void)i;
+    return tg_mul(gy, tg_sin(x[0]));
+}
+
+static const tg_op_def badrule_op = {.name = "badrule", .arity = 1, .eval = badrule_eval,
+                                     .vjp_graph = badrule_vjp_graph};
+
+static tg_registry *new_registry(void)
+{
+    tg_registry *r = tg_registry_new();
+    cr_assert_not_null(r, "tg_registry_new failed");
+    return r;
+}
+
+/* ---- built-ins ---- */
+
+Test(registry, builtins_are_found_by_name)
+{
+    static const struct {
+        const char *name;
+        const tg_op_def *op;
+    } all[] = {{"add", &tg_op_add},         {"sub", &tg_op_sub},       {"mul", &tg_op_mul},
+               {"div", &tg_op_div},         {"pow", &tg_op_pow},       {"neg", &tg_op_neg},
+               {"exp", &tg_op_exp},         {"log", &tg_op_log},       {"sqrt", &tg_op_sqrt},
+               {"sin", &tg_op_sin},         {"cos", &tg_op_cos},       {"tanh", &tg_op_tanh},
+               {"sigmoid", &tg_op_sigmoid}, {"relu", &tg_op_relu},
+               {"leaky_relu", &tg_op_leaky_relu}, {"softplus", &tg_op_softplus},
+               {"abs", &tg_op_abs},         {"silu", &tg_op_silu},     {"gelu", &tg_op_gelu},
+               {"normcdf", &tg_op_normcdf}, {"step", &tg_op_step},   {"where", &tg_op_where}};
+    tg_registry *r = new_registry();
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        cr_expect_eq(tg_registry_find(NULL, all[i].name), all[i].op,
+                     "tg_registry_find(NULL, \"%s\") does not give tg_op_%s", all[i].name,
+                     all[i].name);
+        cr_expect_eq(tg_registry_find(r, all[i].name), all[i].op,
+                     "tg_registry_find(r, \"%s\") does not give tg_op_%s", all[i].name,
+                     all[i].name);
+        cr_expect_str_eq(all[i].op->name, all[i].name);
+    }
+    /* every exported descriptor above is registered (a new op only needs adding here to be
+     * checked for this; the gradient walker needs nothing) */
+    cr_expect_geq(tg_registry_count(NULL), (int)(sizeof all / sizeof all[0]),
+                  "%d built-ins, fewer than the %zu exported descriptors",
+                  tg_registry_count(NULL), sizeof all / sizeof all[0]);
+    cr_expect_eq(tg_registry_count(r), tg_registry_count(NULL));
+    cr_expect_null(tg_registry_find(NULL, "nope"));
+    cr_expect_null(tg_registry_find(r, "nope"));
+    cr_expect_null(tg_registry_find(r, "Mul"), "lookup is case-sensitive");
+    cr_expect_null(tg_registry_find(NULL, NULL));
+    cr_expect_null(tg_registry_find(r, NULL));
+    cr_expect_null(tg_registry_find(NULL, "param"), "leaves are not ops");
+    tg_registry_free(r);
+    tg_registry_free(NULL);
+}
+
+static void expect_name_order(const tg_registry *r, const char *which)
+{
+    int n = tg_registry_count(r);
+    for (int i = 0; i < n; i++) {
+        const tg_op_def *op = tg_registry_at(r, i);
+        cr_assert_not_null(op, "%s: tg_registry_at(%d) of %d is NULL", which, i, n);
+        cr_expect_eq(tg_registry_find(r, op->name), op, "%s: op %d '%s' not found by name",
+                     which, i, op->name);
+        if (i > 0)
+            cr_expect_lt(strcmp(tg_registry_at(r, i - 1)->name, op->name), 0,
+                         "%s: '%s' (at %d) before '%s' (at %d) is not name order", which,
+                         tg_registry_at(r, i - 1)->name, i - 1, op->name, i);
+    }
+    cr_expect_null(tg_registry_at(r, -1), "%s: tg_registry_at(-1)", which);
+    cr_expect_null(tg_registry_at(r, n), "%s: tg_registry_at(count)", which);
+}
+
+Test(registry, registry_at_walks_in_name_order)
+{
+    tg_registry *r = new_registry();
+    expect_name_order(NULL, "built-ins");
+    expect_name_order(r, "registry");
+    cr_assert_eq(tg_op_register(r, &softsign_op), TG_OK);
+    cr_assert_eq(tg_op_register(r, &cube_op), TG_OK);
+    cr_assert_eq(tg_op_register(r, &lerp3_op), TG_OK);
+    expect_name_order(r, "registry with user ops");
+    tg_registry_free(r);
+}
+
+/* ---- user ops ---- */
+
+Test(registry, user_op_is_registered_found_applied_and_differentiated)
+{
+    tg_registry *r = new_registry();
+    int n0 = tg_registry_count(r);
+    cr_assert_eq(tg_op_register(r, &cube_op), TG_OK);
+    cr_expect_eq(tg_registry_count(r), n0 + 1, "count %d after one registration on %d",
+                 tg_registry_count(r), n0);
+    const tg_op_def *op = tg_registry_find(r, "cube");
+    cr_assert_eq(op, &cube_op, "registered op not found by name (the descriptor is not copied)");
+    tg_tape *t = tg_tape_new();
+    for (double x = -2.0; x <= 2.0; x += 0.5) {
+        tg_tape_reset(t);
+        tg_var p = tg_param(t, x), y = tg_apply(op, 1, &p);
+        cr_expect_eq(tg_value(y), x * x * x, "cube(%g) = %.17g", x, tg_value(y));
+        cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+        cr_expect_eq(tg_gradient(p), 3 * x * x, "cube'(%g): %.17g, expected %.17g", x,
+                     tg_gradient(p), 3 * x * x);
+        tg_var d1 = tg_diff(y, p), d2 = tg_diff(d1, p), d3 = tg_diff(d2, p);
+        cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+        cr_expect(th_close(tg_value(d1), 3 * x * x, 1e-15, 0), "cube' by tg_diff at %g: %.17g",
+                  x, tg_value(d1));
+        cr_expect(th_close(tg_value(d2), 6 * x, 1e-15, 0), "cube'' at %g: %.17g", x,
+                  tg_value(d2));
+        cr_expect(th_close(tg_value(d3), 6, 1e-15, 0), "cube''' at %g: %.17g", x, tg_value(d3));
+        /* composed with built-ins */
+        tg_var z = tg_sin(tg_apply1(op, tg_mul(p, p)));
+        cr_assert_eq(tg_backward(z), TG_OK);
+        double want = cos(pow(x, 6)) * 6 * pow(x, 5);
+        cr_expect(th_close(tg_gradient(p), want, 1e-13, 1e-15), "d sin(cube(x^2))/dx at %g: "
+                  "%.17g, expected %.17g", x, tg_gradient(p), want);
+    }
+    tg_tape_free(t);
+    tg_registry_free(r);
+}
+
+Test(registry, user_op_with_three_operands_works_in_every_sweep)
+{
+    tg_registry *r = new_registry();
+    cr_assert_eq(tg_op_register(r, &lerp3_op), TG_OK);
+    const tg_op_def *op = tg_registry_find(r, "lerp3");
+    cr_assert_not_null(op);
+    tg_tape *t = tg_tape_new();
+    tg_var p[3] = {tg_param(t, 1.0), tg_param(t, 3.0), tg_param(t, 0.25)};
+    tg_var y = tg_apply(op, 3, p);
+    cr_expect_eq(tg_value(y), 1.5);
+    cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_gradient(p[0]), 0.75);
+    cr_expect_eq(tg_gradient(p[1]), 0.25);
+    cr_expect_eq(tg_gradient(p[2]), 2.0);
+    const double u[3] = {1.0, -1.0, 0.5};
+    cr_assert_eq(tg_jvp(t, 3, p, u), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_tangent(y), 0.75 - 0.25 + 1.0);
+    tg_var d = tg_diff(y, p[2]), dd = tg_diff(d, p[1]);
+    cr_expect_eq(tg_value(d), 2.0, "d lerp/dt by tg_diff: %.17g", tg_value(d));
+    cr_expect_eq(tg_value(dd), 1.0, "d2 lerp/dt db by tg_diff: %.17g", tg_value(dd));
+    tg_set(p[1], 5.0);
+    cr_assert_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_value(y), 2.0, "lerp after replay: %.17g", tg_value(y));
+    cr_expect_eq(tg_value(d), 4.0, "d lerp/dt after replay: %.17g", tg_value(d));
+    tg_check_report rep;
+    cr_expect_eq(tg_check_grad(y, 3, p, NULL, NULL, &rep), 0, "worst rel err %g at %d",
+                 rep.worst_rel, rep.worst);
+    tg_tape_free(t);
+    tg_registry_free(r);
+}
+
+Test(registry, registering_an_op_gets_it_walked_by_the_gradient_check)
+{
+    tg_registry *r = new_registry();
+    cr_assert_eq(tg_op_register(r, &cube_op), TG_OK);
+    cr_assert_eq(tg_op_register(r, &softsign_op), TG_OK);
+    cr_assert_eq(tg_op_register(r, &lerp3_op), TG_OK);
+    int n = tg_registry_count(r);
+    th_walk_stats *st = calloc((size_t)n, sizeof *st);
+    cr_assert_not_null(st);
+    th_walk_opts o = {.npoints = 40, .salt = 2};
+    cr_expect_eq(th_walk_registry(r, &o, st), n, "the walker did not walk every op");
+    const char *const mine[] = {"cube", "softsign", "lerp3"};
+    for (int k = 0; k < 3; k++) {
+        int found = -1;
+        for (int i = 0; i < n; i++)
+            if (strcmp(tg_registry_at(r, i)->name, mine[k]) == 0) found = i;
+        cr_assert_geq(found, 0, "user op %s is not in the walk", mine[k]);
+        cr_expect_gt(st[found].compared, 0, "user op %s was walked but nothing compared",
+                     mine[k]);
+        cr_expect_gt(st[found].d2_compared, 0, "user op %s: no second derivative compared",
+                     mine[k]);
+    }
+    free(st);
+    tg_registry_free(r);
+}
+
+Test(registry, the_walker_catches_a_wrong_partial_and_a_wrong_rule)
+{
+    /* quiet: the walker counts the failures instead of failing this test */
+    th_walk_opts o = {.npoints = 20, .salt = 3, .quiet = 1};
+    th_walk_stats st;
+    th_walk_op(&wrongsq_op, &o, &st);
+    cr_expect_gt(st.failures, 0, "a partial off by 0.01 passed %d points", st.points);
+    th_walk_op(&badrule_op, &o, &st);
+    cr_expect_gt(st.failures, 0, "a wrong vjp_graph rule passed %d points", st.points);
+    th_walk_op(&cube_op, &o, &st);
+    cr_expect_eq(st.failures, 0, "a right op failed %d checks in quiet mode", st.failures);
+}
+
+Test(registry, user_ops_stay_in_their_registry)
+{
+    tg_registry *a = new_registry(), *b = new_registry();
+    cr_assert_eq(tg_op_register(a, &cube_op), TG_OK);
+    cr_expect_null(tg_registry_find(b, "cube"), "an op registered in one registry is in another");
+    cr_expect_null(tg_registry_find(NULL, "cube"), "a user op joined the built-ins");
+    cr_expect_eq(tg_registry_count(b), tg_registry_count(NULL));
+    /* the same op can be registered in two registries */
+    cr_expect_eq(tg_op_register(b, &cube_op), TG_OK);
+    tg_registry_free(a);
+    cr_expect_eq(tg_registry_find(b, "cube"), &cube_op, "freeing one registry broke another");
+    tg_registry_free(b);
+}
+
+/* ---- refused registrations ---- */
+
+static double one_eval(const double *x, double *d)
+{
+    if (d) d[0] = 1.0;
+    return x[0];
+}
+
+Test(registry, bad_registrations_are_refused)
+{
+    static const tg_op_def dup_builtin = {.name = "mul", .arity = 2, .eval = one_eval};
+    static const tg_op_def arity0 = {.name = "zero", .arity = 0, .eval = one_eval};
+    static const tg_op_def arity_neg = {.name = "negative", .arity = -1, .eval = one_eval};
+    static const tg_op_def arity5 = {.name = "five", .arity = TG_MAX_ARITY + 1,
+                                     .eval = one_eval};
+    static const tg_op_def no_eval = {.name = "noeval", .arity = 1};
+    static const tg_op_def no_name = {.name = NULL, .arity = 1, .eval = one_eval};
+    static const tg_op_def empty_name = {.name = "", .arity = 1, .eval = one_eval};
+    static const struct {
+        const char *why;
+        const tg_op_def *op;
+    } bad[] = {{"a built-in's name", &dup_builtin}, {"NULL op", NULL},
+               {"arity 0", &arity0},                {"arity -1", &arity_neg},
+               {"arity > TG_MAX_ARITY", &arity5},   {"no eval (value and partials)", &no_eval},
+               {"NULL name", &no_name},             {"empty name", &empty_name}};
+    tg_registry *r = new_registry();
+    int n0 = tg_registry_count(r);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(tg_op_register(r, bad[i].op), TG_ERR_ARG, "registering an op with %s "
+                     "was not refused with TG_ERR_ARG", bad[i].why);
+    }
+    cr_expect_eq(tg_registry_count(r), n0, "refused ops changed the count to %d",
+                 tg_registry_count(r));
+    cr_expect_eq(tg_registry_find(r, "mul"), &tg_op_mul, "the built-in mul was replaced");
+    /* a user op's name, twice */
+    cr_expect_eq(tg_op_register(r, &cube_op), TG_OK);
+    static const tg_op_def cube2 = {.name = "cube", .arity = 1, .eval = one_eval};
+    cr_expect_eq(tg_op_register(r, &cube2), TG_ERR_ARG, "a duplicate user name was accepted");
+    cr_expect_eq(tg_op_register(r, &cube_op), TG_ERR_ARG, "the same op twice was accepted");
+    cr_expect_eq(tg_registry_find(r, "cube"), &cube_op);
+    cr_expect_eq(tg_op_register(NULL, &cube_op), TG_ERR_ARG, "a NULL registry");
+    tg_registry_free(r);
+}
