@@ -89,7 +89,9 @@ install: all
 # ---- dependencies: Debian packages, installed when a header is missing ----
 DEB_PKGS := uthash-dev libcriterion-dev libopenblas-dev
 HEADERS  := uthash.h criterion/criterion.h cblas.h
-have = $(shell printf '\#include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+# (a literal '#' inside $(shell) is kept with its backslash by make 4.3, hence $(hash))
+hash := \#
+have = $(shell printf '$(hash)include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
 MISSING := $(strip $(foreach h,$(HEADERS),$(if $(call have,$(h)),,$(h))))
 
 check-deps:
