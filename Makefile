@@ -12,7 +12,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SAN     := $(if $(SANITIZE),$(SANFLAGS))
 ALL_CFLAGS := $(WARN) $(OPT) -g $(SAN) -fPIC -fvisibility=hidden -DTG_BUILDING \
               -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(CFLAGS)
-LDLIBS  := -lm
+LDLIBS  := -lopenblas -lm
 
 LIB_SRC := $(wildcard src/*.c) $(wildcard ops/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -83,7 +83,7 @@ install: all
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: tapegrad\nDescription: reverse-mode automatic differentiation on a tape\nVersion: 0.1.0\nLibs: -L$${libdir} -ltapegrad -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: tapegrad\nDescription: reverse-mode automatic differentiation on a tape\nVersion: 0.1.0\nLibs: -L$${libdir} -ltapegrad -lopenblas -lm\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tapegrad.pc
 
 # ---- dependencies: Debian packages, installed when a header is missing ----

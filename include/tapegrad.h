@@ -118,6 +118,46 @@ TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; 
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
 
+/* ---- tensors ----
+ * A tensor is a node of rank 1..4 (row-major, contiguous) on the same tape as scalars; every
+ * builder above works on tensors elementwise, broadcasting NumPy-style (shapes aligned from
+ * the right, size-1 dimensions stretch), and a scalar times a tensor broadcasts. */
+
+/* A tensor parameter / constant of rank ndim (1..4) with the given shape; numel values are
+ * copied from data. Errors: rank out of range, a dimension < 1, NULL shape or data, more
+ * than 2^31-1 elements. */
+TG_API tg_var tg_tensor_param(tg_tape *t, int ndim, const int *shape, const double *data);
+TG_API tg_var tg_tensor_const(tg_tape *t, int ndim, const int *shape, const double *data);
+/* A constant tensor of that shape with every element v (ndim 0: a scalar constant). */
+TG_API tg_var tg_tensor_fill(tg_tape *t, int ndim, const int *shape, double v);
+/* The rank of v (0 for a scalar) and its dimensions in shape[0..rank-1] (shape may be
+ * NULL); -1 for a bad handle. */
+TG_API int tg_shape(tg_var v, int shape[4]);
+/* The number of elements of v (1 for a scalar; 0 for a bad handle). */
+TG_API size_t tg_numel(tg_var v);
+/* v's values (one for a scalar), row-major. Borrowed until the next record or reset on the
+ * tape. NULL for a bad handle. */
+TG_API const double *tg_data(tg_var v);
+/* d(out)/dv for every element of v from the last backward, NULL where the sweep did not
+ * reach v (or v is a constant). Borrowed as tg_data. */
+TG_API const double *tg_gradient_data(tg_var v);
+/* Replace a leaf's values (numel of them), for tg_replay. */
+TG_API void tg_tensor_set(tg_var leaf, const double *data);
+/* The reverse sweep from a tensor out, seeded with seed (numel(out) values): a vector-
+ * Jacobian product. tg_backward(out) is the same with seed 1 for a one-element out. */
+TG_API int tg_backward_seed(tg_var out, const double *seed);
+/* Tangents of v's elements from the last tg_jvp, NULL where nothing moved. */
+TG_API const double *tg_tangent_data(tg_var v);
+
+/* Tensor ops (ops/NAME.c). */
+TG_API tg_var tg_matmul(tg_var a, tg_var b);  /* a b: [m,k]x[k,n], or batched [B,m,k]x[k,n] etc. */
+TG_API tg_var tg_transpose(tg_var x);         /* x^T: the last two axes swapped */
+TG_API tg_var tg_reshape(tg_var x, int ndim, const int *shape); /* same elements, new shape (ndim 0..4) */
+TG_API tg_var tg_sum(tg_var x);               /* sum of all elements: a scalar */
+TG_API tg_var tg_sum_axis(tg_var x, int axis, int keepdims); /* sum along one axis (< 0 counts from the end) */
+TG_API tg_var tg_mean(tg_var x);              /* sum(x) / numel(x) */
+TG_API tg_var tg_mean_axis(tg_var x, int axis, int keepdims); /* sum_axis / shape[axis] */
+
 /* ---- values, labels ---- */
 
 /* The node's value (NaN for an error handle or a stale one). */
@@ -144,9 +184,10 @@ TG_API int tg_backward(tg_var out);
  * and for nodes recorded after it. */
 TG_API double tg_gradient(tg_var v);
 
-/* Forward sweep: the tangent of every node when the leaves leaves[k] move with direction
- * dx[k] (other leaves fixed). Afterwards tg_tangent(v) = sum_k dv/dleaves[k] * dx[k].
- * Returns 0 or an error status. */
+/* Forward sweep: the tangent of every node when the parameters leaves[k] move in direction
+ * dx (other leaves fixed): dx holds numel(leaves[k]) values for each k in turn (one for a
+ * scalar). Afterwards tg_tangent(v) = sum_k dv/dleaves[k] . dx_k (tg_tangent_data for a
+ * tensor v). Returns 0 or an error status. */
 TG_API int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx);
 /* The tangent of v from the last tg_jvp (0 for nodes recorded after it). */
 TG_API double tg_tangent(tg_var v);

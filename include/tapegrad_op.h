@@ -10,6 +10,32 @@ extern "C" {
 #endif
 
 #define TG_MAX_ARITY 4
+#define TG_MAX_RANK 4
+#define TG_MAX_ATTR 4
+
+/* One operand or result as a tensor kernel sees it: row-major, contiguous data and a shape.
+ * A scalar is rank 0 with n = 1. */
+typedef struct tg_view {
+    double *x;
+    int rank;
+    int shape[TG_MAX_RANK];
+    size_t n;
+} tg_view;
+
+/* What a tensor kernel is given. Kernels never touch the tape. */
+typedef struct tg_op_ctx {
+    int n;                           /* number of operands */
+    tg_view in[TG_MAX_ARITY];        /* the operands' values */
+    tg_view out;                     /* infer sets rank and shape; forward writes out.x */
+    const int *attr;                 /* the op's integer attributes (axis, keepdims, ...) */
+    int nattr;
+    double *gin[TG_MAX_ARITY];       /* vjp: ADD dL/din[i] here; NULL when not wanted */
+    const double *gy;                /* vjp: dL/dout, out.n values */
+    const double *din[TG_MAX_ARITY]; /* jvp: the operands' tangents; NULL means zero */
+    double *dy;                      /* jvp: write the output's tangent, out.n values */
+    char *msg;                       /* infer: on error, write "<problem> (<details>)" */
+    size_t msgsize;
+} tg_op_ctx;
 
 /* An op is data. A scalar op has one kernel giving its value and, on request, its local
  * partial derivatives; the library's sweeps do the rest: the partials are kept beside the
@@ -26,7 +52,22 @@ typedef struct tg_op_def {
     int arity;          /* 1..TG_MAX_ARITY */
     const char *math;   /* one line for docs and --help: "y = a*b; dy/da = b, dy/db = a" */
 
-    double (*eval)(const double *x, double *dydx);
+    double (*eval)(const double *x, double *dydx); /* NULL for tensor-only ops */
+
+    /* Tensor kernels, for ops that are not elementwise (matmul, sum, softmax, ...). An op
+     * with eval and no infer is elementwise: on tensor operands the library runs eval on
+     * every element, broadcasting the operands NumPy-style, and reduces gradients over the
+     * stretched dimensions. An op with infer works on tensors only through these.
+     *   infer    check the operands' shapes (and values, where they must be valid: labels)
+     *            and attributes and set out.rank/out.shape; on error return TG_ERR_SHAPE or
+     *            TG_ERR_ARG with msg filled. Runs when the node is recorded.
+     *   forward  write out.x from in[].x
+     *   vjp      ADD into every non-NULL gin[i] the product of gy with dout/din[i]
+     *   jvp      write dy from the non-NULL din[i] (NULL: unsupported in forward mode) */
+    tg_status (*infer)(tg_op_ctx *c);
+    void (*forward)(tg_op_ctx *c);
+    void (*vjp)(tg_op_ctx *c);
+    void (*jvp)(tg_op_ctx *c);
 
     /* Kinked ops only (relu, abs, ...), else NULL: the quantity whose sign picks the piece
      * (relu: x[0]); 0 is the kink. tg_replay reports a sign change, the gradient check calls
@@ -40,10 +81,20 @@ typedef struct tg_op_def {
     tg_var (*vjp_graph)(const tg_var *x, tg_var y, tg_var gy, int i);
 } tg_op_def;
 
+/* The integer attributes node y was recorded with (at most TG_MAX_ATTR, copied to attr);
+ * returns how many, or -1 for a bad handle. */
+TG_API int tg_attr(tg_var y, int *attr);
+
+/* "[2,3]" ("[]" for a scalar): v's shape for messages, written into buf. Returns buf. */
+TG_API const char *tg_view_shape(const tg_view *v, char *buf, size_t size);
+
 /* Record one application of op to in[0..n-1] (n must equal op->arity). All inputs must be
  * live handles of one tape. Returns the new node, or an error handle with the error set on
  * the tape (or passed on from an input that is already an error handle). */
 TG_API tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in);
+/* The same with nattr (<= TG_MAX_ATTR) integer attributes for the op's kernels. */
+TG_API tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr,
+                            const int *attr);
 
 /* tg_apply for one and two operands: the same result, with a fast path for the common case
  * (every scalar builder uses these). */
@@ -63,7 +114,7 @@ typedef struct tg_registry tg_registry;
 TG_API tg_registry *tg_registry_new(void);
 TG_API void tg_registry_free(tg_registry *r);
 /* Add op (not copied: it must outlive the registry). TG_ERR_ARG if op is NULL, has no name,
- * no eval, arity outside 1..TG_MAX_ARITY, or its name is taken; TG_ERR_NOMEM. */
+ * neither eval nor infer+forward+vjp, arity outside 1..TG_MAX_ARITY, or its name is taken; TG_ERR_NOMEM. */
 TG_API tg_status tg_op_register(tg_registry *r, const tg_op_def *op);
 /* The op called name, or NULL. */
 TG_API const tg_op_def *tg_registry_find(const tg_registry *r, const char *name);
@@ -75,7 +126,7 @@ TG_API const tg_op_def *tg_registry_at(const tg_registry *r, int i);
 extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_div, tg_op_pow, tg_op_neg,
     tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
-    tg_op_step, tg_op_where;
+    tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape;
 
 #ifdef __cplusplus
 }

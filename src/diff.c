@@ -1,7 +1,24 @@
 /* diff.c - tg_diff: a reverse sweep that records the derivative as new nodes, by calling each
  * op's vjp_graph rule, so derivatives can be evaluated, replayed and differentiated again.
  * See LICENSE. */
+#include <string.h>
+
 #include "internal.h"
+
+/* c summed down to the shape of node `to`: an op whose operands broadcast hands back a
+ * contribution of the output's shape, so the stretched axes are summed away (leading
+ * extra axes, and axes where `to` has size 1) and the result takes `to`'s shape. */
+static tg_var sum_to(tg_var c, tg_var to)
+{
+    int cs[TG_MAX_RANK], ts[TG_MAX_RANK];
+    int cr = tg_shape(c, cs), tr = tg_shape(to, ts);
+    if (cr < 0 || tr < 0 || (cr == tr && !memcmp(cs, ts, (size_t)cr * sizeof *cs))) return c;
+    for (int d = cr - 1; d >= 0; d--) {
+        int k = d - (cr - tr); /* the matching axis of `to`, if any */
+        if (k < 0 || (ts[k] == 1 && cs[d] != 1)) c = tg_sum_axis(c, d, 1);
+    }
+    return tg_reshape(c, tr, ts);
+}
 
 tg_var tg_diff(tg_var out, tg_var wrt)
 {
@@ -15,8 +32,16 @@ tg_var tg_diff(tg_var out, tg_var wrt)
                 tg_node_name(t, wrt.index, nm, sizeof nm));
         return tg_err_var(t);
     }
+    if (tg_node_numel(t, out.index) != 1) {
+        char nm[64], sh[48];
+        tg_view w = tg_node_view(t, out.index);
+        tg_fail(t, TG_ERR_SHAPE, "tg_diff: out %s is a tensor of shape %s, not a scalar",
+                tg_node_name(t, out.index, nm, sizeof nm), tg_view_shape(&w, sh, sizeof sh));
+        return tg_err_var(t);
+    }
+    int wshape[TG_MAX_RANK], wrank = tg_shape(wrt, wshape);
     if (wrt.index > out.index || !(t->nodes[out.index].in[0] & TG_ACTIVE))
-        return tg_const(t, 0.0);
+        return tg_tensor_fill(t, wrank, wshape, 0.0);
 
     /* g[i - lo] is the adjoint node of node i, for lo = wrt.index <= i <= out.index: nodes
      * before wrt cannot depend on it, so their adjoints are never needed. */
@@ -42,7 +67,7 @@ tg_var tg_diff(tg_var out, tg_var wrt)
         for (int j = 0; j < k; j++) x[j] = (tg_var){t, idx[j], t->epoch};
         for (int j = 0; j < k; j++) {
             if (idx[j] < lo || !(t->nodes[idx[j]].in[0] & TG_ACTIVE)) continue;
-            tg_var c = nd.op->vjp_graph(x, y, gy, j);
+            tg_var c = sum_to(nd.op->vjp_graph(x, y, gy, j), x[j]);
             tg_var *acc = &g[idx[j] - lo];
             *acc = acc->index == TG_NONE ? c : tg_add(*acc, c);
         }
@@ -50,5 +75,5 @@ tg_var tg_diff(tg_var out, tg_var wrt)
     tg_var r = g[0];
     tg_mem(t, g, (size_t)m * sizeof *g, 0);
     if (t->status) return tg_err_var(t);
-    return r.index == TG_NONE ? tg_const(t, 0.0) : r;
+    return r.index == TG_NONE ? tg_tensor_fill(t, wrank, wshape, 0.0) : r;
 }

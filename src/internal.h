@@ -6,11 +6,13 @@
 #include "tapegrad_op.h"
 
 /* One recorded node: 24 bytes (an active op node also has its partials in tape->part).
- *   in[0]  bit 31: active (depends on a parameter); bits 0-30: the first input's index, or
- *          for an op with more than two operands the offset of its input list in tape->ext
+ *   in[0]  bit 31: active (depends on a parameter); bit 30: a tensor node; bits 0-29: the
+ *          first input's index, or (TG_NARY) the offset of the input list in tape->ext
  *   in[1]  bits 30-31: the kind (TG_LEAF, TG_UNARY, TG_BINARY, TG_NARY); bits 0-29: the
  *          second input's index (TG_BINARY)
- * The kind lets the sweeps skip leaves and pick the loop without reading the descriptor. */
+ * The kind lets the sweeps skip leaves and pick the loop without reading the descriptor.
+ * A tensor node (its value in the data arena, even at rank 0) has v = the index of its
+ * tg_tensor entry, and is always TG_LEAF or TG_NARY, so the scalar fast paths never see it. */
 typedef struct tg_node {
     const tg_op_def *op;
     uint32_t in[2];
@@ -18,7 +20,8 @@ typedef struct tg_node {
 } tg_node;
 
 #define TG_ACTIVE 0x80000000u
-#define TG_INDEX 0x7fffffffu
+#define TG_TENSOR 0x40000000u
+#define TG_INDEX 0x3fffffffu
 #define TG_IN1 0x3fffffffu
 #define TG_KIND_SHIFT 30
 enum { TG_LEAF, TG_UNARY, TG_BINARY, TG_NARY };
@@ -35,6 +38,16 @@ typedef struct tg_kink {
     uint32_t node;
     double s;
 } tg_kink;
+
+/* A tensor node's shape and where its values live: data[off .. off+n) in the data arena;
+ * its gradient and tangent use the same offsets in the grad and tdat arenas. */
+typedef struct tg_tensor {
+    size_t off, n;
+    int rank;
+    int shape[TG_MAX_RANK];
+    int nattr;
+    int attr[TG_MAX_ATTR];
+} tg_tensor;
 
 typedef struct tg_label_entry tg_label_entry;
 
@@ -58,6 +71,13 @@ struct tg_tape {
     double *tan; /* tangents of the last tg_jvp */
     uint32_t tan_n, tan_cap;
 
+    tg_tensor *tens; /* tensor nodes' shapes */
+    uint32_t ntens, tens_cap;
+    double *data;    /* tensor values; grad and tdat mirror it */
+    size_t data_n, data_cap;
+    double *grad, *tdat;
+    size_t grad_cap, tdat_cap;
+
     tg_label_entry *by_index, *by_name; /* uthash tables over the same entries */
 
     int check_nan;
@@ -70,6 +90,11 @@ extern const tg_op_def tg_leaf_param, tg_leaf_const;
 
 static inline int tg_node_active(const tg_node *nd) { return (nd->in[0] & TG_ACTIVE) != 0; }
 static inline unsigned tg_node_kind(const tg_node *nd) { return nd->in[1] >> TG_KIND_SHIFT; }
+static inline int tg_node_is_tensor(const tg_node *nd) { return (nd->in[0] & TG_TENSOR) != 0; }
+static inline tg_tensor *tg_node_tensor(const tg_tape *t, const tg_node *nd)
+{
+    return &t->tens[(uint32_t)nd->v];
+}
 static inline int tg_node_is_leaf(const tg_node *nd) { return tg_node_kind(nd) == TG_LEAF; }
 /* A handle that is live on its tape: same epoch, an index recorded (TG_NONE never is). */
 static inline int tg_live(const tg_tape *t, tg_var v)
@@ -85,7 +110,7 @@ static inline double *tg_node_partials(const tg_tape *t, const tg_node *nd, uint
 static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *idx)
 {
     int n = nd->op->arity;
-    if (n <= 2) {
+    if (tg_node_kind(nd) != TG_NARY) {
         idx[0] = nd->in[0] & TG_INDEX;
         idx[1] = nd->in[1] & TG_IN1;
     } else {
@@ -97,6 +122,11 @@ static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *
 /* ---- tape.c ---- */
 void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize);
 int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem);
+int tg_grow_big(tg_tape *t, void **p, size_t *cap, size_t need, size_t elem);
+/* Room for one more node (and its partials): 0, or -1 with the error set. */
+int tg_reserve(tg_tape *t);
+/* Append a node (room reserved); in1 carries its kind bits. */
+tg_var tg_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double v);
 /* Set the sticky error (the first one wins) with a printf-style message. Returns status. */
 tg_status tg_fail(tg_tape *t, tg_status s, const char *fmt, ...)
 #ifdef __GNUC__
@@ -116,5 +146,47 @@ void tg_labels_clear(tg_tape *t);
  * finite: the NaN came from upstream). */
 void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
                          uint32_t node);
+
+/* ---- tensor.c ---- */
+/* Record op on operands of which at least one is a tensor, or a tensor-only op. */
+tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *idx, uint32_t act,
+                       int nattr, const int *attr);
+/* The sweeps' general path for a tensor node i: recompute its value (replay), pass its
+ * gradient back (backward: returns 0, or an error status) or compute its tangent (jvp). */
+void tg_tensor_forward(tg_tape *t, uint32_t i);
+int tg_tensor_vjp(tg_tape *t, uint32_t i);
+int tg_tensor_jvp(tg_tape *t, uint32_t i);
+/* The view of node i's value (a scalar node's view points at its inline value). */
+tg_view tg_node_view(const tg_tape *t, uint32_t i);
+size_t tg_node_numel(const tg_tape *t, uint32_t i);
+/* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
+int tg_tensor_grad_ready(tg_tape *t);
+int tg_tensor_tan_ready(tg_tape *t);
+
+/* ---- shape.c ---- */
+/* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when
+ * they do not broadcast. */
+int tg_broadcast(const tg_view *in, int n, tg_view *out);
+
+/* ---- tensor.c ---- */
+/* Record op on operands of which at least one is a tensor, or a tensor-only op. */
+tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *idx, uint32_t act,
+                       int nattr, const int *attr);
+/* The sweeps' general path for a tensor node i: recompute its value (replay), pass its
+ * gradient back (backward: returns 0, or an error status) or compute its tangent (jvp). */
+void tg_tensor_forward(tg_tape *t, uint32_t i);
+int tg_tensor_vjp(tg_tape *t, uint32_t i);
+int tg_tensor_jvp(tg_tape *t, uint32_t i);
+/* The view of node i's value (a scalar node's view points at its inline value). */
+tg_view tg_node_view(const tg_tape *t, uint32_t i);
+size_t tg_node_numel(const tg_tape *t, uint32_t i);
+/* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
+int tg_tensor_grad_ready(tg_tape *t);
+int tg_tensor_tan_ready(tg_tape *t);
+
+/* ---- shape.c ---- */
+/* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when
+ * they do not broadcast. */
+int tg_broadcast(const tg_view *in, int n, tg_view *out);
 
 #endif

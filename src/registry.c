@@ -15,11 +15,13 @@ static const tg_op_def *const builtins[] = {
     &tg_op_gelu,
     &tg_op_leaky_relu,
     &tg_op_log,
+    &tg_op_matmul,
     &tg_op_mul,
     &tg_op_neg,
     &tg_op_normcdf,
     &tg_op_pow,
     &tg_op_relu,
+    &tg_op_reshape,
     &tg_op_sigmoid,
     &tg_op_silu,
     &tg_op_sin,
@@ -27,7 +29,9 @@ static const tg_op_def *const builtins[] = {
     &tg_op_sqrt,
     &tg_op_step,
     &tg_op_sub,
+    &tg_op_sum,
     &tg_op_tanh,
+    &tg_op_transpose,
     &tg_op_where,
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))

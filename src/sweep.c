@@ -18,11 +18,13 @@ static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
                    t->nodes[i].op->name, j + 1, p, tg_node_name(t, i, nm, sizeof nm));
 }
 
-int tg_backward(tg_var out)
+/* The reverse sweep from out, seeded with 1 (a one-element out) or with seed[] (out's
+ * shape). */
+static int backward(tg_var out, const double *seed, const char *who)
 {
     tg_tape *t = out.tape;
     if (!t || !tg_live(t, out)) {
-        tg_resolve(out, "tg_backward");
+        tg_resolve(out, who);
         return t ? (int)t->status : TG_ERR_ARG;
     }
     if (t->status) return t->status;
@@ -30,12 +32,28 @@ int tg_backward(tg_var out)
     if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
         return t->status;
     const tg_node *nodes = t->nodes;
-    const double *part = t->part;
     double *adj = t->adj;
-    const int check = t->check_nan;
     memset(adj, 0, (size_t)n * sizeof *adj);
-    adj[out.index] = 1.0;
+    if (tg_node_is_tensor(&nodes[out.index])) {
+        tg_view w = tg_node_view(t, out.index);
+        if (!seed && w.n != 1) {
+            char nm[64], sh[48];
+            return tg_fail(t, TG_ERR_SHAPE, "%s: output %s is a tensor of shape %s, not a "
+                           "scalar (reduce it with tg_sum or tg_mean, or seed it with "
+                           "tg_backward_seed)", who, tg_node_name(t, out.index, nm, sizeof nm),
+                           tg_view_shape(&w, sh, sizeof sh));
+        }
+        if (tg_tensor_grad_ready(t)) return t->status;
+        double *g = t->grad + tg_node_tensor(t, &nodes[out.index])->off;
+        for (size_t e = 0; e < w.n; e++) g[e] = seed ? seed[e] : 1.0;
+        adj[out.index] = 1.0; /* a tensor's slot says "reached" */
+    } else {
+        if (t->ntens && tg_tensor_grad_ready(t)) return t->status;
+        adj[out.index] = seed ? seed[0] : 1.0;
+    }
     t->adj_n = n;
+    const double *part = t->part;
+    const int check = t->check_nan;
     /* Node i is the last node to contribute to node i-1 (every consumer of i-1 comes after
      * it), and most nodes consume the node just before them, so that share is carried to
      * the next iteration in a register rather than stored and loaded back at once.
@@ -68,6 +86,10 @@ int tg_backward(tg_var out)
         case TG_LEAF:
             continue;
         }
+        if (a & TG_TENSOR) {
+            tg_tensor_vjp(t, i);
+            continue;
+        }
         /* more operands, or a non-finite contribution in anomaly mode */
         uint32_t idx[TG_MAX_ARITY];
         int k = tg_node_inputs(t, nd, idx);
@@ -83,14 +105,34 @@ int tg_backward(tg_var out)
     return TG_OK;
 }
 
+int tg_backward(tg_var out) { return backward(out, NULL, "tg_backward"); }
+
+int tg_backward_seed(tg_var out, const double *seed)
+{
+    if (!seed) {
+        if (out.tape) tg_fail(out.tape, TG_ERR_ARG, "tg_backward_seed: seed is NULL");
+        return out.tape ? (int)out.tape->status : TG_ERR_ARG;
+    }
+    return backward(out, seed, "tg_backward_seed");
+}
+
 double tg_gradient(tg_var v)
 {
     tg_tape *t = v.tape;
-    if (t && tg_live(t, v) && v.index < t->adj_n)
+    if (t && tg_live(t, v) && v.index < t->adj_n && !tg_node_is_tensor(&t->nodes[v.index]))
         return t->nodes[v.index].in[0] & TG_ACTIVE ? t->adj[v.index] : 0.0;
     const tg_node *nd = tg_resolve(v, "tg_gradient");
-    if (!nd || v.index >= v.tape->adj_n || !(nd->in[0] & TG_ACTIVE)) return 0.0;
-    return v.tape->adj[v.index];
+    if (!nd || !tg_node_is_tensor(nd)) return 0.0;
+    if (tg_node_numel(t, v.index) != 1) {
+        char nm[64], sh[48];
+        tg_view w = tg_node_view(t, v.index);
+        tg_fail(t, TG_ERR_SHAPE, "tg_gradient: node %s is a tensor of shape %s, not a scalar "
+                "(use tg_gradient_data)", tg_node_name(t, v.index, nm, sizeof nm),
+                tg_view_shape(&w, sh, sizeof sh));
+        return 0.0;
+    }
+    const double *g = tg_gradient_data(v);
+    return g ? *g : 0.0;
 }
 
 /* ---- forward sweep ---- */
@@ -103,6 +145,7 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         return tg_fail(t, TG_ERR_ARG, "tg_jvp: %d seeds with leaves %s and dx %s", n,
                        leaves ? "given" : "NULL", dx ? "given" : "NULL");
     if (tg_grow(t, (void **)&t->tan, &t->tan_cap, t->n, sizeof *t->tan)) return t->status;
+    if (t->ntens && tg_tensor_tan_ready(t)) return t->status;
     double *tan = t->tan;
     memset(tan, 0, (size_t)t->n * sizeof *tan);
     for (int k = 0; k < n; k++) {
@@ -111,11 +154,24 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         if (nd->op != &tg_leaf_param)
             return tg_fail(t, TG_ERR_ARG, "tg_jvp: seed %d is not a parameter of this tape",
                            k + 1);
-        tan[leaves[k].index] += dx[k];
+        tg_view w = tg_node_view(t, leaves[k].index);
+        if (tg_node_is_tensor(nd)) { /* a tensor takes numel values of dx */
+            double *d = t->tdat + (w.x - t->data);
+            for (size_t e = 0; e < w.n; e++) d[e] += dx[e];
+            tan[leaves[k].index] = 1.0; /* a tensor's slot says "moving" */
+        } else {
+            tan[leaves[k].index] += dx[0];
+        }
+        dx += w.n;
     }
     for (uint32_t i = 0; i < t->n; i++) {
         const tg_node *nd = &t->nodes[i];
         if (tg_node_is_leaf(nd) || !(nd->in[0] & TG_ACTIVE)) continue;
+        if (nd->in[0] & TG_TENSOR) {
+            int st = tg_tensor_jvp(t, i);
+            if (st) return st;
+            continue;
+        }
         const double *p = tg_node_partials(t, nd, i);
         uint32_t idx[TG_MAX_ARITY];
         double dy = 0.0;
@@ -133,7 +189,10 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
 double tg_tangent(tg_var v)
 {
     const tg_node *nd = tg_resolve(v, "tg_tangent");
-    return nd && v.index < v.tape->tan_n ? v.tape->tan[v.index] : 0.0;
+    if (!nd || v.index >= v.tape->tan_n) return 0.0;
+    if (!tg_node_is_tensor(nd)) return v.tape->tan[v.index];
+    const double *d = tg_node_numel(v.tape, v.index) == 1 ? tg_tangent_data(v) : NULL;
+    return d ? *d : 0.0;
 }
 
 /* ---- replay ---- */
@@ -175,6 +234,10 @@ int tg_replay(tg_tape *t)
             n = 2;
             idx[1] = b & TG_IN1;
             x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
+        } else if (a & TG_TENSOR) {
+            tg_tensor_forward(t, i);
+            if (t->status) return t->status;
+            continue;
         } else if (kind == TG_NARY) {
             n = tg_node_inputs(t, nd, idx);
             for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;

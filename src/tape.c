@@ -48,6 +48,22 @@ int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem)
     return 0;
 }
 
+int tg_grow_big(tg_tape *t, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t ncap = *cap ? *cap : 256;
+    while (ncap < need) ncap *= 2;
+    void *q = ncap <= SIZE_MAX / elem ? tg_mem(t, *p, *cap * elem, ncap * elem) : NULL;
+    if (!q) {
+        tg_fail(t, TG_ERR_NOMEM, "tape: out of memory growing to %zu values of %zu bytes", ncap,
+                elem);
+        return -1;
+    }
+    *p = q;
+    *cap = ncap;
+    return 0;
+}
+
 /* ---- lifecycle ---- */
 
 tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud)
@@ -75,13 +91,18 @@ void tg_tape_free(tg_tape *t)
     tg_mem(t, t->kinks, (size_t)t->kink_cap * sizeof *t->kinks, 0);
     tg_mem(t, t->adj, (size_t)t->adj_cap * sizeof *t->adj, 0);
     tg_mem(t, t->tan, (size_t)t->tan_cap * sizeof *t->tan, 0);
+    tg_mem(t, t->tens, (size_t)t->tens_cap * sizeof *t->tens, 0);
+    tg_mem(t, t->data, t->data_cap * sizeof *t->data, 0);
+    tg_mem(t, t->grad, t->grad_cap * sizeof *t->grad, 0);
+    tg_mem(t, t->tdat, t->tdat_cap * sizeof *t->tdat, 0);
     tg_mem(t, t, sizeof *t, 0);
 }
 
 void tg_tape_reset(tg_tape *t)
 {
     if (!t) return;
-    t->n = t->next = t->nkinks = t->adj_n = t->tan_n = 0;
+    t->n = t->next = t->nkinks = t->adj_n = t->tan_n = t->ntens = 0;
+    t->data_n = 0;
     t->epoch++;
     t->status = TG_OK;
     t->msg[0] = t->note[0] = '\0';
@@ -93,14 +114,16 @@ size_t tg_tape_bytes(const tg_tape *t)
 {
     if (!t) return 0;
     return (size_t)t->n * sizeof(tg_node) + (size_t)t->next * sizeof(uint32_t) +
-           (size_t)t->nkinks * sizeof(tg_kink);
+           (size_t)t->nkinks * sizeof(tg_kink) + (size_t)t->ntens * sizeof(tg_tensor) +
+           t->data_n * sizeof(double);
 }
 
 size_t tg_tape_workspace_bytes(const tg_tape *t)
 {
     if (!t) return 0;
+    size_t tensors = (t->adj_n ? t->data_n : 0) + (t->tan_n ? t->data_n : 0);
     return (size_t)t->n * 2 * sizeof(double) + (size_t)t->next * sizeof(double) +
-           (size_t)(t->adj_n + t->tan_n) * sizeof(double);
+           ((size_t)t->adj_n + t->tan_n + tensors) * sizeof(double);
 }
 
 void tg_tape_check_nan(tg_tape *t, int on)
@@ -176,20 +199,20 @@ tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what)
 /* ---- recording ---- */
 
 /* Make room for one more node (and its partials). */
-static int reserve(tg_tape *t)
+int tg_reserve(tg_tape *t)
 {
     if (t->n < t->cap && t->n < t->part_cap) return 0;
     return tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes) ||
            tg_grow(t, (void **)&t->part, &t->part_cap, t->n + 1, 2 * sizeof *t->part);
 }
 
-static tg_var push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double y)
+tg_var tg_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double y)
 {
-    if (reserve(t)) return tg_err_var(t);
+    if (tg_reserve(t)) return tg_err_var(t);
     tg_node *nd = &t->nodes[t->n];
     nd->op = op;
     nd->in[0] = in0;
-    nd->in[1] = in1 | tg_kind_of_arity(op->arity) << TG_KIND_SHIFT;
+    nd->in[1] = in1;
     nd->v = y;
     tg_var r = {t, t->n++, t->epoch};
     return r;
@@ -203,17 +226,33 @@ static tg_var record_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, doubl
         *nd = (tg_node){kind, {act, (uint32_t)TG_LEAF << TG_KIND_SHIFT}, v};
         return (tg_var){t, t->n++, t->epoch};
     }
-    return push(t, kind, act, 0, v);
+    return tg_push(t, kind, act, (uint32_t)TG_LEAF << TG_KIND_SHIFT, v);
 }
 
 tg_var tg_param(tg_tape *t, double v) { return record_leaf(t, &tg_leaf_param, TG_ACTIVE, v); }
 
 tg_var tg_const(tg_tape *t, double v) { return record_leaf(t, &tg_leaf_const, 0, v); }
 
+/* A tensor node where one number is wanted: its value slot if it holds one element, else
+ * NULL with the error set. */
+static double *one_value(tg_var v, const char *who)
+{
+    tg_node *nd = tg_resolve(v, who);
+    if (!nd) return NULL;
+    if (!tg_node_is_tensor(nd)) return &nd->v;
+    tg_view w = tg_node_view(v.tape, v.index);
+    if (w.n == 1) return w.x;
+    char nm[64], sh[48];
+    tg_fail(v.tape, TG_ERR_SHAPE, "%s: node %s is a tensor of shape %s, not a scalar (use %s)",
+            who, tg_node_name(v.tape, v.index, nm, sizeof nm), tg_view_shape(&w, sh, sizeof sh),
+            strcmp(who, "tg_set") ? "tg_data" : "tg_tensor_set");
+    return NULL;
+}
+
 void tg_set(tg_var leaf, double v)
 {
     tg_node *nd = tg_resolve(leaf, "tg_set");
-    if (nd && nd->op == &tg_leaf_const) { /* the common case first: an input changes */
+    if (nd && nd->op == &tg_leaf_const && !tg_node_is_tensor(nd)) { /* an input changes */
         nd->v = v;
         return;
     }
@@ -225,14 +264,16 @@ void tg_set(tg_var leaf, double v)
                 nd->op->name);
         return;
     }
-    nd->v = v;
+    double *x = one_value(leaf, "tg_set");
+    if (x) *x = v;
 }
 
 double tg_value(tg_var v)
 {
-    if (v.tape && tg_live(v.tape, v)) return v.tape->nodes[v.index].v;
-    const tg_node *nd = tg_resolve(v, "tg_value");
-    return nd ? nd->v : NAN;
+    if (v.tape && tg_live(v.tape, v) && !tg_node_is_tensor(&v.tape->nodes[v.index]))
+        return v.tape->nodes[v.index].v;
+    const double *x = one_value(v, "tg_value");
+    return x ? *x : NAN;
 }
 
 /* Anomaly mode: name the op, the node and its inputs when a finite input gave NaN/Inf. */
@@ -253,11 +294,21 @@ void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x
 
 tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
 {
+    return tg_apply_attr(op, n, in, 0, NULL);
+}
+
+tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr, const int *attr)
+{
     if (!in || n < 1 || !in[0].tape) return tg_err_var(NULL);
     tg_tape *t = in[0].tape;
     if (t->status) return tg_err_var(t);
-    if (!op || !op->eval) {
+    if (!op || (!op->eval && !(op->infer && op->forward && op->vjp))) {
         tg_fail(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
+        return tg_err_var(t);
+    }
+    if (nattr < 0 || nattr > TG_MAX_ATTR || (nattr > 0 && !attr)) {
+        tg_fail(t, TG_ERR_ARG, "%s: %d attributes%s (at most %d)", op->name, nattr,
+                nattr > 0 && !attr ? " but attr is NULL" : "", TG_MAX_ATTR);
         return tg_err_var(t);
     }
     if (n != op->arity || n > TG_MAX_ARITY) {
@@ -270,7 +321,7 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
         return tg_err_var(t);
     }
     double x[TG_MAX_ARITY];
-    uint32_t idx[TG_MAX_ARITY] = {0, 0}, act = 0;
+    uint32_t idx[TG_MAX_ARITY] = {0, 0}, act = 0, tensor = 0;
     for (int i = 0; i < n; i++) {
         if (in[i].tape != t) {
             tg_fail(t, TG_ERR_TAPE, "%s: operand %d is from %s", op->name, i + 1,
@@ -285,8 +336,10 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
         idx[i] = in[i].index;
         x[i] = a->v;
         act |= a->in[0] & TG_ACTIVE;
+        tensor |= a->in[0] & TG_TENSOR;
     }
-    if (reserve(t)) return tg_err_var(t);
+    if (tensor || op->infer || nattr > 0) return tg_apply_tensor(t, op, n, idx, act, nattr, attr);
+    if (tg_reserve(t)) return tg_err_var(t);
     uint32_t in0 = idx[0], in1 = idx[1];
     double *dydx = &t->part[2 * (size_t)t->n];
     if (n > 2) {
@@ -313,7 +366,7 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
         tg_report_nonfinite(t, op, n, x, y, t->n);
         if (t->status) return tg_err_var(t);
     }
-    return push(t, op, in0 | act, in1, y);
+    return tg_push(t, op, in0 | act, in1 | tg_kind_of_arity(n) << TG_KIND_SHIFT, y);
 }
 
 /* The common case without the general path's checks spelled out: live operands of one
@@ -321,8 +374,8 @@ tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in)
  * through tg_apply, which handles (and reports) it. */
 static inline int fast_ok(const tg_tape *t, const tg_op_def *op, int n)
 {
-    return t->status == TG_OK && op && op->eval && op->arity == n && !op->branch &&
-           !t->check_nan &&
+    return t->status == TG_OK && op && op->eval && !op->infer && op->arity == n &&
+           !op->branch && !t->check_nan &&
            t->n < t->cap && t->n < t->part_cap;
 }
 
@@ -342,7 +395,7 @@ static inline tg_var fast_push(tg_tape *t, const tg_op_def *op, uint32_t in0, ui
 tg_var tg_apply1(const tg_op_def *op, tg_var a)
 {
     tg_tape *t = a.tape;
-    if (t && fast_ok(t, op, 1) && tg_live(t, a)) {
+    if (t && fast_ok(t, op, 1) && tg_live(t, a) && !(t->nodes[a.index].in[0] & TG_TENSOR)) {
         const tg_node *na = &t->nodes[a.index];
         return fast_push(t, op, a.index, (uint32_t)TG_UNARY << TG_KIND_SHIFT,
                          na->in[0] & TG_ACTIVE, &na->v);
@@ -353,7 +406,8 @@ tg_var tg_apply1(const tg_op_def *op, tg_var a)
 tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
 {
     tg_tape *t = a.tape;
-    if (t && b.tape == t && fast_ok(t, op, 2) && tg_live(t, a) && tg_live(t, b)) {
+    if (t && b.tape == t && fast_ok(t, op, 2) && tg_live(t, a) && tg_live(t, b) &&
+        !((t->nodes[a.index].in[0] | t->nodes[b.index].in[0]) & TG_TENSOR)) {
         const tg_node *na = &t->nodes[a.index], *nb = &t->nodes[b.index];
         double x[2] = {na->v, nb->v};
         return fast_push(t, op, a.index, b.index | (uint32_t)TG_BINARY << TG_KIND_SHIFT,

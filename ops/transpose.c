@@ -1,0 +1,48 @@
+/* transpose: y = x^T, the last two axes swapped (a matrix, or each matrix of a batch).
+ * Linear: the gradient is gy transposed back.  Reverse rule as nodes: gx = transpose(gy).
+ * See LICENSE. */
+#include "tapegrad_op.h"
+
+static tg_status transpose_infer(tg_op_ctx *c)
+{
+    const tg_view *x = &c->in[0];
+    if (x->rank < 2) {
+        snprintf(c->msg, c->msgsize, "needs rank 2 or more, got rank %d", x->rank);
+        return TG_ERR_SHAPE;
+    }
+    c->out.rank = x->rank;
+    for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
+    c->out.shape[x->rank - 2] = x->shape[x->rank - 1];
+    c->out.shape[x->rank - 1] = x->shape[x->rank - 2];
+    return TG_OK;
+}
+
+/* dst[b][j][i] (op)= src[b][i][j] for each of the batch's m x n matrices */
+static void swap(const tg_view *x, const double *src, double *dst, int add)
+{
+    size_t m = (size_t)x->shape[x->rank - 2], n = (size_t)x->shape[x->rank - 1];
+    for (size_t b = 0; b < x->n / (m * n); b++, src += m * n, dst += m * n)
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                dst[j * m + i] = (add ? dst[j * m + i] : 0.0) + src[i * n + j];
+}
+
+static void transpose_forward(tg_op_ctx *c) { swap(&c->in[0], c->in[0].x, c->out.x, 0); }
+
+static void transpose_vjp(tg_op_ctx *c) { swap(&c->out, c->gy, c->gin[0], 1); }
+
+static void transpose_jvp(tg_op_ctx *c) { swap(&c->in[0], c->din[0], c->dy, 0); }
+
+static tg_var transpose_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)x, (void)y, (void)i;
+    return tg_transpose(gy);
+}
+
+const tg_op_def tg_op_transpose = {.name = "transpose", .arity = 1,
+                                   .math = "y = x^T (last two axes); gx = gy^T",
+                                   .infer = transpose_infer, .forward = transpose_forward,
+                                   .vjp = transpose_vjp, .jvp = transpose_jvp,
+                                   .vjp_graph = transpose_vjp_graph};
+
+tg_var tg_transpose(tg_var x) { return tg_apply(&tg_op_transpose, 1, &x); }

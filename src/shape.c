@@ -1,0 +1,37 @@
+/* shape.c - shapes: NumPy broadcasting and formatting shapes for messages. See LICENSE. */
+#include <stdio.h>
+
+#include "internal.h"
+
+const char *tg_view_shape(const tg_view *v, char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < v->rank && len < size; d++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%d", d ? "," : "", v->shape[d]);
+    if (len < size) snprintf(buf + len, size - len, "]");
+    return buf;
+}
+
+/* Shapes are aligned from the right; a dimension of size 1 (or a missing one) stretches to
+ * the other operands' size. */
+int tg_broadcast(const tg_view *in, int n, tg_view *out)
+{
+    int rank = 0;
+    for (int j = 0; j < n; j++)
+        if (in[j].rank > rank) rank = in[j].rank;
+    out->rank = rank;
+    out->n = 1;
+    for (int d = 0; d < rank; d++) {
+        int size = 1;
+        for (int j = 0; j < n; j++) {
+            int k = d - (rank - in[j].rank);
+            int s = k >= 0 ? in[j].shape[k] : 1;
+            if (s == 1 || s == size) continue;
+            if (size != 1) return -1;
+            size = s;
+        }
+        out->shape[d] = size;
+        out->n *= (size_t)size;
+    }
+    return 0;
+}

@@ -1,0 +1,433 @@
+/* tensor.c - tensor nodes: leaves and their data, recording ops on tensors, the elementwise
+ * driver (any scalar op on tensors, with NumPy broadcasting) and the sweeps' tensor path.
+ * A tensor node's values live in the data arena; its gradient and tangent live at the same
+ * offset in the grad and tdat arenas. See LICENSE. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_NUMEL 0x7fffffffu
+
+/* ---- views ---- */
+
+static tg_view tensor_view(const tg_tensor *tt, double *base)
+{
+    tg_view v = {base + tt->off, tt->rank, {0}, tt->n};
+    memcpy(v.shape, tt->shape, sizeof v.shape);
+    return v;
+}
+
+tg_view tg_node_view(const tg_tape *t, uint32_t i)
+{
+    tg_node *nd = &t->nodes[i];
+    if (tg_node_is_tensor(nd)) return tensor_view(tg_node_tensor(t, nd), t->data);
+    tg_view v = {&nd->v, 0, {0}, 1};
+    return v;
+}
+
+size_t tg_node_numel(const tg_tape *t, uint32_t i)
+{
+    const tg_node *nd = &t->nodes[i];
+    return tg_node_is_tensor(nd) ? tg_node_tensor(t, nd)->n : 1;
+}
+
+/* The kernel context of tensor node i: operands, output, attributes. */
+static int node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
+{
+    const tg_node *nd = &t->nodes[i];
+    const tg_tensor *tt = tg_node_tensor(t, nd);
+    memset(c, 0, sizeof *c);
+    c->n = tg_node_inputs(t, nd, idx);
+    for (int j = 0; j < c->n; j++) c->in[j] = tg_node_view(t, idx[j]);
+    c->out = tensor_view(tt, t->data);
+    c->attr = tt->attr;
+    c->nattr = tt->nattr;
+    return c->n;
+}
+
+/* ---- the elementwise driver ---- */
+
+/* Walks the output in row-major order, keeping each operand's element offset: operand j
+ * moves by stride[j][d] along output dimension d (0 where it is stretched). */
+typedef struct ew_iter {
+    int n, rank;
+    int shape[TG_MAX_RANK], idx[TG_MAX_RANK];
+    size_t stride[TG_MAX_ARITY][TG_MAX_RANK];
+    size_t off[TG_MAX_ARITY];
+} ew_iter;
+
+static void ew_init(ew_iter *it, const tg_op_ctx *c)
+{
+    memset(it, 0, sizeof *it);
+    it->n = c->n;
+    it->rank = c->out.rank;
+    memcpy(it->shape, c->out.shape, sizeof it->shape);
+    for (int j = 0; j < c->n; j++) {
+        size_t s = 1;
+        for (int d = c->in[j].rank - 1; d >= 0; d--) {
+            int od = d + it->rank - c->in[j].rank;
+            it->stride[j][od] = c->in[j].shape[d] == 1 ? 0 : s;
+            s *= (size_t)c->in[j].shape[d];
+        }
+    }
+}
+
+static void ew_next(ew_iter *it)
+{
+    for (int d = it->rank - 1; d >= 0; d--) {
+        for (int j = 0; j < it->n; j++) it->off[j] += it->stride[j][d];
+        if (++it->idx[d] < it->shape[d]) return;
+        for (int j = 0; j < it->n; j++) it->off[j] -= it->stride[j][d] * (size_t)it->shape[d];
+        it->idx[d] = 0;
+    }
+}
+
+static void ew_gather(const tg_op_ctx *c, const ew_iter *it, double *x)
+{
+    for (int j = 0; j < c->n; j++) x[j] = c->in[j].x[it->off[j]];
+}
+
+static void ew_forward(const tg_op_def *op, tg_op_ctx *c)
+{
+    ew_iter it;
+    double x[TG_MAX_ARITY];
+    ew_init(&it, c);
+    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
+        ew_gather(c, &it, x);
+        c->out.x[e] = op->eval(x, NULL);
+    }
+}
+
+/* Gradients of stretched operands are summed over the stretched dimensions by adding at
+ * the same offset; a zero output gradient or a zero partial adds nothing (no 0 * Inf). */
+static void ew_vjp(const tg_op_def *op, tg_op_ctx *c)
+{
+    ew_iter it;
+    double x[TG_MAX_ARITY], d[TG_MAX_ARITY];
+    ew_init(&it, c);
+    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
+        if (c->gy[e] == 0.0) continue;
+        ew_gather(c, &it, x);
+        op->eval(x, d);
+        for (int j = 0; j < c->n; j++)
+            if (c->gin[j] && d[j] != 0.0) c->gin[j][it.off[j]] += c->gy[e] * d[j];
+    }
+}
+
+static void ew_jvp(const tg_op_def *op, tg_op_ctx *c)
+{
+    ew_iter it;
+    double x[TG_MAX_ARITY], d[TG_MAX_ARITY];
+    ew_init(&it, c);
+    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
+        ew_gather(c, &it, x);
+        op->eval(x, d);
+        double dy = 0.0;
+        for (int j = 0; j < c->n; j++) {
+            double dx = c->din[j] ? c->din[j][it.off[j]] : 0.0;
+            if (dx != 0.0 && d[j] != 0.0) dy += d[j] * dx;
+        }
+        c->dy[e] = dy;
+    }
+}
+
+/* ---- recording ---- */
+
+/* A new tg_tensor entry with room for its values; UINT32_MAX on failure (error set). */
+static uint32_t new_tensor(tg_tape *t, const tg_view *shape, int nattr, const int *attr)
+{
+    if (tg_grow(t, (void **)&t->tens, &t->tens_cap, t->ntens + 1, sizeof *t->tens) ||
+        tg_grow_big(t, (void **)&t->data, &t->data_cap, t->data_n + shape->n, sizeof *t->data))
+        return UINT32_MAX;
+    tg_tensor *tt = &t->tens[t->ntens];
+    memset(tt, 0, sizeof *tt);
+    tt->off = t->data_n;
+    tt->n = shape->n;
+    tt->rank = shape->rank;
+    memcpy(tt->shape, shape->shape, sizeof tt->shape);
+    tt->nattr = nattr;
+    if (nattr > 0) memcpy(tt->attr, attr, (size_t)nattr * sizeof *attr);
+    t->data_n += shape->n;
+    return t->ntens++;
+}
+
+/* Anomaly mode for a tensor result: name the op and the first non-finite element. */
+static void check_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint32_t node)
+{
+    for (size_t e = 0; e < out->n; e++) {
+        if (isfinite(out->x[e])) continue;
+        char nm[64], sh[48];
+        tg_fail(t, TG_ERR_DOMAIN, "%s: result is %g at element %zu of node %s (shape %s)",
+                op->name, out->x[e], e, tg_node_name(t, node, nm, sizeof nm),
+                tg_view_shape(out, sh, sizeof sh));
+        return;
+    }
+}
+
+/* Why the operands' shapes do not broadcast, as "shapes [3,4] and [5,4] do not broadcast". */
+static void broadcast_msg(const tg_op_ctx *c, char *msg, size_t size)
+{
+    size_t len = (size_t)snprintf(msg, size, "shapes");
+    for (int j = 0; j < c->n && len < size; j++) {
+        char sh[48];
+        len += (size_t)snprintf(msg + len, size - len, "%s %s", j == 0 ? "" : j + 1 == c->n ? " and" : ",",
+                                tg_view_shape(&c->in[j], sh, sizeof sh));
+    }
+    if (len < size) snprintf(msg + len, size - len, " do not broadcast");
+}
+
+tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *idx, uint32_t act,
+                       int nattr, const int *attr)
+{
+    char msg[200] = "";
+    tg_op_ctx c = {.n = n, .attr = attr, .nattr = nattr, .msg = msg, .msgsize = sizeof msg};
+    for (int j = 0; j < n; j++) c.in[j] = tg_node_view(t, idx[j]);
+    tg_status st = TG_OK;
+    if (op->infer) {
+        st = op->infer(&c);
+    } else if (tg_broadcast(c.in, n, &c.out)) {
+        broadcast_msg(&c, msg, sizeof msg);
+        st = TG_ERR_SHAPE;
+    }
+    if (st != TG_OK) {
+        tg_fail(t, st, "%s: %s", op->name, msg[0] ? msg : tg_status_str(st));
+        return tg_err_var(t);
+    }
+    c.out.n = 1;
+    for (int d = 0; d < c.out.rank; d++) {
+        c.out.n *= (size_t)c.out.shape[d];
+        if (c.out.n > MAX_NUMEL) {
+            tg_fail(t, TG_ERR_ARG, "%s: the result would have more than 2^31-1 elements", op->name);
+            return tg_err_var(t);
+        }
+    }
+    uint32_t ti = new_tensor(t, &c.out, nattr, attr), off = t->next;
+    if (ti == UINT32_MAX || tg_reserve(t) ||
+        tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext))
+        return tg_err_var(t);
+    memcpy(t->ext + off, idx, (size_t)n * sizeof *idx);
+    t->next += (uint32_t)n;
+    /* the arenas may have moved: take the views again */
+    for (int j = 0; j < n; j++) c.in[j] = tg_node_view(t, idx[j]);
+    c.out = tensor_view(&t->tens[ti], t->data);
+    if (op->infer)
+        op->forward(&c);
+    else
+        ew_forward(op, &c);
+    if (t->check_nan) {
+        check_tensor(t, op, &c.out, t->n);
+        if (t->status) return tg_err_var(t);
+    }
+    return tg_push(t, op, off | act | TG_TENSOR, (uint32_t)TG_NARY << TG_KIND_SHIFT, (double)ti);
+}
+
+/* A tensor leaf with data copied in, or (data NULL) every element fill. */
+static tg_var tensor_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, int ndim,
+                          const int *shape, const double *data, double fill, const char *who)
+{
+    if (!t || t->status) return tg_err_var(t);
+    tg_view v = {NULL, ndim, {0}, 1};
+    int min_rank = kind == &tg_leaf_const && !data ? 0 : 1;
+    if (ndim < min_rank || ndim > TG_MAX_RANK) {
+        tg_fail(t, TG_ERR_ARG, "%s: rank %d is outside %d..%d", who, ndim, min_rank,
+                TG_MAX_RANK);
+        return tg_err_var(t);
+    }
+    if ((!shape && ndim > 0) || (!data && min_rank)) {
+        tg_fail(t, TG_ERR_ARG, "%s: %s is NULL", who, shape || !ndim ? "data" : "shape");
+        return tg_err_var(t);
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 1) {
+            tg_fail(t, TG_ERR_SHAPE, "%s: dimension %d is %d (must be at least 1)", who, d,
+                    shape[d]);
+            return tg_err_var(t);
+        }
+        v.shape[d] = shape[d];
+        v.n *= (size_t)shape[d];
+        if (v.n > MAX_NUMEL) {
+            tg_fail(t, TG_ERR_ARG, "%s: more than 2^31-1 elements requested", who);
+            return tg_err_var(t);
+        }
+    }
+    uint32_t ti = new_tensor(t, &v, 0, NULL);
+    if (ti == UINT32_MAX || tg_reserve(t)) return tg_err_var(t);
+    double *x = t->data + t->tens[ti].off;
+    if (data)
+        memcpy(x, data, v.n * sizeof *data);
+    else
+        for (size_t e = 0; e < v.n; e++) x[e] = fill;
+    return tg_push(t, kind, act | TG_TENSOR, (uint32_t)TG_LEAF << TG_KIND_SHIFT, (double)ti);
+}
+
+tg_var tg_tensor_param(tg_tape *t, int ndim, const int *shape, const double *data)
+{
+    return tensor_leaf(t, &tg_leaf_param, TG_ACTIVE, ndim, shape, data, 0, "tg_tensor_param");
+}
+
+tg_var tg_tensor_const(tg_tape *t, int ndim, const int *shape, const double *data)
+{
+    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, data, 0, "tg_tensor_const");
+}
+
+tg_var tg_tensor_fill(tg_tape *t, int ndim, const int *shape, double v)
+{
+    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, NULL, v, "tg_tensor_fill");
+}
+
+int tg_attr(tg_var y, int *attr)
+{
+    const tg_node *nd = tg_resolve(y, "tg_attr");
+    if (!nd) return -1;
+    if (!tg_node_is_tensor(nd)) return 0;
+    const tg_tensor *tt = tg_node_tensor(y.tape, nd);
+    if (attr) memcpy(attr, tt->attr, (size_t)tt->nattr * sizeof *attr);
+    return tt->nattr;
+}
+
+/* ---- access ---- */
+
+int tg_shape(tg_var v, int shape[4])
+{
+    const tg_node *nd = tg_resolve(v, "tg_shape");
+    if (!nd) return -1;
+    tg_view w = tg_node_view(v.tape, v.index);
+    if (shape) memcpy(shape, w.shape, sizeof w.shape);
+    return w.rank;
+}
+
+size_t tg_numel(tg_var v)
+{
+    return tg_resolve(v, "tg_numel") ? tg_node_numel(v.tape, v.index) : 0;
+}
+
+const double *tg_data(tg_var v)
+{
+    return tg_resolve(v, "tg_data") ? tg_node_view(v.tape, v.index).x : NULL;
+}
+
+/* Whether the last sweep reached node i: an active node recorded before it, and for a
+ * tensor its flag slot set (a scalar's slot is its value, which may well be 0). */
+static int reached(const tg_node *nd, uint32_t i, uint32_t n, const double *flag)
+{
+    return (nd->in[0] & TG_ACTIVE) && i < n && (!tg_node_is_tensor(nd) || flag[i] != 0.0);
+}
+
+const double *tg_gradient_data(tg_var v)
+{
+    const tg_node *nd = tg_resolve(v, "tg_gradient_data");
+    tg_tape *t = v.tape;
+    if (!nd || !reached(nd, v.index, t->adj_n, t->adj)) return NULL;
+    return tg_node_is_tensor(nd) ? t->grad + tg_node_tensor(t, nd)->off : &t->adj[v.index];
+}
+
+const double *tg_tangent_data(tg_var v)
+{
+    const tg_node *nd = tg_resolve(v, "tg_tangent_data");
+    tg_tape *t = v.tape;
+    if (!nd || !reached(nd, v.index, t->tan_n, t->tan)) return NULL;
+    return tg_node_is_tensor(nd) ? t->tdat + tg_node_tensor(t, nd)->off : &t->tan[v.index];
+}
+
+void tg_tensor_set(tg_var leaf, const double *data)
+{
+    tg_node *nd = tg_resolve(leaf, "tg_tensor_set");
+    if (!nd) return;
+    char nm[64];
+    if (!data) {
+        tg_fail(leaf.tape, TG_ERR_ARG, "tg_tensor_set: data is NULL");
+        return;
+    }
+    if (!tg_node_is_leaf(nd)) {
+        tg_fail(leaf.tape, TG_ERR_ARG, "tg_tensor_set: node %s is a %s, not a leaf",
+                tg_node_name(leaf.tape, leaf.index, nm, sizeof nm), nd->op->name);
+        return;
+    }
+    tg_view w = tg_node_view(leaf.tape, leaf.index);
+    memcpy(w.x, data, w.n * sizeof *data);
+}
+
+/* ---- the sweeps' tensor path ---- */
+
+int tg_tensor_grad_ready(tg_tape *t)
+{
+    if (t->data_n > t->grad_cap &&
+        tg_grow_big(t, (void **)&t->grad, &t->grad_cap, t->data_n, sizeof *t->grad))
+        return -1;
+    if (t->data_n) memset(t->grad, 0, t->data_n * sizeof *t->grad);
+    return 0;
+}
+
+int tg_tensor_tan_ready(tg_tape *t)
+{
+    if (t->data_n > t->tdat_cap &&
+        tg_grow_big(t, (void **)&t->tdat, &t->tdat_cap, t->data_n, sizeof *t->tdat))
+        return -1;
+    if (t->data_n) memset(t->tdat, 0, t->data_n * sizeof *t->tdat);
+    return 0;
+}
+
+void tg_tensor_forward(tg_tape *t, uint32_t i)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    node_ctx(t, i, &c, idx);
+    const tg_op_def *op = t->nodes[i].op;
+    if (op->infer)
+        op->forward(&c);
+    else
+        ew_forward(op, &c);
+    if (t->check_nan) check_tensor(t, op, &c.out, i);
+}
+
+/* Where input j's gradient (or tangent) goes: a tensor's slice of base, a scalar's slot in
+ * flags; a tensor also gets its reached flag set. */
+static double *slot(tg_tape *t, uint32_t j, double *base, double *flags)
+{
+    const tg_node *nd = &t->nodes[j];
+    if (!tg_node_is_tensor(nd)) return &flags[j];
+    flags[j] = 1.0;
+    return base + tg_node_tensor(t, nd)->off;
+}
+
+int tg_tensor_vjp(tg_tape *t, uint32_t i)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    int n = node_ctx(t, i, &c, idx);
+    const tg_op_def *op = t->nodes[i].op;
+    c.gy = t->grad + tg_node_tensor(t, &t->nodes[i])->off;
+    for (int j = 0; j < n; j++)
+        if (t->nodes[idx[j]].in[0] & TG_ACTIVE) c.gin[j] = slot(t, idx[j], t->grad, t->adj);
+    if (op->infer)
+        op->vjp(&c);
+    else
+        ew_vjp(op, &c);
+    return TG_OK;
+}
+
+int tg_tensor_jvp(tg_tape *t, uint32_t i)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    int n = node_ctx(t, i, &c, idx), moving = 0;
+    const tg_op_def *op = t->nodes[i].op;
+    for (int j = 0; j < n; j++) {
+        if (t->tan[idx[j]] == 0.0) continue; /* a scalar at rest, or a tensor not reached */
+        c.din[j] = tg_node_is_tensor(&t->nodes[idx[j]])
+                       ? t->tdat + tg_node_tensor(t, &t->nodes[idx[j]])->off
+                       : &t->tan[idx[j]];
+        moving = 1;
+    }
+    if (!moving) return TG_OK;
+    if (op->infer && !op->jvp)
+        return tg_fail(t, TG_ERR_UNSUPPORTED, "%s: no jvp kernel (forward mode is unsupported "
+                       "for this op)", op->name);
+    c.dy = slot(t, i, t->tdat, t->tan);
+    if (op->infer)
+        op->jvp(&c);
+    else
+        ew_jvp(op, &c);
+    return TG_OK;
+}
