@@ -216,11 +216,15 @@ TG_API tg_var tg_diff(tg_var out, tg_var wrt);
 
 /* Options for the checks; zero-initialise, then set what you need (0 means the default). */
 typedef struct tg_check_opts {
-    double rtol;  /* relative tolerance, default 1e-6 */
-    double atol;  /* absolute tolerance, default 1e-8: pass when |a-b| <= atol + rtol*|b| */
+    double rtol;    /* relative tolerance, default 1e-6 */
+    double atol;    /* absolute tolerance, default 1e-8: pass when |a-b| <= atol + rtol*|b| */
+    int max_elems;  /* tensor parameters: check at most this many elements, drawn at random
+                     * (0: every element) */
+    uint64_t seed;  /* for that draw (0: a fixed default) */
 } tg_check_opts;
 
-/* Per-parameter outcome of tg_check_grad. */
+/* Per-parameter outcome of tg_check_grad: for a tensor parameter, its worst element (a
+ * failing one first, then the largest relative error). */
 typedef struct tg_check_result {
     double reverse;  /* tg_backward's gradient */
     double forward;  /* tg_jvp's directional derivative along this parameter */
@@ -233,6 +237,9 @@ typedef struct tg_check_result {
     int undefined;   /* 1: a perturbation left the function's domain (fd is NaN or Inf, as for
                       * sqrt at 1e-9): fd is not compared */
     int pass;        /* 1 when the answers compared agree within tolerance */
+    size_t elem;     /* which element (row-major index; 0 for a scalar) */
+    size_t checked;  /* elements checked */
+    size_t failed;   /* elements that failed */
 } tg_check_result;
 
 typedef struct tg_check_report {
@@ -244,9 +251,9 @@ typedef struct tg_check_report {
     double worst_abs, worst_rel;
 } tg_check_report;
 
-/* Gradient check of the scalar out with respect to params[0..n-1], at the tape's current
- * values: reverse mode vs forward mode vs central finite differences, each parameter's step
- * h = cbrt(eps) * max(1, |p|). Finite differences re-evaluate the recorded tape with tg_set
+/* Gradient check of the scalar out with respect to params[0..n-1] (scalars or tensors, every
+ * element or opts->max_elems of them), at the tape's current values: reverse mode vs forward
+ * mode vs central finite differences, each element's step h = cbrt(eps) * max(1, |p|). Finite differences re-evaluate the recorded tape with tg_set
  * and tg_replay (no user callback), then restore every value. results may be NULL; else it
  * receives n entries. Returns 0 when all pass, 1 when some fail, or an error status (> 1)
  * if the tape cannot be swept. */

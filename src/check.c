@@ -3,7 +3,6 @@
  * See LICENSE. */
 #include <float.h>
 #include <math.h>
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -27,21 +26,21 @@ static int agree(double a, double b, double rtol, double atol, double *abs_err, 
     return d <= atol + rtol * m;
 }
 
-/* out's value with leaf p set to v (every other value as recorded). Sets *flip when the
- * replay crossed a kink. */
-static double value_at(tg_var out, tg_var p, double v, int *flip)
+/* out's value with element x of a parameter set to v (every other value as recorded).
+ * Sets *flip when the replay crossed a kink. */
+static double value_at(tg_var out, double *x, double v, int *flip)
 {
-    tg_set(p, v);
+    *x = v;
     if (tg_replay(out.tape) == TG_FLIP) *flip = 1;
     return tg_value(out);
 }
 
 /* Central differences at steps h and h/2, combined by Richardson extrapolation: the O(h^2)
  * error terms cancel, leaving O(h^4). */
-static double central_fd(tg_var out, tg_var p, double p0, double h, int *flip)
+static double central_fd(tg_var out, double *x, double x0, double h, int *flip)
 {
-    double d1 = (value_at(out, p, p0 + h, flip) - value_at(out, p, p0 - h, flip)) / (2 * h);
-    double d2 = (value_at(out, p, p0 + h / 2, flip) - value_at(out, p, p0 - h / 2, flip)) / h;
+    double d1 = (value_at(out, x, x0 + h, flip) - value_at(out, x, x0 - h, flip)) / (2 * h);
+    double d2 = (value_at(out, x, x0 + h / 2, flip) - value_at(out, x, x0 - h / 2, flip)) / h;
     return (4 * d2 - d1) / 3;
 }
 
@@ -57,6 +56,49 @@ static int check_param(tg_tape *t, tg_var p, int k)
     return TG_OK;
 }
 
+/* The three answers for element e of parameter p, compared. dx is numel(p) zeros, used as
+ * the forward-mode seed. */
+static int check_element(tg_var out, tg_var p, size_t e, double reverse, double *dx, double rtol,
+                         double atol, tg_check_result *r)
+{
+    tg_tape *t = out.tape;
+    dx[e] = 1.0;
+    int st = tg_jvp(t, 1, &p, dx);
+    dx[e] = 0.0;
+    const double *tan = tg_tangent_data(out);
+    r->reverse = reverse;
+    r->forward = tan ? *tan : 0.0;
+    r->elem = e;
+    double *x = tg_node_view(t, p.index).x + e, x0 = *x;
+    volatile double up = x0 + cbrt(DBL_EPSILON) * fmax(1.0, fabs(x0));
+    r->step = up - x0; /* a step the representation of x0 + h holds exactly */
+    r->kink = 0;
+    if (st == TG_OK) r->fd = central_fd(out, x, x0, r->step, &r->kink);
+    *x = x0;
+    if (st == TG_OK) st = tg_replay(t) == TG_FLIP ? TG_OK : t->status;
+    r->undefined = !r->kink && !isfinite(r->fd);
+    double ae, re, ae2, re2;
+    int ok = agree(r->reverse, r->forward, rtol, atol, &ae, &re);
+    if (!r->kink && !r->undefined) {
+        ok &= agree(r->reverse, r->fd, rtol, atol, &ae2, &re2);
+        ae = fmax(ae, ae2);
+        re = fmax(re, re2);
+    }
+    r->abs_err = ae;
+    r->rel_err = re;
+    r->pass = ok;
+    return st;
+}
+
+/* Which elements of a parameter of n elements to check: all, or max of them drawn with a
+ * seeded xorshift (repeats possible). */
+static size_t pick(size_t n, size_t k, int max, uint64_t *rng)
+{
+    if (max <= 0 || n <= (size_t)max) return k;
+    *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+    return (size_t)(*rng % n);
+}
+
 int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *opts,
                   tg_check_result *results, tg_check_report *report)
 {
@@ -65,56 +107,64 @@ int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *
     if (n < 0 || (n > 0 && !params))
         return tg_fail(t, TG_ERR_ARG, "tg_check_grad: %d parameters, params %s", n,
                        params ? "given" : "NULL");
-    for (int k = 0; k < n; k++)
+    size_t most = 1;
+    for (int k = 0; k < n; k++) {
         if (check_param(t, params[k], k) != TG_OK) return t->status;
+        most = fmax(most, tg_node_numel(t, params[k].index));
+    }
     double rtol, atol;
     tolerances(opts, &rtol, &atol);
-    tg_check_result *r = results ? results : (n ? tg_mem(t, NULL, 0, (size_t)n * sizeof *r) : NULL);
-    if (n && !r) return tg_fail(t, TG_ERR_NOMEM, "tg_check_grad: out of memory");
+    int max = opts ? opts->max_elems : 0;
+    uint64_t rng = (opts && opts->seed ? opts->seed : 0x9e3779b97f4a7c15u) | 1;
+    /* scratch: every parameter's reverse gradient (a later sweep overwrites it), and a
+     * forward-mode seed */
+    size_t total = 0;
+    for (int k = 0; k < n; k++) total += tg_node_numel(t, params[k].index);
+    if (tg_grow_big(t, (void **)&t->scratch, &t->scratch_cap, total + most, sizeof *t->scratch))
+        return t->status;
+    double *rev = t->scratch, *dx = rev + total;
+    for (size_t e = 0; e < most; e++) dx[e] = 0.0;
 
     int st = tg_backward(out);
-    for (int k = 0; k < n && st == TG_OK; k++) r[k].reverse = tg_gradient(params[k]);
-    for (int k = 0; k < n && st == TG_OK; k++) {
-        double one = 1.0;
-        st = tg_jvp(t, 1, &params[k], &one);
-        r[k].forward = tg_tangent(out);
+    for (int k = 0, at = 0; k < n && st == TG_OK; k++) {
+        size_t m = tg_node_numel(t, params[k].index);
+        const double *g = tg_gradient_data(params[k]);
+        for (size_t e = 0; e < m; e++) rev[at + e] = g ? g[e] : 0.0;
+        at += (int)m;
     }
     int check_nan = t->check_nan; /* probing may leave a function's domain on purpose */
     t->check_nan = 0;
-    for (int k = 0; k < n && st == TG_OK; k++) {
-        double p0 = tg_value(params[k]);
-        volatile double up = p0 + cbrt(DBL_EPSILON) * fmax(1.0, fabs(p0));
-        double h = up - p0; /* a step the representation of p0 + h holds exactly */
-        int flip = 0;
-        r[k].step = h;
-        r[k].fd = central_fd(out, params[k], p0, h, &flip);
-        tg_set(params[k], p0);
-        st = tg_replay(t) == TG_FLIP ? TG_OK : t->status;
-        r[k].kink = flip;
-        r[k].undefined = !flip && !isfinite(r[k].fd);
+    tg_check_report rep = {.n = n, .worst = -1};
+    for (int k = 0, at = 0; k < n && st == TG_OK; k++) {
+        size_t m = tg_node_numel(t, params[k].index);
+        size_t count = max > 0 && m > (size_t)max ? (size_t)max : m;
+        tg_check_result worst = {.pass = 1}, r;
+        int failed = 0, kinks = 0, undefined = 0;
+        for (size_t j = 0; j < count && st == TG_OK; j++) {
+            size_t e = pick(m, j, max, &rng);
+            st = check_element(out, params[k], e, rev[at + e], dx, rtol, atol, &r);
+            failed += !r.pass;
+            kinks += r.kink;
+            undefined += r.undefined;
+            /* the worst element: a failure before a pass, then the larger relative error */
+            if (j == 0 || (!r.pass && worst.pass) ||
+                (r.pass == worst.pass && r.rel_err > worst.rel_err))
+                worst = r;
+        }
+        worst.checked = count;
+        worst.failed = failed;
+        worst.kink = worst.kink || (kinks && !failed);
+        worst.undefined = worst.undefined || (undefined && !failed);
+        if (results) results[k] = worst;
+        rep.failed += failed > 0;
+        rep.kinks += kinks > 0;
+        rep.undefined += undefined > 0;
+        if (rep.worst < 0 || worst.rel_err > rep.worst_rel) rep.worst = k, rep.worst_rel = worst.rel_err;
+        rep.worst_abs = fmax(rep.worst_abs, worst.abs_err);
+        at += (int)m;
     }
     t->check_nan = check_nan;
     if (st == TG_OK) st = tg_backward(out); /* leave the gradients of the unperturbed point */
-
-    tg_check_report rep = {.n = n, .worst = -1};
-    for (int k = 0; k < n && st == TG_OK; k++) {
-        double ae, re, ae2, re2;
-        int ok = agree(r[k].reverse, r[k].forward, rtol, atol, &ae, &re);
-        if (!r[k].kink && !r[k].undefined) {
-            ok &= agree(r[k].reverse, r[k].fd, rtol, atol, &ae2, &re2);
-            ae = fmax(ae, ae2);
-            re = fmax(re, re2);
-        }
-        r[k].abs_err = ae;
-        r[k].rel_err = re;
-        r[k].pass = ok;
-        rep.failed += !ok;
-        rep.kinks += r[k].kink;
-        rep.undefined += r[k].undefined;
-        if (rep.worst < 0 || re > rep.worst_rel) rep.worst = k, rep.worst_rel = re;
-        rep.worst_abs = fmax(rep.worst_abs, ae);
-    }
-    if (!results && r) tg_mem(t, r, (size_t)n * sizeof *r, 0);
     if (report) *report = rep;
     if (st != TG_OK) return st;
     return rep.failed ? 1 : 0;
@@ -129,12 +179,17 @@ void tg_check_print(FILE *f, int n, const tg_var *params, const tg_check_result 
         const char *name = tg_label_of(params[k]);
         char buf[32];
         if (!name) snprintf(buf, sizeof buf, "#%u", params[k].index), name = buf;
-        fprintf(f, "%-12s %14.6e %14.6e %14.6e %10.2e %10.2e  %s\n", name, r[k].reverse,
+        char at[40] = "";
+        if (r[k].checked > 1 || r[k].elem > 0)
+            snprintf(at, sizeof at, "[%zu] (%zu checked, %zu failed)", r[k].elem, r[k].checked,
+                     r[k].failed);
+        fprintf(f, "%-12s %14.6e %14.6e %14.6e %10.2e %10.2e  %s%s%s\n", name, r[k].reverse,
                 r[k].forward, r[k].fd, r[k].abs_err, r[k].rel_err,
                 r[k].kink        ? "non-differentiable point (a kink within the step)"
                 : r[k].undefined ? "finite differences undefined here (domain edge)"
                 : r[k].pass      ? "ok"
-                                 : "FAIL");
+                                 : "FAIL",
+                *at ? "  worst element " : "", at);
     }
     if (rep)
         fprintf(f, "%d checked, %d failed, %d at kinks, %d undefined; worst rel err %.2e (abs "

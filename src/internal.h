@@ -77,6 +77,8 @@ struct tg_tape {
     size_t data_n, data_cap;
     double *grad, *tdat;
     size_t grad_cap, tdat_cap;
+    double *scratch; /* the checker's working memory, kept like the rest */
+    size_t scratch_cap;
 
     tg_label_entry *by_index, *by_name; /* uthash tables over the same entries */
 

@@ -95,6 +95,7 @@ void tg_tape_free(tg_tape *t)
     tg_mem(t, t->data, t->data_cap * sizeof *t->data, 0);
     tg_mem(t, t->grad, t->grad_cap * sizeof *t->grad, 0);
     tg_mem(t, t->tdat, t->tdat_cap * sizeof *t->tdat, 0);
+    tg_mem(t, t->scratch, t->scratch_cap * sizeof *t->scratch, 0);
     tg_mem(t, t, sizeof *t, 0);
 }
 
