@@ -51,16 +51,32 @@ static int node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
 /* Walks the output in row-major order, keeping each operand's element offset: operand j
  * moves by stride[j][d] along output dimension d (0 where it is stretched). */
 typedef struct ew_iter {
-    int n, rank;
+    int n, rank, simple;
+    size_t step[TG_MAX_ARITY]; /* simple: offset = e * step[j] */
     int shape[TG_MAX_RANK], idx[TG_MAX_RANK];
     size_t stride[TG_MAX_ARITY][TG_MAX_RANK];
     size_t off[TG_MAX_ARITY];
 } ew_iter;
 
+/* Operands that are either full-size or a single element need no stride walk: step[j] is
+ * 1 or 0. Returns 1 when that holds for every operand. */
+static int ew_simple(const tg_op_ctx *c, size_t *step)
+{
+    for (int j = 0; j < c->n; j++) {
+        if (c->in[j].n != c->out.n && c->in[j].n != 1) return 0;
+        step[j] = c->in[j].n == c->out.n;
+    }
+    return 1;
+}
+
 static void ew_init(ew_iter *it, const tg_op_ctx *c)
 {
     memset(it, 0, sizeof *it);
     it->n = c->n;
+    if (ew_simple(c, it->step)) {
+        it->simple = 1;
+        return;
+    }
     it->rank = c->out.rank;
     memcpy(it->shape, c->out.shape, sizeof it->shape);
     for (int j = 0; j < c->n; j++) {
@@ -75,6 +91,10 @@ static void ew_init(ew_iter *it, const tg_op_ctx *c)
 
 static void ew_next(ew_iter *it)
 {
+    if (it->simple) {
+        for (int j = 0; j < it->n; j++) it->off[j] += it->step[j];
+        return;
+    }
     for (int d = it->rank - 1; d >= 0; d--) {
         for (int j = 0; j < it->n; j++) it->off[j] += it->stride[j][d];
         if (++it->idx[d] < it->shape[d]) return;
