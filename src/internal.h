@@ -170,25 +170,4 @@ int tg_tensor_tan_ready(tg_tape *t);
  * they do not broadcast. */
 int tg_broadcast(const tg_view *in, int n, tg_view *out);
 
-/* ---- tensor.c ---- */
-/* Record op on operands of which at least one is a tensor, or a tensor-only op. */
-tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *idx, uint32_t act,
-                       int nattr, const int *attr);
-/* The sweeps' general path for a tensor node i: recompute its value (replay), pass its
- * gradient back (backward: returns 0, or an error status) or compute its tangent (jvp). */
-void tg_tensor_forward(tg_tape *t, uint32_t i);
-int tg_tensor_vjp(tg_tape *t, uint32_t i);
-int tg_tensor_jvp(tg_tape *t, uint32_t i);
-/* The view of node i's value (a scalar node's view points at its inline value). */
-tg_view tg_node_view(const tg_tape *t, uint32_t i);
-size_t tg_node_numel(const tg_tape *t, uint32_t i);
-/* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
-int tg_tensor_grad_ready(tg_tape *t);
-int tg_tensor_tan_ready(tg_tape *t);
-
-/* ---- shape.c ---- */
-/* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when
- * they do not broadcast. */
-int tg_broadcast(const tg_view *in, int n, tg_view *out);
-
 #endif
