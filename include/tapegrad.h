@@ -157,6 +157,13 @@ TG_API tg_var tg_sum(tg_var x);               /* sum of all elements: a scalar *
 TG_API tg_var tg_sum_axis(tg_var x, int axis, int keepdims); /* sum along one axis (< 0 counts from the end) */
 TG_API tg_var tg_mean(tg_var x);              /* sum(x) / numel(x) */
 TG_API tg_var tg_mean_axis(tg_var x, int axis, int keepdims); /* sum_axis / shape[axis] */
+TG_API tg_var tg_slice(tg_var x, int axis, int start, int stop); /* x[start:stop] along axis (< 0 counts from the end) */
+TG_API tg_var tg_max_axis(tg_var x, int axis, int keepdims); /* max along one axis; gradient to the first arg-max */
+TG_API tg_var tg_softmax(tg_var x);           /* e^(x - max) / sum e^(x - max) along the last axis */
+TG_API tg_var tg_log_softmax(tg_var x);       /* x - max - ln sum e^(x - max) along the last axis */
+TG_API tg_var tg_cross_entropy(tg_var logits, const int *labels); /* mean_n -log softmax(z_n)[labels[n]]; z [N,C] or [C] */
+TG_API tg_var tg_mse(tg_var pred, tg_var target); /* mean (pred - target)^2 (shapes equal) */
+TG_API tg_var tg_bce_with_logits(tg_var logits, tg_var target); /* mean max(x,0) - x t + ln(1 + e^-|x|) (shapes equal) */
 
 /* ---- values, labels ---- */
 
@@ -211,6 +218,22 @@ TG_API const char *tg_replay_note(const tg_tape *t);
  * an op on the path has no vjp_graph (TG_ERR_UNSUPPORTED) or out is not usable. If out does
  * not depend on wrt the result is the constant 0. */
 TG_API tg_var tg_diff(tg_var out, tg_var wrt);
+
+/* The same for several wrt at once, from one reverse sweep: d[k] = d(out)/d(wrt[k]).
+ * Returns 0 or an error status (then every d[k] is an error handle). */
+TG_API int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d);
+
+/* Hessian-vector product: hv = H v, H the Hessian of the scalar out with respect to the
+ * parameters params[0..n-1] (scalars or tensors; v and hv hold numel(params[k]) values for
+ * each k in turn). Forward over reverse: the gradient is recorded once as nodes
+ * (tg_diff_many), then one forward sweep along v gives its directional derivative, so the
+ * cost is a small constant times a gradient's. Each call records the gradient nodes again
+ * (the tape grows): to apply H to many vectors, record tg_diff_many once and call tg_jvp and
+ * tg_tangent_data per vector. Returns 0 or an error status. */
+TG_API int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, double *hv);
+/* The dense Hessian, N x N row-major in h, N the total number of parameter elements: one
+ * forward sweep per element over the recorded gradient. For small N. */
+TG_API int tg_hessian(tg_var out, int n, const tg_var *params, double *h);
 
 /* ---- checks ---- */
 

@@ -20,39 +20,52 @@ static tg_var sum_to(tg_var c, tg_var to)
     return tg_reshape(c, tr, ts);
 }
 
-tg_var tg_diff(tg_var out, tg_var wrt)
+/* Check out (a one-element active-or-not node) and every wrt (active nodes of its tape). */
+static int diff_args(tg_var out, int n, const tg_var *wrt, const tg_var *d)
 {
-    if (!tg_resolve(out, "tg_diff")) return tg_err_var(out.tape);
+    if (!tg_resolve(out, "tg_diff")) return out.tape ? (int)out.tape->status : TG_ERR_ARG;
     tg_tape *t = out.tape;
-    if (!tg_resolve_on(t, wrt, "tg_diff", "wrt")) return tg_err_var(t);
-    if (!(t->nodes[wrt.index].in[0] & TG_ACTIVE)) {
-        char nm[64];
-        tg_fail(t, TG_ERR_ARG, "tg_diff: wrt %s depends on no parameter (a constant), so "
-                "nothing is differentiated with respect to it",
-                tg_node_name(t, wrt.index, nm, sizeof nm));
-        return tg_err_var(t);
-    }
+    if (n < 1 || !wrt || !d)
+        return tg_fail(t, TG_ERR_ARG, "tg_diff: %d wrt nodes, wrt %s, results %s", n,
+                       wrt ? "given" : "NULL", d ? "given" : "NULL");
     if (tg_node_numel(t, out.index) != 1) {
         char nm[64], sh[48];
         tg_view w = tg_node_view(t, out.index);
-        tg_fail(t, TG_ERR_SHAPE, "tg_diff: out %s is a tensor of shape %s, not a scalar",
-                tg_node_name(t, out.index, nm, sizeof nm), tg_view_shape(&w, sh, sizeof sh));
-        return tg_err_var(t);
+        return tg_fail(t, TG_ERR_SHAPE, "tg_diff: out %s is a tensor of shape %s, not a scalar",
+                       tg_node_name(t, out.index, nm, sizeof nm),
+                       tg_view_shape(&w, sh, sizeof sh));
     }
-    int wshape[TG_MAX_RANK], wrank = tg_shape(wrt, wshape);
-    if (wrt.index > out.index || !(t->nodes[out.index].in[0] & TG_ACTIVE))
-        return tg_tensor_fill(t, wrank, wshape, 0.0);
+    for (int k = 0; k < n; k++) {
+        if (!tg_resolve_on(t, wrt[k], "tg_diff", "wrt")) return t->status;
+        if (!(t->nodes[wrt[k].index].in[0] & TG_ACTIVE)) {
+            char nm[64];
+            return tg_fail(t, TG_ERR_ARG, "tg_diff: wrt %s depends on no parameter (a "
+                           "constant), so nothing is differentiated with respect to it",
+                           tg_node_name(t, wrt[k].index, nm, sizeof nm));
+        }
+    }
+    return TG_OK;
+}
 
-    /* g[i - lo] is the adjoint node of node i, for lo = wrt.index <= i <= out.index: nodes
-     * before wrt cannot depend on it, so their adjoints are never needed. */
-    uint32_t lo = wrt.index, m = out.index - lo + 1;
-    tg_var *g = tg_mem(t, NULL, 0, (size_t)m * sizeof *g);
-    if (!g) {
-        tg_fail(t, TG_ERR_NOMEM, "tg_diff: out of memory for %u adjoint handles", m);
-        return tg_err_var(t);
+int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d)
+{
+    int st = diff_args(out, n, wrt, d);
+    if (st != TG_OK) {
+        for (int k = 0; d && k < n; k++) d[k] = tg_err_var(out.tape);
+        return st;
     }
+    tg_tape *t = out.tape;
+    /* g[i - lo] is the adjoint node of node i, for lo <= i <= out.index where lo is the
+     * earliest wrt: nodes before it cannot depend on any wrt, so their adjoints are never
+     * needed. */
+    uint32_t lo = out.index;
+    for (int k = 0; k < n; k++)
+        if (wrt[k].index < lo) lo = wrt[k].index;
+    uint32_t m = out.index - lo + 1;
+    tg_var *g = tg_mem(t, NULL, 0, (size_t)m * sizeof *g);
+    if (!g) return tg_fail(t, TG_ERR_NOMEM, "tg_diff: out of memory for %u adjoint handles", m);
     for (uint32_t k = 0; k < m; k++) g[k] = tg_err_var(t);
-    g[m - 1] = tg_const(t, 1.0);
+    if (t->nodes[out.index].in[0] & TG_ACTIVE) g[m - 1] = tg_const(t, 1.0);
     for (uint32_t i = out.index; i > lo && !t->status; i--) {
         const tg_node nd = t->nodes[i]; /* a copy: recording below may move the records */
         tg_var gy = g[i - lo];
@@ -72,8 +85,21 @@ tg_var tg_diff(tg_var out, tg_var wrt)
             *acc = acc->index == TG_NONE ? c : tg_add(*acc, c);
         }
     }
-    tg_var r = g[0];
+    /* a wrt the sweep never reached (or recorded after out) gets zeros of its shape */
+    for (int k = 0; k < n && !t->status; k++) {
+        int shape[TG_MAX_RANK], rank = tg_shape(wrt[k], shape);
+        tg_var r = wrt[k].index <= out.index ? g[wrt[k].index - lo] : tg_err_var(t);
+        d[k] = r.index != TG_NONE ? r : tg_tensor_fill(t, rank, shape, 0.0);
+    }
     tg_mem(t, g, (size_t)m * sizeof *g, 0);
-    if (t->status) return tg_err_var(t);
-    return r.index == TG_NONE ? tg_tensor_fill(t, wrank, wshape, 0.0) : r;
+    if (t->status)
+        for (int k = 0; k < n; k++) d[k] = tg_err_var(t);
+    return t->status;
+}
+
+tg_var tg_diff(tg_var out, tg_var wrt)
+{
+    tg_var d;
+    tg_diff_many(out, 1, &wrt, &d);
+    return d;
 }
