@@ -49,11 +49,9 @@ static int diff_args(tg_var out, int n, const tg_var *wrt, const tg_var *d)
 
 int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d)
 {
+    for (int k = 0; d && k < n; k++) d[k] = tg_err_var(out.tape); /* until it succeeds */
     int st = diff_args(out, n, wrt, d);
-    if (st != TG_OK) {
-        for (int k = 0; d && k < n; k++) d[k] = tg_err_var(out.tape);
-        return st;
-    }
+    if (st != TG_OK) return st;
     tg_tape *t = out.tape;
     /* g[i - lo] is the adjoint node of node i, for lo <= i <= out.index where lo is the
      * earliest wrt: nodes before it cannot depend on any wrt, so their adjoints are never
