@@ -126,7 +126,9 @@ TG_API const tg_op_def *tg_registry_at(const tg_registry *r, int i);
 extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_div, tg_op_pow, tg_op_neg,
     tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
-    tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape;
+    tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
+    tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
+    tg_op_bce_with_logits;
 
 #ifdef __cplusplus
 }

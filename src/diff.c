@@ -5,14 +5,22 @@
 
 #include "internal.h"
 
-/* c summed down to the shape of node `to`: an op whose operands broadcast hands back a
- * contribution of the output's shape, so the stretched axes are summed away (leading
- * extra axes, and axes where `to` has size 1) and the result takes `to`'s shape. */
+/* c brought to the shape of node `to`. An op whose operands broadcast hands back a
+ * contribution of the output's shape, so the stretched axes are summed away (leading extra
+ * axes, and axes where `to` has size 1); a rule that answers with a smaller constant (step's
+ * scalar 0) is first broadcast up to `to`'s shape. */
 static tg_var sum_to(tg_var c, tg_var to)
 {
     int cs[TG_MAX_RANK], ts[TG_MAX_RANK];
     int cr = tg_shape(c, cs), tr = tg_shape(to, ts);
     if (cr < 0 || tr < 0 || (cr == tr && !memcmp(cs, ts, (size_t)cr * sizeof *cs))) return c;
+    tg_view v[2] = {{NULL, cr, {0}, 1}, {NULL, tr, {0}, 1}}, b;
+    memcpy(v[0].shape, cs, sizeof cs);
+    memcpy(v[1].shape, ts, sizeof ts);
+    if (tg_broadcast(v, 2, &b) == 0 && (b.rank != cr || memcmp(b.shape, cs, (size_t)cr * sizeof *cs))) {
+        c = tg_add(c, tg_tensor_fill(to.tape, tr, ts, 0.0));
+        cr = tg_shape(c, cs);
+    }
     for (int d = cr - 1; d >= 0; d--) {
         int k = d - (cr - tr); /* the matching axis of `to`, if any */
         if (k < 0 || (ts[k] == 1 && cs[d] != 1)) c = tg_sum_axis(c, d, 1);

@@ -9,13 +9,18 @@
 static const tg_op_def *const builtins[] = {
     &tg_op_abs,
     &tg_op_add,
+    &tg_op_bce_with_logits,
     &tg_op_cos,
+    &tg_op_cross_entropy,
     &tg_op_div,
     &tg_op_exp,
     &tg_op_gelu,
     &tg_op_leaky_relu,
     &tg_op_log,
+    &tg_op_log_softmax,
     &tg_op_matmul,
+    &tg_op_max,
+    &tg_op_mse,
     &tg_op_mul,
     &tg_op_neg,
     &tg_op_normcdf,
@@ -25,6 +30,8 @@ static const tg_op_def *const builtins[] = {
     &tg_op_sigmoid,
     &tg_op_silu,
     &tg_op_sin,
+    &tg_op_slice,
+    &tg_op_softmax,
     &tg_op_softplus,
     &tg_op_sqrt,
     &tg_op_step,
@@ -112,7 +119,8 @@ const tg_op_def *tg_registry_find(const tg_registry *r, const char *name)
 
 tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
 {
-    if (!r || !op || !op->name || !*op->name || !op->eval ||
+    if (!r || !op || !op->name || !*op->name ||
+        (!op->eval && !(op->infer && op->forward && op->vjp)) ||
         op->arity < 1 || op->arity > TG_MAX_ARITY)
         return TG_ERR_ARG;
     if (tg_registry_find(r, op->name)) return TG_ERR_ARG;
