@@ -96,6 +96,7 @@ void tg_tape_free(tg_tape *t)
     tg_mem(t, t->grad, t->grad_cap * sizeof *t->grad, 0);
     tg_mem(t, t->tdat, t->tdat_cap * sizeof *t->tdat, 0);
     tg_mem(t, t->scratch, t->scratch_cap * sizeof *t->scratch, 0);
+    tg_mem(t, t->ksign, t->ksign_cap * sizeof *t->ksign, 0);
     tg_mem(t, t, sizeof *t, 0);
 }
 
@@ -103,7 +104,7 @@ void tg_tape_reset(tg_tape *t)
 {
     if (!t) return;
     t->n = t->next = t->nkinks = t->adj_n = t->tan_n = t->ntens = 0;
-    t->data_n = 0;
+    t->data_n = t->ksign_n = 0;
     t->epoch++;
     t->status = TG_OK;
     t->msg[0] = t->note[0] = '\0';
@@ -116,7 +117,7 @@ size_t tg_tape_bytes(const tg_tape *t)
     if (!t) return 0;
     return (size_t)t->n * sizeof(tg_node) + (size_t)t->next * sizeof(uint32_t) +
            (size_t)t->nkinks * sizeof(tg_kink) + (size_t)t->ntens * sizeof(tg_tensor) +
-           t->data_n * sizeof(double);
+           t->data_n * sizeof(double) + t->ksign_n;
 }
 
 size_t tg_tape_workspace_bytes(const tg_tape *t)

@@ -152,6 +152,30 @@ static void ew_jvp(const tg_op_def *op, tg_op_ctx *c)
     }
 }
 
+/* A kinked elementwise op on a tensor keeps the sign of every element's branch quantity, as
+ * the scalar tape keeps one per kinked node, so replay can report a change. Stores the new
+ * signs; with compare, returns the first element whose sign changed (its quantity in *at),
+ * else -1. */
+static long ew_kinks(const tg_op_def *op, tg_op_ctx *c, signed char *sign, int compare,
+                     double *at)
+{
+    ew_iter it;
+    double x[TG_MAX_ARITY];
+    long first = -1;
+    ew_init(&it, c);
+    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
+        ew_gather(c, &it, x);
+        double s = op->branch(x);
+        signed char now = (signed char)((s > 0) - (s < 0));
+        if (compare && now != sign[e] && first < 0) {
+            first = (long)e;
+            *at = s;
+        }
+        sign[e] = now;
+    }
+    return first;
+}
+
 /* ---- recording ---- */
 
 /* A new tg_tensor entry with room for its values; UINT32_MAX on failure (error set). */
@@ -163,6 +187,7 @@ static uint32_t new_tensor(tg_tape *t, const tg_view *shape, int nattr, const in
     tg_tensor *tt = &t->tens[t->ntens];
     memset(tt, 0, sizeof *tt);
     tt->off = t->data_n;
+    tt->koff = TG_NO_KINKS;
     tt->n = shape->n;
     tt->rank = shape->rank;
     memcpy(tt->shape, shape->shape, sizeof tt->shape);
@@ -223,9 +248,16 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
         }
     }
     uint32_t ti = new_tensor(t, &c.out, nattr, attr), off = t->next;
+    int kinked = !op->infer && op->branch && act;
     if (ti == UINT32_MAX || tg_reserve(t) ||
-        tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext))
+        tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext) ||
+        (kinked && tg_grow_big(t, (void **)&t->ksign, &t->ksign_cap, t->ksign_n + c.out.n,
+                               sizeof *t->ksign)))
         return tg_err_var(t);
+    if (kinked) {
+        t->tens[ti].koff = t->ksign_n;
+        t->ksign_n += c.out.n;
+    }
     memcpy(t->ext + off, idx, (size_t)n * sizeof *idx);
     t->next += (uint32_t)n;
     /* the arenas may have moved: take the views again */
@@ -235,6 +267,7 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
         op->forward(&c);
     else
         ew_forward(op, &c);
+    if (kinked) ew_kinks(op, &c, t->ksign + t->tens[ti].koff, 0, NULL);
     if (t->check_nan) {
         check_tensor(t, op, &c.out, t->n);
         if (t->status) return tg_err_var(t);
@@ -398,6 +431,14 @@ void tg_tensor_forward(tg_tape *t, uint32_t i)
         op->forward(&c);
     else
         ew_forward(op, &c);
+    size_t koff = tg_node_tensor(t, &t->nodes[i])->koff;
+    double s;
+    long e = koff == TG_NO_KINKS ? -1 : ew_kinks(op, &c, t->ksign + koff, 1, &s);
+    if (e >= 0 && !t->note[0]) {
+        char nm[64];
+        snprintf(t->note, sizeof t->note, "%s %s: element %ld changed branch (input now %.6g)",
+                 op->name, tg_node_name(t, i, nm, sizeof nm), e, s);
+    }
     if (t->check_nan) check_tensor(t, op, &c.out, i);
 }
 
