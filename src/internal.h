@@ -43,14 +43,16 @@ typedef struct tg_kink {
  * its gradient and tangent use the same offsets in the grad and tdat arenas. */
 typedef struct tg_tensor {
     size_t off, n;
-    size_t koff; /* a kinked elementwise op's element signs in tape->ksign, or TG_NO_KINKS */
+    size_t koff; /* a kinked elementwise op's element signs in tape->ksign, or TG_NONE_OFF */
+    size_t poff; /* an active elementwise node's partials (n x arity) in tape->tpart, or
+                  * TG_NONE_OFF */
     int rank;
     int shape[TG_MAX_RANK];
     int nattr;
     int attr[TG_MAX_ATTR];
 } tg_tensor;
 
-#define TG_NO_KINKS ((size_t)-1)
+#define TG_NONE_OFF ((size_t)-1)
 
 typedef struct tg_label_entry tg_label_entry;
 
@@ -80,6 +82,8 @@ struct tg_tape {
     size_t data_n, data_cap;
     double *grad, *tdat;
     size_t grad_cap, tdat_cap;
+    double *tpart;      /* partials of active elementwise tensor nodes, element-major */
+    size_t tpart_n, tpart_cap;
     signed char *ksign; /* signs of the branch quantity of kinked tensor elements */
     size_t ksign_n, ksign_cap;
     double *scratch; /* the checker's working memory, kept like the rest */

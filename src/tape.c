@@ -97,6 +97,7 @@ void tg_tape_free(tg_tape *t)
     tg_mem(t, t->tdat, t->tdat_cap * sizeof *t->tdat, 0);
     tg_mem(t, t->scratch, t->scratch_cap * sizeof *t->scratch, 0);
     tg_mem(t, t->ksign, t->ksign_cap * sizeof *t->ksign, 0);
+    tg_mem(t, t->tpart, t->tpart_cap * sizeof *t->tpart, 0);
     tg_mem(t, t, sizeof *t, 0);
 }
 
@@ -104,7 +105,7 @@ void tg_tape_reset(tg_tape *t)
 {
     if (!t) return;
     t->n = t->next = t->nkinks = t->adj_n = t->tan_n = t->ntens = 0;
-    t->data_n = t->ksign_n = 0;
+    t->data_n = t->ksign_n = t->tpart_n = 0;
     t->epoch++;
     t->status = TG_OK;
     t->msg[0] = t->note[0] = '\0';
@@ -125,7 +126,7 @@ size_t tg_tape_workspace_bytes(const tg_tape *t)
     if (!t) return 0;
     size_t tensors = (t->adj_n ? t->data_n : 0) + (t->tan_n ? t->data_n : 0);
     return (size_t)t->n * 2 * sizeof(double) + (size_t)t->next * sizeof(double) +
-           ((size_t)t->adj_n + t->tan_n + tensors) * sizeof(double);
+           ((size_t)t->adj_n + t->tan_n + tensors + t->tpart_n) * sizeof(double);
 }
 
 void tg_tape_check_nan(tg_tape *t, int on)

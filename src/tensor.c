@@ -48,54 +48,48 @@ static int node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
 
 /* ---- the elementwise driver ---- */
 
-/* Walks the output in row-major order, keeping each operand's element offset: operand j
- * moves by stride[j][d] along output dimension d (0 where it is stretched). */
+/* Walks the output as rows of len elements (the last axis, or the whole output when no
+ * operand is stretched). Inside a row operand j moves by step[j] (1, or 0 where it is
+ * stretched); between rows, off[j] (operand j's offset at the row's start) moves over the
+ * outer axes by stride[j][d]. */
 typedef struct ew_iter {
-    int n, rank, simple;
-    size_t step[TG_MAX_ARITY]; /* simple: offset = e * step[j] */
+    int n, outer; /* operands; outer axes */
+    size_t rows, len;
+    size_t step[TG_MAX_ARITY], off[TG_MAX_ARITY];
     int shape[TG_MAX_RANK], idx[TG_MAX_RANK];
     size_t stride[TG_MAX_ARITY][TG_MAX_RANK];
-    size_t off[TG_MAX_ARITY];
 } ew_iter;
-
-/* Operands that are either full-size or a single element need no stride walk: step[j] is
- * 1 or 0. Returns 1 when that holds for every operand. */
-static int ew_simple(const tg_op_ctx *c, size_t *step)
-{
-    for (int j = 0; j < c->n; j++) {
-        if (c->in[j].n != c->out.n && c->in[j].n != 1) return 0;
-        step[j] = c->in[j].n == c->out.n;
-    }
-    return 1;
-}
 
 static void ew_init(ew_iter *it, const tg_op_ctx *c)
 {
     memset(it, 0, sizeof *it);
     it->n = c->n;
-    if (ew_simple(c, it->step)) {
-        it->simple = 1;
+    int simple = 1, rank = c->out.rank;
+    for (int j = 0; j < c->n; j++) simple &= c->in[j].n == c->out.n || c->in[j].n == 1;
+    if (simple || rank == 0) { /* one row: full-size operands step by 1, single ones by 0 */
+        it->rows = 1;
+        it->len = c->out.n;
+        for (int j = 0; j < c->n; j++) it->step[j] = c->in[j].n == c->out.n && c->out.n > 1;
         return;
     }
-    it->rank = c->out.rank;
-    memcpy(it->shape, c->out.shape, sizeof it->shape);
     for (int j = 0; j < c->n; j++) {
         size_t s = 1;
         for (int d = c->in[j].rank - 1; d >= 0; d--) {
-            int od = d + it->rank - c->in[j].rank;
+            int od = d + rank - c->in[j].rank;
             it->stride[j][od] = c->in[j].shape[d] == 1 ? 0 : s;
             s *= (size_t)c->in[j].shape[d];
         }
+        it->step[j] = it->stride[j][rank - 1];
     }
+    it->outer = rank - 1;
+    memcpy(it->shape, c->out.shape, sizeof it->shape);
+    it->len = (size_t)c->out.shape[rank - 1];
+    it->rows = c->out.n / it->len;
 }
 
-static void ew_next(ew_iter *it)
+static void ew_next_row(ew_iter *it)
 {
-    if (it->simple) {
-        for (int j = 0; j < it->n; j++) it->off[j] += it->step[j];
-        return;
-    }
-    for (int d = it->rank - 1; d >= 0; d--) {
+    for (int d = it->outer - 1; d >= 0; d--) {
         for (int j = 0; j < it->n; j++) it->off[j] += it->stride[j][d];
         if (++it->idx[d] < it->shape[d]) return;
         for (int j = 0; j < it->n; j++) it->off[j] -= it->stride[j][d] * (size_t)it->shape[d];
@@ -103,52 +97,72 @@ static void ew_next(ew_iter *it)
     }
 }
 
-static void ew_gather(const tg_op_ctx *c, const ew_iter *it, double *x)
+/* Operand j's element at position k of the current row. */
+static inline double *ew_at(double *base, const ew_iter *it, int j, size_t k)
 {
-    for (int j = 0; j < c->n; j++) x[j] = c->in[j].x[it->off[j]];
+    return base + it->off[j] + k * it->step[j];
 }
 
-static void ew_forward(const tg_op_def *op, tg_op_ctx *c)
+/* Values, and the partials into part (n per element) when part is not NULL. */
+static void ew_forward(const tg_op_def *op, tg_op_ctx *c, double *part)
 {
     ew_iter it;
     double x[TG_MAX_ARITY];
+    const int n = c->n;
     ew_init(&it, c);
-    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
-        ew_gather(c, &it, x);
-        c->out.x[e] = op->eval(x, NULL);
-    }
-}
-
-/* Gradients of stretched operands are summed over the stretched dimensions by adding at
- * the same offset; a zero output gradient or a zero partial adds nothing (no 0 * Inf). */
-static void ew_vjp(const tg_op_def *op, tg_op_ctx *c)
-{
-    ew_iter it;
-    double x[TG_MAX_ARITY], d[TG_MAX_ARITY];
-    ew_init(&it, c);
-    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
-        if (c->gy[e] == 0.0) continue;
-        ew_gather(c, &it, x);
-        op->eval(x, d);
-        for (int j = 0; j < c->n; j++)
-            if (c->gin[j] && d[j] != 0.0) c->gin[j][it.off[j]] += c->gy[e] * d[j];
-    }
-}
-
-static void ew_jvp(const tg_op_def *op, tg_op_ctx *c)
-{
-    ew_iter it;
-    double x[TG_MAX_ARITY], d[TG_MAX_ARITY];
-    ew_init(&it, c);
-    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
-        ew_gather(c, &it, x);
-        op->eval(x, d);
-        double dy = 0.0;
-        for (int j = 0; j < c->n; j++) {
-            double dx = c->din[j] ? c->din[j][it.off[j]] : 0.0;
-            if (dx != 0.0 && d[j] != 0.0) dy += d[j] * dx;
+    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
+        double *y = c->out.x + r * it.len, *p = part ? part + r * it.len * (size_t)n : NULL;
+        if (n == 1 && it.step[0] == 1) { /* unary on contiguous data: no gather */
+            const double *a = c->in[0].x + it.off[0];
+            for (size_t k = 0; k < it.len; k++) y[k] = op->eval(a + k, p ? p + k : NULL);
+            continue;
         }
-        c->dy[e] = dy;
+        for (size_t k = 0; k < it.len; k++) {
+            for (int j = 0; j < n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
+            y[k] = op->eval(x, p ? p + k * (size_t)n : NULL);
+        }
+    }
+}
+
+/* With the partials kept when the values were computed, no kernel is called. Gradients of
+ * stretched operands are summed over the stretched dimensions by adding at the same offset;
+ * a zero output gradient or a zero partial adds nothing (no 0 * Inf). */
+static void ew_vjp(tg_op_ctx *c, const double *part)
+{
+    ew_iter it;
+    const int n = c->n;
+    ew_init(&it, c);
+    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
+        const double *gy = c->gy + r * it.len, *p = part + r * it.len * (size_t)n;
+        for (int j = 0; j < n; j++) {
+            if (!c->gin[j]) continue;
+            double *g = ew_at(c->gin[j], &it, j, 0);
+            const size_t s = it.step[j];
+            for (size_t k = 0; k < it.len; k++) {
+                double d = p[k * (size_t)n + (size_t)j];
+                if (gy[k] != 0.0 && d != 0.0) g[k * s] += gy[k] * d;
+            }
+        }
+    }
+}
+
+static void ew_jvp(tg_op_ctx *c, const double *part)
+{
+    ew_iter it;
+    const int n = c->n;
+    ew_init(&it, c);
+    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
+        double *dy = c->dy + r * it.len;
+        const double *p = part + r * it.len * (size_t)n;
+        for (size_t k = 0; k < it.len; k++) {
+            double sum = 0.0;
+            for (int j = 0; j < n; j++) {
+                double dx = c->din[j] ? *ew_at((double *)c->din[j], &it, j, k) : 0.0;
+                double d = p[k * (size_t)n + (size_t)j];
+                if (dx != 0.0 && d != 0.0) sum += d * dx;
+            }
+            dy[k] = sum;
+        }
     }
 }
 
@@ -163,15 +177,17 @@ static long ew_kinks(const tg_op_def *op, tg_op_ctx *c, signed char *sign, int c
     double x[TG_MAX_ARITY];
     long first = -1;
     ew_init(&it, c);
-    for (size_t e = 0; e < c->out.n; e++, ew_next(&it)) {
-        ew_gather(c, &it, x);
-        double s = op->branch(x);
-        signed char now = (signed char)((s > 0) - (s < 0));
-        if (compare && now != sign[e] && first < 0) {
-            first = (long)e;
-            *at = s;
+    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
+        for (size_t k = 0; k < it.len; k++) {
+            for (int j = 0; j < c->n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
+            double s = op->branch(x);
+            signed char now = (signed char)((s > 0) - (s < 0)), *was = &sign[r * it.len + k];
+            if (compare && now != *was && first < 0) {
+                first = (long)(r * it.len + k);
+                *at = s;
+            }
+            *was = now;
         }
-        sign[e] = now;
     }
     return first;
 }
@@ -187,7 +203,7 @@ static uint32_t new_tensor(tg_tape *t, const tg_view *shape, int nattr, const in
     tg_tensor *tt = &t->tens[t->ntens];
     memset(tt, 0, sizeof *tt);
     tt->off = t->data_n;
-    tt->koff = TG_NO_KINKS;
+    tt->koff = tt->poff = TG_NONE_OFF;
     tt->n = shape->n;
     tt->rank = shape->rank;
     memcpy(tt->shape, shape->shape, sizeof tt->shape);
@@ -248,15 +264,24 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
         }
     }
     uint32_t ti = new_tensor(t, &c.out, nattr, attr), off = t->next;
-    int kinked = !op->infer && op->branch && act;
+    /* an active elementwise node keeps its partials, as a scalar node does, so its reverse
+     * and forward sweeps call no kernel */
+    int elementwise = !op->infer, kinked = elementwise && op->branch && act;
+    size_t np = elementwise && act ? c.out.n * (size_t)n : 0;
     if (ti == UINT32_MAX || tg_reserve(t) ||
         tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext) ||
         (kinked && tg_grow_big(t, (void **)&t->ksign, &t->ksign_cap, t->ksign_n + c.out.n,
-                               sizeof *t->ksign)))
+                               sizeof *t->ksign)) ||
+        (np && tg_grow_big(t, (void **)&t->tpart, &t->tpart_cap, t->tpart_n + np,
+                           sizeof *t->tpart)))
         return tg_err_var(t);
     if (kinked) {
         t->tens[ti].koff = t->ksign_n;
         t->ksign_n += c.out.n;
+    }
+    if (np) {
+        t->tens[ti].poff = t->tpart_n;
+        t->tpart_n += np;
     }
     memcpy(t->ext + off, idx, (size_t)n * sizeof *idx);
     t->next += (uint32_t)n;
@@ -266,7 +291,7 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
     if (op->infer)
         op->forward(&c);
     else
-        ew_forward(op, &c);
+        ew_forward(op, &c, np ? t->tpart + t->tens[ti].poff : NULL);
     if (kinked) ew_kinks(op, &c, t->ksign + t->tens[ti].koff, 0, NULL);
     if (t->check_nan) {
         check_tensor(t, op, &c.out, t->n);
@@ -427,13 +452,14 @@ void tg_tensor_forward(tg_tape *t, uint32_t i)
     uint32_t idx[TG_MAX_ARITY];
     node_ctx(t, i, &c, idx);
     const tg_op_def *op = t->nodes[i].op;
+    const tg_tensor *tt = tg_node_tensor(t, &t->nodes[i]);
     if (op->infer)
         op->forward(&c);
     else
-        ew_forward(op, &c);
-    size_t koff = tg_node_tensor(t, &t->nodes[i])->koff;
+        ew_forward(op, &c, tt->poff == TG_NONE_OFF ? NULL : t->tpart + tt->poff);
+    size_t koff = tt->koff;
     double s;
-    long e = koff == TG_NO_KINKS ? -1 : ew_kinks(op, &c, t->ksign + koff, 1, &s);
+    long e = koff == TG_NONE_OFF ? -1 : ew_kinks(op, &c, t->ksign + koff, 1, &s);
     if (e >= 0 && !t->note[0]) {
         char nm[64];
         snprintf(t->note, sizeof t->note, "%s %s: element %ld changed branch (input now %.6g)",
@@ -463,8 +489,8 @@ int tg_tensor_vjp(tg_tape *t, uint32_t i)
         if (t->nodes[idx[j]].in[0] & TG_ACTIVE) c.gin[j] = slot(t, idx[j], t->grad, t->adj);
     if (op->infer)
         op->vjp(&c);
-    else
-        ew_vjp(op, &c);
+    else /* an active elementwise node: its partials were kept */
+        ew_vjp(&c, t->tpart + tg_node_tensor(t, &t->nodes[i])->poff);
     return TG_OK;
 }
 
@@ -489,6 +515,6 @@ int tg_tensor_jvp(tg_tape *t, uint32_t i)
     if (op->infer)
         op->jvp(&c);
     else
-        ew_jvp(op, &c);
+        ew_jvp(&c, t->tpart + tg_node_tensor(t, &t->nodes[i])->poff);
     return TG_OK;
 }
