@@ -171,6 +171,10 @@ int tg_tensor_jvp(tg_tape *t, uint32_t i);
 tg_view tg_node_view(const tg_tape *t, uint32_t i);
 size_t tg_node_numel(const tg_tape *t, uint32_t i);
 /* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
+/* Where node j's gradient (base t->grad, flags t->adj) or tangent (t->tdat, t->tan) goes: a
+ * scalar's own slot in flags, or a tensor's region of base, zeroed the first time it is
+ * reached in a sweep (its flag then set). */
+double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags);
 int tg_tensor_grad_ready(tg_tape *t);
 int tg_tensor_tan_ready(tg_tape *t);
 

@@ -428,22 +428,22 @@ void tg_tensor_set(tg_var leaf, const double *data)
 
 /* ---- the sweeps' tensor path ---- */
 
+/* The arenas are not cleared here: a region is zeroed when something first flows into it
+ * (slot), so a sweep touches only the gradients it computes. */
 int tg_tensor_grad_ready(tg_tape *t)
 {
-    if (t->data_n > t->grad_cap &&
-        tg_grow_big(t, (void **)&t->grad, &t->grad_cap, t->data_n, sizeof *t->grad))
-        return -1;
-    if (t->data_n) memset(t->grad, 0, t->data_n * sizeof *t->grad);
-    return 0;
+    return t->data_n > t->grad_cap &&
+                   tg_grow_big(t, (void **)&t->grad, &t->grad_cap, t->data_n, sizeof *t->grad)
+               ? -1
+               : 0;
 }
 
 int tg_tensor_tan_ready(tg_tape *t)
 {
-    if (t->data_n > t->tdat_cap &&
-        tg_grow_big(t, (void **)&t->tdat, &t->tdat_cap, t->data_n, sizeof *t->tdat))
-        return -1;
-    if (t->data_n) memset(t->tdat, 0, t->data_n * sizeof *t->tdat);
-    return 0;
+    return t->data_n > t->tdat_cap &&
+                   tg_grow_big(t, (void **)&t->tdat, &t->tdat_cap, t->data_n, sizeof *t->tdat)
+               ? -1
+               : 0;
 }
 
 void tg_tensor_forward(tg_tape *t, uint32_t i)
@@ -468,14 +468,16 @@ void tg_tensor_forward(tg_tape *t, uint32_t i)
     if (t->check_nan) check_tensor(t, op, &c.out, i);
 }
 
-/* Where input j's gradient (or tangent) goes: a tensor's slice of base, a scalar's slot in
- * flags; a tensor also gets its reached flag set. */
-static double *slot(tg_tape *t, uint32_t j, double *base, double *flags)
+double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags)
 {
     const tg_node *nd = &t->nodes[j];
     if (!tg_node_is_tensor(nd)) return &flags[j];
-    flags[j] = 1.0;
-    return base + tg_node_tensor(t, nd)->off;
+    const tg_tensor *tt = tg_node_tensor(t, nd);
+    if (flags[j] == 0.0) { /* first reached in this sweep: clear it */
+        memset(base + tt->off, 0, tt->n * sizeof *base);
+        flags[j] = 1.0;
+    }
+    return base + tt->off;
 }
 
 int tg_tensor_vjp(tg_tape *t, uint32_t i)
@@ -486,7 +488,7 @@ int tg_tensor_vjp(tg_tape *t, uint32_t i)
     const tg_op_def *op = t->nodes[i].op;
     c.gy = t->grad + tg_node_tensor(t, &t->nodes[i])->off;
     for (int j = 0; j < n; j++)
-        if (t->nodes[idx[j]].in[0] & TG_ACTIVE) c.gin[j] = slot(t, idx[j], t->grad, t->adj);
+        if (t->nodes[idx[j]].in[0] & TG_ACTIVE) c.gin[j] = tg_tensor_slot(t, idx[j], t->grad, t->adj);
     if (op->infer)
         op->vjp(&c);
     else /* an active elementwise node: its partials were kept */
@@ -511,7 +513,7 @@ int tg_tensor_jvp(tg_tape *t, uint32_t i)
     if (op->infer && !op->jvp)
         return tg_fail(t, TG_ERR_UNSUPPORTED, "%s: no jvp kernel (forward mode is unsupported "
                        "for this op)", op->name);
-    c.dy = slot(t, i, t->tdat, t->tan);
+    c.dy = tg_tensor_slot(t, i, t->tdat, t->tan);
     if (op->infer)
         op->jvp(&c);
     else
