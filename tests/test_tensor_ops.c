@@ -974,3 +974,24 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
     cr_expect_str_eq(tg_tape_error(t) ? tg_tape_error(t) : "(none)", want);
     tg_tape_free(t);
 }
+
+/* where(x > 0, log(x), 0): the side not chosen passes nothing back, so the gradient at x = 0
+ * is 0, not 0 * Inf = NaN (the trap PyTorch and JAX users keep falling into). */
+Test(tensor_ops, where_masks_the_nan_of_the_side_not_chosen)
+{
+    tg_tape *t = tg_tape_new();
+    int sh[1] = {3};
+    double xd[3] = {0.0, 1.0, 2.0};
+    tg_var x = tg_tensor_param(t, 1, sh, xd);
+    tg_var y = tg_sum(tg_where(tg_step(x), tg_log(x), tg_tensor_fill(t, 1, sh, 0.0)));
+    cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+    const double *g = tg_gradient_data(x);
+    double want[3] = {0.0, 1.0, 0.5};
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(g[i], want[i], "where(x > 0, log x, 0): d/dx at x = %g is %g, want %g",
+                     xd[i], g[i], want[i]);
+    tg_var s = tg_param(t, 0.0); /* the same on a scalar */
+    cr_assert_eq(tg_backward(tg_where(tg_step(s), tg_log(s), tg_const(t, 0.0))), TG_OK);
+    cr_expect_eq(tg_gradient(s), 0.0, "scalar: d/dx at 0 is %g", tg_gradient(s));
+    tg_tape_free(t);
+}
