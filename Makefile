@@ -74,7 +74,7 @@ $(BENCH): tests/bench/article_bench.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
 
-TBENCH := $(BUILD)/bench/matmul_bench $(BUILD)/bench/mlp_bench
+TBENCH := $(BUILD)/bench/matmul_bench $(BUILD)/bench/mlp_bench $(BUILD)/bench/hessian_bench
 
 $(TBENCH): $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(LIBA)
 	@mkdir -p $(dir $@)
@@ -85,6 +85,7 @@ bench: $(BENCH) $(TBENCH)
 	$(BENCH)
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/matmul_bench
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/mlp_bench
+	$(BUILD)/bench/hessian_bench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
