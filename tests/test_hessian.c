@@ -134,3 +134,36 @@ Test(hessian, bad_arguments_set_the_sticky_error)
     cr_expect_str_eq(tg_tape_error(t), "tg_diff: out #1 is a tensor of shape [2], not a scalar");
     tg_tape_free(t);
 }
+
+/* E = 1/2 (a - t)^2 with a = a1[3]: its Hessian is the Gauss-Newton part grad(a) grad(a)^T plus
+ * the residual part (a - t) times the Hessian of a. Both parts from the tape; their sum must be
+ * E's Hessian, and the Gauss-Newton part is positive semidefinite (it is an outer product). */
+Test(hessian, article_hessian_is_gauss_newton_plus_residual_part)
+{
+    tg_tape *t = tg_tape_new();
+    tg_article net;
+    tg_article_point pt;
+    tg_article_point_seed(&pt, 23);
+    cr_assert_eq(tg_article_build(&net, t, tg_article_activation("tanh"), 0.01, &pt), TG_OK);
+    tg_var w[9];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) w[3 * i + j] = net.w1[i][j];
+    for (int j = 0; j < 3; j++) w[6 + j] = net.w2[j];
+    double he[81], ha[81], ga[9], r = tg_value(net.a3) - tg_value(net.t);
+    cr_assert_eq(tg_hessian(net.E, 9, w, he), TG_OK, "%s", tg_tape_error(t));
+    cr_assert_eq(tg_hessian(net.a3, 9, w, ha), TG_OK, "%s", tg_tape_error(t));
+    cr_assert_eq(tg_backward(net.a3), TG_OK);
+    for (int k = 0; k < 9; k++) ga[k] = tg_gradient(w[k]);
+    double gn_only_err = 0;
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 9; j++) {
+            double gn = ga[i] * ga[j], sum = gn + r * ha[9 * i + j];
+            cr_expect(fabs(he[9 * i + j] - sum) <= 1e-12 * fmax(1, fabs(sum)),
+                      "H[%d][%d] = %.17g, Gauss-Newton %.17g + residual %.17g", i, j,
+                      he[9 * i + j], gn, r * ha[9 * i + j]);
+            gn_only_err = fmax(gn_only_err, fabs(he[9 * i + j] - gn));
+        }
+    /* the residual part is not negligible at a random point: Gauss-Newton alone is off */
+    cr_expect_gt(gn_only_err, 1e-6, "Gauss-Newton alone matches E's Hessian to %g", gn_only_err);
+    tg_tape_free(t);
+}
