@@ -27,40 +27,33 @@ void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize)
 
 /* Make room for need elements of size elem in *p (capacity *cap), doubling. 0 on success;
  * on failure sets TG_ERR_NOMEM and leaves *p as it was. */
-int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    uint64_t ncap = *cap ? *cap : 64;
-    while (ncap < need) ncap *= 2;
-    if (ncap > TG_MAX_NODES) ncap = TG_MAX_NODES;
-    if (ncap < need) {
-        tg_fail(t, TG_ERR_NOMEM, "tape: more than %u entries", (unsigned)TG_MAX_NODES);
-        return -1;
-    }
-    void *q = tg_mem(t, *p, (size_t)*cap * elem, (size_t)ncap * elem);
-    if (!q) {
-        tg_fail(t, TG_ERR_NOMEM, "tape: out of memory growing to %llu entries of %zu bytes",
-                (unsigned long long)ncap, elem);
-        return -1;
-    }
-    *p = q;
-    *cap = (uint32_t)ncap;
-    return 0;
-}
-
 int tg_grow_big(tg_tape *t, void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
-    size_t ncap = *cap ? *cap : 256;
+    size_t ncap = *cap ? *cap : 64;
     while (ncap < need) ncap *= 2;
     void *q = ncap <= SIZE_MAX / elem ? tg_mem(t, *p, *cap * elem, ncap * elem) : NULL;
     if (!q) {
-        tg_fail(t, TG_ERR_NOMEM, "tape: out of memory growing to %zu values of %zu bytes", ncap,
+        tg_fail(t, TG_ERR_NOMEM, "tape: out of memory growing to %zu entries of %zu bytes", ncap,
                 elem);
         return -1;
     }
     *p = q;
     *cap = ncap;
+    return 0;
+}
+
+/* The same for the node-indexed arrays, whose capacity is a uint32_t. */
+int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    if (need > TG_MAX_NODES) {
+        tg_fail(t, TG_ERR_NOMEM, "tape: more than %u entries", (unsigned)TG_MAX_NODES);
+        return -1;
+    }
+    size_t c = *cap; /* doubling stays below 2 * TG_MAX_NODES, which a uint32_t holds */
+    if (tg_grow_big(t, p, &c, need, elem)) return -1;
+    *cap = (uint32_t)c;
     return 0;
 }
 
