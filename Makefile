@@ -87,6 +87,24 @@ bench: $(BENCH) $(TBENCH)
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/mlp_bench
 	$(BUILD)/bench/hessian_bench
 
+# ---- fuzzing: tests/fuzz/fuzz_expr.c under libFuzzer + ASan + UBSan (clang, libfuzzer-14-dev,
+#      libclang-rt-14-dev); new inputs go to $(BUILD)/fuzz/corpus, the seeds stay as they are ----
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 600
+FUZZ       := $(BUILD)/fuzz/fuzz_expr
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer -DTG_BUILDING -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc
+
+.PHONY: fuzz
+$(FUZZ): tests/fuzz/fuzz_expr.c $(LIB_SRC) $(wildcard include/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_SRC) tests/fuzz/fuzz_expr.c -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+	  -dict=tests/fuzz/expr.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/

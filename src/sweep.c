@@ -224,6 +224,11 @@ int tg_replay(tg_tape *t)
             prev = nd->v;
             continue;
         }
+        if (a & TG_TENSOR) { /* before reading inputs: its in[0] is an offset into ext */
+            tg_tensor_forward(t, i);
+            if (t->status) return t->status;
+            continue;
+        }
         uint32_t idx[TG_MAX_ARITY];
         double x[TG_MAX_ARITY];
         int n = 1;
@@ -233,10 +238,6 @@ int tg_replay(tg_tape *t)
             n = 2;
             idx[1] = b & TG_IN1;
             x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
-        } else if (a & TG_TENSOR) {
-            tg_tensor_forward(t, i);
-            if (t->status) return t->status;
-            continue;
         } else if (kind == TG_NARY) {
             n = tg_node_inputs(t, nd, idx);
             for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;

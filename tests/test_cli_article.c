@@ -479,6 +479,7 @@ Test(cli_article, bad_usage_exits_2)
     expect_bad("article --steps", "tapegrad: article: --steps needs a value");
     expect_bad("article --frobnicate",
                "tapegrad: article: unknown option '--frobnicate' (see 'tapegrad article --help')");
-    expect_bad("frobnicate", "tapegrad: unknown command 'frobnicate' (commands: article)");
+    expect_bad("frobnicate", "tapegrad: unknown command 'frobnicate' (commands: article, grad, "
+                               "check, plot, dot)");
     expect_bad("", "tapegrad: no command given (try 'tapegrad --help')");
 }

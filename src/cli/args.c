@@ -60,7 +60,7 @@ int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, ui
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++) {
         unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10) break;
+        if (d > max || v > (max - d) / 10) break; /* v*10 + d would exceed max */
         v = v * 10 + d;
     }
     if (p == s || *p != '\0') {

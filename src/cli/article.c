@@ -37,7 +37,21 @@ static const char usage[] =
     "  --lr ETA           learning rate of the steps (default 0.5)\n"
     "  --steps K          K gradient-descent steps w <- w - ETA*dE/dw (default 0), E after\n"
     "                     each; the tape is recorded once and replayed\n"
-    "  --json             print one JSON object instead of the tables\n";
+    "  --json             print one JSON object instead of the tables\n"
+    "  --explain NAME     then show the chain rule for dE/dNAME, NAME any node of the\n"
+    "                     network (w11[1], z2[2], a1[3], ...): every path from E down to it\n"
+    "                     through the article's named nodes, each factor's value, each\n"
+    "                     path's product and their sum (tapegrad article --explain 'w11[1]')\n"
+    "  --dot              print the network's graph as Graphviz DOT instead of the tables:\n"
+    "                     every node with its value and dE/dnode\n"
+    "  -o FILE            with --dot: write FILE.dot, or draw FILE.svg / FILE.png with\n"
+    "                     Graphviz's dot when it is installed\n"
+    "\n"
+    "examples:\n"
+    "  tapegrad article\n"
+    "  tapegrad article --activation tanh --at x1=0.5,x2=-1,t=0.2 --steps 10\n"
+    "  tapegrad article --explain 'w11[1]'\n"
+    "  tapegrad article --dot -o article.svg\n";
 
 /* --at values, applied over the seeded point once all options are read. */
 typedef struct overrides {
@@ -290,7 +304,8 @@ typedef struct options {
     const char *activation;
     double slope, lr;
     uint64_t seed, steps;
-    int json, help;
+    int json, help, dot;
+    const char *explain, *out;
     overrides at;
 } options;
 
@@ -304,6 +319,14 @@ static int parse(int argc, char **argv, options *o)
             o->help = 1;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(argv[i], "--dot") == 0) {
+            o->dot = 1;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--explain", &v)) != 0) {
+            if (m < 0) return 2;
+            o->explain = v;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0) {
+            if (m < 0) return 2;
+            o->out = v;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--activation", &v)) != 0) {
             if (m < 0) return 2;
             o->activation = v;
@@ -333,6 +356,7 @@ int cli_article(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (o.out && !o.dot) return cli_fail(CMD, "-o goes with --dot (the graph's file)");
     const struct tg_op_def *g = tg_article_activation(o.activation);
     if (!g) {
         char list[128];
@@ -357,9 +381,24 @@ int cli_article(int argc, char **argv)
     if (tg_article_build(&net, tape, g, o.slope, &p) != TG_OK ||
         tg_article_evaluate(&net, &rep) != TG_OK) {
         rc = cli_fail(CMD, "%s", tg_tape_error(tape));
+    } else if (o.explain && tg_tape_find(tape, o.explain).index == TG_NONE) {
+        char list[256];
+        name_list(list, sizeof list, tg_article_leaf_name);
+        rc = cli_fail(CMD, "--explain: no node is called '%s' (the leaves are %s; the others "
+                      "z1[2] .. z3[2], a1[2] .. a3[2], z1[3], a1[3], E)", o.explain, list);
+    } else if (o.dot) {
+        rc = cli_write_dot(CMD, tape, o.out);
+        o.json = 0, o.steps = 0, o.explain = NULL;
     } else {
         if (!o.json) print_tables(&net, &rep, o.activation, o.slope, o.seed, seeded);
-        if (o.steps > 0 && (rc = descend(&net, o.lr, o.steps, &d)) == 0 &&
+        if (o.explain) {
+            tg_explain_opts eo = {.named = 1};
+            if (!o.json) putchar('\n');
+            int st = tg_explain(o.json ? stderr : stdout, net.E, tg_tape_find(tape, o.explain),
+                                &eo);
+            if (st != TG_OK && st != TG_ERR_ARG) rc = cli_fail(CMD, "%s", tg_tape_error(tape));
+        }
+        if (rc == 0 && o.steps > 0 && (rc = descend(&net, o.lr, o.steps, &d)) == 0 &&
             tg_article_evaluate(&net, &final) != TG_OK)
             rc = cli_fail(CMD, "%s", tg_tape_error(tape));
     }

@@ -5,12 +5,16 @@
 #define TG_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
+
+#include "tapegrad.h"
+#include "tapegrad_expr.h"
 
 /* A subcommand: argv[0] is its name, argv[1..argc-1] its arguments. Returns the exit status
  * (0 done, 1 a check disagreed, 2 bad input, after printing "tapegrad: <message>"). */
 typedef int cli_run_fn(int argc, char **argv);
 
-cli_run_fn cli_article;
+cli_run_fn cli_article, cli_grad, cli_check, cli_plot, cli_dot;
 
 /* ---- args.c ---- */
 
@@ -40,5 +44,65 @@ int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, ui
  * error). */
 int cli_at_each(const char *cmd, const char *spec,
                 int (*bind)(void *ud, const char *name, double value), void *ud);
+
+/* ---- workbench.c: what grad, check, plot and dot share ---- */
+
+/* One tape, one name table, the --def definitions and the --at values. */
+typedef struct cli_wb {
+    const char *cmd;
+    tg_tape *tape;
+    tg_names *names;
+    tg_defs *defs;
+    struct cli_at {
+        char *name;
+        double v;
+        int used; /* an expression met the name */
+    } *at;
+    int nat, capat;
+    char *input; /* standard input, when an expression is "-" */
+    size_t input_len;
+} cli_wb;
+
+/* The longest expression the command reads (the library has no such limit). */
+#define CLI_MAX_EXPR (256 * 1024)
+
+/* 0, or 2 after cli_fail (out of memory). cli_wb_free may be called either way. */
+int cli_wb_init(cli_wb *w, const char *cmd);
+void cli_wb_free(cli_wb *w);
+/* --def TEXT, --at LIST: 0, or 2 after printing the error. */
+int cli_wb_def(cli_wb *w, const char *text);
+int cli_wb_at(cli_wb *w, const char *spec);
+/* Parse text onto w's tape ("-": read it from standard input). A name met for the first time becomes a parameter with its --at
+ * value (or 0 when it has none: see cli_wb_unset); pi and e are constants unless --at sets
+ * them. On error prints "tapegrad: [WHAT: ]at column C: MESSAGE", sets *rc = 2 and returns
+ * an error handle. */
+tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc);
+/* Whether --at gave name a value. */
+int cli_wb_given(const cli_wb *w, const char *name);
+/* Whether the i-th name is a parameter (not one of the built-in constants). */
+int cli_wb_is_param(const cli_wb *w, int i);
+/* The parameters without an --at value, except `except`, as "x, y" in list; their count. */
+int cli_wb_unset(const cli_wb *w, const char *except, char *list, size_t size);
+/* Print the "no value for ..." error for the unset names (except `except`). */
+void cli_wb_missing(const cli_wb *w, const char *except);
+/* 0, or 2 after an error naming an --at name no expression used. */
+int cli_wb_unused_at(const cli_wb *w);
+
+/* JSON number with 17 significant digits (null for NaN and Inf), JSON string. */
+void cli_json_num(FILE *f, double v);
+void cli_json_str(FILE *f, const char *s);
+int cli_ends_with(const char *s, const char *suffix);
+/* Whether an argument the command does not know is meant as an option: "--" and a letter.
+ * Anything else is an expression, even with leading minus signs ("-x^2", "---x"). */
+int cli_is_option(const char *arg);
+/* path with its extension replaced by ext (".csv"); malloc'd, NULL if out of memory. */
+char *cli_replace_ext(const char *path, const char *ext);
+/* Run argv[0] (searched in PATH) with argv and wait: its exit status, -1 when it is not
+ * installed, -2 when it could not be run or was killed. */
+int cli_run_program(const char *const *argv);
+/* The tape's graph (tg_dot) to standard output (out NULL), to out (.dot), or drawn to out
+ * (.svg, .png) by Graphviz's dot with the DOT beside it; without dot installed, says so and
+ * how to install it. 0, or 2 after cli_fail. */
+int cli_write_dot(const char *cmd, tg_tape *t, const char *out);
 
 #endif

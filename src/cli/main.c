@@ -13,6 +13,10 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"article", cli_article, "the backpropagation article's 2-3-1 network: tape vs hand deltas"},
+    {"grad", cli_grad, "value and gradient of an expression (--explain: the chain rule's paths)"},
+    {"check", cli_check, "a hand-written derivative against the tape's, at random points"},
+    {"plot", cli_plot, "an expression and its derivatives on a grid: CSV, SVG or PNG"},
+    {"dot", cli_dot, "an expression's graph as Graphviz DOT (or SVG/PNG through dot)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -22,7 +26,15 @@ static void usage(FILE *f)
           "commands:\n", f);
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nexit status: 0 done, 1 a check found a disagreement, 2 bad input\n", f);
+    fputs("\nexamples:\n"
+          "  tapegrad grad 'x*sigmoid(x)' --at x=1 --explain x\n"
+          "  tapegrad check 'log(1 + exp(x))' --wrt x --expect 'sigmoid(x)'\n"
+          "  tapegrad plot 'x*sigmoid(x)' 'gelu(x)' -o compare.svg\n"
+          "  tapegrad dot 'tanh(w*x + b)' --at w=0.5,x=1,b=0 -o graph.svg\n"
+          "  tapegrad article --explain 'w11[1]'\n"
+          "\nexpressions: + - * / ^, numbers, names (x, w11[2]) and ops by name (sigmoid,\n"
+          "tanh, relu, exp, log, ...); see docs/cli.md\n"
+          "\nexit status: 0 done, 1 a check found a disagreement, 2 bad input\n", f);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,75 @@
+/* dot.c - `tapegrad dot EXPR`: the recorded graph of an expression, with every node's value
+ * and gradient, as Graphviz DOT (tg_dot), or drawn to SVG/PNG by Graphviz when installed.
+ * See LICENSE. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD "dot"
+
+static const char usage[] =
+    "usage: tapegrad dot EXPR [--at NAME=V,...] [--def 'f(x) = ...'] [-o FILE.dot|.svg|.png]\n"
+    "\n"
+    "Records EXPR, runs the reverse sweep and writes the tape's graph in Graphviz's DOT\n"
+    "language: one box per node with its op, value and gradient (leaves by name), edges\n"
+    "from input to consumer labelled with the local partial derivative; the output f has a\n"
+    "double border.\n"
+    "\n"
+    "  --at NAME=V,...   the names' values (every name needs one)\n"
+    "  --def 'f(x) = E'  define a function (repeatable; see tapegrad grad --help)\n"
+    "  -o FILE           FILE.dot: the DOT text; FILE.svg or FILE.png: drawn by Graphviz's\n"
+    "                    dot (FILE.dot is written beside it); without -o: DOT to standard\n"
+    "                    output\n"
+    "\n"
+    "examples:\n"
+    "  tapegrad dot 'x*sigmoid(x)' --at x=1 -o swish.svg\n"
+    "  tapegrad dot 'log(1 + exp(w*x + b))' --at w=0.5,x=2,b=-1 | dot -Tpng > g.png\n"
+    "  tapegrad article --dot -o article.svg      (the article's network)\n";
+
+int cli_dot(int argc, char **argv)
+{
+    cli_wb w;
+    const char *text = NULL, *out = NULL, *v;
+    int rc = 0, m;
+    if (cli_wb_init(&w, CMD)) return 2;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            cli_wb_free(&w);
+            return 0;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
+            rc = m < 0 || cli_wb_at(&w, v) ? 2 : 0;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--def", &v)) != 0) {
+            rc = m < 0 || cli_wb_def(&w, v) ? 2 : 0;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0 ||
+                   (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0) {
+            rc = m < 0 ? 2 : 0;
+            out = v;
+        } else if (cli_is_option(argv[i])) {
+            rc = cli_fail(CMD, "unknown option '%s' (see 'tapegrad dot --help')", argv[i]);
+        } else if (text) {
+            rc = cli_fail(CMD, "one expression only (got '%s' and '%s'; quote an expression "
+                          "with spaces)", text, argv[i]);
+        } else {
+            text = argv[i];
+        }
+    }
+    if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad dot --help')");
+    tg_var f = {0};
+    if (rc == 0) f = cli_wb_parse(&w, NULL, text, &rc);
+    if (rc == 0) rc = cli_wb_unused_at(&w);
+    if (rc == 0) {
+        char list[8];
+        if (cli_wb_unset(&w, NULL, list, sizeof list) > 0) {
+            cli_wb_missing(&w, NULL);
+            rc = 2;
+        }
+    }
+    if (rc == 0 && !tg_label_of(f) && tg_tape_find(w.tape, "f").index == TG_NONE)
+        tg_label(f, "f");
+    if (rc == 0 && tg_backward(f) != TG_OK) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
+    if (rc == 0) rc = cli_write_dot(CMD, w.tape, out);
+    cli_wb_free(&w);
+    return rc;
+}

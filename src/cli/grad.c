@@ -1,0 +1,114 @@
+/* grad.c - `tapegrad grad EXPR`: the value of an expression and its gradient with respect to
+ * every name in it, from one reverse sweep; --explain NAME lists the chain rule's paths.
+ * Parses, calls the library, prints. See LICENSE. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD "grad"
+
+static const char usage[] =
+    "usage: tapegrad grad EXPR [--at NAME=V,...] [--def 'f(x) = ...'] [--json]\n"
+    "                          [--explain NAME [--max-paths N]]\n"
+    "\n"
+    "Records EXPR on a tape and prints its value f and, from one reverse sweep, df/dNAME for\n"
+    "every name in it, in the order the names first appear.\n"
+    "\n"
+    "  EXPR               an expression: + - * / ^ (right-associative; -x^2 is -(x^2)),\n"
+    "                     numbers (2, 1.5e-3), names (x, beta, w11[2]), parentheses and\n"
+    "                     calls of ops (sigmoid, tanh, relu, exp, log, ...; see\n"
+    "                     docs/ops.md) or of --def functions; pi and e are constants\n"
+    "  --at NAME=V,...    the names' values (every name needs one; may be repeated)\n"
+    "  --def 'f(x) = E'   define a function for EXPR, e.g. 'swish(x) = x*sigmoid(x)';\n"
+    "                     several parameters are fine, and later --defs may call earlier\n"
+    "                     ones (repeatable)\n"
+    "  --json             print one object {\"value\": f, \"grad\": {\"x\": df/dx, ...}}\n"
+    "                     with 17 significant digits\n"
+    "  --explain NAME     then show the chain rule: every path from f down to NAME, each\n"
+    "                     edge's local partial, each path's product, and their sum\n"
+    "  --max-paths N      refuse to list more than N paths (default 64)\n"
+    "\n"
+    "examples:\n"
+    "  tapegrad grad 'x*sigmoid(x)' --at x=1\n"
+    "  tapegrad grad 'log(1 + exp(w*x + b))' --at w=0.5,x=2,b=-1 --json\n"
+    "  tapegrad grad 'swish(x)' --def 'swish(x) = x*sigmoid(x)' --at x=1 --explain x\n";
+
+int cli_grad(int argc, char **argv)
+{
+    cli_wb w;
+    const char *text = NULL, *explain = NULL, *v;
+    int json = 0, rc = 0, m;
+    uint64_t max_paths = 64;
+    if (cli_wb_init(&w, CMD)) return 2;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            cli_wb_free(&w);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
+            rc = m < 0 || cli_wb_at(&w, v) ? 2 : 0;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--def", &v)) != 0) {
+            rc = m < 0 || cli_wb_def(&w, v) ? 2 : 0;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--explain", &v)) != 0) {
+            rc = m < 0 ? 2 : 0;
+            explain = v;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--max-paths", &v)) != 0) {
+            rc = m < 0 || cli_count(CMD, "--max-paths", v, 1000000, &max_paths) ? 2 : 0;
+        } else if (cli_is_option(argv[i])) {
+            rc = cli_fail(CMD, "unknown option '%s' (see 'tapegrad grad --help')", argv[i]);
+        } else if (text) {
+            rc = cli_fail(CMD, "one expression only (got '%s' and '%s'; quote an expression "
+                          "with spaces)", text, argv[i]);
+        } else {
+            text = argv[i];
+        }
+    }
+    if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad grad --help')");
+    tg_var f = {0};
+    if (rc == 0) f = cli_wb_parse(&w, NULL, text, &rc);
+    if (rc == 0) rc = cli_wb_unused_at(&w);
+    if (rc == 0) {
+        char list[8];
+        if (cli_wb_unset(&w, NULL, list, sizeof list) > 0) {
+            cli_wb_missing(&w, NULL);
+            rc = 2;
+        }
+    }
+    tg_var wrt = {0};
+    if (rc == 0 && explain) {
+        wrt = tg_names_get(w.names, explain);
+        if (wrt.index == TG_NONE)
+            rc = cli_fail(CMD, "--explain: '%s' is not a name in the expression", explain);
+    }
+    if (rc == 0 && tg_backward(f) != TG_OK) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
+    if (rc == 0 && json) {
+        fputs("{\"value\": ", stdout);
+        cli_json_num(stdout, tg_value(f));
+        fputs(", \"grad\": {", stdout);
+        for (int i = 0, k = 0; i < tg_names_count(w.names); i++) {
+            if (!cli_wb_is_param(&w, i)) continue;
+            if (k++) fputs(", ", stdout);
+            cli_json_str(stdout, tg_names_name(w.names, i));
+            fputs(": ", stdout);
+            cli_json_num(stdout, tg_gradient(tg_names_var(w.names, i)));
+        }
+        fputs("}}\n", stdout);
+    } else if (rc == 0) {
+        printf("f = %.15g\n", tg_value(f));
+        for (int i = 0; i < tg_names_count(w.names); i++)
+            if (cli_wb_is_param(&w, i))
+                printf("df/d%s = %.15g\n", tg_names_name(w.names, i),
+                       tg_gradient(tg_names_var(w.names, i)));
+    }
+    if (rc == 0 && explain) {
+        tg_explain_opts eo = {.max_paths = (int)max_paths, .out_name = "f"};
+        if (!json) putchar('\n');
+        int st = tg_explain(json ? stderr : stdout, f, wrt, &eo);
+        if (st != TG_OK && st != TG_ERR_ARG) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
+    }
+    cli_wb_free(&w);
+    return rc;
+}

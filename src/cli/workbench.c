@@ -1,0 +1,332 @@
+/* workbench.c - what grad, check, plot and dot share: --def and --at collected before any
+ * expression is read, expressions parsed onto one tape with one name table, the one-line
+ * parse error "tapegrad: at column C: ...", JSON numbers, and running a helper program
+ * (gnuplot, dot) when it is installed. See LICENSE. */
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "cli.h"
+
+extern char **environ;
+
+/* The constants every expression may use without --at (an --at value overrides them). */
+static const struct {
+    const char *name;
+    double v;
+} constants[] = {{"pi", 3.14159265358979323846}, {"e", 2.71828182845904523536}};
+
+static int is_alnum(char c)
+{
+    return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* NAME := [A-Za-z_][A-Za-z0-9_]* ('[' [0-9]+ ']')? */
+static int is_name(const char *s)
+{
+    size_t i = 0, n = strlen(s);
+    if (n == 0 || n > TG_NAME_MAX || (s[0] >= '0' && s[0] <= '9')) return 0;
+    while (i < n && is_alnum(s[i])) i++;
+    if (i == 0) return 0;
+    if (i == n) return 1;
+    if (s[i] != '[' || s[n - 1] != ']' || n - i < 3) return 0;
+    for (size_t k = i + 1; k + 1 < n; k++)
+        if (s[k] < '0' || s[k] > '9') return 0;
+    return 1;
+}
+
+int cli_wb_init(cli_wb *w, const char *cmd)
+{
+    memset(w, 0, sizeof *w);
+    w->cmd = cmd;
+    w->tape = tg_tape_new();
+    w->names = tg_names_new();
+    w->defs = tg_defs_new();
+    if (!w->tape || !w->names || !w->defs) {
+        cli_wb_free(w);
+        return cli_fail(cmd, "out of memory");
+    }
+    return 0;
+}
+
+void cli_wb_free(cli_wb *w)
+{
+    for (int i = 0; i < w->nat; i++) free(w->at[i].name);
+    free(w->at);
+    free(w->input);
+    tg_defs_free(w->defs);
+    tg_names_free(w->names);
+    tg_tape_free(w->tape);
+    memset(w, 0, sizeof *w);
+}
+
+int cli_wb_def(cli_wb *w, const char *text)
+{
+    tg_parse_error e;
+    if (tg_defs_add(w->defs, text, NULL, &e) == TG_OK) return 0;
+    if (e.column > 0) return cli_fail(NULL, "--def: at column %d: %s", e.column, e.message);
+    return cli_fail(NULL, "--def: %s", e.message);
+}
+
+static int at_bind(void *ud, const char *name, double value)
+{
+    cli_wb *w = ud;
+    for (int i = 0; i < w->nat; i++)
+        if (strcmp(w->at[i].name, name) == 0)
+            return cli_fail(w->cmd, "--at: '%s' is given twice", name);
+    size_t len = strlen(name);
+    if (!is_name(name))
+        return cli_fail(w->cmd, "--at: '%s' is not a name (names are like x, beta, w11[2])",
+                        name);
+    if (w->nat == w->capat) {
+        int cap = w->capat ? 2 * w->capat : 8;
+        void *q = realloc(w->at, (size_t)cap * sizeof *w->at);
+        if (!q) return cli_fail(w->cmd, "out of memory");
+        w->at = q;
+        w->capat = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return cli_fail(w->cmd, "out of memory");
+    memcpy(copy, name, len + 1);
+    w->at[w->nat].name = copy;
+    w->at[w->nat].v = value;
+    w->at[w->nat].used = 0;
+    w->nat++;
+    return 0;
+}
+
+int cli_wb_at(cli_wb *w, const char *spec) { return cli_at_each(w->cmd, spec, at_bind, w); }
+
+/* A name the expression meets for the first time: its --at value as a parameter, a known
+ * constant, or a parameter without a value yet (0, listed by cli_wb_unset). */
+static tg_var bind(void *ud, tg_tape *t, const char *name)
+{
+    cli_wb *w = ud;
+    for (int i = 0; i < w->nat; i++) {
+        if (strcmp(w->at[i].name, name) == 0) {
+            w->at[i].used = 1;
+            return tg_param(t, w->at[i].v);
+        }
+    }
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+        if (strcmp(constants[i].name, name) == 0) return tg_const(t, constants[i].v);
+    return tg_param(t, 0.0);
+}
+
+/* EXPR "-": the expression is standard input, read once. NULL after cli_fail. */
+static const char *read_stdin(cli_wb *w, const char *what)
+{
+    if (w->input) return w->input;
+    size_t cap = 4096, n = 0, k;
+    char *buf = malloc(cap + 1);
+    if (!buf) return cli_fail(w->cmd, "out of memory"), NULL;
+    while ((k = fread(buf + n, 1, cap - n, stdin)) > 0) {
+        n += k;
+        if (n > CLI_MAX_EXPR) break;
+        if (n == cap) {
+            char *q = realloc(buf, 2 * cap + 1);
+            if (!q) return free(buf), cli_fail(w->cmd, "out of memory"), NULL;
+            buf = q;
+            cap *= 2;
+        }
+    }
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    w->input = buf;
+    w->input_len = n;
+    (void)what;
+    return buf;
+}
+
+tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc)
+{
+    tg_parse_opts o = {.defs = w->defs, .bind = bind, .bind_ud = w};
+    tg_parse_error e;
+    tg_var none = {w->tape, TG_NONE, 0};
+    const char *sep = what ? ": " : "";
+    size_t len;
+    if (strcmp(text, "-") == 0) {
+        if (!(text = read_stdin(w, what))) return *rc = 2, none;
+        len = w->input_len;
+        const char *nul = memchr(text, '\0', len);
+        if (nul) {
+            *rc = cli_fail(NULL, "%s%sat column %zu: byte 0x00 (NUL) in the expression", what ? what : "",
+                           sep, (size_t)(nul - text) + 1);
+            return none;
+        }
+    } else {
+        len = strlen(text);
+    }
+    if (len > CLI_MAX_EXPR) {
+        *rc = cli_fail(NULL, "%s%sat column %d: the expression is longer than %d bytes",
+                       what ? what : "", sep, CLI_MAX_EXPR + 1, CLI_MAX_EXPR);
+        return none;
+    }
+    tg_var v = tg_parse(w->tape, text, w->names, &o, &e);
+    if (v.index != TG_NONE) return v;
+    if (!what) what = "";
+    if (e.column > 0)
+        *rc = cli_fail(NULL, "%s%sat column %d: %s", what, sep, e.column, e.message);
+    else
+        *rc = cli_fail(NULL, "%s%s%s", what, sep, e.message);
+    return v;
+}
+
+int cli_wb_given(const cli_wb *w, const char *name)
+{
+    for (int i = 0; i < w->nat; i++)
+        if (strcmp(w->at[i].name, name) == 0) return 1;
+    return 0;
+}
+
+int cli_wb_is_param(const cli_wb *w, int i)
+{
+    tg_var v = tg_names_var(w->names, i);
+    const char *name = tg_names_name(w->names, i);
+    for (size_t k = 0; k < sizeof constants / sizeof constants[0]; k++)
+        if (strcmp(constants[k].name, name) == 0 && !cli_wb_given(w, name)) return 0;
+    return v.index != TG_NONE;
+}
+
+int cli_wb_unset(const cli_wb *w, const char *except, char *list, size_t size)
+{
+    int n = 0;
+    size_t len = 0;
+    list[0] = '\0';
+    for (int i = 0; i < tg_names_count(w->names); i++) {
+        const char *name = tg_names_name(w->names, i);
+        if (!cli_wb_is_param(w, i) || cli_wb_given(w, name)) continue;
+        if (except && strcmp(name, except) == 0) continue;
+        if (len < size)
+            len += (size_t)snprintf(list + len, size - len, "%s%s", n ? ", " : "", name);
+        n++;
+    }
+    return n;
+}
+
+int cli_wb_unused_at(const cli_wb *w)
+{
+    for (int i = 0; i < w->nat; i++) {
+        if (w->at[i].used) continue;
+        char list[512];
+        size_t len = 0;
+        list[0] = '\0';
+        for (int k = 0; k < tg_names_count(w->names) && len < sizeof list; k++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "",
+                                    tg_names_name(w->names, k));
+        return cli_fail(w->cmd, "--at: '%s' does not appear in the expression (its names: %s)",
+                        w->at[i].name, len ? list : "none");
+    }
+    return 0;
+}
+
+void cli_wb_missing(const cli_wb *w, const char *except)
+{
+    char list[512], hint[600];
+    int n = cli_wb_unset(w, except, list, sizeof list);
+    size_t len = 0;
+    hint[0] = '\0';
+    for (int i = 0, k = 0; i < tg_names_count(w->names) && len < sizeof hint; i++) {
+        const char *name = tg_names_name(w->names, i);
+        if (!cli_wb_is_param(w, i) || cli_wb_given(w, name)) continue;
+        if (except && strcmp(name, except) == 0) continue;
+        len += (size_t)snprintf(hint + len, sizeof hint - len, "%s%s=...", k++ ? "," : "", name);
+    }
+    cli_fail(w->cmd, "no value for %s %s (give %s with --at %s)", n == 1 ? "the name" : "the names",
+             list, n == 1 ? "it" : "them", hint);
+}
+
+/* ---- output ---- */
+
+void cli_json_num(FILE *f, double v)
+{
+    if (isnan(v) || isinf(v)) fputs("null", f);
+    else fprintf(f, "%.17g", v);
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int cli_is_option(const char *arg)
+{
+    return arg[0] == '-' && arg[1] == '-' &&
+           ((arg[2] >= 'a' && arg[2] <= 'z') || (arg[2] >= 'A' && arg[2] <= 'Z'));
+}
+
+int cli_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+char *cli_replace_ext(const char *path, const char *ext)
+{
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    size_t base = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    char *s = malloc(base + strlen(ext) + 1);
+    if (!s) return NULL;
+    memcpy(s, path, base);
+    strcpy(s + base, ext);
+    return s;
+}
+
+int cli_run_program(const char *const *argv)
+{
+    pid_t pid;
+    int err = posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
+    if (err) return err == ENOENT ? -1 : -2;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -2;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
+int cli_write_dot(const char *cmd, tg_tape *t, const char *out)
+{
+    int png = out && cli_ends_with(out, ".png"), svg = out && cli_ends_with(out, ".svg");
+    if (out && !png && !svg && !cli_ends_with(out, ".dot"))
+        return cli_fail(cmd, "-o: '%s' must end in .dot, .svg or .png", out);
+    if (!out) return tg_dot(t, stdout) == TG_OK ? 0 : cli_fail(cmd, "cannot write the graph");
+    char *dotfile = png || svg ? cli_replace_ext(out, ".dot") : NULL;
+    const char *path = dotfile ? dotfile : out;
+    if ((png || svg) && !dotfile) return cli_fail(cmd, "out of memory");
+    FILE *f = fopen(path, "w");
+    int rc = 0;
+    if (!f) {
+        rc = cli_fail(cmd, "cannot write %s", path);
+    } else {
+        int bad = tg_dot(t, f) != TG_OK; /* close it either way */
+        if (fclose(f) != 0 || bad) rc = cli_fail(cmd, "cannot write %s", path);
+    }
+    if (rc == 0 && dotfile) {
+        const char *args[] = {"dot", png ? "-Tpng" : "-Tsvg", "-o", out, dotfile, NULL};
+        int st = cli_run_program(args);
+        if (st == -1)
+            fprintf(stderr, "tapegrad: %s: Graphviz's dot is not installed, so %s was not drawn; "
+                    "wrote %s (install Graphviz, e.g. 'apt-get install graphviz', then run "
+                    "'dot %s -o %s %s')\n", cmd, out, dotfile, png ? "-Tpng" : "-Tsvg", out,
+                    dotfile);
+        else if (st != 0)
+            rc = cli_fail(cmd, "dot failed (status %d) drawing %s from %s", st, out, dotfile);
+        else
+            printf("wrote %s (Graphviz dot), with the graph in %s\n", out, dotfile);
+    } else if (rc == 0) {
+        printf("wrote %s\n", out);
+    }
+    free(dotfile);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* formula.c - tg_check_formula: a hand-written derivative against the tape's, at random
+ * points, with central finite differences as a second opinion where they disagree most.
+ * Points are drawn from a seeded splitmix64 (no global state). See LICENSE. */
+#include <float.h>
+#include <math.h>
+
+#include "workbench.h"
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t *s, double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)(splitmix64(s) >> 11) * 0x1p-53);
+}
+
+/* The tape's derivative at the current point: reverse sweep (order 1) or the recorded
+ * second derivative d2 (order 2, valid after the replay). */
+static double tape_derivative(tg_var f, tg_var wrt, tg_var d2, int order)
+{
+    if (order == 2) return tg_value(d2);
+    if (tg_backward(f) != TG_OK) return NAN;
+    return tg_gradient(wrt);
+}
+
+static double value_at(tg_var f, tg_var x, double v, int *flip)
+{
+    tg_set(x, v);
+    if (tg_replay(f.tape) == TG_FLIP) *flip = 1;
+    return tg_value(f);
+}
+
+/* Central differences of f in x at x0, Richardson-extrapolated from steps h and h/2: the
+ * first derivative (h = cbrt(eps)*scale) or the second (h = eps^(1/6)*scale, where the
+ * O(h^4) truncation and the eps/h^2 rounding balance). x is restored (not replayed). */
+static double central(tg_var f, tg_var x, double x0, int order, int *flip)
+{
+    double scale = fmax(1.0, fabs(x0));
+    volatile double up = x0 + (order == 1 ? cbrt(DBL_EPSILON) : pow(DBL_EPSILON, 1.0 / 6)) * scale;
+    double h = up - x0, d[2];
+    for (int k = 0; k < 2; k++, h /= 2) {
+        double fp = value_at(f, x, x0 + h, flip), fm = value_at(f, x, x0 - h, flip);
+        if (order == 1) d[k] = (fp - fm) / (2 * h);
+        else d[k] = (fp - 2 * value_at(f, x, x0, flip) + fm) / (h * h);
+    }
+    tg_set(x, x0);
+    return order == 1 ? (4 * d[1] - d[0]) / 3 : (16 * d[1] - d[0]) / 15;
+}
+
+int tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndraw, const tg_var *draw,
+                     const tg_formula_opts *o, tg_formula_report *rep)
+{
+    if (!tg_resolve(f, "tg_check_formula")) return f.tape ? (int)f.tape->status : TG_ERR_ARG;
+    tg_tape *t = f.tape;
+    if (t->status) return t->status;
+    const tg_node *w = tg_resolve_on(t, wrt, "tg_check_formula", "wrt");
+    if (!w || !tg_resolve_on(t, hand, "tg_check_formula", "hand")) return t->status;
+    if (w->op != &tg_leaf_param)
+        return tg_fail(t, TG_ERR_ARG, "tg_check_formula: wrt is not a parameter");
+    if (order != 1 && order != 2)
+        return tg_fail(t, TG_ERR_ARG, "tg_check_formula: order %d (1 or 2)", order);
+    if (ndraw < 0 || (ndraw > 0 && !draw))
+        return tg_fail(t, TG_ERR_ARG, "tg_check_formula: %d leaves to draw, draw is NULL", ndraw);
+    for (int k = 0; k < ndraw; k++) {
+        const tg_node *nd = tg_resolve_on(t, draw[k], "tg_check_formula", "a drawn leaf");
+        if (!nd) return t->status;
+        if (!tg_node_is_leaf(nd))
+            return tg_fail(t, TG_ERR_ARG, "tg_check_formula: draw[%d] is not a leaf", k);
+    }
+    double lo = -3, hi = 3, rtol = 1e-6, atol = 1e-8;
+    int samples = 200;
+    uint64_t seed = 0;
+    if (o) {
+        if (o->lo != 0 || o->hi != 0) lo = o->lo, hi = o->hi;
+        if (o->samples > 0) samples = o->samples;
+        if (o->rtol > 0) rtol = o->rtol;
+        if (o->atol > 0) atol = o->atol;
+        seed = o->seed;
+    }
+    if (ndraw == 0) samples = 1;
+    tg_var d2 = {0};
+    if (order == 2) {
+        d2 = tg_diff(tg_diff(f, wrt), wrt);
+        if (t->status) return t->status;
+    }
+    tg_formula_report r = {0};
+    double worst = -1, at[64];
+    double *best = ndraw <= 64 ? at : tg_mem(t, NULL, 0, (size_t)ndraw * sizeof *best);
+    if (!best) return tg_fail(t, TG_ERR_NOMEM, "tg_check_formula: out of memory");
+    for (int s = 0; s < samples; s++) {
+        for (int k = 0; k < ndraw; k++) tg_set(draw[k], uniform(&seed, lo, hi));
+        int st = tg_replay(t);
+        if (st != TG_OK && st != TG_FLIP) break;
+        double a = tape_derivative(f, wrt, d2, order), b = tg_value(hand);
+        if (t->status) break;
+        r.points++;
+        if (!isfinite(a) || !isfinite(b) || !isfinite(tg_value(f))) {
+            r.skipped++;
+            continue;
+        }
+        r.compared++;
+        double d = fabs(a - b), m = fmax(fabs(a), fabs(b)), excess = d / (atol + rtol * m);
+        if (excess > 1) r.failed++;
+        if (excess > worst) {
+            worst = excess;
+            r.tape = a;
+            r.hand = b;
+            r.abs_err = d;
+            r.rel_err = m > 0 ? d / m : 0;
+            for (int k = 0; k < ndraw; k++) best[k] = tg_value(draw[k]);
+        }
+    }
+    if (!t->status && r.compared > 0) { /* back to the worst point: the second opinion there */
+        for (int k = 0; k < ndraw; k++) tg_set(draw[k], best[k]);
+        int check_nan = t->check_nan; /* the steps may leave the domain on purpose */
+        t->check_nan = 0;
+        r.fd = central(f, wrt, tg_value(wrt), order, &r.fd_kink);
+        t->check_nan = check_nan;
+        int st = tg_replay(t);
+        if (st == TG_OK || st == TG_FLIP) tape_derivative(f, wrt, d2, order);
+    }
+    if (best != at) tg_mem(t, best, (size_t)ndraw * sizeof *best, 0);
+    if (rep) *rep = r;
+    if (t->status) return t->status;
+    return r.failed || r.compared == 0 ? 1 : 0;
+}
