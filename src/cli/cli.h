@@ -87,6 +87,9 @@ int cli_wb_unset(const cli_wb *w, const char *except, char *list, size_t size);
 void cli_wb_missing(const cli_wb *w, const char *except);
 /* 0, or 2 after an error naming an --at name no expression used. */
 int cli_wb_unused_at(const cli_wb *w);
+/* Both checks above for a point evaluation: every --at name used, and every parameter but
+ * `except` given a value. 0, or 2 after the error. */
+int cli_wb_bound(const cli_wb *w, const char *except);
 
 /* JSON number with 17 significant digits (null for NaN and Inf), JSON string. */
 void cli_json_num(FILE *f, double v);

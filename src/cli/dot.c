@@ -58,14 +58,7 @@ int cli_dot(int argc, char **argv)
     if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad dot --help')");
     tg_var f = {0};
     if (rc == 0) f = cli_wb_parse(&w, NULL, text, &rc);
-    if (rc == 0) rc = cli_wb_unused_at(&w);
-    if (rc == 0) {
-        char list[8];
-        if (cli_wb_unset(&w, NULL, list, sizeof list) > 0) {
-            cli_wb_missing(&w, NULL);
-            rc = 2;
-        }
-    }
+    if (rc == 0) rc = cli_wb_bound(&w, NULL);
     if (rc == 0 && !tg_label_of(f) && tg_tape_find(w.tape, "f").index == TG_NONE)
         tg_label(f, "f");
     if (rc == 0 && tg_backward(f) != TG_OK) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));

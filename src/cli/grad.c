@@ -69,14 +69,7 @@ int cli_grad(int argc, char **argv)
     if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad grad --help')");
     tg_var f = {0};
     if (rc == 0) f = cli_wb_parse(&w, NULL, text, &rc);
-    if (rc == 0) rc = cli_wb_unused_at(&w);
-    if (rc == 0) {
-        char list[8];
-        if (cli_wb_unset(&w, NULL, list, sizeof list) > 0) {
-            cli_wb_missing(&w, NULL);
-            rc = 2;
-        }
-    }
+    if (rc == 0) rc = cli_wb_bound(&w, NULL);
     tg_var wrt = {0};
     if (rc == 0 && explain) {
         wrt = tg_names_get(w.names, explain);

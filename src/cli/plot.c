@@ -223,14 +223,7 @@ int cli_plot(int argc, char **argv)
             rc = cli_fail(CMD, "--at gives '%s' a value, but it is the variable on the x axis",
                           o.var);
     }
-    if (rc == 0) rc = cli_wb_unused_at(&w);
-    if (rc == 0) {
-        char list[8];
-        if (cli_wb_unset(&w, o.var, list, sizeof list) > 0) {
-            cli_wb_missing(&w, o.var);
-            rc = 2;
-        }
-    }
+    if (rc == 0) rc = cli_wb_bound(&w, o.var);
     char *csv = NULL, *gp = NULL;
     FILE *f = stdout;
     if (rc == 0 && o.out) {

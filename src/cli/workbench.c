@@ -224,6 +224,17 @@ int cli_wb_unused_at(const cli_wb *w)
     return 0;
 }
 
+int cli_wb_bound(const cli_wb *w, const char *except)
+{
+    char list[8];
+    int rc = cli_wb_unused_at(w);
+    if (rc == 0 && cli_wb_unset(w, except, list, sizeof list) > 0) {
+        cli_wb_missing(w, except);
+        rc = 2;
+    }
+    return rc;
+}
+
 void cli_wb_missing(const cli_wb *w, const char *except)
 {
     char list[512], hint[600];
