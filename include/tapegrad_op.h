@@ -85,6 +85,10 @@ typedef struct tg_op_def {
  * returns how many, or -1 for a bad handle. */
 TG_API int tg_attr(tg_var y, int *attr);
 
+/* A ready-made infer for ops that work row by row along the last axis of one operand and
+ * keep its shape (softmax, log_softmax): rank >= 1, no attributes. */
+TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
+
 /* "[2,3]" ("[]" for a scalar): v's shape for messages, written into buf. Returns buf. */
 TG_API const char *tg_view_shape(const tg_view *v, char *buf, size_t size);
 

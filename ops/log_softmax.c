@@ -14,25 +14,6 @@
 
 #include "tapegrad_op.h"
 
-static tg_status log_softmax_infer(tg_op_ctx *c)
-{
-    const tg_view *x = &c->in[0];
-    char sx[48];
-    if (c->nattr != 0) {
-        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (x is %s)", c->nattr,
-                 tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (x->rank < 1) {
-        snprintf(c->msg, c->msgsize, "needs rank 1 or more (it runs along the last axis), got "
-                 "rank 0 (x is %s)", tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_SHAPE;
-    }
-    c->out.rank = x->rank;
-    for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
-    return TG_OK;
-}
-
 static void log_softmax_forward(tg_op_ctx *c)
 {
     size_t C = (size_t)c->in[0].shape[c->in[0].rank - 1];
@@ -82,7 +63,7 @@ static tg_var log_softmax_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 const tg_op_def tg_op_log_softmax = {.name = "log_softmax", .arity = 1,
                                      .math = "y = x - ln sum e^x (last axis); "
                                              "gx = gy - softmax(x) sum gy",
-                                     .infer = log_softmax_infer,
+                                     .infer = tg_infer_last_axis,
                                      .forward = log_softmax_forward, .vjp = log_softmax_vjp,
                                      .jvp = log_softmax_jvp, .vjp_graph = log_softmax_vjp_graph};
 

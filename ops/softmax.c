@@ -11,25 +11,6 @@
 
 #include "tapegrad_op.h"
 
-static tg_status softmax_infer(tg_op_ctx *c)
-{
-    const tg_view *x = &c->in[0];
-    char sx[48];
-    if (c->nattr != 0) {
-        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (x is %s)", c->nattr,
-                 tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (x->rank < 1) {
-        snprintf(c->msg, c->msgsize, "needs rank 1 or more (it runs along the last axis), got "
-                 "rank 0 (x is %s)", tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_SHAPE;
-    }
-    c->out.rank = x->rank;
-    for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
-    return TG_OK;
-}
-
 static void softmax_forward(tg_op_ctx *c)
 {
     size_t C = (size_t)c->in[0].shape[c->in[0].rank - 1];
@@ -69,7 +50,7 @@ static tg_var softmax_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 
 const tg_op_def tg_op_softmax = {.name = "softmax", .arity = 1,
                                  .math = "y = e^x / sum e^x (last axis); gx = y (gy - sum gy y)",
-                                 .infer = softmax_infer, .forward = softmax_forward,
+                                 .infer = tg_infer_last_axis, .forward = softmax_forward,
                                  .vjp = softmax_vjp, .jvp = softmax_jvp,
                                  .vjp_graph = softmax_vjp_graph};
 

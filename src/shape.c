@@ -35,3 +35,22 @@ int tg_broadcast(const tg_view *in, int n, tg_view *out)
     }
     return 0;
 }
+
+tg_status tg_infer_last_axis(tg_op_ctx *c)
+{
+    const tg_view *x = &c->in[0];
+    char sx[48];
+    if (c->nattr != 0) {
+        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (x is %s)", c->nattr,
+                 tg_view_shape(x, sx, sizeof sx));
+        return TG_ERR_ARG;
+    }
+    if (x->rank < 1) {
+        snprintf(c->msg, c->msgsize, "needs rank 1 or more (it runs along the last axis), got "
+                 "rank 0 (x is %s)", tg_view_shape(x, sx, sizeof sx));
+        return TG_ERR_SHAPE;
+    }
+    c->out.rank = x->rank;
+    for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
+    return TG_OK;
+}
