@@ -16,6 +16,7 @@ static const struct command {
     {"grad", cli_grad, "value and gradient of an expression (--explain: the chain rule's paths)"},
     {"check", cli_check, "a hand-written derivative against the tape's, at random points"},
     {"plot", cli_plot, "an expression and its derivatives on a grid: CSV, SVG or PNG"},
+    {"hess", cli_hess, "the Hessian of an expression over its names (--json)"},
     {"dot", cli_dot, "an expression's graph as Graphviz DOT (or SVG/PNG through dot)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
