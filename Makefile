@@ -80,12 +80,20 @@ $(TBENCH): $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
 
+# issue 6: the peers (ADOL-C, PyTorch); tests/bench/peers.sh installs them and builds adolc_peers
+PEERS := $(BUILD)/bench/peers/tg_peers
+
+$(PEERS): tests/bench/peers/tg_peers.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
+
 # one BLAS thread for the tensor benchmarks, the same for tapegrad and the bare calls
-bench: $(BENCH) $(TBENCH)
+bench: $(BENCH) $(TBENCH) $(PEERS)
 	$(BENCH)
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/matmul_bench
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/mlp_bench
 	$(BUILD)/bench/hessian_bench
+	tests/bench/peers.sh $(BUILD)
 
 # ---- fuzzing: tests/fuzz/fuzz_expr.c under libFuzzer + ASan + UBSan (clang, libfuzzer-14-dev,
 #      libclang-rt-14-dev); new inputs go to $(BUILD)/fuzz/corpus, the seeds stay as they are ----

@@ -1,0 +1,604 @@
+/* tg_peers.c - issue 6: the hand-written C and the tapegrad side of the peer comparison.
+ * One process runs one implementation of one workload, once; tests/bench/peers.py runs the
+ * processes (interleaved with ADOL-C's and PyTorch's), compares what they computed and
+ * collects the times and each process's peak RSS.
+ *
+ *   tg_peers DATADIR W IMPL verify OUTFILE     write the results (raw doubles) for comparison
+ *   tg_peers DATADIR W IMPL time [N [REPEAT]]  one timed pass after a warm-up; prints
+ *                                              "key value" lines (W2: REPEAT passes, the
+ *                                              median of all but the first reported)
+ *
+ *   W1 (the article's 2-3-1 step)   IMPL hand | tg-record | tg-replay     N samples (1e6)
+ *   W2 (chained Rosenbrock)         IMPL hand | tg-scalar | tg-tensor     N = n (1e6)
+ *   W3 (64-64-10 MLP, 20 epochs)    IMPL hand | tg-record | tg-replay
+ *   W4 (512x512 matmul backward)    IMPL hand | tg-replay | tg-record     N steps
+ *
+ * Times are this process's CPU time (TG_PEERS_CLOCK=wall: CLOCK_MONOTONIC); the last line
+ * printed is the peak RSS (VmHWM).
+ *
+ * Inputs come from DATADIR (raw little-endian float64 / int32 files written by peers.py),
+ * so every implementation, C, C++ or Python, starts from the same numbers. See LICENSE. */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tapegrad.h"
+
+#define NOINLINE __attribute__((noinline, noclone))
+
+static const char *datadir;
+
+static void die(const char *msg, const tg_tape *t)
+{
+    fprintf(stderr, "tg_peers: %s%s%s\n", msg, t && tg_tape_error(t) ? ": " : "",
+            t && tg_tape_error(t) ? tg_tape_error(t) : "");
+    exit(1);
+}
+
+static void *load(const char *name, size_t *bytes)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", datadir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) die(path, NULL);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc((size_t)n + 1);
+    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) die("read failed", NULL);
+    fclose(f);
+    if (bytes) *bytes = (size_t)n;
+    return p;
+}
+
+static void save(const char *path, const double *v, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(v, sizeof *v, n, f) != n || fclose(f)) die(path, NULL);
+}
+
+/* The clock: this process's CPU time (CLOCK_PROCESS_CPUTIME_ID) unless TG_PEERS_CLOCK=wall.
+ * The VM is shared with other sessions: with the load above the 2 cores, wall-clock times
+ * measured a process that got 20 % of a core; CPU time is what the process itself spent. */
+static clockid_t clk = CLOCK_PROCESS_CPUTIME_ID;
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* peak resident set of this process so far, from /proc/self/status (VmHWM, KiB) */
+static long vmhwm_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) v = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return v;
+}
+
+/* ====================================================================== W1 */
+
+typedef struct weights {
+    double w1[2][3], w2[3];
+} weights;
+
+static inline double sig(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+/* The article's delta formulas (article_bench.c's hand_step, textbook g). */
+static inline double w1_hand(const weights *w, const double *s, double *g)
+{
+    double x1 = s[0], x2 = s[1], t = s[2], z2[3], a2[3];
+    for (int j = 0; j < 3; j++) {
+        z2[j] = w->w1[0][j] * x1 + w->w1[1][j] * x2;
+        a2[j] = sig(z2[j]);
+    }
+    double z3 = w->w2[0] * a2[0] + w->w2[1] * a2[1] + w->w2[2] * a2[2];
+    double a3 = sig(z3), d = a3 - t, E = 0.5 * (d * d);
+    double delta3 = d * (a3 * (1.0 - a3));
+    for (int j = 0; j < 3; j++) {
+        g[6 + j] = delta3 * a2[j];
+        double delta2 = delta3 * w->w2[j] * (a2[j] * (1.0 - a2[j]));
+        g[j] = x1 * delta2;
+        g[3 + j] = x2 * delta2;
+    }
+    return E;
+}
+
+typedef struct net1 {
+    tg_var w1[2][3], w2[3], x1, x2, t, E;
+} net1;
+
+/* article_bench.c's record_net: 9 params, 4 constants, 21 ops */
+static inline net1 w1_record(tg_tape *tp, const weights *w, const double *s)
+{
+    net1 n;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) n.w1[i][j] = tg_param(tp, w->w1[i][j]);
+    for (int j = 0; j < 3; j++) n.w2[j] = tg_param(tp, w->w2[j]);
+    n.x1 = tg_const(tp, s[0]);
+    n.x2 = tg_const(tp, s[1]);
+    n.t = tg_const(tp, s[2]);
+    tg_var half = tg_const(tp, 0.5), a2[3];
+    for (int j = 0; j < 3; j++)
+        a2[j] = tg_sigmoid(tg_add(tg_mul(n.w1[0][j], n.x1), tg_mul(n.w1[1][j], n.x2)));
+    tg_var z3 = tg_add(tg_add(tg_mul(n.w2[0], a2[0]), tg_mul(n.w2[1], a2[1])),
+                       tg_mul(n.w2[2], a2[2]));
+    tg_var d = tg_sub(tg_sigmoid(z3), n.t);
+    n.E = tg_mul(half, tg_mul(d, d));
+    return n;
+}
+
+static inline void w1_grads(const net1 *n, double *g)
+{
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) g[3 * i + j] = tg_gradient(n->w1[i][j]);
+    for (int j = 0; j < 3; j++) g[6 + j] = tg_gradient(n->w2[j]);
+}
+
+enum { HAND, RECORD, REPLAY };
+
+/* n samples through impl; out (10 per sample) may be NULL; returns a checksum */
+static NOINLINE double w1_run(int impl, tg_tape *tp, const weights *w, const double *S, size_t n,
+                              double *out)
+{
+    double g[9], sum = 0;
+    int bad = 0;
+    net1 rn;
+    if (impl == REPLAY) {
+        tg_tape_reset(tp);
+        rn = w1_record(tp, w, S);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *s = S + 3 * i;
+        double E;
+        if (impl == HAND) {
+            E = w1_hand(w, s, g);
+        } else if (impl == RECORD) {
+            tg_tape_reset(tp);
+            net1 m = w1_record(tp, w, s);
+            bad |= tg_backward(m.E);
+            w1_grads(&m, g);
+            E = tg_value(m.E);
+        } else {
+            tg_set(rn.x1, s[0]);
+            tg_set(rn.x2, s[1]);
+            tg_set(rn.t, s[2]);
+            bad |= tg_replay(tp);
+            bad |= tg_backward(rn.E);
+            w1_grads(&rn, g);
+            E = tg_value(rn.E);
+        }
+        sum += E + g[0] + g[1] + g[2] + g[3] + g[4] + g[5] + g[6] + g[7] + g[8];
+        if (out) {
+            out[10 * i] = E;
+            memcpy(out + 10 * i + 1, g, sizeof g);
+        }
+    }
+    if (bad) die("W1 sweep", tp);
+    return sum;
+}
+
+static int w1(int impl, int verify, const char *outfile, size_t n)
+{
+    size_t bytes;
+    weights *w = load("w1_weights.bin", NULL);
+    double *S = load("w1_samples.bin", &bytes);
+    size_t avail = bytes / (3 * sizeof(double));
+    if (verify) n = 1000;
+    if (n > avail) n = avail;
+    tg_tape *tp = tg_tape_new();
+    if (!tp) die("tg_tape_new", NULL);
+    if (verify) {
+        double *out = malloc(10 * n * sizeof *out);
+        w1_run(impl, tp, w, S, n, out);
+        save(outfile, out, 10 * n);
+        return 0;
+    }
+    w1_run(impl, tp, w, S, n < 20000 ? n : 20000, NULL); /* warm-up */
+    double t0 = now_ns();
+    double sum = w1_run(impl, tp, w, S, n, NULL);
+    double t1 = now_ns();
+    printf("unit sample\nn %zu\nns %.6g\nchecksum %.15g\n", n, (t1 - t0) / (double)n, sum);
+    if (impl != HAND)
+        printf("tape_nodes %zu\ntape_bytes %zu\n", tg_tape_size(tp), tg_tape_bytes(tp));
+    printf("vmhwm_kib %ld\n", vmhwm_kib());
+    tg_tape_free(tp);
+    return 0;
+}
+
+/* ====================================================================== W2
+ * chained Rosenbrock: f(x) = sum_{i=0}^{n-2} 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2 */
+
+static NOINLINE double w2_hand(const double *x, size_t n, double *g)
+{
+    double f = 0;
+    memset(g, 0, n * sizeof *g);
+    for (size_t i = 0; i + 1 < n; i++) {
+        double d = x[i + 1] - x[i] * x[i], e = 1.0 - x[i];
+        f += 100.0 * (d * d) + e * e;
+        g[i] += -400.0 * x[i] * d - 2.0 * e;
+        g[i + 1] += 200.0 * d;
+    }
+    return f;
+}
+
+/* scalar tape: n params, 2 constants, 8 ops per term (the last term's add into f included,
+ * the first term starts f) */
+static NOINLINE tg_var w2_record_scalar(tg_tape *tp, const double *x, size_t n, tg_var *v)
+{
+    for (size_t i = 0; i < n; i++) v[i] = tg_param(tp, x[i]);
+    tg_var c100 = tg_const(tp, 100.0), one = tg_const(tp, 1.0), f = {0};
+    for (size_t i = 0; i + 1 < n; i++) {
+        tg_var d = tg_sub(v[i + 1], tg_mul(v[i], v[i]));
+        tg_var e = tg_sub(one, v[i]);
+        tg_var term = tg_add(tg_mul(c100, tg_mul(d, d)), tg_mul(e, e));
+        f = i ? tg_add(f, term) : term;
+    }
+    return f;
+}
+
+/* the same with tensor ops: x[1:] - x[:-1]^2 */
+static NOINLINE tg_var w2_record_tensor(tg_tape *tp, const double *x, size_t n, tg_var *xv)
+{
+    int shape[1] = {(int)n};
+    *xv = tg_tensor_param(tp, 1, shape, x);
+    tg_var a = tg_slice(*xv, 0, 1, (int)n), b = tg_slice(*xv, 0, 0, (int)n - 1);
+    tg_var d = tg_sub(a, tg_mul(b, b));
+    tg_var e = tg_sub(tg_const(tp, 1.0), b);
+    return tg_sum(tg_add(tg_mul(tg_const(tp, 100.0), tg_mul(d, d)), tg_mul(e, e)));
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One gradient (repeat = 1), or repeat of them with the median of all but the first reported
+ * (for the scaling plot: the first pass pays the page faults of a fresh tape). */
+static int w2(int impl, int verify, const char *outfile, size_t n, int repeat)
+{
+    size_t bytes;
+    double *x = load("w2_x.bin", &bytes);
+    if (n == 0 || n > bytes / sizeof(double)) n = bytes / sizeof(double);
+    if (repeat < 1 || verify) repeat = 1;
+    double *g = malloc(n * sizeof *g);
+    tg_var *v = impl == RECORD ? malloc(n * sizeof *v) : NULL;
+    tg_tape *tp = tg_tape_new();
+    double *ttot = malloc((size_t)repeat * 3 * sizeof *ttot), *trec = ttot + repeat,
+           *tbwd = trec + repeat;
+    if (!g || !tp || !ttot) die("out of memory", NULL);
+    double f = 0;
+    for (int r = 0; r < repeat; r++) {
+        tg_tape_reset(tp);
+        double t0 = now_ns();
+        trec[r] = tbwd[r] = 0;
+        if (impl == HAND) {
+            f = w2_hand(x, n, g);
+        } else {
+            tg_var out, xv = {0};
+            out = impl == RECORD ? w2_record_scalar(tp, x, n, v) : w2_record_tensor(tp, x, n, &xv);
+            double t1 = now_ns();
+            if (tg_backward(out)) die("W2 backward", tp);
+            double t2 = now_ns();
+            trec[r] = t1 - t0;
+            tbwd[r] = t2 - t1;
+            f = tg_value(out);
+            if (impl == RECORD) {
+                for (size_t i = 0; i < n; i++) g[i] = tg_gradient(v[i]);
+            } else {
+                const double *gd = tg_gradient_data(xv);
+                if (!gd) die("W2 tensor gradient", tp);
+                memcpy(g, gd, n * sizeof *g);
+            }
+        }
+        ttot[r] = now_ns() - t0;
+    }
+    if (verify) {
+        double *o = malloc((n + 1) * sizeof *o);
+        o[0] = f;
+        memcpy(o + 1, g, n * sizeof *g);
+        save(outfile, o, n + 1);
+        return 0;
+    }
+    int k = repeat > 1 ? 1 : 0;
+    qsort(ttot + k, (size_t)(repeat - k), sizeof *ttot, dcmp);
+    qsort(trec + k, (size_t)(repeat - k), sizeof *trec, dcmp);
+    qsort(tbwd + k, (size_t)(repeat - k), sizeof *tbwd, dcmp);
+    int m = k + (repeat - k) / 2;
+    double sum = f;
+    for (size_t i = 0; i < n; i++) sum += g[i];
+    printf("unit gradient\nn %zu\nrepeat %d\nns %.6g\nchecksum %.15g\n", n, repeat, ttot[m], sum);
+    if (impl != HAND) {
+        size_t nodes = tg_tape_size(tp), ops = impl == RECORD ? nodes - n - 2 : nodes;
+        printf("record_ns %.6g\nbackward_ns %.6g\ntape_nodes %zu\nops %zu\ntape_bytes %zu\n"
+               "workspace_bytes %zu\n",
+               trec[m], tbwd[m], nodes, ops, tg_tape_bytes(tp), tg_tape_workspace_bytes(tp));
+    }
+    printf("vmhwm_kib %ld\n", vmhwm_kib());
+    return 0;
+}
+
+/* ====================================================================== W3
+ * 64-64-10 tanh MLP, softmax cross-entropy, SGD lr 0.1, batch 32, 20 epochs over the 1797
+ * samples in order (56 batches per epoch, the last 5 samples dropped): mlp_bench's model */
+
+#define NIN 64
+#define NH 64
+#define NOUT 10
+#define BATCH 32
+#define LR 0.1
+#define EPOCHS 20
+#define NPARAM (NIN * NH + NH + NH * NOUT + NOUT)
+
+typedef struct params {
+    double W1[NIN * NH], b1[NH], W2[NH * NOUT], b2[NOUT];
+} params;
+
+typedef struct scratch {
+    double H[BATCH * NH], Z2[BATCH * NOUT], dZ2[BATCH * NOUT], dH[BATCH * NH];
+    double dW1[NIN * NH], db1[NH], dW2[NH * NOUT], db2[NOUT];
+} scratch;
+
+/* mlp_bench.c's step_hand */
+static NOINLINE double step_hand(params *p, const double *X, const int *y, scratch *s)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BATCH, NH, NIN, 1.0, X, NIN, p->W1,
+                NH, 0.0, s->H, NH);
+    for (int b = 0; b < BATCH; b++)
+        for (int j = 0; j < NH; j++) s->H[b * NH + j] = tanh(s->H[b * NH + j] + p->b1[j]);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BATCH, NOUT, NH, 1.0, s->H, NH, p->W2,
+                NOUT, 0.0, s->Z2, NOUT);
+    double loss = 0;
+    for (int b = 0; b < BATCH; b++) {
+        double *z = &s->Z2[b * NOUT], *dz = &s->dZ2[b * NOUT], m = -INFINITY, sum = 0;
+        for (int k = 0; k < NOUT; k++) {
+            z[k] += p->b2[k];
+            m = z[k] > m ? z[k] : m;
+        }
+        for (int k = 0; k < NOUT; k++) sum += dz[k] = exp(z[k] - m);
+        loss += m + log(sum) - z[y[b]];
+        for (int k = 0; k < NOUT; k++) dz[k] = (dz[k] / sum - (k == y[b])) / BATCH;
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NH, NOUT, BATCH, 1.0, s->H, NH, s->dZ2,
+                NOUT, 0.0, s->dW2, NOUT);
+    memset(s->db2, 0, sizeof s->db2);
+    for (int b = 0; b < BATCH; b++)
+        for (int k = 0; k < NOUT; k++) s->db2[k] += s->dZ2[b * NOUT + k];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BATCH, NH, NOUT, 1.0, s->dZ2, NOUT,
+                p->W2, NOUT, 0.0, s->dH, NH);
+    memset(s->db1, 0, sizeof s->db1);
+    for (int b = 0; b < BATCH; b++)
+        for (int j = 0; j < NH; j++) {
+            double h = s->H[b * NH + j], d = s->dH[b * NH + j] * (1.0 - h * h);
+            s->dH[b * NH + j] = d;
+            s->db1[j] += d;
+        }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NIN, NH, BATCH, 1.0, X, NIN, s->dH, NH,
+                0.0, s->dW1, NH);
+    for (int e = 0; e < NIN * NH; e++) p->W1[e] -= LR * s->dW1[e];
+    for (int e = 0; e < NH; e++) p->b1[e] -= LR * s->db1[e];
+    for (int e = 0; e < NH * NOUT; e++) p->W2[e] -= LR * s->dW2[e];
+    for (int e = 0; e < NOUT; e++) p->b2[e] -= LR * s->db2[e];
+    return loss / BATCH;
+}
+
+typedef struct net3 {
+    tg_var X, T, W1, b1, W2, b2, Z2, L;
+} net3;
+
+static const int shX[2] = {BATCH, NIN}, shT[2] = {BATCH, NOUT}, shW1[2] = {NIN, NH},
+                 shb1[1] = {NH}, shW2[2] = {NH, NOUT}, shb2[1] = {NOUT};
+
+static void record_layers(tg_tape *tp, net3 *n, const params *p, const double *X)
+{
+    n->X = tg_tensor_const(tp, 2, shX, X);
+    n->W1 = tg_tensor_param(tp, 2, shW1, p->W1);
+    n->b1 = tg_tensor_param(tp, 1, shb1, p->b1);
+    n->W2 = tg_tensor_param(tp, 2, shW2, p->W2);
+    n->b2 = tg_tensor_param(tp, 1, shb2, p->b2);
+    tg_var H = tg_tanh(tg_add(tg_matmul(n->X, n->W1), n->b1));
+    n->Z2 = tg_add(tg_matmul(H, n->W2), n->b2);
+}
+
+static void sgd(params *p, const net3 *n)
+{
+    const double *g;
+    g = tg_gradient_data(n->W1);
+    for (int e = 0; e < NIN * NH; e++) p->W1[e] -= LR * g[e];
+    g = tg_gradient_data(n->b1);
+    for (int e = 0; e < NH; e++) p->b1[e] -= LR * g[e];
+    g = tg_gradient_data(n->W2);
+    for (int e = 0; e < NH * NOUT; e++) p->W2[e] -= LR * g[e];
+    g = tg_gradient_data(n->b2);
+    for (int e = 0; e < NOUT; e++) p->b2[e] -= LR * g[e];
+}
+
+/* mlp_bench.c's step_record and step_replay */
+static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, const int *y,
+                                   int *bad)
+{
+    net3 n;
+    tg_tape_reset(tp);
+    record_layers(tp, &n, p, X);
+    n.L = tg_cross_entropy(n.Z2, y);
+    *bad |= tg_backward(n.L);
+    sgd(p, &n);
+    return tg_value(n.L);
+}
+
+static NOINLINE double step_replay(tg_tape *tp, const net3 *n, params *p, const double *X,
+                                   const double *T, int *bad)
+{
+    tg_tensor_set(n->X, X);
+    tg_tensor_set(n->T, T);
+    tg_tensor_set(n->W1, p->W1);
+    tg_tensor_set(n->b1, p->b1);
+    tg_tensor_set(n->W2, p->W2);
+    tg_tensor_set(n->b2, p->b2);
+    *bad |= tg_replay(tp);
+    *bad |= tg_backward(n->L);
+    sgd(p, n);
+    return tg_value(n->L);
+}
+
+static int w3(int impl, int verify, const char *outfile)
+{
+    size_t bytes;
+    double *X = load("w3_X.bin", &bytes);
+    int nsamp = (int)(bytes / (NIN * sizeof(double)));
+    int32_t *y32 = load("w3_y.bin", NULL);
+    int *y = malloc((size_t)nsamp * sizeof *y);
+    double *T = calloc((size_t)nsamp * NOUT, sizeof *T); /* one-hot, for the replay tape */
+    for (int i = 0; i < nsamp; i++) {
+        y[i] = y32[i];
+        T[i * NOUT + y[i]] = 1.0;
+    }
+    params *init = load("w3_init.bin", NULL), p = *init;
+    int nb = nsamp / BATCH, steps = nb * EPOCHS;
+    double *losses = malloc((size_t)steps * sizeof *losses);
+    scratch s;
+    tg_tape *tp = tg_tape_new();
+    net3 n;
+    int bad = 0;
+    if (impl == REPLAY) {
+        record_layers(tp, &n, &p, X);
+        n.T = tg_tensor_const(tp, 2, shT, T);
+        n.L = tg_mul(tg_sum(tg_mul(n.T, tg_log_softmax(n.Z2))), tg_const(tp, -1.0 / BATCH));
+        if (tg_tape_status(tp)) die("W3 recording", tp);
+    }
+    /* warm-up: 2 steps from a copy */
+    params q = p;
+    for (int k = 0; k < 2; k++) {
+        if (impl == HAND) step_hand(&q, X, y, &s);
+        else if (impl == RECORD) step_record(tp, &q, X, y, &bad);
+        else step_replay(tp, &n, &q, X, T, &bad);
+    }
+    double t0 = now_ns();
+    for (int e = 0, k = 0; e < EPOCHS; e++)
+        for (int b = 0; b < nb; b++, k++) {
+            const double *Xb = X + (size_t)b * BATCH * NIN;
+            const int *yb = y + b * BATCH;
+            if (impl == HAND) losses[k] = step_hand(&p, Xb, yb, &s);
+            else if (impl == RECORD) losses[k] = step_record(tp, &p, Xb, yb, &bad);
+            else losses[k] = step_replay(tp, &n, &p, Xb, T + (size_t)b * BATCH * NOUT, &bad);
+        }
+    double t1 = now_ns();
+    if (bad) die("W3 sweep", tp);
+    if (verify) {
+        double *o = malloc(((size_t)steps + NPARAM) * sizeof *o);
+        memcpy(o, losses, (size_t)steps * sizeof *o);
+        memcpy(o + steps, &p, NPARAM * sizeof *o);
+        save(outfile, o, (size_t)steps + NPARAM);
+        return 0;
+    }
+    double sum = 0;
+    for (int k = 0; k < steps; k++) sum += losses[k];
+    printf("unit training run (%d steps)\nn %d\nns %.6g\nstep_ns %.6g\nfinal_loss %.10g\n"
+           "checksum %.15g\nvmhwm_kib %ld\n",
+           steps, steps, t1 - t0, (t1 - t0) / steps, losses[steps - 1], sum, vmhwm_kib());
+    return 0;
+}
+
+/* ====================================================================== W4
+ * Y = A B, L = sum(G .* Y): dA = G B^T, dB = A^T G; 512 x 512 */
+
+static int w4(int impl, int verify, const char *outfile, int steps)
+{
+    size_t bytes;
+    double *ABG = load("w4_ABG.bin", &bytes);
+    int N = (int)lround(sqrt((double)(bytes / sizeof(double) / 3)));
+    size_t nn = (size_t)N * N;
+    double *A = ABG, *B = ABG + nn, *G = ABG + 2 * nn;
+    double *Y = malloc(nn * sizeof *Y), *dA = malloc(nn * sizeof *dA), *dB = malloc(nn * sizeof *dB);
+    int shape[2] = {N, N}, bad = 0;
+    tg_tape *tp = tg_tape_new();
+    tg_var tA = {0}, tB = {0}, tY = {0};
+    if (impl == REPLAY) {
+        tA = tg_tensor_param(tp, 2, shape, A);
+        tB = tg_tensor_param(tp, 2, shape, B);
+        tY = tg_matmul(tA, tB);
+    }
+    if (steps < 1) steps = 10;
+    if (verify) steps = 1;
+    const double *oY = Y, *odA = dA, *odB = dB;
+    double t0 = 0;
+    for (int k = -1; k < steps; k++) { /* k = -1: warm-up */
+        if (k == 0) t0 = now_ns();
+        if (impl == HAND) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0, A, N, B, N, 0.0,
+                        Y, N);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0, G, N, B, N, 0.0,
+                        dA, N);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, N, N, 1.0, A, N, G, N, 0.0,
+                        dB, N);
+        } else {
+            if (impl == RECORD) {
+                tg_tape_reset(tp);
+                tA = tg_tensor_param(tp, 2, shape, A);
+                tB = tg_tensor_param(tp, 2, shape, B);
+                tY = tg_matmul(tA, tB);
+            } else {
+                bad |= tg_replay(tp);
+            }
+            bad |= tg_backward_seed(tY, G);
+            oY = tg_data(tY);
+            odA = tg_gradient_data(tA);
+            odB = tg_gradient_data(tB);
+        }
+    }
+    double t1 = now_ns();
+    if (bad || (impl != HAND && (!oY || !odA || !odB))) die("W4", tp);
+    if (verify) {
+        double *o = malloc(3 * nn * sizeof *o);
+        memcpy(o, oY, nn * sizeof *o);
+        memcpy(o + nn, odA, nn * sizeof *o);
+        memcpy(o + 2 * nn, odB, nn * sizeof *o);
+        save(outfile, o, 3 * nn);
+        return 0;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < nn; i++) sum += oY[i] + odA[i] + odB[i];
+    printf("unit step\nn %d\nns %.6g\nchecksum %.15g\nvmhwm_kib %ld\n", steps,
+           (t1 - t0) / steps, sum, vmhwm_kib());
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: tg_peers DATADIR W1|W2|W3|W4 IMPL verify OUT | time [N]\n");
+        return 2;
+    }
+    datadir = argv[1];
+    const char *ck = getenv("TG_PEERS_CLOCK");
+    if (ck && !strcmp(ck, "wall")) clk = CLOCK_MONOTONIC;
+    const char *w = argv[2], *is = argv[3];
+    int verify = !strcmp(argv[4], "verify");
+    if (verify && argc < 6) return 2;
+    const char *outfile = verify ? argv[5] : NULL;
+    size_t n = !verify && argc > 5 ? (size_t)strtod(argv[5], NULL) : 0;
+    int impl = !strcmp(is, "hand") ? HAND
+               : (!strcmp(is, "tg-record") || !strcmp(is, "tg-scalar")) ? RECORD
+               : (!strcmp(is, "tg-replay") || !strcmp(is, "tg-tensor")) ? REPLAY
+                                                                        : -1;
+    if (impl < 0) {
+        fprintf(stderr, "tg_peers: unknown implementation %s\n", is);
+        return 2;
+    }
+    if (!strcmp(w, "W1")) return w1(impl, verify, outfile, n ? n : 1000000);
+    if (!strcmp(w, "W2")) return w2(impl, verify, outfile, n, argc > 6 ? atoi(argv[6]) : 1);
+    if (!strcmp(w, "W3")) return w3(impl, verify, outfile);
+    if (!strcmp(w, "W4")) return w4(impl, verify, outfile, (int)n);
+    fprintf(stderr, "tg_peers: unknown workload %s\n", w);
+    return 2;
+}
