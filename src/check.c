@@ -133,7 +133,7 @@ int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *
         at += (int)m;
     }
     int check_nan = t->check_nan; /* probing may leave a function's domain on purpose */
-    t->check_nan = 0;
+    tg_tape_check_nan(t, 0);
     tg_check_report rep = {.n = n, .worst = -1};
     for (int k = 0, at = 0; k < n && st == TG_OK; k++) {
         size_t m = tg_node_numel(t, params[k].index);
@@ -163,7 +163,7 @@ int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *
         rep.worst_abs = fmax(rep.worst_abs, worst.abs_err);
         at += (int)m;
     }
-    t->check_nan = check_nan;
+    tg_tape_check_nan(t, check_nan);
     if (st == TG_OK) st = tg_backward(out); /* leave the gradients of the unperturbed point */
     if (report) *report = rep;
     if (st != TG_OK) return st;

@@ -118,9 +118,9 @@ int tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndraw, co
     if (!t->status && r.compared > 0) { /* back to the worst point: the second opinion there */
         for (int k = 0; k < ndraw; k++) tg_set(draw[k], best[k]);
         int check_nan = t->check_nan; /* the steps may leave the domain on purpose */
-        t->check_nan = 0;
+        tg_tape_check_nan(t, 0);
         r.fd = central(f, wrt, tg_value(wrt), order, &r.fd_kink);
-        t->check_nan = check_nan;
+        tg_tape_check_nan(t, check_nan);
         int st = tg_replay(t);
         if (st == TG_OK || st == TG_FLIP) tape_derivative(f, wrt, d2, order);
     }

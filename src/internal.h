@@ -93,6 +93,8 @@ struct tg_tape {
 
     int check_nan;
     tg_status status;
+    int slow;      /* status != TG_OK or check_nan: builders take the general path */
+    uint32_t room; /* nodes (and their partials) recordable without growing: min(cap, part_cap) */
     char msg[320];
     char note[200];
 };

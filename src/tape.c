@@ -101,6 +101,7 @@ void tg_tape_reset(tg_tape *t)
     t->data_n = t->ksign_n = t->tpart_n = 0;
     t->epoch++;
     t->status = TG_OK;
+    t->slow = t->check_nan;
     t->msg[0] = t->note[0] = '\0';
 }
 
@@ -124,7 +125,9 @@ size_t tg_tape_workspace_bytes(const tg_tape *t)
 
 void tg_tape_check_nan(tg_tape *t, int on)
 {
-    if (t) t->check_nan = on != 0;
+    if (!t) return;
+    t->check_nan = on != 0;
+    t->slow = t->check_nan || t->status != TG_OK;
 }
 
 /* ---- errors ---- */
@@ -133,6 +136,7 @@ tg_status tg_fail(tg_tape *t, tg_status s, const char *fmt, ...)
 {
     if (!t || t->status != TG_OK) return t ? t->status : s;
     t->status = s;
+    t->slow = 1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
@@ -197,9 +201,12 @@ tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what)
 /* Make room for one more node (and its partials). */
 int tg_reserve(tg_tape *t)
 {
-    if (t->n < t->cap && t->n < t->part_cap) return 0;
-    return tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes) ||
-           tg_grow(t, (void **)&t->part, &t->part_cap, t->n + 1, 2 * sizeof *t->part);
+    if (t->n < t->room) return 0;
+    if (tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes) ||
+        tg_grow(t, (void **)&t->part, &t->part_cap, t->n + 1, 2 * sizeof *t->part))
+        return -1;
+    t->room = t->cap < t->part_cap ? t->cap : t->part_cap;
+    return 0;
 }
 
 tg_var tg_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double y)
@@ -217,7 +224,7 @@ tg_var tg_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, doub
 static tg_var record_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, double v)
 {
     if (!t || t->status) return tg_err_var(t);
-    if (t->n < t->cap) { /* leaves need no partials */
+    if (t->n < t->room) {
         tg_node *nd = &t->nodes[t->n];
         *nd = (tg_node){kind, {act, (uint32_t)TG_LEAF << TG_KIND_SHIFT}, v};
         return (tg_var){t, t->n++, t->epoch};
@@ -370,9 +377,8 @@ tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr, co
  * through tg_apply, which handles (and reports) it. */
 static inline int fast_ok(const tg_tape *t, const tg_op_def *op, int n)
 {
-    return t->status == TG_OK && op && op->eval && !op->infer && op->arity == n &&
-           !op->branch && !t->check_nan &&
-           t->n < t->cap && t->n < t->part_cap;
+    return !t->slow && t->n < t->room && op && op->arity == n && op->eval && !op->infer &&
+           !op->branch;
 }
 
 static inline tg_var fast_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1,
