@@ -2,6 +2,7 @@
  * every name in it, from one reverse sweep; --explain NAME lists the chain rule's paths.
  * Parses, calls the library, prints. See LICENSE. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -10,7 +11,7 @@
 
 static const char usage[] =
     "usage: tapegrad grad EXPR [--at NAME=V,...] [--def 'f(x) = ...'] [--json]\n"
-    "                          [--explain NAME [--max-paths N]]\n"
+    "                          [--order 1|2] [--explain NAME [--max-paths N]]\n"
     "\n"
     "Records EXPR on a tape and prints its value f and, from one reverse sweep, df/dNAME for\n"
     "every name in it, in the order the names first appear.\n"
@@ -25,6 +26,8 @@ static const char usage[] =
     "                     ones (repeatable)\n"
     "  --json             print one object {\"value\": f, \"grad\": {\"x\": df/dx, ...}}\n"
     "                     with 17 significant digits\n"
+    "  --order 2          also d2f/dNAME2 for every name (tg_diff twice); --json adds\n"
+    "                     \"second\": {\"x\": d2f/dx2, ...}\n"
     "  --explain NAME     then show the chain rule: every path from f down to NAME, each\n"
     "                     edge's local partial, each path's product, and their sum\n"
     "  --max-paths N      refuse to list more than N paths (default 64)\n"
@@ -39,7 +42,7 @@ int cli_grad(int argc, char **argv)
     cli_wb w;
     const char *text = NULL, *explain = NULL, *v;
     int json = 0, rc = 0, m;
-    uint64_t max_paths = 64;
+    uint64_t max_paths = 64, order = 1;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -55,6 +58,11 @@ int cli_grad(int argc, char **argv)
         } else if ((m = cli_option(CMD, argc, argv, &i, "--explain", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             explain = v;
+        } else if ((m = cli_option(CMD, argc, argv, &i, "--order", &v)) != 0) {
+            rc = m < 0 ? 2 : 0;
+            if (rc == 0 && strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
+                rc = cli_fail(CMD, "--order: 1 or 2, not '%s'", v);
+            order = rc == 0 ? (uint64_t)(v[0] - '0') : 1;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--max-paths", &v)) != 0) {
             rc = m < 0 || cli_count(CMD, "--max-paths", v, 1000000, &max_paths) ? 2 : 0;
         } else if (cli_is_option(argv[i])) {
@@ -77,6 +85,16 @@ int cli_grad(int argc, char **argv)
             rc = cli_fail(CMD, "--explain: '%s' is not a name in the expression", explain);
     }
     if (rc == 0 && tg_backward(f) != TG_OK) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
+    /* second derivatives along each name: d/dx of the derivative node (tg_diff twice) */
+    int names = rc == 0 ? tg_names_count(w.names) : 0;
+    double *second = order == 2 ? calloc((size_t)names + 1, sizeof *second) : NULL;
+    if (rc == 0 && order == 2 && !second) rc = cli_fail(CMD, "out of memory");
+    for (int i = 0; i < names && second && rc == 0; i++) {
+        if (!cli_wb_is_param(&w, i)) continue;
+        tg_var x = tg_names_var(w.names, i);
+        second[i] = tg_value(tg_diff(tg_diff(f, x), x));
+        if (tg_tape_error(w.tape)) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
+    }
     if (rc == 0 && json) {
         fputs("{\"value\": ", stdout);
         cli_json_num(stdout, tg_value(f));
@@ -88,13 +106,28 @@ int cli_grad(int argc, char **argv)
             fputs(": ", stdout);
             cli_json_num(stdout, tg_gradient(tg_names_var(w.names, i)));
         }
-        fputs("}}\n", stdout);
+        fputs("}", stdout);
+        if (second) {
+            fputs(", \"second\": {", stdout);
+            for (int i = 0, k = 0; i < names; i++) {
+                if (!cli_wb_is_param(&w, i)) continue;
+                if (k++) fputs(", ", stdout);
+                cli_json_str(stdout, tg_names_name(w.names, i));
+                fputs(": ", stdout);
+                cli_json_num(stdout, second[i]);
+            }
+            fputs("}", stdout);
+        }
+        fputs("}\n", stdout);
     } else if (rc == 0) {
         printf("f = %.15g\n", tg_value(f));
         for (int i = 0; i < tg_names_count(w.names); i++)
             if (cli_wb_is_param(&w, i))
                 printf("df/d%s = %.15g\n", tg_names_name(w.names, i),
                        tg_gradient(tg_names_var(w.names, i)));
+        for (int i = 0; second && i < names; i++)
+            if (cli_wb_is_param(&w, i))
+                printf("d2f/d%s2 = %.15g\n", tg_names_name(w.names, i), second[i]);
     }
     if (rc == 0 && explain) {
         tg_explain_opts eo = {.max_paths = (int)max_paths, .out_name = "f"};
@@ -102,6 +135,7 @@ int cli_grad(int argc, char **argv)
         int st = tg_explain(json ? stderr : stdout, f, wrt, &eo);
         if (st != TG_OK && st != TG_ERR_ARG) rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
     }
+    free(second);
     cli_wb_free(&w);
     return rc;
 }
