@@ -225,12 +225,13 @@ TG_API int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d);
 
 /* Hessian-vector product: hv = H v, H the Hessian of the scalar out with respect to the
  * parameters params[0..n-1] (scalars or tensors; v and hv hold numel(params[k]) values for
- * each k in turn). Forward over reverse: the gradient is recorded once as nodes
+ * each k in turn, len in all: another len is TG_ERR_SHAPE). Forward over reverse: the gradient is recorded once as nodes
  * (tg_diff_many), then one forward sweep along v gives its directional derivative, so the
  * cost is a small constant times a gradient's. Each call records the gradient nodes again
  * (the tape grows): to apply H to many vectors, record tg_diff_many once and call tg_jvp and
  * tg_tangent_data per vector. Returns 0 or an error status. */
-TG_API int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, double *hv);
+TG_API int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len,
+                  double *hv);
 /* The dense Hessian, N x N row-major in h, N the total number of parameter elements: one
  * forward sweep per element over the recorded gradient. For small N. */
 TG_API int tg_hessian(tg_var out, int n, const tg_var *params, double *h);

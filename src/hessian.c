@@ -50,11 +50,16 @@ static void read_tangents(const grad_nodes *gn, double *hv)
     }
 }
 
-int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, double *hv)
+int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len, double *hv)
 {
     grad_nodes gn;
     int st = grad_begin(&gn, out, n, params, "tg_hvp");
     if (st == TG_OK && (!v || !hv)) st = tg_fail(gn.t, TG_ERR_ARG, "tg_hvp: %s is NULL", v ? "hv" : "v");
+    size_t total = 0;
+    for (int k = 0; k < n && st == TG_OK; k++) total += tg_numel(params[k]);
+    if (st == TG_OK && len != total)
+        st = tg_fail(gn.t, TG_ERR_SHAPE, "tg_hvp: v has %zu values, the parameters %zu elements",
+                     len, total);
     if (st == TG_OK) st = tg_jvp(gn.t, n, params, v);
     if (st == TG_OK) read_tangents(&gn, hv);
     grad_end(&gn);

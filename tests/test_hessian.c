@@ -28,7 +28,7 @@ Test(hessian, rosenbrock_matches_its_closed_form)
             cr_expect(fabs(h[i] - want[i]) <= 1e-10 * fmax(1, fabs(want[i])),
                       "H[%d] at (%g, %g): %.17g, closed form %.17g", i, x0, y0, h[i], want[i]);
         double v[2] = {th_uniform(&rng, -1, 1), th_uniform(&rng, -1, 1)}, hv[2];
-        cr_assert_eq(tg_hvp(f, 2, p, v, hv), TG_OK, "%s", tg_tape_error(t));
+        cr_assert_eq(tg_hvp(f, 2, p, v, 2, hv), TG_OK, "%s", tg_tape_error(t));
         for (int i = 0; i < 2; i++) {
             double w = want[2 * i] * v[0] + want[2 * i + 1] * v[1];
             cr_expect(fabs(hv[i] - w) <= 1e-10 * fmax(1, fabs(w)), "Hv[%d]: %.17g vs %.17g", i,
@@ -124,14 +124,18 @@ Test(hessian, bad_arguments_set_the_sticky_error)
     tg_tape_reset(t);
     a = tg_param(t, 1.0);
     f = tg_mul(a, a);
-    cr_expect_eq(tg_hvp(f, 1, &a, NULL, hv), TG_ERR_ARG);
+    cr_expect_eq(tg_hvp(f, 1, &a, NULL, 1, hv), TG_ERR_ARG);
     cr_expect_str_eq(tg_tape_error(t), "tg_hvp: v is NULL");
     tg_tape_reset(t);
     int s[1] = {2};
     double d[2] = {1, 2};
     tg_var T = tg_tensor_param(t, 1, s, d);
-    cr_expect_eq(tg_hvp(tg_mul(T, T), 1, &T, v, hv), TG_ERR_SHAPE);
+    cr_expect_eq(tg_hvp(tg_mul(T, T), 1, &T, v, 2, hv), TG_ERR_SHAPE);
     cr_expect_str_eq(tg_tape_error(t), "tg_diff: out #1 is a tensor of shape [2], not a scalar");
+    tg_tape_reset(t);
+    T = tg_tensor_param(t, 1, s, d);
+    cr_expect_eq(tg_hvp(tg_sum(tg_mul(T, T)), 1, &T, v, 1, hv), TG_ERR_SHAPE);
+    cr_expect_str_eq(tg_tape_error(t), "tg_hvp: v has 1 values, the parameters 2 elements");
     tg_tape_free(t);
 }
 

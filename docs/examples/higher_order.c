@@ -28,7 +28,7 @@ int main(void)
     tg_var u = tg_sub(tg_const(t, 1.0), p[0]), w = tg_sub(p[1], tg_mul(p[0], p[0]));
     tg_var f = tg_add(tg_mul(u, u), tg_mul(tg_const(t, 100.0), tg_mul(w, w)));
     double h[4], v[2] = {1.0, 0.5}, hv[2];
-    if (tg_hessian(f, 2, p, h) || tg_hvp(f, 2, p, v, hv))
+    if (tg_hessian(f, 2, p, h) || tg_hvp(f, 2, p, v, 2, hv))
         return fprintf(stderr, "%s\n", tg_tape_error(t)), 1;
     printf("H = [[%.1f, %.1f], [%.1f, %.1f]]   (closed form: [[2 - 400(b - 3a^2), -400a], "
            "[-400a, 200]])\n", h[0], h[1], h[2], h[3]);

@@ -102,7 +102,7 @@ static int measure(const char *name, build_fn build, int n, int inner)
     for (int i = 0; i < n; i++) v[i] = bench_uniform(&rng, -1, 1);
     tg_var f = build(t, x, n);
     size_t nodes = tg_tape_size(t);
-    if (tg_hvp(f, n, x, v, hv)) return fprintf(stderr, "%s: %s\n", name, tg_tape_error(t)), 1;
+    if (tg_hvp(f, n, x, v, (size_t)n, hv)) return fprintf(stderr, "%s: %s\n", name, tg_tape_error(t)), 1;
     double err = check_hvp(t, f, n, x, v, hv);
     printf("%s: %d parameters, %zu nodes, the gradient nodes %zu more; H v against central "
            "differences of the gradient: %.1e (relative)\n", name, n, nodes,
@@ -130,7 +130,7 @@ static int measure(const char *name, build_fn build, int n, int inner)
         double t1 = bench_now_ns();
         for (int k = 0; k < inner; k++) {
             tg_tape_reset(t);
-            tg_hvp(build(t, x, n), n, x, v, hv);
+            tg_hvp(build(t, x, n), n, x, v, (size_t)n, hv);
         }
         double t2 = bench_now_ns();
         fb[r] = (t1 - t0) / inner, fh[r] = (t2 - t1) / inner, rh[r] = fh[r] / fb[r];
