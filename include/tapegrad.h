@@ -311,6 +311,7 @@ TG_API int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoi
                                 void *ud, const tg_check_opts *opts, tg_adjoint_report *report);
 
 #include "tapegrad_article.h"
+#include "tapegrad_nn.h"
 #include "tapegrad_expr.h"
 
 #ifdef __cplusplus

@@ -17,6 +17,8 @@ static const struct command {
     {"check", cli_check, "a hand-written derivative against the tape's, at random points"},
     {"plot", cli_plot, "an expression and its derivatives on a grid: CSV, SVG or PNG"},
     {"hess", cli_hess, "the Hessian of an expression over its names (--json)"},
+    {"train", cli_train, "train an MLP on a data set (the activation's derivative checked first)"},
+    {"compare", cli_compare, "train one model with several activations: mean +- std table, plot"},
     {"dot", cli_dot, "an expression's graph as Graphviz DOT (or SVG/PNG through dot)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))

@@ -1,0 +1,226 @@
+/* tapegrad_nn.h - training on the tape: seeded random numbers, dense layers, an MLP builder
+ * (activation an op or an expression), losses by name, SGD/momentum/Adam with their state
+ * outside the tape, mini-batches with a seeded shuffle, evaluation, and data sets (generated,
+ * CSV). The library prints nothing: errors come back as a status and a message buffer.
+ * See LICENSE. */
+#ifndef TAPEGRAD_NN_H
+#define TAPEGRAD_NN_H
+
+#include "tapegrad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Declared only: tapegrad_op.h defines an op, tapegrad_expr.h holds definitions. This
+ * header needs neither in full, so tapegrad.h can include it. */
+struct tg_op_def;
+struct tg_defs;
+struct tg_registry;
+
+/* ---- random numbers: splitmix64, the state is the caller's (no global RNG) ---- */
+
+TG_API uint64_t tg_rng_next(uint64_t *state);     /* 64 random bits */
+TG_API double tg_rng_uniform(uint64_t *state);    /* uniform in [0, 1) */
+TG_API double tg_rng_normal(uint64_t *state);     /* standard normal (Box-Muller) */
+
+/* ---- data sets ----
+ * n rows of d features (X, row-major) and one target per row (y). Classification: classes >= 2
+ * and y[i] is the class index 0..classes-1 (stored as a double). Regression: classes == 0. */
+typedef struct tg_dataset {
+    int n, d, classes;
+    double *X;
+    double *y;
+} tg_dataset;
+
+/* The message buffers of this header: at least this large. */
+#define TG_NN_ERRSIZE 256
+
+/* Generated, all from seed (each returns TG_OK or TG_ERR_NOMEM / TG_ERR_ARG for n < 4):
+ * spirals: two interleaved spirals of 1.5 turns out to radius 3, noise 0.05 (2 features,
+ *          2 classes, n points, half per class);
+ * moons:   the two half-moons, noise 0.1;  xor: uniform in [-1,1]^2, label (x1 > 0) != (x2 > 0);
+ * curve:   regression, x uniform in [-3,3], y = sin(x) + 0.3 x + noise 0.1 (1 feature). */
+TG_API tg_status tg_data_spirals(tg_dataset *ds, int n, uint64_t seed);
+TG_API tg_status tg_data_moons(tg_dataset *ds, int n, uint64_t seed);
+TG_API tg_status tg_data_xor(tg_dataset *ds, int n, uint64_t seed);
+TG_API tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed);
+
+/* Read a CSV file of numbers: one row per line, the last column the label, a first line that
+ * is not numeric taken as a header. Labels that are all integers make a classification set
+ * (classes = max + 1, at least 2; a negative label is left for tg_trainer_new to report as
+ * out of range); otherwise regression. Errors (TG_ERR_ARG, message in err):
+ *   "FILE: cannot open (REASON)", "FILE: no data rows",
+ *   "FILE:LINE:COL: 'CELL' is not a number", "FILE:LINE:COL: NaN in the data",
+ *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column". */
+TG_API tg_status tg_data_csv(tg_dataset *ds, const char *path, char *err, size_t errsize);
+/* The same from an open stream; name is used in messages. */
+TG_API tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *err,
+                                    size_t errsize);
+
+/* Split ds into train and test (the last round(frac * n) of a seeded shuffle of the rows).
+ * New arrays for both; ds is unchanged. */
+TG_API tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed,
+                               tg_dataset *train, tg_dataset *test);
+/* Scale every feature to mean 0, variance 1 using train's statistics (constant features are
+ * only centred), applied to train and, when not NULL, test. */
+TG_API void tg_data_standardize(tg_dataset *train, tg_dataset *test);
+TG_API void tg_data_free(tg_dataset *ds);
+
+/* ---- activation: an op (elementwise: one with an eval kernel) or an expression in x ---- */
+
+typedef struct tg_activation {
+    const struct tg_op_def *op;      /* used when not NULL (e.g. &tg_op_tanh, tapegrad_op.h) */
+    const char *expr;                /* else: an expression in `var`, e.g. "x*sigmoid(1.702*x)"
+                                      * (both NULL: tanh) */
+    const char *var;                 /* the variable's name; NULL: "x" */
+    const struct tg_defs *defs;      /* definitions the expression may call (may be NULL) */
+    const struct tg_registry *registry; /* where op names are found; NULL: the built-ins */
+} tg_activation;
+
+/* Apply the activation elementwise to z (any shape). An expression is parsed onto z's tape
+ * with var bound to z (constants in it broadcast). Error handle on failure (tape error set). */
+TG_API tg_var tg_activation_apply(const tg_activation *a, tg_var z);
+
+/* Check the activation's derivative before training: g is recorded once on a tensor of npts
+ * points evenly spaced in [lo, hi] (npts >= 2) and tg_check_grad compares reverse mode,
+ * forward mode and finite differences at every point. Returns 0 when they agree (kinks are
+ * not failures), 1 when some point disagrees, or an error status (err says why: a parse
+ * error, an op that is not elementwise). *worst gets the worst point's x and res its check
+ * result (either may be NULL). */
+TG_API int tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
+                               double *worst, tg_check_result *res, char *err, size_t errsize);
+
+/* ---- dense layers and the MLP ---- */
+
+typedef enum tg_init { TG_INIT_XAVIER, TG_INIT_HE } tg_init;
+
+/* y = x W + b, W [in,out], b [out]. The values live in the layer (the optimizer updates
+ * them); each recording copies them onto the tape as tensor parameters vW, vb. */
+typedef struct tg_dense {
+    int in, out;
+    double *W, *b;
+    tg_var vW, vb;
+} tg_dense;
+
+/* W drawn from *rng: Xavier (Glorot) uniform +-sqrt(6/(in+out)), or He normal sqrt(2/in);
+ * b = 0. TG_ERR_ARG for in or out < 1, TG_ERR_NOMEM. */
+TG_API tg_status tg_dense_init(tg_dense *l, int in, int out, tg_init init, uint64_t *rng);
+TG_API void tg_dense_fini(tg_dense *l);
+/* Record x W + b on t (x [N,in]); sets l->vW, l->vb. */
+TG_API tg_var tg_dense_apply(tg_dense *l, tg_tape *t, tg_var x);
+
+/* A stack of dense layers widths[0] -> widths[1] -> ... -> widths[n-1], the activation
+ * between them (not after the last: it gives logits / raw outputs). */
+typedef struct tg_mlp {
+    int nlayers;
+    tg_dense *layer;
+    tg_activation act;
+} tg_mlp;
+
+/* He initialisation when act is relu-like (op relu or leaky_relu), else Xavier; weights drawn
+ * from seed. TG_ERR_ARG (err says why) for fewer than 2 widths or a width < 1. act is copied
+ * (its strings and defs must outlive the MLP). */
+TG_API tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activation *act,
+                             uint64_t seed, char *err, size_t errsize);
+TG_API void tg_mlp_fini(tg_mlp *m);
+/* Record the network on t for the input node x [N, widths[0]]: the output [N, widths[n-1]].
+ * The weights become tensor parameters (params = 1) or constants (params = 0, evaluation). */
+TG_API tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params);
+
+/* ---- losses ---- */
+
+typedef enum tg_loss { TG_LOSS_MSE, TG_LOSS_CROSS_ENTROPY, TG_LOSS_BCE_WITH_LOGITS } tg_loss;
+
+/* "mse", "cross_entropy", "bce_with_logits": 0 and *out, or -1 for another name. */
+TG_API int tg_loss_from_name(const char *name, tg_loss *out);
+TG_API const char *tg_loss_name(tg_loss l);
+/* The loss of out [N,K] against target [N,K], a scalar. For cross_entropy target is one-hot
+ * (a constant, so a recorded step can be replayed on another batch's labels):
+ * -sum(target * log_softmax(out)) / N. mse: mean (out - target)^2; bce_with_logits: the op. */
+TG_API tg_var tg_loss_apply(tg_loss l, tg_var out, tg_var target);
+/* A loss written as an expression of one output element y and its target t (one-hot for
+ * classification), averaged over every element of out: mean(EXPR). "(y - t)^2" is mse;
+ * "softplus(y) - y*t" is bce_with_logits. The expression may call ops and defs (may be NULL)
+ * and use no other names. An error handle (tape error "tg_parse: ...") if it does not parse. */
+TG_API tg_var tg_loss_expr(const char *expr, const struct tg_defs *defs, tg_var out,
+                           tg_var target);
+
+/* ---- optimizers: the state lives here, outside the tape ---- */
+
+typedef enum tg_opt_kind { TG_OPT_SGD, TG_OPT_MOMENTUM, TG_OPT_ADAM } tg_opt_kind;
+
+typedef struct tg_optimizer {
+    tg_opt_kind kind;
+    double lr;
+    double momentum;        /* momentum: 0.9 */
+    double beta1, beta2, eps; /* adam: 0.9, 0.999, 1e-8 */
+    long steps;
+    int n;                  /* parameter arrays */
+    size_t *size;
+    double **m, **v;        /* velocity / first moment, second moment */
+} tg_optimizer;
+
+/* "sgd", "momentum", "adam": 0, or -1. */
+TG_API int tg_opt_from_name(const char *name, tg_opt_kind *out);
+/* For n parameter arrays of size[k] elements. TG_ERR_ARG (lr not finite and > 0), NOMEM. */
+TG_API tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,
+                                   const size_t *size);
+TG_API void tg_optimizer_fini(tg_optimizer *o);
+/* One update of every p[k] (size[k] values) from its gradient g[k] (NULL: no gradient, the
+ * array is left alone). A plain loop. */
+TG_API void tg_optimizer_step(tg_optimizer *o, double *const *p, const double *const *g);
+
+/* ---- training ---- */
+
+typedef struct tg_train_opts {
+    tg_loss loss;
+    const char *loss_expr;   /* not NULL: tg_loss_expr(loss_expr, loss_defs, ...) instead */
+    const struct tg_defs *loss_defs;
+    tg_opt_kind opt;
+    double lr;       /* 0: 0.01 for adam, 0.1 otherwise */
+    int epochs;      /* used by the caller's loop (tg_trainer_epoch runs one) */
+    int batch;       /* 0: 32 */
+    uint64_t seed;   /* the shuffle */
+    int rerecord;    /* 1: record the step again for every batch instead of replaying it */
+} tg_train_opts;
+
+typedef struct tg_epoch_stats {
+    int epoch;       /* 1-based */
+    double loss;     /* mean training loss over the epoch's batches (before each update) */
+    double seconds;  /* wall time of the epoch */
+} tg_epoch_stats;
+
+/* A training run: the step recorded once per batch size and replayed per batch (inputs,
+ * one-hot or numeric targets and weights changed with tg_tensor_set), the optimizer, the
+ * shuffle state. */
+typedef struct tg_trainer tg_trainer;
+
+/* Checks the data against the model: "the data has D features but the first layer takes W",
+ * "the data has C classes (labels 0..C-1) but the last layer has K outputs", "label out
+ * of range (row R: Y; classes 0..C-1)", "NaN in the data (row R, column C)", "the data is a
+ * regression: use the loss mse, not NAME" (TG_ERR_ARG, message in err). m must outlive the trainer. */
+TG_API tg_status tg_trainer_new(tg_trainer **tr, tg_mlp *m, const tg_dataset *train,
+                                const tg_train_opts *opts, char *err, size_t errsize);
+TG_API void tg_trainer_free(tg_trainer *tr);
+/* One epoch over the training set: shuffle, then every mini-batch (the last may be smaller).
+ * Returns TG_OK; TG_ERR_DOMAIN with err "training diverged at epoch E (loss L; try a
+ * learning rate below LR)" when a batch loss is not finite or the epoch's loss exceeds 1e3
+ * times the first epoch's (and 1e3 in value); another status with the tape's error. */
+TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t errsize);
+/* The optimizer (to change lr between epochs). */
+TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
+
+/* Mean loss and accuracy (classification: arg-max of the outputs, or output > 0 for a single
+ * bce output; regression: acc = NaN) of m on ds, weights as constants (nothing is
+ * differentiated). acc or loss may be NULL. TG_OK or the tape's status. */
+TG_API tg_status tg_evaluate(tg_mlp *m, const tg_dataset *ds, tg_loss loss, double *acc,
+                             double *mean_loss);
+/* The same with the loss of opts (loss_expr when set). */
+TG_API tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts *opts,
+                                  double *acc, double *mean_loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

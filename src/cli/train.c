@@ -1,0 +1,571 @@
+/* train.c - `tapegrad train`: an MLP on a data set (generated, the scikit-learn digits, or a
+ * CSV file), with the activation's derivative checked before training, a progress bar, the
+ * final train/test accuracy, a loss curve through gnuplot and --json. Also the pieces
+ * `tapegrad compare` shares (train.h). The maths is the library's (tapegrad_nn.h).
+ * See LICENSE. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tapegrad_op.h"
+#include "train.h"
+
+#define CMD "train"
+
+const char train_cfg_help[] =
+    "  --data NAME|FILE   spirals (default), moons, xor, curve (regression), digits (the\n"
+    "                     scikit-learn digits, from python3-sklearn) or a CSV file: numbers,\n"
+    "                     the last column the label, a header line allowed; 20% of the rows\n"
+    "                     (seeded) are held out for testing; features are standardised\n"
+    "  --points N         rows of a generated set (default 500)\n"
+    "  --layers W,W,...   widths from inputs to outputs (default: features,32,32,classes)\n"
+    "  --loss NAME|EXPR   cross_entropy (default), mse (default for regression),\n"
+    "                     bce_with_logits, or an expression in an output y and its target t\n"
+    "                     (one-hot for classes), averaged over every output: '(y - t)^2'\n"
+    "  --opt NAME         adam (default), momentum or sgd\n"
+    "  --lr ETA           learning rate (default 0.01 for adam, 0.1 otherwise)\n"
+    "  --epochs N         passes over the training rows (default 200)\n"
+    "  --batch N          rows per step (default 32)\n"
+    "  --seed N           data, split, weights and shuffle (default 1)\n"
+    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n";
+
+static const char usage[] =
+    "usage: tapegrad train [--data spirals|moons|xor|curve|digits|FILE.csv] [--layers 2,32,32,2]\n"
+    "                      [--activation NAME|EXPR] [--def 'f(x) = ...'] [--loss NAME]\n"
+    "                      [--opt sgd|momentum|adam] [--lr ETA] [--epochs N] [--batch N]\n"
+    "                      [--seed N] [--plot curve.png] [--json]\n"
+    "\n"
+    "Trains a multilayer perceptron and prints the final train and test accuracy. The\n"
+    "activation's derivative is checked first (reverse mode vs forward mode vs finite\n"
+    "differences at 81 points in [-4, 4]); training is refused (exit 1) if they disagree.\n"
+    "The training step is recorded on a tape once and replayed for every mini-batch.\n"
+    "\n"
+    "  --activation A     an op (relu, the default; tanh, sigmoid, gelu, silu, ...), an\n"
+    "                     expression in x ('x*sigmoid(1.702*x)') or a --def's name\n"
+    "%s"
+    "  --plot FILE.png    loss and accuracy per epoch, drawn by gnuplot (FILE.csv beside it;\n"
+    "                     without gnuplot only the CSV)\n"
+    "  --json             print {\"train_accuracy\": a, \"test_accuracy\": b, \"final_loss\": l,\n"
+    "                     \"epochs\": n, \"seconds\": s} (s: time spent in training epochs)\n"
+    "\n"
+    "Progress goes to stderr: a bar on a terminal, a line every tenth of the run otherwise.\n"
+    "\n"
+    "examples:\n"
+    "  tapegrad train\n"
+    "  tapegrad train --data digits --layers 64,64,10 --epochs 20\n"
+    "  tapegrad train --activation 'x*sigmoid(1.702*x)' --plot curve.png\n";
+
+/* ---- shared options ---- */
+
+void train_cfg_defaults(train_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->data = "spirals";
+    c->points = 500;
+    c->opt = "adam";
+    c->epochs = 200;
+    c->batch = 32;
+    c->seed = 1;
+}
+
+static int parse_layers(const char *cmd, const char *s, train_cfg *c)
+{
+    const char *p = s;
+    c->nwidths = 0;
+    for (;;) {
+        char *end;
+        long w = strtol(p, &end, 10);
+        if (end == p || w < 1 || w > 100000 || c->nwidths > TRAIN_MAX_LAYERS ||
+            (*end != ',' && *end != '\0'))
+            return cli_fail(cmd, "--layers: '%s' is not a list of 2 to %d widths from 1 "
+                                 "(as in 2,32,32,2)", s, TRAIN_MAX_LAYERS + 1), -1;
+        c->widths[c->nwidths++] = (int)w;
+        if (*end == '\0') break;
+        p = end + 1;
+    }
+    if (c->nwidths < 2)
+        return cli_fail(cmd, "--layers: '%s' needs at least an input and an output width", s),
+               -1;
+    return 0;
+}
+
+static int is_name(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return 0;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+              (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *i)
+{
+    const char *v;
+    int r;
+    uint64_t n;
+    if ((r = cli_option(cmd, argc, argv, i, "--data", &v)) != 0) return r < 0 ? -1 : (c->data = v, 1);
+    if ((r = cli_option(cmd, argc, argv, i, "--loss", &v)) != 0) {
+        tg_loss l;
+        if (r < 0) return -1;
+        if (tg_loss_from_name(v, &l) && is_name(v))
+            return cli_fail(cmd, "--loss: unknown loss '%s' (mse, cross_entropy, "
+                                 "bce_with_logits, or an expression in y and t)", v), -1;
+        c->loss = v;
+        return 1;
+    }
+    if ((r = cli_option(cmd, argc, argv, i, "--opt", &v)) != 0) {
+        tg_opt_kind k;
+        if (r < 0) return -1;
+        if (tg_opt_from_name(v, &k))
+            return cli_fail(cmd, "--opt: unknown optimizer '%s' (sgd, momentum, adam)", v), -1;
+        c->opt = v;
+        return 1;
+    }
+    if ((r = cli_option(cmd, argc, argv, i, "--layers", &v)) != 0)
+        return r < 0 || parse_layers(cmd, v, c) ? -1 : 1;
+    if ((r = cli_option(cmd, argc, argv, i, "--lr", &v)) != 0) {
+        if (r < 0 || cli_number(cmd, "--lr", v, &c->lr)) return -1;
+        if (!(c->lr > 0)) return cli_fail(cmd, "--lr: must be positive (got %s)", v), -1;
+        return 1;
+    }
+    if ((r = cli_option(cmd, argc, argv, i, "--def", &v)) != 0) {
+        if (r < 0) return -1;
+        if (c->ndefs == TRAIN_MAX_DEFS)
+            return cli_fail(cmd, "--def: at most %d definitions", TRAIN_MAX_DEFS), -1;
+        c->defs[c->ndefs++] = v;
+        return 1;
+    }
+    static const struct {
+        const char *name;
+        uint64_t min, max;
+    } counts[] = {{"--epochs", 1, 1000000}, {"--batch", 1, 1000000}, {"--points", 4, 10000000},
+                  {"--seed", 0, UINT64_MAX}};
+    for (int k = 0; k < 4; k++) {
+        if ((r = cli_option(cmd, argc, argv, i, counts[k].name, &v)) == 0) continue;
+        if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].max, &n)) return -1;
+        if (n < counts[k].min)
+            return cli_fail(cmd, "%s: must be at least %llu (got %s)", counts[k].name,
+                            (unsigned long long)counts[k].min, v), -1;
+        if (k == 0) c->epochs = (int)n;
+        else if (k == 1) c->batch = (int)n;
+        else if (k == 2) c->points = (int)n;
+        else c->seed = n;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- data ---- */
+
+/* The path of scikit-learn's digits.csv.gz from dpkg's file list (malloc'd), or NULL. */
+static char *digits_path(void)
+{
+    FILE *p = popen("dpkg -L python3-sklearn 2>/dev/null", "r");
+    if (!p) return NULL;
+    char line[4096], *found = NULL;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!found && cli_ends_with(line, "/datasets/data/digits.csv.gz") &&
+            !strchr(line, '\''))
+            found = strdup(line);
+    }
+    pclose(p);
+    return found;
+}
+
+static int load_digits(const char *cmd, tg_dataset *ds)
+{
+    char *path = digits_path();
+    if (!path)
+        return cli_fail(cmd, "--data digits needs scikit-learn's data files: install "
+                             "python3-sklearn (apt-get install -y python3-sklearn)");
+    char command[4200], err[TG_NN_ERRSIZE];
+    snprintf(command, sizeof command, "gzip -dc '%s'", path);
+    FILE *p = popen(command, "r");
+    if (!p) {
+        cli_fail(cmd, "cannot run gzip to read %s", path);
+        free(path);
+        return 2;
+    }
+    tg_status st = tg_data_csv_stream(ds, p, "digits.csv.gz", err, sizeof err);
+    int zs = pclose(p);
+    if (st == TG_OK && zs != 0) {
+        tg_data_free(ds);
+        cli_fail(cmd, "gzip -dc %s failed (status %d)", path, zs);
+        free(path);
+        return 2;
+    }
+    free(path);
+    return st ? cli_fail(cmd, "%s", err) : 0;
+}
+
+int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
+{
+    memset(d, 0, sizeof *d);
+    tg_dataset all;
+    tg_status st;
+    char err[TG_NN_ERRSIZE];
+    const char *s = c->data;
+    d->name = s;
+    if (strcmp(s, "spirals") == 0) st = tg_data_spirals(&all, c->points, c->seed);
+    else if (strcmp(s, "moons") == 0) st = tg_data_moons(&all, c->points, c->seed);
+    else if (strcmp(s, "xor") == 0) st = tg_data_xor(&all, c->points, c->seed);
+    else if (strcmp(s, "curve") == 0) st = tg_data_curve(&all, c->points, c->seed);
+    else if (strcmp(s, "digits") == 0) {
+        int rc = load_digits(cmd, &all);
+        if (rc) return rc;
+        st = TG_OK;
+    } else if (cli_ends_with(s, ".csv") || access(s, R_OK) == 0) {
+        if (tg_data_csv(&all, s, err, sizeof err)) return cli_fail(cmd, "%s", err);
+        st = TG_OK;
+    } else
+        return cli_fail(cmd, "--data: unknown data set '%s' (spirals, moons, xor, curve, "
+                             "digits, or a FILE.csv)", s);
+    if (st) return cli_fail(cmd, "cannot make the data set: %s", tg_status_str(st));
+    for (int i = 0; all.classes >= 2 && i < all.n; i++)
+        if (all.y[i] < 0) { /* before the split shuffles the rows: the file's row number */
+            cli_fail(cmd, "%s: data row %d: label %g is out of range (labels are 0, 1, ...)", s,
+                     i + 1, all.y[i]);
+            tg_data_free(&all);
+            return 2;
+        }
+    if (all.n < 5) {
+        tg_data_free(&all);
+        return cli_fail(cmd, "%s: %d rows are too few to hold 20%% out for testing", s, all.n);
+    }
+    st = tg_data_split(&all, 0.2, c->seed, &d->train, &d->test);
+    tg_data_free(&all);
+    if (st) return cli_fail(cmd, "out of memory");
+    tg_data_standardize(&d->train, &d->test);
+    return 0;
+}
+
+void train_data_free(train_data *d)
+{
+    tg_data_free(&d->train);
+    tg_data_free(&d->test);
+}
+
+/* ---- activation ---- */
+
+int train_act_make(const char *cmd, const train_cfg *c, const char *text, train_act *a)
+{
+    memset(a, 0, sizeof *a);
+    a->text = text;
+    const tg_op_def *op = tg_registry_find(NULL, text);
+    if (op && !(op->eval && op->arity == 1))
+        return cli_fail(cmd, "--activation: '%s' is not an elementwise function of one input "
+                             "(try relu, tanh, sigmoid, gelu, silu, or an expression in x)",
+                        text);
+    if (op && c->ndefs == 0) {
+        a->a.op = op;
+        return 0;
+    }
+    a->defs = tg_defs_new();
+    if (!a->defs) return cli_fail(cmd, "out of memory");
+    for (int k = 0; k < c->ndefs; k++) {
+        tg_parse_error pe;
+        if (tg_defs_add(a->defs, c->defs[k], NULL, &pe) != TG_OK)
+            return cli_fail(cmd, "--def '%s': at column %d: %s", c->defs[k], pe.column,
+                            pe.message);
+    }
+    if (op) {
+        a->a.op = op;
+        return 0;
+    }
+    a->a.defs = a->defs;
+    a->a.expr = text;
+    if (is_name(text)) /* a definition's name: call it on x */
+        for (int k = 0; k < tg_defs_count(a->defs); k++)
+            if (strcmp(tg_defs_name(a->defs, k), text) == 0) {
+                size_t n = strlen(text) + 4;
+                char *call = malloc(n);
+                if (!call) return cli_fail(cmd, "out of memory");
+                snprintf(call, n, "%s(x)", text);
+                a->a.expr = call;
+            }
+    return 0;
+}
+
+void train_act_free(train_act *a)
+{
+    if (a->a.expr && a->a.expr != a->text) free((char *)a->a.expr);
+    tg_defs_free(a->defs);
+    memset(a, 0, sizeof *a);
+}
+
+int train_act_check(const char *cmd, const train_act *a)
+{
+    char err[TG_NN_ERRSIZE];
+    double worst = 0;
+    tg_check_result r;
+    int rc = tg_activation_check(&a->a, -4.0, 4.0, 81, &worst, &r, err, sizeof err);
+    if (rc == 0) return 0;
+    if (rc > 1) return cli_fail(cmd, "--activation '%s': %s", a->text, err);
+    fprintf(stderr,
+            "tapegrad: %s: the derivative of '%s' is wrong: at x = %.17g reverse mode gives "
+            "%.10g, forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of "
+            "%zu points disagree); not training\n",
+            cmd, a->text, worst, r.reverse, r.forward, r.fd, r.rel_err, r.failed, r.checked);
+    return 1;
+}
+
+/* ---- one run ---- */
+
+void train_curve_free(train_curve *cv)
+{
+    free(cv->loss);
+    free(cv->train_acc);
+    free(cv->test_acc);
+    memset(cv, 0, sizeof *cv);
+}
+
+static void bar(int epoch, int epochs, double loss, double acc, double rate)
+{
+    char b[31];
+    int fill = (int)(30.0 * epoch / epochs);
+    for (int k = 0; k < 30; k++) b[k] = k < fill ? '#' : '.';
+    b[30] = '\0';
+    if (isnan(acc))
+        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4f  %.0f rows/s ", (int)log10(epochs) + 1,
+                epoch, epochs, b, loss, rate);
+    else
+        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4f  train %5.1f%%  %.0f rows/s ",
+                (int)log10(epochs) + 1, epoch, epochs, b, loss, 100 * acc, rate);
+    if (epoch == epochs) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
+              uint64_t seed, int progress, int curve_acc, train_curve *out)
+{
+    memset(out, 0, sizeof *out);
+    const tg_dataset *tr = &d->train;
+    int K = tr->classes >= 2 ? tr->classes : 1;
+    int w[TRAIN_MAX_LAYERS + 1], nw = c->nwidths;
+    if (nw) memcpy(w, c->widths, (size_t)nw * sizeof *w);
+    else {
+        w[0] = tr->d;
+        w[1] = w[2] = 32;
+        w[3] = K;
+        nw = 4;
+    }
+    tg_train_opts o;
+    memset(&o, 0, sizeof o);
+    if (c->loss && tg_loss_from_name(c->loss, &o.loss) != 0) { /* an expression in y, t */
+        o.loss_expr = c->loss;
+        o.loss_defs = a->defs;
+    } else if (!c->loss)
+        o.loss = tr->classes >= 2 ? TG_LOSS_CROSS_ENTROPY : TG_LOSS_MSE;
+    tg_opt_from_name(c->opt, &o.opt);
+    o.lr = c->lr;
+    o.batch = c->batch;
+    o.seed = seed;
+    char err[TG_NN_ERRSIZE];
+    tg_mlp m;
+    tg_trainer *t = NULL;
+    if (tg_mlp_init(&m, nw, w, &a->a, seed, err, sizeof err)) return cli_fail(cmd, "%s", err);
+    if (tg_trainer_new(&t, &m, tr, &o, err, sizeof err)) {
+        tg_mlp_fini(&m);
+        return cli_fail(cmd, "%s%s", err,
+                        strstr(err, "features") || strstr(err, "outputs")
+                            ? " (see --layers)" : "");
+    }
+    out->loss = calloc((size_t)c->epochs, sizeof(double));
+    out->train_acc = calloc((size_t)c->epochs, sizeof(double));
+    out->test_acc = calloc((size_t)c->epochs, sizeof(double));
+    int rc = 0;
+    if (!out->loss || !out->train_acc || !out->test_acc) {
+        rc = cli_fail(cmd, "out of memory");
+        goto done;
+    }
+    int every = c->epochs >= 10 ? c->epochs / 10 : 1;
+    for (int e = 1; e <= c->epochs; e++) {
+        tg_epoch_stats st;
+        if (tg_trainer_epoch(t, &st, err, sizeof err)) {
+            if (progress == 2) fputc('\n', stderr);
+            rc = cli_fail(cmd, "%s", err);
+            goto done;
+        }
+        out->seconds += st.seconds;
+        out->loss[e - 1] = st.loss;
+        out->epochs = e;
+        int show = progress == 2 || (progress == 1 && (e % every == 0 || e == 1));
+        double tra = NAN, tea = NAN;
+        if (show || curve_acc) tg_evaluate_opts(&m, tr, &o, &tra, NULL);
+        if ((progress == 1 && show) || curve_acc) tg_evaluate_opts(&m, &d->test, &o, &tea, NULL);
+        out->train_acc[e - 1] = tra;
+        out->test_acc[e - 1] = tea;
+        if (progress == 2)
+            bar(e, c->epochs, st.loss, tra, tr->n / (st.seconds > 0 ? st.seconds : 1e-9));
+        else if (show && isnan(tra))
+            fprintf(stderr, "epoch %d/%d  loss %.6f\n", e, c->epochs, st.loss);
+        else if (show)
+            fprintf(stderr, "epoch %d/%d  loss %.6f  train %.1f%%  test %.1f%%\n", e, c->epochs,
+                    st.loss, 100 * tra, 100 * tea);
+    }
+    if (tg_evaluate_opts(&m, tr, &o, &out->train_accuracy, &out->final_loss) ||
+        tg_evaluate_opts(&m, &d->test, &o, &out->test_accuracy, &out->test_loss))
+        rc = cli_fail(cmd, "evaluation failed");
+done:
+    tg_trainer_free(t);
+    tg_mlp_fini(&m);
+    return rc;
+}
+
+/* ---- gnuplot ---- */
+
+int train_gnuplot(const char *cmd, const char *png, const char *csv, const char *script)
+{
+    char *gp = cli_replace_ext(png, ".gp");
+    if (!gp) return cli_fail(cmd, "out of memory");
+    FILE *f = fopen(gp, "w");
+    if (!f || fputs(script, f) < 0 || fclose(f) != 0) {
+        if (f) fclose(f);
+        cli_fail(cmd, "cannot write %s", gp);
+        free(gp);
+        return 2;
+    }
+    const char *args[] = {"gnuplot", gp, NULL};
+    int st = cli_run_program(args), rc = 0;
+    if (st == -1)
+        fprintf(stderr, "tapegrad: %s: gnuplot is not installed, so %s was not drawn; wrote %s "
+                        "and %s (apt-get install -y gnuplot-nox, then 'gnuplot %s')\n",
+                cmd, png, csv, gp, gp);
+    else if (st != 0)
+        rc = cli_fail(cmd, "gnuplot failed (status %d) drawing %s from %s", st, png, gp);
+    else
+        fprintf(stderr, "wrote %s (gnuplot), with the data in %s and the script in %s\n", png,
+                csv, gp);
+    free(gp);
+    return rc;
+}
+
+/* s with ' and \ dropped, for a gnuplot single-quoted title. */
+static void gp_text(char *buf, size_t size, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 1 < size; s++)
+        if (*s != '\'' && *s != '\\' && *s != '"') buf[n++] = *s;
+    buf[n] = '\0';
+}
+
+static int plot_curve(const char *png, const train_cfg *c, const train_data *d,
+                      const train_act *a, const train_curve *cv)
+{
+    char *csv = cli_replace_ext(png, ".csv");
+    if (!csv) return cli_fail(CMD, "out of memory");
+    FILE *f = fopen(csv, "w");
+    if (!f) {
+        cli_fail(CMD, "cannot write %s", csv);
+        free(csv);
+        return 2;
+    }
+    fprintf(f, "epoch,loss,train_accuracy,test_accuracy\n");
+    for (int e = 0; e < cv->epochs; e++)
+        fprintf(f, "%d,%.10g,%.6g,%.6g\n", e + 1, cv->loss[e], cv->train_acc[e], cv->test_acc[e]);
+    fclose(f);
+    char title[256], script[2048];
+    gp_text(title, sizeof title, a->text);
+    int cls = d->train.classes >= 2;
+    snprintf(script, sizeof script,
+             "set terminal pngcairo size 900,520 noenhanced\n"
+             "set output '%s'\nset datafile separator ','\n"
+             "set title 'tapegrad train: %s, activation %s, %s, %d epochs'\n"
+             "set xlabel 'epoch'\nset ylabel 'training loss'\nset logscale y\n"
+             "set grid\nset key center right\n%s"
+             "plot '%s' using 1:2 skip 1 with lines lw 2 title 'loss'%s\n",
+             png, d->name, title, c->opt, c->epochs,
+             cls ? "set y2label 'accuracy'\nset y2range [0:1]\nset y2tics\n" : "", csv,
+             cls ? ", '' using 1:3 skip 1 with lines axes x1y2 title 'train accuracy', "
+                   "'' using 1:4 skip 1 with lines axes x1y2 title 'test accuracy'" : "");
+    int rc = train_gnuplot(CMD, png, csv, script);
+    free(csv);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+int cli_train(int argc, char **argv)
+{
+    train_cfg c;
+    train_cfg_defaults(&c);
+    const char *act_text = "relu", *plot = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf(usage, train_cfg_help);
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if ((r = train_cfg_option(CMD, &c, argc, argv, &i)) != 0) {
+            if (r < 0) return 2;
+            continue;
+        }
+        if ((r = cli_option(CMD, argc, argv, &i, "--activation", &v)) != 0) {
+            if (r < 0) return 2;
+            act_text = v;
+            continue;
+        }
+        if ((r = cli_option(CMD, argc, argv, &i, "--plot", &v)) != 0) {
+            if (r < 0) return 2;
+            if (!cli_ends_with(v, ".png") && !cli_ends_with(v, ".svg"))
+                return cli_fail(CMD, "--plot: '%s' must end in .png or .svg", v);
+            plot = v;
+            continue;
+        }
+        return cli_fail(CMD, "unknown option '%s' (try 'tapegrad train --help')", argv[i]);
+    }
+    train_act a;
+    int rc = train_act_make(CMD, &c, act_text, &a);
+    if (rc == 0) rc = train_act_check(CMD, &a);
+    if (rc) {
+        train_act_free(&a);
+        return rc;
+    }
+    train_data d;
+    if ((rc = train_data_load(CMD, &c, &d)) != 0) {
+        train_act_free(&a);
+        return rc;
+    }
+    int progress = isatty(fileno(stderr)) ? 2 : 1;
+    train_curve cv;
+    rc = train_run(CMD, &c, &d, &a, c.seed, progress, plot != NULL, &cv);
+    if (rc == 0) {
+        if (json) {
+            printf("{\"train_accuracy\": ");
+            cli_json_num(stdout, cv.train_accuracy);
+            printf(", \"test_accuracy\": ");
+            cli_json_num(stdout, cv.test_accuracy);
+            printf(", \"final_loss\": ");
+            cli_json_num(stdout, cv.final_loss);
+            printf(", \"epochs\": %d, \"seconds\": ", cv.epochs);
+            cli_json_num(stdout, cv.seconds);
+            printf("}\n");
+        } else if (d.train.classes >= 2) {
+            printf("%s: %d training rows, %d test rows; activation %s\n", d.name, d.train.n,
+                   d.test.n, a.text);
+            printf("train accuracy %.2f%%  test accuracy %.2f%%  final loss %.6g  (%d epochs, "
+                   "%.3f s)\n", 100 * cv.train_accuracy, 100 * cv.test_accuracy, cv.final_loss,
+                   cv.epochs, cv.seconds);
+        } else {
+            printf("%s: %d training rows, %d test rows; activation %s\n", d.name, d.train.n,
+                   d.test.n, a.text);
+            printf("training loss %.6g  test loss %.6g  (%d epochs, %.3f s)\n", cv.final_loss,
+                   cv.test_loss, cv.epochs, cv.seconds);
+        }
+        if (plot) rc = plot_curve(plot, &c, &d, &a, &cv);
+    }
+    train_curve_free(&cv);
+    train_data_free(&d);
+    train_act_free(&a);
+    return rc;
+}

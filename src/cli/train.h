@@ -1,0 +1,76 @@
+/* train.h - what `tapegrad train` and `tapegrad compare` share (defined in train.c): the
+ * data/model/optimizer options, loading the data set, building the activation, one training
+ * run with its per-epoch curve, and drawing curves with gnuplot. See LICENSE. */
+#ifndef TG_CLI_TRAIN_H
+#define TG_CLI_TRAIN_H
+
+#include "cli.h"
+#include "tapegrad_nn.h"
+
+#define TRAIN_MAX_LAYERS 16
+#define TRAIN_MAX_DEFS 32
+
+/* The subcommands (also to be declared in cli.h). */
+cli_run_fn cli_train, cli_compare;
+
+/* The options both commands take. */
+typedef struct train_cfg {
+    const char *data;            /* spirals, moons, xor, curve, digits or FILE.csv */
+    int points;                  /* generated sets: rows */
+    int widths[TRAIN_MAX_LAYERS + 1], nwidths; /* 0: from the data */
+    const char *loss, *opt;
+    double lr;                   /* 0: the optimizer's default */
+    int epochs, batch;
+    uint64_t seed;
+    const char *defs[TRAIN_MAX_DEFS];
+    int ndefs;
+} train_cfg;
+
+void train_cfg_defaults(train_cfg *c);
+/* If argv[*i] is one of the shared options, read it: 1 (used), 0 (not ours), -1 (error,
+ * printed). */
+int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *i);
+/* The shared options' help text. */
+extern const char train_cfg_help[];
+
+/* The loaded data: train and test (20% held out, seeded), standardised with train's
+ * statistics. 0, or 2 after cli_fail. */
+typedef struct train_data {
+    tg_dataset train, test;
+    const char *name;
+} train_data;
+int train_data_load(const char *cmd, const train_cfg *c, train_data *d);
+void train_data_free(train_data *d);
+
+/* An activation from NAME (a registry op) or an expression in x, with c's --def's. */
+typedef struct train_act {
+    tg_activation a;
+    tg_defs *defs;
+    const char *text;
+} train_act;
+/* 0, or 2 after cli_fail (a --def that does not parse). */
+int train_act_make(const char *cmd, const train_cfg *c, const char *text, train_act *a);
+void train_act_free(train_act *a);
+/* The derivative check before training: 0 passed, 1 refused (printed with the worst point),
+ * 2 bad activation (printed). */
+int train_act_check(const char *cmd, const train_act *a);
+
+/* One run's per-epoch curve. */
+typedef struct train_curve {
+    int epochs;                  /* completed */
+    double *loss, *train_acc, *test_acc;
+    double final_loss, test_loss, train_accuracy, test_accuracy, seconds;
+} train_curve;
+
+/* Train a fresh MLP (weights from seed) for c->epochs. progress: 0 none, 1 plain lines,
+ * 2 a bar on stderr. Each epoch's test accuracy is evaluated when curve_acc is set. 0, or 2
+ * after cli_fail (bad model for the data, divergence with its epoch). */
+int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
+              uint64_t seed, int progress, int curve_acc, train_curve *out);
+void train_curve_free(train_curve *cv);
+
+/* Write csv (one line per epoch of columns given) and draw png with the gnuplot script;
+ * without gnuplot say so and keep the CSV. 0, or 2 after cli_fail. */
+int train_gnuplot(const char *cmd, const char *png, const char *csv, const char *script);
+
+#endif

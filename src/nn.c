@@ -1,0 +1,646 @@
+/* nn.c - training on the tape: activations (an op or an expression), dense layers, the MLP,
+ * losses by name, SGD/momentum/Adam (state outside the tape: an update is a loop over
+ * arrays), the trainer and evaluation.
+ *
+ * The trainer records one step graph per batch size -- X (const) -> MLP (weights as tensor
+ * params) -> loss against a target constant T -- and then REPLAYS it for every batch: the
+ * batch's inputs, its targets and the current weights go in with tg_tensor_set, tg_replay
+ * recomputes, tg_backward sweeps. Classification targets are one-hot constants and cross
+ * entropy is built from tg_log_softmax, not tg_cross_entropy: the fused op copies its integer
+ * labels into a constant of its own at recording time and hands out no handle to it, so a
+ * replayed step could not change the labels. The one-hot form costs an [N,C] multiply and sum
+ * more per step and makes the whole step replayable. A dataset whose size is not a multiple
+ * of the batch has a second, smaller step graph for the last batch (two tapes, each recorded
+ * once). opts.rerecord = 1 records every batch afresh instead (for comparison).
+ * See LICENSE. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tapegrad_expr.h"
+#include "tapegrad_nn.h"
+#include "tapegrad_op.h"
+
+/* ---- activation ---- */
+
+static tg_var refuse_name(void *ud, tg_tape *t, const char *name)
+{
+    (void)ud;
+    (void)t;
+    (void)name;
+    tg_var none = {NULL, TG_NONE, 0};
+    return none;
+}
+
+tg_var tg_activation_apply(const tg_activation *a, tg_var z)
+{
+    if (a->op) {
+        /* a non-elementwise op fails here with the op's own message (tg_mlp_init refuses it) */
+        return a->op->eval ? tg_apply1(a->op, z) : tg_apply(a->op, 1, &z);
+    }
+    if (!a->expr) return tg_apply1(&tg_op_tanh, z);
+    tg_names *names = tg_names_new();
+    if (!names) return tg_tensor_fill(z.tape, -1, NULL, 0.0); /* records TG_ERR_ARG */
+    const char *var = a->var ? a->var : "x";
+    tg_var y = z;
+    if (tg_names_set(names, var, z) == TG_OK) {
+        tg_parse_opts po;
+        memset(&po, 0, sizeof po);
+        po.registry = a->registry;
+        po.defs = a->defs;
+        po.bind = refuse_name;
+        tg_parse_error pe;
+        y = tg_parse(z.tape, a->expr, names, &po, &pe);
+    }
+    tg_names_free(names);
+    return y;
+}
+
+int tg_activation_check(const tg_activation *a, double lo, double hi, int npts, double *worst,
+                        tg_check_result *res, char *err, size_t errsize)
+{
+    if (npts < 2 || !(lo < hi)) {
+        snprintf(err, errsize, "the check needs at least 2 points and lo < hi");
+        return TG_ERR_ARG;
+    }
+    tg_tape *t = tg_tape_new();
+    double *x = malloc((size_t)npts * sizeof *x);
+    if (!t || !x) {
+        tg_tape_free(t);
+        free(x);
+        snprintf(err, errsize, "out of memory");
+        return TG_ERR_NOMEM;
+    }
+    for (int i = 0; i < npts; i++) x[i] = lo + (hi - lo) * i / (npts - 1);
+    int sh[1] = {npts};
+    tg_var X = tg_tensor_param(t, 1, sh, x);
+    tg_var y = tg_sum(tg_activation_apply(a, X)); /* d sum g(x_i) / dx_i = g'(x_i) */
+    tg_check_result r;
+    tg_check_report rep;
+    int rc = tg_tape_error(t) ? (int)tg_tape_status(t) : tg_check_grad(y, 1, &X, NULL, &r, &rep);
+    if (rc > 1) {
+        snprintf(err, errsize, "%s", tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(rc));
+    } else {
+        if (worst) *worst = x[r.elem];
+        if (res) *res = r;
+    }
+    tg_tape_free(t);
+    free(x);
+    return rc;
+}
+
+/* ---- dense layer, MLP ---- */
+
+tg_status tg_dense_init(tg_dense *l, int in, int out, tg_init init, uint64_t *rng)
+{
+    memset(l, 0, sizeof *l);
+    if (in < 1 || out < 1) return TG_ERR_ARG;
+    l->W = malloc((size_t)in * out * sizeof *l->W);
+    l->b = calloc((size_t)out, sizeof *l->b);
+    if (!l->W || !l->b) {
+        tg_dense_fini(l);
+        return TG_ERR_NOMEM;
+    }
+    l->in = in;
+    l->out = out;
+    double r = sqrt(6.0 / (in + out)), sd = sqrt(2.0 / in);
+    for (size_t e = 0; e < (size_t)in * out; e++)
+        l->W[e] = init == TG_INIT_HE ? sd * tg_rng_normal(rng)
+                                     : r * (2.0 * tg_rng_uniform(rng) - 1.0);
+    return TG_OK;
+}
+
+void tg_dense_fini(tg_dense *l)
+{
+    if (!l) return;
+    free(l->W);
+    free(l->b);
+    l->W = l->b = NULL;
+}
+
+static tg_var dense_record(tg_dense *l, tg_tape *t, tg_var x, int params)
+{
+    int shW[2] = {l->in, l->out}, shb[1] = {l->out};
+    l->vW = params ? tg_tensor_param(t, 2, shW, l->W) : tg_tensor_const(t, 2, shW, l->W);
+    l->vb = params ? tg_tensor_param(t, 1, shb, l->b) : tg_tensor_const(t, 1, shb, l->b);
+    return tg_add(tg_matmul(x, l->vW), l->vb); /* b broadcasts over the rows */
+}
+
+tg_var tg_dense_apply(tg_dense *l, tg_tape *t, tg_var x) { return dense_record(l, t, x, 1); }
+
+tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activation *act,
+                      uint64_t seed, char *err, size_t errsize)
+{
+    memset(m, 0, sizeof *m);
+    if (nwidths < 2 || !widths) {
+        snprintf(err, errsize, "an MLP needs at least two widths (inputs and outputs), got %d",
+                 nwidths);
+        return TG_ERR_ARG;
+    }
+    for (int i = 0; i < nwidths; i++)
+        if (widths[i] < 1) {
+            snprintf(err, errsize, "layer width %d is %d (must be at least 1)", i + 1,
+                     widths[i]);
+            return TG_ERR_ARG;
+        }
+    if (act) m->act = *act;
+    if (m->act.op && (!m->act.op->eval || m->act.op->arity != 1)) {
+        snprintf(err, errsize, "'%s' is not an elementwise function of one input",
+                 m->act.op->name);
+        return TG_ERR_ARG;
+    }
+    int he = m->act.op && (strcmp(m->act.op->name, "relu") == 0 ||
+                           strcmp(m->act.op->name, "leaky_relu") == 0);
+    m->layer = calloc((size_t)nwidths - 1, sizeof *m->layer);
+    if (!m->layer) {
+        snprintf(err, errsize, "out of memory");
+        return TG_ERR_NOMEM;
+    }
+    m->nlayers = nwidths - 1;
+    for (int i = 0; i < m->nlayers; i++) {
+        /* the output layer gives logits: Xavier there whatever the activation */
+        tg_init init = he && i < m->nlayers - 1 ? TG_INIT_HE : TG_INIT_XAVIER;
+        if (tg_dense_init(&m->layer[i], widths[i], widths[i + 1], init, &seed) != TG_OK) {
+            tg_mlp_fini(m);
+            snprintf(err, errsize, "out of memory");
+            return TG_ERR_NOMEM;
+        }
+    }
+    return TG_OK;
+}
+
+void tg_mlp_fini(tg_mlp *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->nlayers; i++) tg_dense_fini(&m->layer[i]);
+    free(m->layer);
+    m->layer = NULL;
+    m->nlayers = 0;
+}
+
+tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        x = dense_record(&m->layer[i], t, x, params);
+        if (i < m->nlayers - 1) x = tg_activation_apply(&m->act, x);
+    }
+    return x;
+}
+
+/* ---- losses ---- */
+
+static const char *const loss_names[] = {"mse", "cross_entropy", "bce_with_logits"};
+
+int tg_loss_from_name(const char *name, tg_loss *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, loss_names[i]) == 0) {
+            *out = (tg_loss)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *tg_loss_name(tg_loss l) { return (unsigned)l < 3 ? loss_names[l] : "?"; }
+
+tg_var tg_loss_apply(tg_loss l, tg_var out, tg_var target)
+{
+    switch (l) {
+    case TG_LOSS_MSE:
+        return tg_mse(out, target);
+    case TG_LOSS_BCE_WITH_LOGITS:
+        return tg_bce_with_logits(out, target);
+    case TG_LOSS_CROSS_ENTROPY:
+    default: {
+        int sh[4], r = tg_shape(out, sh);
+        double n = r == 2 ? sh[0] : 1;
+        tg_var s = tg_sum(tg_mul(target, tg_log_softmax(out)));
+        return tg_mul(s, tg_const(out.tape, -1.0 / n));
+    }
+    }
+}
+
+static tg_var refuse_name(void *ud, tg_tape *t, const char *name);
+
+tg_var tg_loss_expr(const char *expr, const struct tg_defs *defs, tg_var out, tg_var target)
+{
+    tg_names *names = tg_names_new();
+    if (!names) return tg_tensor_fill(out.tape, -1, NULL, 0.0); /* records TG_ERR_ARG */
+    tg_var e = out;
+    if (tg_names_set(names, "y", out) == TG_OK && tg_names_set(names, "t", target) == TG_OK) {
+        tg_parse_opts po;
+        memset(&po, 0, sizeof po);
+        po.defs = defs;
+        po.bind = refuse_name;
+        tg_parse_error pe;
+        e = tg_mean(tg_parse(out.tape, expr, names, &po, &pe));
+    }
+    tg_names_free(names);
+    return e;
+}
+
+static tg_var record_loss(const tg_train_opts *o, tg_var out, tg_var target)
+{
+    return o->loss_expr ? tg_loss_expr(o->loss_expr, o->loss_defs, out, target)
+                        : tg_loss_apply(o->loss, out, target);
+}
+
+/* ---- optimizers ---- */
+
+static const char *const opt_names[] = {"sgd", "momentum", "adam"};
+
+int tg_opt_from_name(const char *name, tg_opt_kind *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, opt_names[i]) == 0) {
+            *out = (tg_opt_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,
+                            const size_t *size)
+{
+    memset(o, 0, sizeof *o);
+    if (!(isfinite(lr) && lr > 0) || n < 0 || (unsigned)kind > TG_OPT_ADAM) return TG_ERR_ARG;
+    o->kind = kind;
+    o->lr = lr;
+    o->momentum = 0.9;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->n = n;
+    o->size = calloc((size_t)n + 1, sizeof *o->size);
+    o->m = calloc((size_t)n + 1, sizeof *o->m);
+    o->v = calloc((size_t)n + 1, sizeof *o->v);
+    if (!o->size || !o->m || !o->v) goto nomem;
+    for (int k = 0; k < n; k++) {
+        o->size[k] = size[k];
+        if (kind != TG_OPT_SGD && !(o->m[k] = calloc(size[k], sizeof(double)))) goto nomem;
+        if (kind == TG_OPT_ADAM && !(o->v[k] = calloc(size[k], sizeof(double)))) goto nomem;
+    }
+    return TG_OK;
+nomem:
+    tg_optimizer_fini(o);
+    return TG_ERR_NOMEM;
+}
+
+void tg_optimizer_fini(tg_optimizer *o)
+{
+    if (!o) return;
+    for (int k = 0; k < o->n; k++) {
+        if (o->m) free(o->m[k]);
+        if (o->v) free(o->v[k]);
+    }
+    free(o->m);
+    free(o->v);
+    free(o->size);
+    memset(o, 0, sizeof *o);
+}
+
+void tg_optimizer_step(tg_optimizer *o, double *const *p, const double *const *g)
+{
+    o->steps++;
+    double lr = o->lr, mu = o->momentum, b1 = o->beta1, b2 = o->beta2;
+    double c1 = 1.0 - pow(b1, (double)o->steps), c2 = 1.0 - pow(b2, (double)o->steps);
+    for (int k = 0; k < o->n; k++) {
+        double *x = p[k], *m = o->m[k], *v = o->v[k];
+        const double *gx = g[k];
+        size_t n = o->size[k];
+        if (!gx) continue;
+        switch (o->kind) {
+        case TG_OPT_SGD:
+            for (size_t i = 0; i < n; i++) x[i] -= lr * gx[i];
+            break;
+        case TG_OPT_MOMENTUM: /* v <- mu v + g; x <- x - lr v */
+            for (size_t i = 0; i < n; i++) {
+                m[i] = mu * m[i] + gx[i];
+                x[i] -= lr * m[i];
+            }
+            break;
+        case TG_OPT_ADAM: /* bias-corrected moments (Kingma & Ba) */
+            for (size_t i = 0; i < n; i++) {
+                m[i] = b1 * m[i] + (1 - b1) * gx[i];
+                v[i] = b2 * v[i] + (1 - b2) * gx[i] * gx[i];
+                x[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + o->eps);
+            }
+            break;
+        }
+    }
+}
+
+/* ---- the trainer ---- */
+
+typedef struct step {
+    tg_tape *t;
+    int n;          /* rows this graph was recorded for (0: not yet) */
+    tg_var X, T, L;
+    tg_var *P;      /* the parameters' handles: W0, b0, W1, b1, ... */
+} step;
+
+struct tg_trainer {
+    tg_mlp *m;
+    const tg_dataset *ds;
+    tg_train_opts o;
+    tg_optimizer opt;
+    step s[2];      /* full batches, the smaller last batch */
+    int K;          /* outputs */
+    int *order;
+    double *xb, *tb;
+    double **pv;    /* the parameter arrays, for the optimizer */
+    const double **gv;
+    uint64_t rng;
+    int epoch;
+    double first_loss;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* The target row for label/value y: one-hot over K, or the value itself (K == 1). */
+static void target_row(double *row, int K, int classes, double y)
+{
+    if (K == 1) {
+        row[0] = y;
+        return;
+    }
+    (void)classes;
+    for (int c = 0; c < K; c++) row[c] = c == (int)y;
+}
+
+tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
+                         const tg_train_opts *opts, char *err, size_t errsize)
+{
+    *out = NULL;
+    if (!m || !ds || !opts || m->nlayers < 1) {
+        snprintf(err, errsize, "no model or no data");
+        return TG_ERR_ARG;
+    }
+    int W = m->layer[0].in, K = m->layer[m->nlayers - 1].out;
+    if (ds->d != W) {
+        snprintf(err, errsize, "the data has %d features but the first layer takes %d", ds->d,
+                 W);
+        return TG_ERR_ARG;
+    }
+    if (ds->classes == 0 && K != 1) {
+        snprintf(err, errsize, "the data is a regression (one target per row) but the last "
+                               "layer has %d outputs (use 1)", K);
+        return TG_ERR_ARG;
+    }
+    if (opts->loss_expr) { /* parse it once on scalars, to report a bad expression now */
+        tg_tape *t = tg_tape_new();
+        if (!t) {
+            snprintf(err, errsize, "out of memory");
+            return TG_ERR_NOMEM;
+        }
+        tg_loss_expr(opts->loss_expr, opts->loss_defs, tg_param(t, 0.5), tg_const(t, 1.0));
+        tg_status st = tg_tape_status(t);
+        if (st) snprintf(err, errsize, "loss '%s': %s", opts->loss_expr, tg_tape_error(t));
+        tg_tape_free(t);
+        if (st) return st;
+    }
+    if (ds->classes == 0 && opts->loss != TG_LOSS_MSE && !opts->loss_expr) {
+        snprintf(err, errsize, "the data is a regression: use the loss mse, not %s",
+                 tg_loss_name(opts->loss));
+        return TG_ERR_ARG;
+    }
+    if (ds->classes >= 2 && K != ds->classes && !(K == 1 && ds->classes == 2 &&
+                                                   opts->loss != TG_LOSS_CROSS_ENTROPY)) {
+        snprintf(err, errsize,
+                 "the data has %d classes (labels 0..%d) but the last layer has %d outputs",
+                 ds->classes, ds->classes - 1, K);
+        return TG_ERR_ARG;
+    }
+    for (int i = 0; i < ds->n; i++) {
+        for (int j = 0; j < ds->d; j++)
+            if (!isfinite(ds->X[(size_t)i * ds->d + j])) {
+                snprintf(err, errsize, "%s in the data (row %d, column %d)",
+                         isnan(ds->X[(size_t)i * ds->d + j]) ? "NaN" : "Inf", i + 1, j + 1);
+                return TG_ERR_ARG;
+            }
+        double y = ds->y[i];
+        if (!isfinite(y)) {
+            snprintf(err, errsize, "%s in the data (row %d, the label)", isnan(y) ? "NaN" : "Inf",
+                     i + 1);
+            return TG_ERR_ARG;
+        }
+        if (ds->classes >= 2 && (y < 0 || y >= ds->classes || y != floor(y))) {
+            snprintf(err, errsize, "label out of range (row %d: %g; classes 0..%d)", i + 1, y,
+                     ds->classes - 1);
+            return TG_ERR_ARG;
+        }
+    }
+    tg_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) goto nomem;
+    *out = tr;
+    tr->m = m;
+    tr->ds = ds;
+    tr->o = *opts;
+    if (tr->o.batch <= 0) tr->o.batch = 32;
+    if (tr->o.batch > ds->n) tr->o.batch = ds->n;
+    if (tr->o.lr == 0) tr->o.lr = tr->o.opt == TG_OPT_ADAM ? 0.01 : 0.1;
+    tr->K = K;
+    tr->rng = opts->seed;
+    int np = 2 * m->nlayers;
+    size_t *size = calloc((size_t)np, sizeof *size);
+    tr->order = malloc((size_t)ds->n * sizeof *tr->order);
+    tr->xb = malloc((size_t)tr->o.batch * ds->d * sizeof *tr->xb);
+    tr->tb = malloc((size_t)tr->o.batch * K * sizeof *tr->tb);
+    tr->pv = calloc((size_t)np, sizeof *tr->pv);
+    tr->gv = calloc((size_t)np, sizeof *tr->gv);
+    if (!size || !tr->order || !tr->xb || !tr->tb || !tr->pv || !tr->gv) {
+        free(size);
+        goto nomem;
+    }
+    for (int i = 0; i < ds->n; i++) tr->order[i] = i;
+    for (int l = 0; l < m->nlayers; l++) {
+        tr->pv[2 * l] = m->layer[l].W;
+        tr->pv[2 * l + 1] = m->layer[l].b;
+        size[2 * l] = (size_t)m->layer[l].in * m->layer[l].out;
+        size[2 * l + 1] = (size_t)m->layer[l].out;
+    }
+    tg_status st = tg_optimizer_init(&tr->opt, tr->o.opt, tr->o.lr, np, size);
+    free(size);
+    if (st == TG_ERR_ARG) {
+        snprintf(err, errsize, "the learning rate must be a positive number (got %g)", tr->o.lr);
+        tg_trainer_free(tr);
+        *out = NULL;
+        return st;
+    }
+    if (st) goto nomem;
+    for (int k = 0; k < 2; k++) {
+        tr->s[k].t = tg_tape_new();
+        tr->s[k].P = calloc((size_t)np, sizeof *tr->s[k].P);
+        if (!tr->s[k].t || !tr->s[k].P) goto nomem;
+    }
+    return TG_OK;
+nomem:
+    tg_trainer_free(tr);
+    *out = NULL;
+    snprintf(err, errsize, "out of memory");
+    return TG_ERR_NOMEM;
+}
+
+void tg_trainer_free(tg_trainer *tr)
+{
+    if (!tr) return;
+    for (int k = 0; k < 2; k++) {
+        tg_tape_free(tr->s[k].t);
+        free(tr->s[k].P);
+    }
+    tg_optimizer_fini(&tr->opt);
+    free(tr->order);
+    free(tr->xb);
+    free(tr->tb);
+    free(tr->pv);
+    free(tr->gv);
+    free(tr);
+}
+
+tg_optimizer *tg_trainer_optimizer(tg_trainer *tr) { return &tr->opt; }
+
+/* Record the step graph for n rows on s->t (the current batch and weights). */
+static void step_record(tg_trainer *tr, step *s, int n)
+{
+    tg_mlp *m = tr->m;
+    int shX[2] = {n, tr->ds->d}, shT[2] = {n, tr->K};
+    tg_tape_reset(s->t);
+    s->X = tg_tensor_const(s->t, 2, shX, tr->xb);
+    tg_var out = tg_mlp_forward(m, s->t, s->X, 1);
+    s->T = tg_tensor_const(s->t, 2, shT, tr->tb);
+    s->L = record_loss(&tr->o, out, s->T);
+    for (int l = 0; l < m->nlayers; l++) {
+        s->P[2 * l] = m->layer[l].vW;
+        s->P[2 * l + 1] = m->layer[l].vb;
+    }
+    s->n = n;
+}
+
+/* One batch of n rows (already in xb, tb): the loss before the update, NaN on a tape error. */
+static double step_run(tg_trainer *tr, int n)
+{
+    step *s = &tr->s[n == tr->o.batch ? 0 : 1];
+    int np = 2 * tr->m->nlayers;
+    if (tr->o.rerecord || s->n != n) {
+        step_record(tr, s, n);
+    } else {
+        tg_tensor_set(s->X, tr->xb);
+        tg_tensor_set(s->T, tr->tb);
+        for (int k = 0; k < np; k++) tg_tensor_set(s->P[k], tr->pv[k]);
+        int r = tg_replay(s->t);
+        if (r != TG_OK && r != TG_FLIP) return NAN;
+    }
+    if (tg_backward(s->L) != 0) return NAN;
+    double loss = tg_value(s->L);
+    if (!isfinite(loss)) return loss;
+    for (int k = 0; k < np; k++) tr->gv[k] = tg_gradient_data(s->P[k]);
+    tg_optimizer_step(&tr->opt, tr->pv, tr->gv);
+    return loss;
+}
+
+tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t errsize)
+{
+    const tg_dataset *ds = tr->ds;
+    int n = ds->n, d = ds->d, B = tr->o.batch, K = tr->K;
+    double t0 = now(), total = 0;
+    tr->epoch++;
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates from the trainer's own state */
+        int j = (int)(tg_rng_uniform(&tr->rng) * (i + 1)), k = tr->order[i];
+        tr->order[i] = tr->order[j];
+        tr->order[j] = k;
+    }
+    for (int b0 = 0; b0 < n; b0 += B) {
+        int nb = n - b0 < B ? n - b0 : B;
+        for (int i = 0; i < nb; i++) {
+            int r = tr->order[b0 + i];
+            memcpy(tr->xb + (size_t)i * d, ds->X + (size_t)r * d, (size_t)d * sizeof(double));
+            target_row(tr->tb + (size_t)i * K, K, ds->classes, ds->y[r]);
+        }
+        double loss = step_run(tr, nb);
+        tg_tape *t = tr->s[nb == B ? 0 : 1].t;
+        if (tg_tape_error(t)) {
+            snprintf(err, errsize, "%s", tg_tape_error(t));
+            return tg_tape_status(t);
+        }
+        if (!isfinite(loss)) {
+            snprintf(err, errsize,
+                     "training diverged at epoch %d (loss %g; try a learning rate below %g)",
+                     tr->epoch, loss, tr->opt.lr);
+            return TG_ERR_DOMAIN;
+        }
+        total += loss * nb;
+    }
+    double mean = total / n;
+    if (tr->epoch == 1) tr->first_loss = mean;
+    if (mean > 1e3 && mean > 1e3 * tr->first_loss) {
+        snprintf(err, errsize,
+                 "training diverged at epoch %d (loss %g; try a learning rate below %g)",
+                 tr->epoch, mean, tr->opt.lr);
+        return TG_ERR_DOMAIN;
+    }
+    if (st) {
+        st->epoch = tr->epoch;
+        st->loss = mean;
+        st->seconds = now() - t0;
+    }
+    return TG_OK;
+}
+
+/* ---- evaluation ---- */
+
+tg_status tg_evaluate(tg_mlp *m, const tg_dataset *ds, tg_loss loss, double *acc,
+                      double *mean_loss)
+{
+    tg_train_opts o;
+    memset(&o, 0, sizeof o);
+    o.loss = loss;
+    return tg_evaluate_opts(m, ds, &o, acc, mean_loss);
+}
+
+tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts *opts,
+                           double *acc, double *mean_loss)
+{
+    tg_loss loss = opts->loss;
+    int n = ds->n, d = ds->d, K = m->layer[m->nlayers - 1].out;
+    tg_tape *t = tg_tape_new();
+    double *tb = malloc((size_t)n * K * sizeof *tb);
+    if (!t || !tb) {
+        tg_tape_free(t);
+        free(tb);
+        return TG_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) target_row(tb + (size_t)i * K, K, ds->classes, ds->y[i]);
+    int shX[2] = {n, d}, shT[2] = {n, K};
+    tg_var out = tg_mlp_forward(m, t, tg_tensor_const(t, 2, shX, ds->X), 0);
+    tg_var L = record_loss(opts, out, tg_tensor_const(t, 2, shT, tb));
+    free(tb);
+    tg_status st = tg_tape_status(t);
+    if (st == TG_OK) {
+        const double *z = tg_data(out);
+        if (mean_loss) *mean_loss = tg_value(L);
+        if (acc && ds->classes < 2) *acc = NAN;
+        else if (acc) {
+            int right = 0;
+            for (int i = 0; i < n; i++) {
+                const double *row = z + (size_t)i * K;
+                int best = 0;
+                if (K == 1)
+                    best = row[0] > (loss == TG_LOSS_MSE && !opts->loss_expr ? 0.5 : 0.0);
+                else
+                    for (int c = 1; c < K; c++)
+                        if (row[c] > row[best]) best = c;
+                right += best == (int)ds->y[i];
+            }
+            *acc = (double)right / n;
+        }
+    }
+    tg_tape_free(t);
+    return st;
+}

@@ -1,0 +1,147 @@
+/* test_data.c - the data sets of tapegrad_nn.h: generators are seeded and shaped as documented,
+ * the CSV reader takes a header and reports bad cells, ragged rows, empty files and NaNs with
+ * exact messages, the split is seeded and disjoint. Fixtures in tests/data/. See LICENSE. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tapegrad_nn.h"
+
+static tg_status csv_text(tg_dataset *ds, const char *text, char *err)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    cr_assert(f);
+    tg_status st = tg_data_csv_stream(ds, f, "t.csv", err, TG_NN_ERRSIZE);
+    fclose(f);
+    return st;
+}
+
+Test(data, generators_are_seeded_and_balanced)
+{
+    tg_status (*gen[3])(tg_dataset *, int, uint64_t) = {tg_data_spirals, tg_data_moons,
+                                                          tg_data_xor};
+    for (int g = 0; g < 3; g++) {
+        tg_dataset a, b, c;
+        cr_assert_eq(gen[g](&a, 100, 7), TG_OK);
+        cr_assert_eq(gen[g](&b, 100, 7), TG_OK);
+        cr_assert_eq(gen[g](&c, 100, 8), TG_OK);
+        cr_assert_eq(a.n, 100);
+        cr_assert_eq(a.d, 2);
+        cr_assert_eq(a.classes, 2);
+        cr_assert(memcmp(a.X, b.X, 200 * sizeof(double)) == 0, "generator %d: same seed differs", g);
+        cr_assert(memcmp(a.X, c.X, 200 * sizeof(double)) != 0, "generator %d: seed ignored", g);
+        int ones = 0;
+        for (int i = 0; i < 100; i++) {
+            cr_assert(a.y[i] == 0 || a.y[i] == 1);
+            ones += a.y[i] == 1;
+        }
+        cr_assert(ones > 30 && ones < 70, "generator %d: %d of 100 in class 1", g, ones);
+        tg_data_free(&a);
+        tg_data_free(&b);
+        tg_data_free(&c);
+    }
+    tg_dataset r;
+    cr_assert_eq(tg_data_curve(&r, 50, 1), TG_OK);
+    cr_assert_eq(r.d, 1);
+    cr_assert_eq(r.classes, 0);
+    for (int i = 0; i < 50; i++) cr_assert(fabs(r.y[i] - (sin(r.X[i]) + 0.3 * r.X[i])) < 0.6);
+    tg_data_free(&r);
+    cr_assert_eq(tg_data_xor(&r, 3, 1), TG_ERR_ARG);
+}
+
+Test(data, csv_with_header_from_a_file)
+{
+    tg_dataset ds;
+    char err[TG_NN_ERRSIZE] = "";
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/small.csv", err, sizeof err), TG_OK, "%s", err);
+    cr_assert_eq(ds.n, 3);
+    cr_assert_eq(ds.d, 2);
+    cr_assert_eq(ds.classes, 3);
+    cr_assert_eq(ds.X[2], -0.5);
+    cr_assert_eq(ds.y[2], 2);
+    tg_data_free(&ds);
+}
+
+Test(data, csv_real_labels_make_a_regression)
+{
+    tg_dataset ds;
+    char err[TG_NN_ERRSIZE];
+    cr_assert_eq(csv_text(&ds, "1,0.5\r\n2,1.5\n\n3,2.5\n", err), TG_OK, "%s", err);
+    cr_assert_eq(ds.n, 3);
+    cr_assert_eq(ds.classes, 0);
+    tg_data_free(&ds);
+}
+
+Test(data, csv_errors_say_where)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"1,2,0\n3,x4,1\n", "t.csv:2:3: 'x4' is not a number"},
+        {"a,b,c\n1,2,0\n3,4,1\n5,,1\n", "t.csv:4:3: '' is not a number"},
+        {"1,2,0\n3,4\n", "t.csv:2: 2 columns, expected 3 (as on line 1)"},
+        {"1,2,0\n3,4,1,7\n", "t.csv:2: 4 columns, expected 3 (as on line 1)"},
+        {"", "t.csv: no data rows"},
+        {"x,y,label\n", "t.csv: no data rows"},
+        {"1,2,0\n3,NaN,1\n", "t.csv:2:3: NaN in the data"},
+        {"7\n", "t.csv:1: only one column (need features and a label)"},
+        {"1,2,0\n3,inf,1\n", "t.csv:2:3: 'inf' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_dataset ds;
+        char err[TG_NN_ERRSIZE] = "";
+        cr_assert_eq(csv_text(&ds, cases[i].text, err), TG_ERR_ARG, "case %zu", i);
+        cr_assert_str_eq(err, cases[i].msg, "case %zu", i);
+        cr_assert_null(ds.X);
+    }
+}
+
+Test(data, csv_files_that_are_bad)
+{
+    tg_dataset ds;
+    char err[TG_NN_ERRSIZE];
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/ragged.csv", err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "tests/data/ragged.csv:3: 2 columns, expected 3 (as on line 1)");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/empty.csv", err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "tests/data/empty.csv: no data rows");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/nan.csv", err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "tests/data/nan.csv:2:3: NaN in the data");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/missing.csv", err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "tests/data/missing.csv: cannot open (No such file or directory)");
+}
+
+Test(data, split_is_seeded_disjoint_and_twenty_percent)
+{
+    tg_dataset all, tr, te, tr2, te2;
+    cr_assert_eq(tg_data_xor(&all, 101, 3), TG_OK);
+    for (int i = 0; i < all.n; i++) all.X[2 * i] = i; /* tag the rows */
+    cr_assert_eq(tg_data_split(&all, 0.2, 5, &tr, &te), TG_OK);
+    cr_assert_eq(tg_data_split(&all, 0.2, 5, &tr2, &te2), TG_OK);
+    cr_assert_eq(te.n, 20);
+    cr_assert_eq(tr.n, 81);
+    cr_assert(memcmp(te.X, te2.X, (size_t)te.n * 2 * sizeof(double)) == 0);
+    int seen[101] = {0};
+    for (int i = 0; i < tr.n; i++) seen[(int)tr.X[2 * i]]++;
+    for (int i = 0; i < te.n; i++) seen[(int)te.X[2 * i]]++;
+    for (int i = 0; i < 101; i++) cr_assert_eq(seen[i], 1, "row %d appears %d times", i, seen[i]);
+    tg_data_standardize(&tr, &te);
+    double mean = 0;
+    for (int i = 0; i < tr.n; i++) mean += tr.X[2 * i + 1];
+    cr_assert(fabs(mean / tr.n) < 1e-12);
+    tg_data_free(&all);
+    tg_data_free(&tr);
+    tg_data_free(&te);
+    tg_data_free(&tr2);
+    tg_data_free(&te2);
+}
+
+Test(data, csv_negative_integer_labels_stay_a_classification)
+{
+    tg_dataset ds;
+    char err[TG_NN_ERRSIZE];
+    cr_assert_eq(csv_text(&ds, "1,2,0\n3,4,-1\n5,6,1\n", err), TG_OK, "%s", err);
+    cr_assert_eq(ds.classes, 2);
+    cr_assert_eq(ds.y[1], -1);
+    tg_data_free(&ds);
+}

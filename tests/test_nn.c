@@ -1,0 +1,499 @@
+/* test_nn.c - training helpers of tapegrad_nn.h: initialisation, losses, the optimizers' update
+ * rules, the replayed step against a re-recorded one, an activation given as an expression,
+ * spirals to >= 97% test accuracy with the CLI's defaults, and every bad input's exact message.
+ * See LICENSE. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tapegrad_nn.h"
+#include "tapegrad_op.h"
+
+/* The defaults of `tapegrad train`: 500 spiral points, 20% held out, features standardised,
+ * 2-32-32-2 relu, cross entropy, Adam lr 0.01, batch 32, 200 epochs, seed 1. */
+typedef struct run {
+    tg_dataset all, train, test;
+    tg_mlp m;
+    tg_trainer *tr;
+    char err[TG_NN_ERRSIZE];
+} run;
+
+static tg_train_opts defaults(void)
+{
+    tg_train_opts o;
+    memset(&o, 0, sizeof o);
+    o.loss = TG_LOSS_CROSS_ENTROPY;
+    o.opt = TG_OPT_ADAM;
+    o.lr = 0.01;
+    o.batch = 32;
+    o.seed = 1;
+    return o;
+}
+
+static void setup_run(run *r, const tg_activation *act, const tg_train_opts *o)
+{
+    int w[4] = {2, 32, 32, 2};
+    cr_assert_eq(tg_data_spirals(&r->all, 500, 1), TG_OK);
+    cr_assert_eq(tg_data_split(&r->all, 0.2, 1, &r->train, &r->test), TG_OK);
+    tg_data_standardize(&r->train, &r->test);
+    cr_assert_eq(tg_mlp_init(&r->m, 4, w, act, 1, r->err, sizeof r->err), TG_OK, "%s", r->err);
+    cr_assert_eq(tg_trainer_new(&r->tr, &r->m, &r->train, o, r->err, sizeof r->err), TG_OK,
+                 "%s", r->err);
+}
+
+static void teardown_run(run *r)
+{
+    tg_trainer_free(r->tr);
+    tg_mlp_fini(&r->m);
+    tg_data_free(&r->all);
+    tg_data_free(&r->train);
+    tg_data_free(&r->test);
+}
+
+Test(nn, rng_is_the_callers_state)
+{
+    uint64_t a = 5, b = 5;
+    double u = tg_rng_uniform(&a);
+    cr_assert_eq(u, tg_rng_uniform(&b));
+    cr_assert(u >= 0 && u < 1);
+    cr_assert_neq(tg_rng_uniform(&a), u);
+}
+
+Test(nn, xavier_and_he_initialisation)
+{
+    uint64_t s = 3;
+    tg_dense l;
+    cr_assert_eq(tg_dense_init(&l, 50, 30, TG_INIT_XAVIER, &s), TG_OK);
+    double r = sqrt(6.0 / 80), ss = 0;
+    for (int e = 0; e < 1500; e++) {
+        cr_assert(fabs(l.W[e]) <= r);
+        ss += l.W[e] * l.W[e];
+    }
+    cr_assert(fabs(ss / 1500 - r * r / 3) < 0.1 * r * r / 3); /* uniform: variance r^2/3 */
+    for (int e = 0; e < 30; e++) cr_assert_eq(l.b[e], 0);
+    tg_dense_fini(&l);
+    cr_assert_eq(tg_dense_init(&l, 200, 100, TG_INIT_HE, &s), TG_OK);
+    ss = 0;
+    for (int e = 0; e < 20000; e++) ss += l.W[e] * l.W[e];
+    cr_assert(fabs(ss / 20000 - 2.0 / 200) < 0.05 * 2.0 / 200, "He variance %g", ss / 20000);
+    tg_dense_fini(&l);
+    cr_assert_eq(tg_dense_init(&l, 0, 3, TG_INIT_HE, &s), TG_ERR_ARG);
+}
+
+Test(nn, loss_and_optimizer_names)
+{
+    tg_loss l;
+    tg_opt_kind k;
+    cr_assert_eq(tg_loss_from_name("bce_with_logits", &l), 0);
+    cr_assert_eq(l, TG_LOSS_BCE_WITH_LOGITS);
+    cr_assert_str_eq(tg_loss_name(TG_LOSS_MSE), "mse");
+    cr_assert_eq(tg_loss_from_name("hinge", &l), -1);
+    cr_assert_eq(tg_opt_from_name("momentum", &k), 0);
+    cr_assert_eq(k, TG_OPT_MOMENTUM);
+    cr_assert_eq(tg_opt_from_name("lbfgs", &k), -1);
+}
+
+Test(nn, one_hot_cross_entropy_equals_the_fused_op)
+{
+    tg_tape *t = tg_tape_new();
+    double z[6] = {0.3, -1.2, 2.0, 0.1, 0.5, -0.7}, y1[6] = {0, 0, 1, 1, 0, 0};
+    int sh[2] = {2, 3}, labels[2] = {2, 0};
+    tg_var Z = tg_tensor_param(t, 2, sh, z);
+    tg_var L = tg_loss_apply(TG_LOSS_CROSS_ENTROPY, Z, tg_tensor_const(t, 2, sh, y1));
+    cr_assert_eq(tg_backward(L), 0);
+    double g[6];
+    memcpy(g, tg_gradient_data(Z), sizeof g);
+    tg_var F = tg_cross_entropy(Z, labels);
+    cr_assert_eq(tg_backward(F), 0);
+    cr_assert(fabs(tg_value(L) - tg_value(F)) < 1e-14, "%g vs %g", tg_value(L), tg_value(F));
+    for (int i = 0; i < 6; i++) cr_assert(fabs(g[i] - tg_gradient_data(Z)[i]) < 1e-14);
+    tg_tape_free(t);
+}
+
+Test(nn, optimizer_update_rules)
+{
+    double p[2] = {1.0, -2.0}, g[2] = {0.5, -4.0};
+    double *pp[1] = {p};
+    const double *gg[1] = {g};
+    size_t n = 2;
+    tg_optimizer o;
+    cr_assert_eq(tg_optimizer_init(&o, TG_OPT_SGD, 0.1, 1, &n), TG_OK);
+    tg_optimizer_step(&o, pp, gg);
+    cr_assert_eq(p[0], 1.0 - 0.05);
+    cr_assert_eq(p[1], -2.0 + 0.4);
+    tg_optimizer_fini(&o);
+
+    p[0] = 1;
+    cr_assert_eq(tg_optimizer_init(&o, TG_OPT_MOMENTUM, 0.1, 1, &n), TG_OK);
+    tg_optimizer_step(&o, pp, gg);
+    tg_optimizer_step(&o, pp, gg); /* v = g, then 1.9 g */
+    cr_assert(fabs(p[0] - (1.0 - 0.1 * 0.5 - 0.1 * 0.95)) < 1e-15);
+    tg_optimizer_fini(&o);
+
+    p[0] = 1;
+    p[1] = -2;
+    cr_assert_eq(tg_optimizer_init(&o, TG_OPT_ADAM, 0.01, 1, &n), TG_OK);
+    tg_optimizer_step(&o, pp, gg); /* the first Adam step is lr * sign(g) */
+    cr_assert(fabs(p[0] - 0.99) < 1e-9 && fabs(p[1] + 1.99) < 1e-9, "%g %g", p[0], p[1]);
+    tg_optimizer_fini(&o);
+
+    cr_assert_eq(tg_optimizer_init(&o, TG_OPT_SGD, -1, 1, &n), TG_ERR_ARG);
+    cr_assert_eq(tg_optimizer_init(&o, TG_OPT_SGD, NAN, 1, &n), TG_ERR_ARG);
+}
+
+/* Recording the step once and replaying it per batch must give exactly the numbers of
+ * recording every batch afresh. */
+Test(nn, replayed_step_equals_rerecorded_step)
+{
+    tg_train_opts o = defaults();
+    o.batch = 48; /* 400 rows: a smaller last batch, so both step graphs are used */
+    run a, b;
+    tg_activation act = {0};
+    act.op = &tg_op_relu;
+    setup_run(&a, &act, &o);
+    o.rerecord = 1;
+    setup_run(&b, &act, &o);
+    for (int e = 0; e < 3; e++) {
+        tg_epoch_stats sa, sb;
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(sa.loss, sb.loss, "epoch %d: replay %.17g, re-record %.17g", e + 1, sa.loss,
+                     sb.loss);
+    }
+    for (int l = 0; l < 3; l++)
+        cr_assert(memcmp(a.m.layer[l].W, b.m.layer[l].W,
+                         (size_t)a.m.layer[l].in * a.m.layer[l].out * sizeof(double)) == 0);
+    teardown_run(&a);
+    teardown_run(&b);
+}
+
+Test(nn, spirals_reach_97_percent_test_accuracy_with_defaults)
+{
+    tg_train_opts o = defaults();
+    tg_activation act = {0};
+    act.op = &tg_op_relu;
+    run r;
+    setup_run(&r, &act, &o);
+    tg_epoch_stats st;
+    for (int e = 0; e < 200; e++)
+        cr_assert_eq(tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err), TG_OK, "%s", r.err);
+    double acc, loss;
+    cr_assert_eq(tg_evaluate(&r.m, &r.test, o.loss, &acc, &loss), TG_OK);
+    cr_assert(acc >= 0.97, "test accuracy %.3f", acc);
+    teardown_run(&r);
+}
+
+/* x*sigmoid(x) as an expression trains exactly like the silu op. */
+Test(nn, expression_activation_matches_the_op)
+{
+    tg_train_opts o = defaults();
+    tg_activation e = {0}, op = {0};
+    e.expr = "x*sigmoid(x)";
+    op.op = &tg_op_silu;
+    run a, b;
+    setup_run(&a, &e, &o);
+    setup_run(&b, &op, &o);
+    tg_epoch_stats sa, sb;
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+    }
+    cr_assert(fabs(sa.loss - sb.loss) < 1e-10, "%.17g vs %.17g", sa.loss, sb.loss);
+    teardown_run(&a);
+    teardown_run(&b);
+}
+
+Test(nn, expression_activation_errors_reach_the_trainer)
+{
+    tg_train_opts o = defaults();
+    tg_activation e = {0};
+    e.expr = "x*sigmod(x)";
+    run r;
+    setup_run(&r, &e, &o);
+    tg_epoch_stats st;
+    cr_assert_neq(tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err), TG_OK);
+    cr_assert(strstr(r.err, "sigmod"), "%s", r.err);
+    teardown_run(&r);
+}
+
+Test(nn, bad_input_has_exact_messages)
+{
+    char err[TG_NN_ERRSIZE];
+    tg_dataset ds;
+    tg_mlp m;
+    tg_trainer *tr;
+    tg_train_opts o = defaults();
+    tg_activation act = {0};
+    act.op = &tg_op_tanh;
+    cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
+
+    int w3[3] = {3, 4, 2};
+    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "the data has 2 features but the first layer takes 3");
+    tg_mlp_fini(&m);
+
+    int w4[3] = {2, 4, 3};
+    cr_assert_eq(tg_mlp_init(&m, 3, w4, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "the data has 2 classes (labels 0..1) but the last layer has 3 outputs");
+    tg_mlp_fini(&m);
+
+    int w2[3] = {2, 4, 2};
+    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1, err, sizeof err), TG_OK);
+    ds.y[4] = 2;
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "label out of range (row 5: 2; classes 0..1)");
+    ds.y[4] = -1;
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "label out of range (row 5: -1; classes 0..1)");
+    ds.y[4] = 0;
+    ds.X[7] = NAN;
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "NaN in the data (row 4, column 2)");
+    ds.X[7] = 0;
+    o.lr = -0.5;
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "the learning rate must be a positive number (got -0.5)");
+    tg_mlp_fini(&m);
+
+    int w1[1] = {2};
+    cr_assert_eq(tg_mlp_init(&m, 1, w1, &act, 1, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "an MLP needs at least two widths (inputs and outputs), got 1");
+    int w0[3] = {2, 0, 2};
+    cr_assert_eq(tg_mlp_init(&m, 3, w0, &act, 1, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "layer width 2 is 0 (must be at least 1)");
+    act.op = &tg_op_matmul;
+    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "'matmul' is not an elementwise function of one input");
+    tg_data_free(&ds);
+
+    tg_dataset r;
+    act.op = &tg_op_tanh;
+    cr_assert_eq(tg_data_curve(&r, 20, 1), TG_OK);
+    int wr[3] = {1, 4, 1};
+    cr_assert_eq(tg_mlp_init(&m, 3, wr, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_trainer_new(&tr, &m, &r, &o, err, sizeof err), TG_ERR_ARG);
+    cr_assert_str_eq(err, "the data is a regression: use the loss mse, not cross_entropy");
+    tg_mlp_fini(&m);
+    tg_data_free(&r);
+}
+
+Test(nn, a_diverging_learning_rate_is_stopped_with_the_epoch)
+{
+    tg_train_opts o = defaults();
+    o.opt = TG_OPT_SGD;
+    o.loss = TG_LOSS_MSE;
+    o.lr = 50;
+    tg_activation act = {0};
+    act.op = &tg_op_relu;
+    run r;
+    setup_run(&r, &act, &o);
+    tg_epoch_stats st;
+    tg_status s = TG_OK;
+    int e;
+    for (e = 1; e <= 20 && s == TG_OK; e++) s = tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err);
+    cr_assert_eq(s, TG_ERR_DOMAIN);
+    cr_assert_str_eq(r.err, "training diverged at epoch 1 (loss inf; try a learning rate below 50)");
+    teardown_run(&r);
+}
+
+Test(nn, regression_with_mse)
+{
+    tg_dataset all, tr, te;
+    cr_assert_eq(tg_data_curve(&all, 300, 2), TG_OK);
+    cr_assert_eq(tg_data_split(&all, 0.2, 2, &tr, &te), TG_OK);
+    int w[3] = {1, 16, 1};
+    tg_activation act = {0};
+    act.op = &tg_op_tanh;
+    tg_mlp m;
+    char err[TG_NN_ERRSIZE];
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 2, err, sizeof err), TG_OK);
+    tg_train_opts o = defaults();
+    o.loss = TG_LOSS_MSE;
+    tg_trainer *t;
+    cr_assert_eq(tg_trainer_new(&t, &m, &tr, &o, err, sizeof err), TG_OK, "%s", err);
+    tg_epoch_stats st;
+    for (int e = 0; e < 100; e++) cr_assert_eq(tg_trainer_epoch(t, &st, err, sizeof err), TG_OK);
+    double acc, loss;
+    cr_assert_eq(tg_evaluate(&m, &te, o.loss, &acc, &loss), TG_OK);
+    cr_assert(isnan(acc));
+    cr_assert(loss < 0.03, "test mse %g (noise variance 0.01)", loss);
+    tg_trainer_free(t);
+    tg_mlp_fini(&m);
+    tg_data_free(&all);
+    tg_data_free(&tr);
+    tg_data_free(&te);
+}
+
+/* A user op whose derivative is wrong (it claims g' = 2 for g = x^3): the check finds it. */
+static double cube_wrong_eval(const double *x, double *d)
+{
+    if (d) d[0] = 2.0;
+    return x[0] * x[0] * x[0];
+}
+static const tg_op_def cube_wrong = {.name = "cube_wrong", .arity = 1, .eval = cube_wrong_eval};
+
+Test(nn, activation_check_refuses_a_wrong_derivative)
+{
+    char err[TG_NN_ERRSIZE];
+    double worst;
+    tg_check_result r;
+    tg_activation a = {0};
+    a.op = &cube_wrong;
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 1);
+    cr_assert_eq(worst, 0.0, "worst at %g", worst); /* relative error 1: g'(0) = 0, claimed 2 */
+    cr_assert_eq(r.reverse, 2.0);
+    cr_assert(fabs(r.fd) < 1e-6, "fd %g", r.fd);
+    cr_assert_eq(r.failed, 41);
+    a.op = &tg_op_relu;
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 0);
+    a.op = NULL;
+    a.expr = "x*sigmoid(1.702*x)";
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 0);
+    a.expr = "x*(";
+    cr_assert_gt(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 1);
+    cr_assert(strstr(err, "column"), "%s", err);
+}
+
+/* ---- `tapegrad train` / `compare` as programs ($TAPEGRAD, as test_cli_article.c); skipped
+ * while the binary has no train command ---- */
+
+typedef struct cli_run {
+    char out[8192], err[8192];
+    int status;
+} cli_run;
+
+static void slurp(FILE *f, char *buf, size_t size)
+{
+    size_t n = 0, k;
+    while (n + 1 < size && (k = fread(buf + n, 1, size - 1 - n, f)) > 0) n += k;
+    buf[n] = '\0';
+}
+
+static cli_run *tapegrad(const char *args)
+{
+    static cli_run r;
+    const char *b = getenv("TAPEGRAD");
+    if (!b || !*b) b = "build/bin/tapegrad";
+    if (access(b, X_OK) != 0) cr_skip_test("no tapegrad binary (set TAPEGRAD)");
+    char errpath[] = "/tmp/tapegrad-train-XXXXXX", cmd[1024];
+    int fd = mkstemp(errpath);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", b, args, errpath);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    slurp(p, r.out, sizeof r.out);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *e = fopen(errpath, "r");
+    cr_assert_not_null(e);
+    slurp(e, r.err, sizeof r.err);
+    fclose(e);
+    unlink(errpath);
+    if (r.status == 2 && strstr(r.err, "unknown command"))
+        cr_skip_test("this tapegrad has no train/compare command yet");
+    return &r;
+}
+
+Test(train_cli, json_is_exactly_one_object_with_the_five_keys)
+{
+    cli_run *r = tapegrad("train --epochs 150 --json");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    double a, b, l, s;
+    int n, used = 0;
+    cr_assert_eq(sscanf(r->out, "{\"train_accuracy\": %lf, \"test_accuracy\": %lf, "
+                                "\"final_loss\": %lf, \"epochs\": %d, \"seconds\": %lf}\n%n",
+                        &a, &b, &l, &n, &s, &used), 5, "%s", r->out);
+    cr_assert_eq((size_t)used, strlen(r->out), "trailing output: %s", r->out);
+    cr_assert(b >= 0.97, "spirals test accuracy %g", b);
+    cr_assert_eq(n, 150);
+    cr_assert(s > 0 && l > 0 && a <= 1);
+}
+
+Test(train_cli, bad_input_exits_2_with_one_line)
+{
+    static const struct {
+        const char *args, *err;
+    } cases[] = {
+        {"train --layers 3,8,2", "tapegrad: train: the data has 2 features but the first layer "
+                                 "takes 3 (see --layers)\n"},
+        {"train --data tests/data/ragged.csv",
+         "tapegrad: train: tests/data/ragged.csv:3: 2 columns, expected 3 (as on line 1)\n"},
+        {"train --data tests/data/empty.csv", "tapegrad: train: tests/data/empty.csv: no data rows\n"},
+        {"train --data tests/data/badlabel.csv",
+         "tapegrad: train: tests/data/badlabel.csv: data row 2: label -1 is out of range "
+         "(labels are 0, 1, ...)\n"},
+        {"train --data tests/data/nan.csv", "tapegrad: train: tests/data/nan.csv:2:3: NaN in the data\n"},
+        {"train --opt sgd --lr 1000 --loss mse --epochs 3",
+         "tapegrad: train: training diverged at epoch 1 (loss inf; try a learning rate below "
+         "1000)\n"},
+        {"train --activation matmul", "tapegrad: train: --activation: 'matmul' is not an "
+                                      "elementwise function of one input (try relu, tanh, "
+                                      "sigmoid, gelu, silu, or an expression in x)\n"},
+        {"train --loss hinge", "tapegrad: train: --loss: unknown loss 'hinge' (mse, "
+                               "cross_entropy, bce_with_logits, or an expression in y and t)\n"},
+        {"compare --activation relu", "tapegrad: compare: give at least two --activation "
+                                      "options to compare\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cli_run *r = tapegrad(cases[i].args);
+        cr_assert_eq(r->status, 2, "%s: exit %d", cases[i].args, r->status);
+        const char *last = r->err, *nl;
+        while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1; /* after progress lines */
+        cr_assert_str_eq(last, cases[i].err, "%s", cases[i].args);
+    }
+}
+
+Test(train_cli, compare_prints_a_row_per_activation)
+{
+    cli_run *r = tapegrad("compare --activation relu --activation 'x*sigmoid(1.702*x)' "
+                          "--epochs 30 --seeds 2");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "\nrelu "), "%s", r->out);
+    cr_assert(strstr(r->out, "\nx*sigmoid(1.702*x) "), "%s", r->out);
+    cr_assert(strstr(r->out, "(2/2)") || strstr(r->out, "(1/2)") || strstr(r->out, "never"));
+}
+
+/* A loss written as an expression: (y - t)^2 trains exactly like mse. */
+Test(nn, expression_loss_matches_the_named_loss)
+{
+    tg_train_opts o = defaults();
+    o.loss = TG_LOSS_MSE;
+    tg_activation act = {0};
+    act.op = &tg_op_tanh;
+    run a, b;
+    setup_run(&a, &act, &o);
+    o.loss_expr = "(y - t)^2";
+    setup_run(&b, &act, &o);
+    tg_epoch_stats sa, sb;
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+    }
+    cr_assert(fabs(sa.loss - sb.loss) < 1e-12, "%.17g vs %.17g", sa.loss, sb.loss);
+    double la, lb;
+    cr_assert_eq(tg_evaluate_opts(&b.m, &b.test, &o, NULL, &lb), TG_OK);
+    cr_assert_eq(tg_evaluate(&a.m, &a.test, TG_LOSS_MSE, NULL, &la), TG_OK);
+    cr_assert(fabs(la - lb) < 1e-12);
+    teardown_run(&a);
+    teardown_run(&b);
+
+    tg_dataset ds;
+    tg_mlp m;
+    tg_trainer *tr;
+    char err[TG_NN_ERRSIZE];
+    int w[3] = {2, 4, 2};
+    cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1, err, sizeof err), TG_OK);
+    o.loss_expr = "(y - z)^2";
+    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_PARSE);
+    cr_assert_str_eq(err, "loss '(y - z)^2': tg_parse: at column 6: unknown name 'z' (did you mean 't'?)");
+    tg_mlp_fini(&m);
+    tg_data_free(&ds);
+}
