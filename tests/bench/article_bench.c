@@ -16,97 +16,8 @@
  *       instructions of the timed loop only; divide by n
  *
  * Results and how to read them: docs/benchmarks.md. See LICENSE. */
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
+#include "bench.h"
 #include "tapegrad.h"
-
-#if defined(__clang__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE __attribute__((noinline, noclone))
-#endif
-
-/* ---- process-wide allocation counting: this program's malloc family ----
- * A definition in the executable takes precedence over libc's for every caller in the
- * process (libtapegrad, libc itself); the __libc_* symbols are glibc's own implementation. */
-
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
-extern void __libc_free(void *p);
-
-static size_t proc_allocs; /* calls that may obtain memory: malloc, calloc, realloc, memalign */
-static size_t proc_frees;
-
-void *malloc(size_t size)
-{
-    proc_allocs++;
-    return __libc_malloc(size);
-}
-void *calloc(size_t n, size_t size)
-{
-    proc_allocs++;
-    return __libc_calloc(n, size);
-}
-void *realloc(void *p, size_t size)
-{
-    proc_allocs++;
-    return __libc_realloc(p, size);
-}
-void free(void *p)
-{
-    if (p) proc_frees++;
-    __libc_free(p);
-}
-void *aligned_alloc(size_t align, size_t size)
-{
-    proc_allocs++;
-    return __libc_memalign(align, size);
-}
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    proc_allocs++;
-    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-    void *p = __libc_memalign(align, size);
-    if (!p) return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-/* ---- the tape's allocator hook: counts and keeps the bytes the tape holds ---- */
-
-typedef struct hook_stats {
-    size_t allocs, frees; /* calls with nsize > 0, and frees */
-    size_t live;          /* bytes the tape holds (capacity, not use) */
-} hook_stats;
-
-static void *count_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    hook_stats *s = ud;
-    if (nsize == 0) {
-        if (p) {
-            s->frees++;
-            s->live -= osize;
-        }
-        free(p);
-        return NULL;
-    }
-    void *q = realloc(p, nsize);
-    if (q) {
-        s->allocs++;
-        s->live = s->live - osize + nsize;
-    }
-    return q;
-}
-
-/* ---- the workload ---- */
 
 typedef struct sample {
     double x1, x2, t;
@@ -303,49 +214,6 @@ static const char *const var_long[NALL] = {"hand-coded, textbook g", "hand-coded
                                            "replay, forward half (3 tg_set + tg_replay)",
                                            "replay, reverse half (tg_backward + 9 tg_gradient)"};
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-#define MAX_REPS 63
-
-static double median(const double *v, int n)
-{
-    double s[MAX_REPS];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
-
-static double minof(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
-    return m;
-}
-
-static double maxof(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
-    return m;
-}
-
-static double rel_diff(double a, double b)
-{
-    double m = fmax(fabs(a), fabs(b));
-    return m == 0 ? 0 : fabs(a - b) / m;
-}
-
 static void die_tape(const char *what, tg_tape *tp)
 {
     fprintf(stderr, "article_bench: %s: %s\n", what,
@@ -364,7 +232,7 @@ static void usage(FILE *f)
                "                   fwd and bwd time the two halves of replay\n"
                "  --verify N       samples compared before timing (default 1000)\n"
                "exit status: 0 done, 1 verification failed or an allocation in a timed loop, "
-               "2 bad arguments\n", MAX_REPS);
+               "2 bad arguments\n", BENCH_MAX_REPS);
 }
 
 static const char *const grad_name[10] = {"dE/dw11[1]", "dE/dw12[1]", "dE/dw13[1]",
@@ -407,22 +275,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (ns < 1 || reps < 1 || reps > MAX_REPS || nverify < 1) {
+    if (ns < 1 || reps < 1 || reps > BENCH_MAX_REPS || nverify < 1) {
         fprintf(stderr, "article_bench: need samples >= 1, 1 <= reps <= %d, verify >= 1\n",
-                MAX_REPS);
+                BENCH_MAX_REPS);
         return 2;
     }
     if (only >= 0) reps = 1;
 
     /* The interposer must be live, or "0 allocations" below would prove nothing. */
-    size_t before = proc_allocs, before_free = proc_frees;
-    void *(*volatile mallocp)(size_t) = malloc;
-    void *(*volatile callocp)(size_t, size_t) = calloc;
-    void *(*volatile reallocp)(void *, size_t) = realloc;
-    void (*volatile freep)(void *) = free;
-    freep(reallocp(mallocp(16), 32));
-    freep(callocp(2, 8));
-    if (proc_allocs != before + 3 || proc_frees != before_free + 2) {
+    if (!bench_interposer_live()) {
         fprintf(stderr, "article_bench: malloc interposition is not working\n");
         return 1;
     }
@@ -444,9 +305,9 @@ int main(int argc, char **argv)
         s[i].t = uniform(0, 1);
     }
 
-    hook_stats hs_rec = {0}, hs_rep = {0};
-    tg_tape *trec = tg_tape_new_with(count_alloc, &hs_rec);
-    tg_tape *trep = tg_tape_new_with(count_alloc, &hs_rep);
+    bench_hook hs_rec = {0}, hs_rep = {0};
+    tg_tape *trec = tg_tape_new_with(bench_hook_fn, &hs_rec);
+    tg_tape *trep = tg_tape_new_with(bench_hook_fn, &hs_rep);
     if (!trec || !trep) {
         fprintf(stderr, "article_bench: tg_tape_new_with failed\n");
         return 1;
@@ -472,7 +333,7 @@ int main(int argc, char **argv)
         for (int v = 0; v < NVAR; v++) {
             if (v == HAND_STABLE) continue;
             for (int k = 0; k < 10; k++) {
-                double ref = g[HAND_STABLE][k], x = g[v][k], d = rel_diff(ref, x);
+                double ref = g[HAND_STABLE][k], x = g[v][k], d = bench_rel_diff(ref, x);
                 worst[v] = fmax(worst[v], d);
                 if (d <= tol || (v == HAND && fabs(ref - x) <= atol_textbook)) continue;
                 fprintf(stderr,
@@ -494,15 +355,15 @@ int main(int argc, char **argv)
     size_t op_nodes = nodes - leaf_nodes;
 
     /* ---- timed passes: repetitions interleaved, the order rotated each repetition ---- */
-    double t_ns[NALL][MAX_REPS], sums[NALL][MAX_REPS];
+    double t_ns[NALL][BENCH_MAX_REPS], sums[NALL][BENCH_MAX_REPS];
     size_t hook_calls[NALL] = {0}, proc_calls[NALL] = {0}, proc_free_calls[NALL] = {0};
     int bad = 0;
     for (int r = 0; r < reps; r++) {
         for (int k = 0; k < (only >= 0 ? 1 : NVAR); k++) {
             int v = only >= 0 ? only : (r + k) % NVAR;
             size_t h0 = hs_rec.allocs + hs_rec.frees + hs_rep.allocs + hs_rep.frees;
-            size_t p0 = proc_allocs, f0 = proc_frees;
-            double t0 = now_ns(), sum = 0;
+            size_t p0 = bench_allocs, f0 = bench_frees;
+            double t0 = bench_now_ns(), sum = 0;
             switch (v) {
             case HAND: sum = loop_hand(&w, s, ns); break;
             case HAND_STABLE: sum = loop_hand_stable(&w, s, ns); break;
@@ -511,9 +372,9 @@ int main(int argc, char **argv)
             case FWD: sum = loop_fwd(trep, &nrep, s, ns, &bad); break;
             default: sum = loop_bwd(&nrep, ns, &bad); break;
             }
-            double t1 = now_ns();
-            proc_calls[v] += proc_allocs - p0;
-            proc_free_calls[v] += proc_frees - f0;
+            double t1 = bench_now_ns();
+            proc_calls[v] += bench_allocs - p0;
+            proc_free_calls[v] += bench_frees - f0;
             hook_calls[v] += hs_rec.allocs + hs_rec.frees + hs_rep.allocs + hs_rep.frees - h0;
             t_ns[v][r] = (t1 - t0) / (double)ns;
             sums[v][r] = sum;
@@ -544,9 +405,9 @@ int main(int argc, char **argv)
     printf("%-26s %10s %20s %20s\n", "variant", "median ns", "min - max ns", "checksum");
     double med[NVAR];
     for (int v = 0; v < NVAR; v++) {
-        med[v] = median(t_ns[v], reps);
+        med[v] = bench_median(t_ns[v], reps);
         printf("%-26s %10.2f %9.2f - %-9.2f %20.14g\n", var_long[v], med[v],
-               minof(t_ns[v], reps), maxof(t_ns[v], reps), sums[v][0]);
+               bench_min(t_ns[v], reps), bench_max(t_ns[v], reps), sums[v][0]);
     }
     if (verbose) {
         printf("\nper repetition (ns/sample):\n");
@@ -559,7 +420,7 @@ int main(int argc, char **argv)
     /* every repetition of every variant computed the same numbers */
     for (int v = 0; v < NVAR; v++)
         for (int r = 0; r < reps; r++)
-            if (rel_diff(sums[v][r], sums[HAND_STABLE][0]) > 1e-9) {
+            if (bench_rel_diff(sums[v][r], sums[HAND_STABLE][0]) > 1e-9) {
                 fprintf(stderr, "article_bench: checksum of %s rep %d (%.17g) differs from "
                         "hand-stable (%.17g)\n", var_name[v], r + 1, sums[v][r],
                         sums[HAND_STABLE][0]);
@@ -572,20 +433,20 @@ int main(int argc, char **argv)
     int met[NVAR] = {0};
     for (int base = HAND; base <= HAND_STABLE; base++)
         for (int v = REPLAY; v < NVAR; v++) {
-            double rr[MAX_REPS];
+            double rr[BENCH_MAX_REPS];
             for (int r = 0; r < reps; r++) rr[r] = t_ns[v][r] / t_ns[base][r];
-            double mr = median(rr, reps);
+            double mr = bench_median(rr, reps);
             char label[64];
             snprintf(label, sizeof label, "%s / %s", var_name[v], var_name[base]);
             printf("  %-30s %15.2f %14.2f (%.2f - %.2f)\n", label, med[v] / med[base], mr,
-                   minof(rr, reps), maxof(rr, reps));
+                   bench_min(rr, reps), bench_max(rr, reps));
             if (base == HAND) met[v] = mr <= target[v];
         }
     printf("targets (against the textbook hand-coded step, median of per-rep ratios):\n");
     for (int v = REPLAY; v < NVAR; v++) {
-        double rr[MAX_REPS];
+        double rr[BENCH_MAX_REPS];
         for (int r = 0; r < reps; r++) rr[r] = t_ns[v][r] / t_ns[HAND][r];
-        double mr = median(rr, reps);
+        double mr = bench_median(rr, reps);
         printf("  %-10s <= %.0fx: %s (%.2fx = %.2f times the allowed ratio)\n", var_name[v],
                target[v], met[v] ? "MET" : "MISSED", mr, mr / target[v]);
     }
@@ -598,7 +459,7 @@ int main(int argc, char **argv)
         leak |= hook_calls[v] || proc_calls[v] || proc_free_calls[v];
     }
     printf("  hook calls while setting up: re-record tape %zu, replay tape %zu; the process-wide "
-           "counter is live (%zu calls so far)\n", hs_rec.allocs, hs_rep.allocs, proc_allocs);
+           "counter is live (%zu calls so far)\n", hs_rec.allocs, hs_rep.allocs, bench_allocs);
     printf("  zero allocations per sample in steady state: %s\n", leak ? "NO" : "yes");
 
     printf("\ntape: %zu nodes (%zu leaves, %zu ops), tg_tape_bytes %zu = %.1f B/node; "
