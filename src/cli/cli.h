@@ -87,6 +87,12 @@ int cli_wb_unset(const cli_wb *w, const char *except, char *list, size_t size);
 void cli_wb_missing(const cli_wb *w, const char *except);
 /* 0, or 2 after an error naming an --at name no expression used. */
 int cli_wb_unused_at(const cli_wb *w);
+/* The arguments every single-expression command takes, after its own options: --help (prints
+ * usage; returns CLI_HELP, the command then exits 0), --at, --def, an unknown option (error),
+ * and the expression itself into *text (a second one is an error). 0, CLI_HELP, or 2 after
+ * the error. */
+#define CLI_HELP (-1)
+int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, const char **text);
 /* Both checks above for a point evaluation: every --at name used, and every parameter but
  * `except` given a value. 0, or 2 after the error. */
 int cli_wb_bound(const cli_wb *w, const char *except);

@@ -28,28 +28,19 @@ static const char usage[] =
 int cli_hess(int argc, char **argv)
 {
     cli_wb w;
-    const char *text = NULL, *v;
-    int json = 0, rc = 0, m;
+    const char *text = NULL;
+    int json = 0, rc = 0;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            cli_wb_free(&w);
-            return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        if (strcmp(argv[i], "--json") == 0) {
             json = 1;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
-            rc = m < 0 || cli_wb_at(&w, v) ? 2 : 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--def", &v)) != 0) {
-            rc = m < 0 || cli_wb_def(&w, v) ? 2 : 0;
-        } else if (cli_is_option(argv[i])) {
-            rc = cli_fail(CMD, "unknown option '%s' (see 'tapegrad hess --help')", argv[i]);
-        } else if (text) {
-            rc = cli_fail(CMD, "one expression only (got '%s' and '%s'; quote an expression "
-                          "with spaces)", text, argv[i]);
         } else {
-            text = argv[i];
+            rc = cli_wb_arg(&w, argc, argv, &i, usage, &text);
         }
+    }
+    if (rc == CLI_HELP) {
+        cli_wb_free(&w);
+        return 0;
     }
     if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad hess --help')");
     tg_var f = {0};

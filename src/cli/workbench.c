@@ -224,6 +224,28 @@ int cli_wb_unused_at(const cli_wb *w)
     return 0;
 }
 
+int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, const char **text)
+{
+    const char *v;
+    int m;
+    if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) {
+        fputs(usage, stdout);
+        return CLI_HELP;
+    }
+    if ((m = cli_option(w->cmd, argc, argv, i, "--at", &v)) != 0)
+        return m < 0 || cli_wb_at(w, v) ? 2 : 0;
+    if ((m = cli_option(w->cmd, argc, argv, i, "--def", &v)) != 0)
+        return m < 0 || cli_wb_def(w, v) ? 2 : 0;
+    if (cli_is_option(argv[*i]))
+        return cli_fail(w->cmd, "unknown option '%s' (see 'tapegrad %s --help')", argv[*i],
+                        w->cmd);
+    if (*text)
+        return cli_fail(w->cmd, "one expression only (got '%s' and '%s'; quote an expression "
+                        "with spaces)", *text, argv[*i]);
+    *text = argv[*i];
+    return 0;
+}
+
 int cli_wb_bound(const cli_wb *w, const char *except)
 {
     char list[8];
