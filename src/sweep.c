@@ -231,16 +231,18 @@ int tg_replay(tg_tape *t)
         }
         uint32_t idx[TG_MAX_ARITY];
         double x[TG_MAX_ARITY];
-        int n = 1;
-        idx[0] = a & TG_INDEX;
-        x[0] = idx[0] == i - 1 ? prev : nodes[idx[0]].v;
-        if (kind == TG_BINARY) {
-            n = 2;
-            idx[1] = b & TG_IN1;
-            x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
-        } else if (kind == TG_NARY) {
+        int n;
+        if (kind == TG_NARY) { /* in[0] is an offset into ext, not a node */
             n = tg_node_inputs(t, nd, idx);
             for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;
+        } else {
+            n = kind == TG_BINARY ? 2 : 1;
+            idx[0] = a & TG_INDEX;
+            x[0] = idx[0] == i - 1 ? prev : nodes[idx[0]].v;
+            if (n == 2) {
+                idx[1] = b & TG_IN1;
+                x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
+            }
         }
         prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? tg_node_partials(t, nd, i) : NULL);
         if (check && !isfinite(prev)) {
