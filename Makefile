@@ -143,3 +143,8 @@ deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# the reliability targets: make valgrind, make tsan, make fuzz-tape(-run); see docs/reliability.md
+include tests/ci.mk
+# the parser's fuzzer needs clang and libFuzzer too (installed by fuzz-deps)
+$(FUZZ): | fuzz-deps

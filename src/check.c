@@ -73,6 +73,7 @@ static int check_element(tg_var out, tg_var p, size_t e, double reverse, double 
     volatile double up = x0 + cbrt(DBL_EPSILON) * fmax(1.0, fabs(x0));
     r->step = up - x0; /* a step the representation of x0 + h holds exactly */
     r->kink = 0;
+    r->fd = NAN; /* when the forward sweep failed (out of memory) */
     if (st == TG_OK) r->fd = central_fd(out, x, x0, r->step, &r->kink);
     *x = x0;
     if (st == TG_OK) st = tg_replay(t) == TG_FLIP ? TG_OK : t->status;

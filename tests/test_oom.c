@@ -192,3 +192,137 @@ Test(oom, tape_new_with_a_failing_first_allocation_returns_null)
     cr_expect_eq(a.live, 0);
     tg_tape_free(t);
 }
+
+/* ---- a tensor workload: tensors of several shapes, matmul, softmax, cross entropy, slices,
+ * reductions, backward, tg_jvp, replay, tg_diff_many and a dense tg_hessian ---- */
+
+#define TNP 3 /* parameters: W [3,2], b [2], s (scalar) */
+#define TNE 9 /* their elements */
+
+typedef struct toutcome {
+    int status;
+    double loss, grad[TNE], tangent, hess[TNE * TNE], dmany[TNP];
+    int replay_rc, diff_rc, hess_rc;
+} toutcome;
+
+static toutcome tensor_workload(tg_tape *t)
+{
+    toutcome r;
+    memset(&r, 0, sizeof r);
+    const int xs[2] = {4, 3}, ws[2] = {3, 2}, bs[1] = {2};
+    const double x[12] = {0.1, -0.2, 0.3, 0.4, 0.5, -0.6, -0.7, 0.8, 0.9, 1.0, -1.1, 0.2};
+    const double w[6] = {0.5, -0.1, 0.2, 0.3, -0.4, 0.6}, b[2] = {0.05, -0.05};
+    const int labels[4] = {0, 1, 1, 0};
+    tg_var X = tg_tensor_const(t, 2, xs, x), W = tg_tensor_param(t, 2, ws, w);
+    tg_var B = tg_tensor_param(t, 1, bs, b), s = tg_param(t, 0.7);
+    tg_label(W, "W");
+    tg_var h = tg_tanh(tg_add(tg_matmul(X, W), B));            /* [4,2] */
+    tg_var ce = tg_cross_entropy(tg_mul(h, s), labels);          /* scalar */
+    tg_var top = tg_slice(tg_softmax(h), 0, 0, 2);               /* [2,2] */
+    tg_var reg = tg_mean(tg_sum_axis(tg_mul(top, top), -1, 0));  /* scalar */
+    tg_var wsq = tg_sum(tg_mul(tg_reshape(W, 1, (int[]){6}), tg_reshape(W, 1, (int[]){6})));
+    tg_var loss = tg_add(tg_add(ce, reg), tg_mul(tg_const(t, 1e-2), tg_add(wsq, tg_relu(s))));
+    tg_label(loss, "loss");
+    r.loss = tg_value(loss);
+    if (tg_backward(loss) == TG_OK) {
+        const double *gw = tg_gradient_data(W), *gb = tg_gradient_data(B);
+        for (int i = 0; i < 6; i++) r.grad[i] = gw ? gw[i] : NAN;
+        for (int i = 0; i < 2; i++) r.grad[6 + i] = gb ? gb[i] : NAN;
+        r.grad[8] = tg_gradient(s);
+    }
+    tg_var p[TNP] = {W, B, s};
+    double u[TNE];
+    for (int k = 0; k < TNE; k++) u[k] = 1.0 / (k + 2);
+    if (tg_jvp(t, TNP, p, u) == TG_OK) r.tangent = tg_tangent(loss);
+    tg_set(s, 0.75);
+    r.replay_rc = tg_replay(t);
+    /* tg_diff_many over the scalar parameter and two reductions of the tensor ones */
+    tg_var d[TNP], wrt[TNP] = {s, s, s};
+    r.diff_rc = tg_diff_many(loss, TNP, wrt, d);
+    if (r.diff_rc == TG_OK)
+        for (int k = 0; k < TNP; k++) r.dmany[k] = tg_value(d[k]);
+    r.hess_rc = tg_hessian(loss, TNP, p, r.hess);
+    r.status = tg_tape_status(t);
+    return r;
+}
+
+static void texpect_same(const toutcome *got, const toutcome *want, size_t k)
+{
+    cr_expect_eq(got->status, TG_OK, "k = %zu: the recovered run failed: %d", k, got->status);
+    int same = got->loss == want->loss && got->tangent == want->tangent &&
+               got->replay_rc == want->replay_rc && got->diff_rc == want->diff_rc &&
+               got->hess_rc == want->hess_rc;
+    for (int i = 0; i < TNE; i++) same = same && got->grad[i] == want->grad[i];
+    for (int i = 0; i < TNE * TNE; i++) same = same && got->hess[i] == want->hess[i];
+    for (int i = 0; i < TNP; i++) same = same && got->dmany[i] == want->dmany[i];
+    cr_expect(same, "k = %zu: the recovered run differs from the clean one (loss %.17g vs "
+              "%.17g)", k, got->loss, want->loss);
+}
+
+static int trun_failing_at(size_t k, int after, const toutcome *clean)
+{
+    th_alloc a;
+    memset(&a, 0, sizeof a);
+    a.fail_at = k;
+    a.fail_after = after;
+    tg_tape *t = tg_tape_new_with(th_alloc_fn, &a);
+    if (!t) {
+        cr_expect_eq(a.live, 0, "k = %zu: a failed tg_tape_new_with leaked", k);
+        return 1;
+    }
+    toutcome r = tensor_workload(t);
+    int failed = a.failures > 0;
+    if (failed) {
+        cr_expect_eq(tg_tape_status(t), TG_ERR_NOMEM, "k = %zu%s: allocation refused, status "
+                     "%d (%s)", k, after ? " and after" : "", tg_tape_status(t),
+                     tg_tape_error(t) ? tg_tape_error(t) : "no message");
+        const char *m = tg_tape_error(t);
+        cr_expect(m && strstr(m, "out of memory"), "k = %zu: message does not say out of "
+                  "memory: %s", k, m ? m : "(none)");
+        a.fail_at = 0;
+        tg_tape_reset(t);
+        toutcome again = tensor_workload(t);
+        texpect_same(&again, clean, k);
+    } else {
+        texpect_same(&r, clean, k);
+    }
+    tg_tape_free(t);
+    cr_expect_eq(a.live, 0, "k = %zu%s: %lld bytes leaked", k, after ? " and after" : "",
+                 a.live);
+    cr_expect_eq(a.bad_osize, 0, "k = %zu: %zu frees with a wrong old size", k, a.bad_osize);
+    return failed;
+}
+
+static toutcome tensor_clean_run(void)
+{
+    tg_tape *t = tg_tape_new();
+    cr_assert_not_null(t);
+    toutcome r = tensor_workload(t);
+    cr_assert_eq(r.status, TG_OK, "the tensor workload fails without any injected failure: %s",
+                 tg_tape_error(t));
+    cr_assert_eq(r.hess_rc, TG_OK);
+    cr_assert_eq(r.diff_rc, TG_OK);
+    tg_tape_free(t);
+    return r;
+}
+
+Test(oom, tensor_workload_each_failed_allocation_is_reported_and_recoverable)
+{
+    toutcome clean = tensor_clean_run();
+    size_t k = 1;
+    while (k < MAX_K && trun_failing_at(k, 0, &clean)) k++;
+    cr_expect_lt(k, MAX_K, "the workload never completed");
+    cr_expect_gt(k, 10, "only %zu allocations in the tensor workload", k - 1);
+    cr_log_info("oom: %zu failure points exercised in the tensor workload (one refused "
+                "allocation each)", k - 1);
+}
+
+Test(oom, tensor_workload_an_allocator_that_stays_exhausted_is_survived)
+{
+    toutcome clean = tensor_clean_run();
+    size_t k = 1;
+    while (k < MAX_K && trun_failing_at(k, 1, &clean)) k++;
+    cr_expect_lt(k, MAX_K, "the workload never completed");
+    cr_log_info("oom: %zu failure points exercised in the tensor workload (every allocation "
+                "refused from the k-th on)", k - 1);
+}
