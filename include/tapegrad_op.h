@@ -73,6 +73,11 @@ typedef struct tg_op_def {
      * (relu: x[0]); 0 is the kink. tg_replay reports a sign change, the gradient check calls
      * a point whose +-h perturbation changes it non-differentiable. */
     double (*branch)(const double *x);
+    /* Tensor ops that pick one input element per output element (max: the arg-max), else
+     * NULL: write which one (any int that identifies the choice) for every output element.
+     * tg_replay reports a changed choice as it reports a kink, and the gradient check calls
+     * a point whose perturbation changes one (a tie) non-differentiable. */
+    void (*choose)(const tg_op_ctx *c, int32_t *choice);
 
     /* The reverse rule recorded as new nodes built from other ops: the contribution
      * gy * dy/dx[i] to input i's adjoint, given the inputs x, the op's output node y and the

@@ -75,6 +75,14 @@ static void max_forward(tg_op_ctx *c)
             c->out.x[o * s.inner + i] = c->in[0].x[argmax(&s, c->in[0].x, o, i)];
 }
 
+static void max_choose(const tg_op_ctx *c, int32_t *choice)
+{
+    span s = span_of(c);
+    for (size_t o = 0; o < s.outer; o++)
+        for (size_t i = 0; i < s.inner; i++)
+            choice[o * s.inner + i] = (int32_t)argmax(&s, c->in[0].x, o, i);
+}
+
 static void max_vjp(tg_op_ctx *c)
 {
     span s = span_of(c);
@@ -119,7 +127,8 @@ const tg_op_def tg_op_max = {.name = "max", .arity = 1,
                              .math = "y = max x along an axis; dy/dx = 1 at the first arg-max, "
                                      "0 elsewhere",
                              .infer = max_infer, .forward = max_forward, .vjp = max_vjp,
-                             .jvp = max_jvp, .vjp_graph = max_vjp_graph};
+                             .jvp = max_jvp, .choose = max_choose,
+                             .vjp_graph = max_vjp_graph};
 
 tg_var tg_max_axis(tg_var x, int axis, int keepdims)
 {

@@ -43,7 +43,7 @@ typedef struct tg_kink {
  * its gradient and tangent use the same offsets in the grad and tdat arenas. */
 typedef struct tg_tensor {
     size_t off, n;
-    size_t koff; /* a kinked elementwise op's element signs in tape->ksign, or TG_NONE_OFF */
+    size_t koff; /* a kinked node's per-element marks in tape->ksign, or TG_NONE_OFF */
     size_t poff; /* an active elementwise node's partials (n x arity) in tape->tpart, or
                   * TG_NONE_OFF */
     int rank;
@@ -84,8 +84,11 @@ struct tg_tape {
     size_t grad_cap, tdat_cap;
     double *tpart;      /* partials of active elementwise tensor nodes, element-major */
     size_t tpart_n, tpart_cap;
-    signed char *ksign; /* signs of the branch quantity of kinked tensor elements */
+    int32_t *ksign; /* per element of a kinked tensor node: the sign of its branch quantity,
+                     * or (ops with a choose kernel) which input it chose */
     size_t ksign_n, ksign_cap;
+    int32_t *kwork; /* replay's new choices of one node, before they are compared */
+    size_t kwork_cap;
     double *scratch; /* the checker's working memory, kept like the rest */
     size_t scratch_cap;
 

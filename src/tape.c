@@ -90,6 +90,7 @@ void tg_tape_free(tg_tape *t)
     tg_mem(t, t->tdat, t->tdat_cap * sizeof *t->tdat, 0);
     tg_mem(t, t->scratch, t->scratch_cap * sizeof *t->scratch, 0);
     tg_mem(t, t->ksign, t->ksign_cap * sizeof *t->ksign, 0);
+    tg_mem(t, t->kwork, t->kwork_cap * sizeof *t->kwork, 0);
     tg_mem(t, t->tpart, t->tpart_cap * sizeof *t->tpart, 0);
     tg_mem(t, t, sizeof *t, 0);
 }

@@ -170,7 +170,7 @@ static void ew_jvp(tg_op_ctx *c, const double *part)
  * the scalar tape keeps one per kinked node, so replay can report a change. Stores the new
  * signs; with compare, returns the first element whose sign changed (its quantity in *at),
  * else -1. */
-static long ew_kinks(const tg_op_def *op, tg_op_ctx *c, signed char *sign, int compare,
+static long ew_kinks(const tg_op_def *op, tg_op_ctx *c, int32_t *sign, int compare,
                      double *at)
 {
     ew_iter it;
@@ -181,7 +181,7 @@ static long ew_kinks(const tg_op_def *op, tg_op_ctx *c, signed char *sign, int c
         for (size_t k = 0; k < it.len; k++) {
             for (int j = 0; j < c->n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
             double s = op->branch(x);
-            signed char now = (signed char)((s > 0) - (s < 0)), *was = &sign[r * it.len + k];
+            int32_t now = (s > 0) - (s < 0), *was = &sign[r * it.len + k];
             if (compare && now != *was && first < 0) {
                 first = (long)(r * it.len + k);
                 *at = s;
@@ -266,7 +266,7 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
     uint32_t ti = new_tensor(t, &c.out, nattr, attr), off = t->next;
     /* an active elementwise node keeps its partials, as a scalar node does, so its reverse
      * and forward sweeps call no kernel */
-    int elementwise = !op->infer, kinked = elementwise && op->branch && act;
+    int elementwise = !op->infer, kinked = act && ((elementwise && op->branch) || op->choose);
     size_t np = elementwise && act ? c.out.n * (size_t)n : 0;
     if (ti == UINT32_MAX || tg_reserve(t) ||
         tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext) ||
@@ -292,7 +292,10 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
         op->forward(&c);
     else
         ew_forward(op, &c, np ? t->tpart + t->tens[ti].poff : NULL);
-    if (kinked) ew_kinks(op, &c, t->ksign + t->tens[ti].koff, 0, NULL);
+    if (kinked && op->choose)
+        op->choose(&c, t->ksign + t->tens[ti].koff);
+    else if (kinked)
+        ew_kinks(op, &c, t->ksign + t->tens[ti].koff, 0, NULL);
     if (t->check_nan) {
         check_tensor(t, op, &c.out, t->n);
         if (t->status) return tg_err_var(t);
@@ -458,12 +461,23 @@ void tg_tensor_forward(tg_tape *t, uint32_t i)
     else
         ew_forward(op, &c, tt->poff == TG_NONE_OFF ? NULL : t->tpart + tt->poff);
     size_t koff = tt->koff;
-    double s;
-    long e = koff == TG_NONE_OFF ? -1 : ew_kinks(op, &c, t->ksign + koff, 1, &s);
+    double s = 0;
+    long e = -1;
+    if (koff != TG_NONE_OFF && op->choose) { /* compare the new choices with the kept ones */
+        if (tg_grow_big(t, (void **)&t->kwork, &t->kwork_cap, c.out.n, sizeof *t->kwork)) return;
+        int32_t *now = t->kwork, *kept = t->ksign + koff;
+        op->choose(&c, now);
+        for (size_t k = 0; k < c.out.n; k++) {
+            if (now[k] != kept[k] && e < 0) e = (long)k, s = now[k];
+            kept[k] = now[k];
+        }
+    } else if (koff != TG_NONE_OFF) {
+        e = ew_kinks(op, &c, t->ksign + koff, 1, &s);
+    }
     if (e >= 0 && !t->note[0]) {
         char nm[64];
-        snprintf(t->note, sizeof t->note, "%s %s: element %ld changed branch (input now %.6g)",
-                 op->name, tg_node_name(t, i, nm, sizeof nm), e, s);
+        snprintf(t->note, sizeof t->note, "%s %s: element %ld changed %s (now %.6g)", op->name,
+                 tg_node_name(t, i, nm, sizeof nm), e, op->choose ? "its choice" : "branch", s);
     }
     if (t->check_nan) check_tensor(t, op, &c.out, i);
 }

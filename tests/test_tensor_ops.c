@@ -995,3 +995,27 @@ Test(tensor_ops, where_masks_the_nan_of_the_side_not_chosen)
     cr_expect_eq(tg_gradient(s), 0.0, "scalar: d/dx at 0 is %g", tg_gradient(s));
     tg_tape_free(t);
 }
+
+/* A tie in max is a kink: the gradient check says so instead of calling the gradient wrong,
+ * and replay reports a changed arg-max (the tape keeps max's choices, as it keeps kinks). */
+Test(tensor_ops, max_tie_is_a_kink_and_a_changed_argmax_is_reported)
+{
+    tg_tape *t = tg_tape_new();
+    int sh[1] = {2};
+    double tie[2] = {-2.25, -2.25}, apart[2] = {1.0, 3.0}, swapped[2] = {3.0, 1.0};
+    tg_var x = tg_tensor_param(t, 1, sh, tie);
+    tg_var y = tg_max_axis(x, 0, 0);
+    tg_label(y, "m");
+    tg_check_result r;
+    tg_check_report rep;
+    cr_expect_eq(tg_check_grad(y, 1, &x, NULL, &r, &rep), 0, "%s", tg_tape_error(t) ? tg_tape_error(t) : "");
+    cr_expect_eq(rep.kinks, 1, "a tie of max should be a non-differentiable point");
+    tg_tensor_set(x, apart);
+    tg_replay(t);
+    tg_tensor_set(x, swapped);
+    cr_expect_eq(tg_replay(t), TG_FLIP, "the arg-max moved from element 1 to 0");
+    cr_expect_str_eq(tg_replay_note(t), "max 'm': element 0 changed its choice (now 0)");
+    tg_tensor_set(x, swapped);
+    cr_expect_eq(tg_replay(t), TG_OK);
+    tg_tape_free(t);
+}
