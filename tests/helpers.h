@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <criterion/criterion.h>
+
 #include "tapegrad.h"
 #include "tapegrad_op.h"
 
@@ -143,5 +145,15 @@ void th_walk_op(const tg_op_def *op, const th_walk_opts *o, th_walk_stats *st);
 /* Walk every op of r (NULL: the built-ins). per_op, if not NULL, receives
  * tg_registry_count(r) entries in tg_registry_at order. Returns the number of ops walked. */
 int th_walk_registry(const tg_registry *r, const th_walk_opts *o, th_walk_stats *per_op);
+
+/* The tape holds the sticky error want with exactly the message msg. */
+static inline void th_expect_error(tg_tape *t, tg_status want, const char *msg)
+{
+    cr_expect_eq(tg_tape_status(t), want, "status %d (%s), expected %d (%s)", tg_tape_status(t),
+                 tg_status_str(tg_tape_status(t)), want, tg_status_str(want));
+    const char *got = tg_tape_error(t);
+    cr_assert_not_null(got, "no message; expected \"%s\"", msg);
+    cr_expect_str_eq(got, msg);
+}
 
 #endif

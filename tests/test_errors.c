@@ -6,15 +6,6 @@
 
 #include "helpers.h"
 
-static void expect_error(tg_tape *t, tg_status want, const char *msg)
-{
-    cr_expect_eq(tg_tape_status(t), want, "status %d (%s), expected %d (%s)", tg_tape_status(t),
-                 tg_status_str(tg_tape_status(t)), want, tg_status_str(want));
-    const char *got = tg_tape_error(t);
-    cr_assert_not_null(got, "no message; expected \"%s\"", msg);
-    cr_expect_str_eq(got, msg);
-}
-
 /* ---- handles ---- */
 
 Test(errors, operand_from_another_tape)
@@ -23,7 +14,7 @@ Test(errors, operand_from_another_tape)
     tg_var a = tg_param(t1, 1.0), b = tg_param(t2, 2.0);
     tg_var r = tg_add(a, b);
     cr_expect_eq(r.index, TG_NONE, "mixing tapes gave a node");
-    expect_error(t1, TG_ERR_TAPE, "add: operand 2 is from another tape");
+    th_expect_error(t1, TG_ERR_TAPE, "add: operand 2 is from another tape");
     cr_expect_eq(tg_tape_status(t2), TG_OK, "the other tape got the error: %s",
                  tg_tape_error(t2));
     tg_tape_free(t1);
@@ -38,7 +29,7 @@ Test(errors, stale_operand)
     tg_var p = tg_param(t, 2.0);
     tg_var r = tg_mul(old, p);
     cr_expect_eq(r.index, TG_NONE);
-    expect_error(t, TG_ERR_STALE, "mul: operand 1 is stale (recorded before tg_tape_reset)");
+    th_expect_error(t, TG_ERR_STALE, "mul: operand 1 is stale (recorded before tg_tape_reset)");
     tg_tape_free(t);
 }
 
@@ -48,7 +39,7 @@ Test(errors, failed_lookup_used_as_an_operand)
     tg_var missing = tg_tape_find(t, "nope");
     cr_expect_eq(tg_tape_status(t), TG_OK, "a lookup set an error");
     tg_exp(missing);
-    expect_error(t, TG_ERR_ARG, "exp: operand 1 is not a node (a failed builder or lookup)");
+    th_expect_error(t, TG_ERR_ARG, "exp: operand 1 is not a node (a failed builder or lookup)");
     tg_tape_free(t);
 }
 
@@ -58,7 +49,7 @@ Test(errors, first_error_sticks_and_later_builders_return_error_handles)
     tg_var p = tg_param(t, 1.0);
     tg_var bad = tg_apply(&tg_op_mul, 1, &p);
     const char *first = "mul: takes 2 operands, got 1";
-    expect_error(t, TG_ERR_ARG, first);
+    th_expect_error(t, TG_ERR_ARG, first);
     cr_expect_eq(bad.index, TG_NONE);
     /* later builders, including ones given good handles, return error handles */
     tg_var a = tg_exp(bad), b = tg_add(p, p), c = tg_param(t, 3.0), d = tg_const(t, 4.0);
@@ -73,7 +64,7 @@ Test(errors, first_error_sticks_and_later_builders_return_error_handles)
     tg_tape *other = tg_tape_new();
     tg_add(p, tg_param(other, 1.0));
     tg_label(p, NULL);
-    expect_error(t, TG_ERR_ARG, first);
+    th_expect_error(t, TG_ERR_ARG, first);
     cr_expect(isnan(tg_value(a)), "value of an error handle: %.17g", tg_value(a));
     tg_tape_free(other);
     tg_tape_free(t);
@@ -84,11 +75,11 @@ Test(errors, apply_arity_mismatch)
     tg_tape *t = tg_tape_new();
     tg_var in[2] = {tg_param(t, 1.0), tg_param(t, 2.0)};
     tg_apply(&tg_op_exp, 2, in);
-    expect_error(t, TG_ERR_ARG, "exp: takes 1 operand, got 2");
+    th_expect_error(t, TG_ERR_ARG, "exp: takes 1 operand, got 2");
     tg_tape_reset(t);
     in[0] = tg_param(t, 1.0);
     tg_apply(&tg_op_div, 1, in);
-    expect_error(t, TG_ERR_ARG, "div: takes 2 operands, got 1");
+    th_expect_error(t, TG_ERR_ARG, "div: takes 2 operands, got 1");
     tg_tape_free(t);
 }
 
@@ -97,7 +88,7 @@ Test(errors, apply_without_an_op)
     tg_tape *t = tg_tape_new();
     tg_var p = tg_param(t, 1.0);
     tg_apply(NULL, 1, &p);
-    expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
+    th_expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
     tg_tape_free(t);
 }
 
@@ -109,7 +100,7 @@ Test(errors, apply_an_op_without_eval)
     tg_tape *t = tg_tape_new();
     tg_var p = tg_param(t, 1.0);
     tg_apply(&no_eval_op, 1, &p);
-    expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
+    th_expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
     tg_tape_free(t);
 }
 
@@ -120,7 +111,7 @@ Test(errors, apply1_an_op_without_eval)
     tg_var p = tg_param(t, 1.0);
     tg_var r = tg_apply1(&no_eval_op, p);
     cr_expect_eq(r.index, TG_NONE);
-    expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
+    th_expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
     tg_tape_free(t);
 }
 
@@ -130,7 +121,7 @@ Test(errors, apply2_an_op_without_eval)
     tg_var p = tg_param(t, 1.0);
     tg_var r = tg_apply2(&no_eval_op2, p, p);
     cr_expect_eq(r.index, TG_NONE);
-    expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
+    th_expect_error(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
     tg_tape_free(t);
 }
 
@@ -152,7 +143,7 @@ Test(errors, apply_an_op_with_more_than_max_arity_operands)
     tg_var r = tg_apply(&sum5, 5, in);
     cr_expect_eq(r.index, TG_NONE, "an op of arity %d was recorded (TG_MAX_ARITY is %d)", 5,
                  TG_MAX_ARITY);
-    expect_error(t, TG_ERR_ARG, "sum5: 5 operands, more than TG_MAX_ARITY (4)");
+    th_expect_error(t, TG_ERR_ARG, "sum5: 5 operands, more than TG_MAX_ARITY (4)");
     tg_tape_free(t);
 }
 
@@ -161,7 +152,7 @@ Test(errors, set_on_a_non_leaf)
     tg_tape *t = tg_tape_new();
     tg_var p = tg_param(t, 1.0), h = tg_exp(p);
     tg_set(h, 2.0);
-    expect_error(t, TG_ERR_ARG, "tg_set: node #1 is a exp, not a leaf (only tg_param and "
+    th_expect_error(t, TG_ERR_ARG, "tg_set: node #1 is a exp, not a leaf (only tg_param and "
                                 "tg_const nodes can be set)");
     cr_expect_eq(tg_value(h), exp(1.0), "the non-leaf's value changed");
     tg_tape_reset(t);
@@ -169,7 +160,7 @@ Test(errors, set_on_a_non_leaf)
     h = tg_exp(p);
     tg_label(h, "h");
     tg_set(h, 2.0);
-    expect_error(t, TG_ERR_ARG, "tg_set: node 'h' is a exp, not a leaf (only tg_param and "
+    th_expect_error(t, TG_ERR_ARG, "tg_set: node 'h' is a exp, not a leaf (only tg_param and "
                                 "tg_const nodes can be set)");
     tg_tape_free(t);
 }
@@ -179,11 +170,11 @@ Test(errors, label_with_null_or_empty_name)
     tg_tape *t = tg_tape_new();
     tg_var p = tg_param(t, 1.0);
     tg_label(p, NULL);
-    expect_error(t, TG_ERR_ARG, "tg_label: the name is NULL");
+    th_expect_error(t, TG_ERR_ARG, "tg_label: the name is NULL");
     tg_tape_reset(t);
     p = tg_param(t, 1.0);
     tg_label(p, "");
-    expect_error(t, TG_ERR_ARG, "tg_label: the name is empty");
+    th_expect_error(t, TG_ERR_ARG, "tg_label: the name is empty");
     tg_tape_free(t);
 }
 
@@ -193,7 +184,7 @@ Test(errors, jvp_seed_that_is_not_a_parameter)
     tg_var p = tg_param(t, 1.0), h = tg_sin(p);
     double one = 1.0;
     cr_expect_eq(tg_jvp(t, 1, &h, &one), TG_ERR_ARG);
-    expect_error(t, TG_ERR_ARG, "tg_jvp: seed 1 is not a parameter of this tape");
+    th_expect_error(t, TG_ERR_ARG, "tg_jvp: seed 1 is not a parameter of this tape");
     tg_tape_free(t);
 }
 
@@ -213,7 +204,7 @@ Test(errors, backward_on_an_error_handle_or_an_errored_tape)
     cr_expect_eq(tg_diff(good, p).index, TG_NONE, "tg_diff on an errored tape gave a node");
     cr_expect_gt(tg_check_grad(good, 1, &p, NULL, NULL, NULL), 1, "check on an errored tape");
     cr_expect_eq(tg_gradient(p), 0.0, "gradient after a refused sweep: %.17g", tg_gradient(p));
-    expect_error(t, TG_ERR_ARG, msg);
+    th_expect_error(t, TG_ERR_ARG, msg);
     tg_tape_free(t);
 }
 
@@ -239,7 +230,7 @@ Test(errors, anomaly_log_of_zero)
     tg_tape_check_nan(t, 1);
     tg_var p = tg_param(t, 0.0), y = tg_log(p);
     cr_expect_eq(y.index, TG_NONE);
-    expect_error(t, TG_ERR_DOMAIN, "log: result is -inf at node #1 (x1 = 0)");
+    th_expect_error(t, TG_ERR_DOMAIN, "log: result is -inf at node #1 (x1 = 0)");
     tg_tape_free(t);
 }
 
@@ -248,7 +239,7 @@ Test(errors, anomaly_exp_overflow)
     tg_tape *t = tg_tape_new();
     tg_tape_check_nan(t, 1);
     tg_exp(tg_param(t, 1000.0));
-    expect_error(t, TG_ERR_DOMAIN, "exp: result is inf at node #1 (x1 = 1000)");
+    th_expect_error(t, TG_ERR_DOMAIN, "exp: result is inf at node #1 (x1 = 1000)");
     tg_tape_free(t);
 }
 
@@ -272,7 +263,7 @@ Test(errors, anomaly_binary_op_names_both_inputs)
     tg_tape_check_nan(t, 1);
     tg_var a = tg_param(t, 1.5), b = tg_const(t, 0.0);
     tg_div(a, b);
-    expect_error(t, TG_ERR_DOMAIN, "div: result is inf at node #2 (x1 = 1.5, x2 = 0)");
+    th_expect_error(t, TG_ERR_DOMAIN, "div: result is inf at node #2 (x1 = 1.5, x2 = 0)");
     tg_tape_free(t);
 }
 
@@ -316,7 +307,7 @@ Test(errors, anomaly_in_replay_names_the_labelled_node)
     tg_tape_check_nan(t, 1);
     tg_set(p, 0.0);
     cr_expect_eq(tg_replay(t), TG_ERR_DOMAIN);
-    expect_error(t, TG_ERR_DOMAIN, "log: result is -inf at node 'z' (x1 = 0)");
+    th_expect_error(t, TG_ERR_DOMAIN, "log: result is -inf at node 'z' (x1 = 0)");
     tg_tape_free(t);
 }
 
@@ -339,7 +330,7 @@ Test(errors, backward_anomaly_infinite_partial_with_nonzero_adjoint)
     tg_var p = tg_param(t, 0.0), y = tg_sqrt(p);
     cr_assert_eq(tg_tape_status(t), TG_OK, "sqrt(0) = 0 is finite: %s", tg_tape_error(t));
     cr_expect_eq(tg_backward(y), TG_ERR_DOMAIN);
-    expect_error(t, TG_ERR_DOMAIN, "sqrt: backward: dy/dx1 is inf at node #1");
+    th_expect_error(t, TG_ERR_DOMAIN, "sqrt: backward: dy/dx1 is inf at node #1");
     tg_tape_free(t);
 }
 
@@ -430,7 +421,7 @@ Test(errors, diff_with_respect_to_a_constant)
     tg_var p = tg_param(t, 1.0), c = tg_const(t, 2.0), y = tg_mul(p, c);
     tg_var d = tg_diff(y, c);
     cr_expect_eq(d.index, TG_NONE);
-    expect_error(t, TG_ERR_ARG, "tg_diff: wrt #1 depends on no parameter (a constant), so "
+    th_expect_error(t, TG_ERR_ARG, "tg_diff: wrt #1 depends on no parameter (a constant), so "
                                 "nothing is differentiated with respect to it");
     tg_tape_free(t);
 }
@@ -441,7 +432,7 @@ Test(errors, diff_with_respect_to_a_node_of_another_tape)
     tg_var p = tg_param(t1, 1.0), y = tg_mul(p, p), q = tg_param(t2, 1.0);
     tg_var d = tg_diff(y, q);
     cr_expect_eq(d.index, TG_NONE);
-    expect_error(t1, TG_ERR_TAPE, "tg_diff: wrt is from another tape");
+    th_expect_error(t1, TG_ERR_TAPE, "tg_diff: wrt is from another tape");
     tg_tape_free(t1);
     tg_tape_free(t2);
 }
@@ -462,7 +453,7 @@ Test(errors, diff_through_an_op_without_vjp_graph)
     cr_expect_eq(tg_gradient(p), 2 * cos(2.0));
     tg_var d = tg_diff(y, p);
     cr_expect_eq(d.index, TG_NONE);
-    expect_error(t, TG_ERR_UNSUPPORTED, "tg_diff: op 'twice' has no vjp_graph rule");
+    th_expect_error(t, TG_ERR_UNSUPPORTED, "tg_diff: op 'twice' has no vjp_graph rule");
     tg_tape_free(t);
 }
 
@@ -472,12 +463,12 @@ Test(errors, check_grad_with_a_non_parameter)
     tg_var p = tg_param(t, 1.0), c = tg_const(t, 2.0), y = tg_mul(p, c);
     tg_var ps[2] = {p, c};
     cr_expect_eq(tg_check_grad(y, 2, ps, NULL, NULL, NULL), TG_ERR_ARG);
-    expect_error(t, TG_ERR_ARG, "tg_check_grad: params[1] (node #1) is not a parameter");
+    th_expect_error(t, TG_ERR_ARG, "tg_check_grad: params[1] (node #1) is not a parameter");
     tg_tape_reset(t);
     p = tg_param(t, 1.0);
     y = tg_exp(p);
     cr_expect_eq(tg_check_grad(y, 1, &y, NULL, NULL, NULL), TG_ERR_ARG);
-    expect_error(t, TG_ERR_ARG, "tg_check_grad: params[0] (node #1) is not a parameter");
+    th_expect_error(t, TG_ERR_ARG, "tg_check_grad: params[0] (node #1) is not a parameter");
     tg_tape_free(t);
 }
 
@@ -499,7 +490,7 @@ Test(errors, diff_wrt_a_stale_handle_of_another_tape)
     cr_expect_eq(d.index, TG_NONE);
     cr_expect_neq(tg_tape_status(t1), TG_OK, "tg_diff returned an error handle but its tape has "
                   "no error (the other tape got: %s)", tg_tape_error(t2));
-    expect_error(t1, TG_ERR_TAPE, "tg_diff: wrt is from another tape");
+    th_expect_error(t1, TG_ERR_TAPE, "tg_diff: wrt is from another tape");
     cr_expect_eq(tg_tape_status(t2), TG_OK, "the wrt's tape was blamed: %s", tg_tape_error(t2));
     tg_tape_free(t1);
     tg_tape_free(t2);
@@ -514,7 +505,7 @@ Test(errors, jvp_seed_that_is_a_stale_handle_of_another_tape)
     int rc = tg_jvp(t1, 1, &q, &one);
     cr_expect_neq(rc, TG_OK, "tg_jvp with a seed from another tape reported success");
     cr_expect_neq(tg_tape_status(t1), TG_OK, "no error on the jvp's tape");
-    expect_error(t1, TG_ERR_TAPE, "tg_jvp: a seed is from another tape");
+    th_expect_error(t1, TG_ERR_TAPE, "tg_jvp: a seed is from another tape");
     cr_expect_eq(tg_tape_status(t2), TG_OK, "the seed's tape was blamed: %s", tg_tape_error(t2));
     tg_tape_free(t1);
     tg_tape_free(t2);
@@ -529,7 +520,7 @@ Test(errors, check_grad_with_a_stale_handle_of_another_tape)
     cr_expect_gt(rc, 1, "tg_check_grad over a parameter of another tape returned %d (%d "
                  "checked, %d failed)", rc, rep.n, rep.failed);
     cr_expect_neq(tg_tape_status(t1), TG_OK, "no error on the checked tape");
-    expect_error(t1, TG_ERR_TAPE, "tg_check_grad: params[0] is from another tape");
+    th_expect_error(t1, TG_ERR_TAPE, "tg_check_grad: params[0] is from another tape");
     cr_expect_eq(tg_tape_status(t2), TG_OK, "the parameter's tape was blamed: %s",
                  tg_tape_error(t2));
     tg_tape_free(t1);
