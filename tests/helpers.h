@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef TG_THREADS_STANDALONE /* the TSan build of test_threads.c runs without Criterion */
 #include <criterion/criterion.h>
+#endif
 
 #include "tapegrad.h"
 #include "tapegrad_op.h"
@@ -146,6 +148,7 @@ void th_walk_op(const tg_op_def *op, const th_walk_opts *o, th_walk_stats *st);
  * tg_registry_count(r) entries in tg_registry_at order. Returns the number of ops walked. */
 int th_walk_registry(const tg_registry *r, const th_walk_opts *o, th_walk_stats *per_op);
 
+#ifndef TG_THREADS_STANDALONE
 /* The tape holds the sticky error want with exactly the message msg. */
 static inline void th_expect_error(tg_tape *t, tg_status want, const char *msg)
 {
@@ -155,5 +158,6 @@ static inline void th_expect_error(tg_tape *t, tg_status want, const char *msg)
     cr_assert_not_null(got, "no message; expected \"%s\"", msg);
     cr_expect_str_eq(got, msg);
 }
+#endif
 
 #endif
