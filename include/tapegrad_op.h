@@ -106,7 +106,7 @@ TG_API tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int na
                             const int *attr);
 
 /* tg_apply for one and two operands: the same result, with a fast path for the common case
- * (every scalar builder uses these). */
+ * (live scalar operands of one error-free tape). A user's op builder uses these. */
 TG_API tg_var tg_apply1(const tg_op_def *op, tg_var x);
 TG_API tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b);
 /* A constant on v's tape (for rules such as tanh' = 1 - y^2). */

@@ -1,7 +1,7 @@
 /* gelu: y = x*Phi(x), the exact form (not the tanh approximation).
  * dy/dx = Phi(x) + x*phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi).
  * Reverse rule as nodes: gx = gy*(normcdf(x) + x*phi(x)). See LICENSE. */
-#include "tapegrad_op.h"
+#include "internal.h"
 
 static double gelu_eval(const double *x, double *d)
 {
@@ -22,4 +22,4 @@ const tg_op_def tg_op_gelu = {.name = "gelu", .arity = 1,
                               .eval = gelu_eval,
                               .vjp_graph = gelu_vjp_graph};
 
-tg_var tg_gelu(tg_var x) { return tg_apply1(&tg_op_gelu, x); }
+tg_var tg_gelu(tg_var x) { return tg_record1(&tg_op_gelu, gelu_eval, x); }

@@ -3,7 +3,7 @@
  * Reverse rule as nodes: gx = gy*(e^(-x*x/2)/sqrt(2 pi)). See LICENSE. */
 #include <math.h>
 
-#include "tapegrad_op.h"
+#include "internal.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794
 #define INV_SQRT_2 0.70710678118654752440
@@ -26,4 +26,4 @@ const tg_op_def tg_op_normcdf = {.name = "normcdf", .arity = 1,
                                  .eval = normcdf_eval,
                                  .vjp_graph = normcdf_vjp_graph};
 
-tg_var tg_normcdf(tg_var x) { return tg_apply1(&tg_op_normcdf, x); }
+tg_var tg_normcdf(tg_var x) { return tg_record1(&tg_op_normcdf, normcdf_eval, x); }

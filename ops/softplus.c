@@ -3,7 +3,7 @@
  * negative x.  Reverse rule as nodes: gx = gy*sigmoid(x). See LICENSE. */
 #include <math.h>
 
-#include "tapegrad_op.h"
+#include "internal.h"
 
 static double softplus_eval(const double *x, double *d)
 {
@@ -22,4 +22,4 @@ const tg_op_def tg_op_softplus = {.name = "softplus", .arity = 1,
                                   .eval = softplus_eval,
                                   .vjp_graph = softplus_vjp_graph};
 
-tg_var tg_softplus(tg_var x) { return tg_apply1(&tg_op_softplus, x); }
+tg_var tg_softplus(tg_var x) { return tg_record1(&tg_op_softplus, softplus_eval, x); }

@@ -96,8 +96,8 @@ struct tg_tape {
 
     int check_nan;
     tg_status status;
-    int slow;      /* status != TG_OK or check_nan: builders take the general path */
-    uint32_t room; /* nodes (and their partials) recordable without growing: min(cap, part_cap) */
+    uint32_t room; /* nodes the inline builders may record: min(cap, part_cap), or 0 while
+                    * the tape is in error or in anomaly mode (they then take tg_apply) */
     char msg[320];
     char note[200];
 };
@@ -135,12 +135,74 @@ static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *
     return n;
 }
 
+/* For loops specialised on a constant argument: each call gets its own copy. */
+#ifdef __GNUC__
+#define TG_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TG_ALWAYS_INLINE inline
+#endif
+
+/* ---- recording: the builders' common case, inlined ----
+ * Two (one) live scalar operands of one tape that has room and is neither in error nor in
+ * anomaly mode (t->room is 0 then): the node is written here, its value and partials from
+ * eval, with no call. A built-in op's builder passes its own kernel, which the compiler then
+ * inlines too; the op vouches for itself (its arity, no branch or infer kernel). Anything
+ * else goes through tg_apply, which handles and reports it. */
+typedef double (*tg_eval_fn)(const double *x, double *dydx);
+
+/* tg_apply on two operands, out of line so the inline paths' fallback is a tail call. */
+tg_var tg_apply_pair(const tg_op_def *op, tg_var a, tg_var b);
+
+static inline tg_var tg_record_node(tg_tape *t, const tg_op_def *op, tg_eval_fn eval,
+                                    uint32_t in0, uint32_t in1, uint32_t act, const double *x)
+{
+    uint32_t i = t->n;
+    tg_node *nd = &t->nodes[i];
+    nd->v = eval(x, act ? &t->part[2 * (size_t)i] : NULL);
+    nd->op = op;
+    nd->in[0] = in0 | act;
+    nd->in[1] = in1; /* with its kind bits */
+    t->n = i + 1;
+    return (tg_var){t, i, t->epoch};
+}
+
+static inline tg_var tg_record1(const tg_op_def *op, tg_eval_fn eval, tg_var a)
+{
+    tg_tape *t = a.tape;
+    if (t && t->n < t->room && a.epoch == t->epoch && a.index < t->n) {
+        const tg_node *na = &t->nodes[a.index];
+        if (!(na->in[0] & TG_TENSOR))
+            return tg_record_node(t, op, eval, a.index, (uint32_t)TG_UNARY << TG_KIND_SHIFT,
+                                  na->in[0] & TG_ACTIVE, &na->v);
+    }
+    return tg_apply(op, 1, &a);
+}
+
+static inline tg_var tg_record2(const tg_op_def *op, tg_eval_fn eval, tg_var a, tg_var b)
+{
+    tg_tape *t = a.tape;
+    if (t && b.tape == t && t->n < t->room && a.epoch == t->epoch && b.epoch == t->epoch &&
+        a.index < t->n && b.index < t->n) {
+        const tg_node *na = &t->nodes[a.index], *nb = &t->nodes[b.index];
+        const uint32_t f = na->in[0] | nb->in[0];
+        if (!(f & TG_TENSOR)) {
+            const double x[2] = {na->v, nb->v};
+            return tg_record_node(t, op, eval, a.index,
+                                  b.index | (uint32_t)TG_BINARY << TG_KIND_SHIFT,
+                                  f & TG_ACTIVE, x);
+        }
+    }
+    return tg_apply_pair(op, a, b);
+}
+
 /* ---- tape.c ---- */
 void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize);
 int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem);
 int tg_grow_big(tg_tape *t, void **p, size_t *cap, size_t need, size_t elem);
 /* Room for one more node (and its partials): 0, or -1 with the error set. */
 int tg_reserve(tg_tape *t);
+/* Recompute t->room after the capacity, the status or anomaly mode changed. */
+void tg_set_room(tg_tape *t);
 /* Append a node (room reserved); in1 carries its kind bits. */
 tg_var tg_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1, double v);
 /* Set the sticky error (the first one wins) with a printf-style message. Returns status. */

@@ -18,6 +18,65 @@ static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
                    t->nodes[i].op->name, j + 1, p, tg_node_name(t, i, nm, sizeof nm));
 }
 
+/* The reverse loop over nodes n-1 .. 0, adjoints seeded. check (anomaly mode) is a
+ * constant in each of the two copies the compiler makes, so the common one tests nothing.
+ * Node i is the last node to contribute to node i-1 (every consumer of i-1 comes after it),
+ * and most nodes consume the node just before them, so that share is carried to the next
+ * iteration in a register rather than stored and loaded back at once. Inputs' adjoints are
+ * added to whether or not the input is active: an inactive node's adjoint is never read
+ * (tg_gradient answers 0 for it) and never passed on. */
+static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
+{
+    const tg_node *nodes = t->nodes;
+    const double *part = t->part;
+    double *adj = t->adj;
+    double carry = 0.0;
+    for (uint32_t i = n; i-- > 0;) {
+        const tg_node *nd = &nodes[i];
+        const double gy = adj[i] + carry;
+        const uint32_t a = nd->in[0], b = nd->in[1], prev = i - 1;
+        const unsigned kind = b >> TG_KIND_SHIFT;
+        carry = 0.0;
+        adj[i] = gy;
+        /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
+        if (!(a & TG_ACTIVE) || gy == 0.0) continue;
+        const double *p = &part[2 * (size_t)i];
+        const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
+        if (kind == TG_BINARY) {
+            if (!check || (isfinite(gy * p[0]) && isfinite(gy * p[1]))) {
+                if (ib == prev) carry += gy * p[1];
+                else adj[ib] += gy * p[1];
+                if (ia == prev) carry += gy * p[0];
+                else adj[ia] += gy * p[0];
+                continue;
+            }
+        } else if (kind == TG_UNARY) {
+            if (!check || isfinite(gy * p[0])) {
+                if (ia == prev) carry += gy * p[0];
+                else adj[ia] += gy * p[0];
+                continue;
+            }
+        } else if (kind == TG_LEAF) {
+            continue;
+        } else if (a & TG_TENSOR) {
+            tg_tensor_vjp(t, i);
+            continue;
+        }
+        /* more operands, or a non-finite contribution in anomaly mode */
+        uint32_t idx[TG_MAX_ARITY];
+        int k = tg_node_inputs(t, nd, idx);
+        p = tg_node_partials(t, nd, i);
+        for (int j = 0; j < k; j++) {
+            double g = gy * p[j];
+            if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
+                return backward_anomaly(t, i, j, p[j]);
+            if (idx[j] == prev) carry += g;
+            else adj[idx[j]] += g;
+        }
+    }
+    return TG_OK;
+}
+
 /* The reverse sweep from out, seeded with 1 (a one-element out) or with seed[] (out's
  * shape). */
 static int backward(tg_var out, const double *seed, const char *who)
@@ -52,57 +111,7 @@ static int backward(tg_var out, const double *seed, const char *who)
         adj[out.index] = seed ? seed[0] : 1.0;
     }
     t->adj_n = n;
-    const double *part = t->part;
-    const int check = t->check_nan;
-    /* Node i is the last node to contribute to node i-1 (every consumer of i-1 comes after
-     * it), and most nodes consume the node just before them, so that share is carried to
-     * the next iteration in a register rather than stored and loaded back at once.
-     * Inputs' adjoints are added to whether or not the input is active: an inactive node's
-     * adjoint is never read (tg_gradient answers 0 for it) and never passed on. */
-    double carry = 0.0;
-    for (uint32_t i = n; i-- > 0;) {
-        const tg_node *nd = &nodes[i];
-        const double gy = adj[i] + carry;
-        const uint32_t a = nd->in[0], b = nd->in[1], prev = i - 1;
-        carry = 0.0;
-        adj[i] = gy;
-        /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
-        if (gy == 0.0 || !(a & TG_ACTIVE)) continue;
-        const double *p = &part[2 * (size_t)i];
-        const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
-        switch (b >> TG_KIND_SHIFT) {
-        case TG_BINARY:
-            if (check && (!isfinite(gy * p[0]) || !isfinite(gy * p[1]))) break;
-            if (ib == prev) carry += gy * p[1];
-            else adj[ib] += gy * p[1];
-            if (ia == prev) carry += gy * p[0];
-            else adj[ia] += gy * p[0];
-            continue;
-        case TG_UNARY:
-            if (check && !isfinite(gy * p[0])) break;
-            if (ia == prev) carry += gy * p[0];
-            else adj[ia] += gy * p[0];
-            continue;
-        case TG_LEAF:
-            continue;
-        }
-        if (a & TG_TENSOR) {
-            tg_tensor_vjp(t, i);
-            continue;
-        }
-        /* more operands, or a non-finite contribution in anomaly mode */
-        uint32_t idx[TG_MAX_ARITY];
-        int k = tg_node_inputs(t, nd, idx);
-        p = tg_node_partials(t, nd, i);
-        for (int j = 0; j < k; j++) {
-            double g = gy * p[j];
-            if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
-                return backward_anomaly(t, i, j, p[j]);
-            if (idx[j] == prev) carry += g;
-            else adj[idx[j]] += g;
-        }
-    }
-    return TG_OK;
+    return t->check_nan ? reverse(t, n, 1) : reverse(t, n, 0);
 }
 
 int tg_backward(tg_var out) { return backward(out, NULL, "tg_backward"); }

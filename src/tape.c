@@ -102,7 +102,7 @@ void tg_tape_reset(tg_tape *t)
     t->data_n = t->ksign_n = t->tpart_n = 0;
     t->epoch++;
     t->status = TG_OK;
-    t->slow = t->check_nan;
+    tg_set_room(t);
     t->msg[0] = t->note[0] = '\0';
 }
 
@@ -128,7 +128,7 @@ void tg_tape_check_nan(tg_tape *t, int on)
 {
     if (!t) return;
     t->check_nan = on != 0;
-    t->slow = t->check_nan || t->status != TG_OK;
+    tg_set_room(t);
 }
 
 /* ---- errors ---- */
@@ -137,7 +137,7 @@ tg_status tg_fail(tg_tape *t, tg_status s, const char *fmt, ...)
 {
     if (!t || t->status != TG_OK) return t ? t->status : s;
     t->status = s;
-    t->slow = 1;
+    t->room = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
@@ -199,14 +199,19 @@ tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what)
 
 /* ---- recording ---- */
 
+void tg_set_room(tg_tape *t)
+{
+    t->room = t->status || t->check_nan ? 0 : t->cap < t->part_cap ? t->cap : t->part_cap;
+}
+
 /* Make room for one more node (and its partials). */
 int tg_reserve(tg_tape *t)
 {
-    if (t->n < t->room) return 0;
+    if (t->n < t->cap && t->n < t->part_cap) return 0;
     if (tg_grow(t, (void **)&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes) ||
         tg_grow(t, (void **)&t->part, &t->part_cap, t->n + 1, 2 * sizeof *t->part))
         return -1;
-    t->room = t->cap < t->part_cap ? t->cap : t->part_cap;
+    tg_set_room(t);
     return 0;
 }
 
@@ -373,51 +378,29 @@ tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr, co
     return tg_push(t, op, in0 | act, in1 | tg_kind_of_arity(n) << TG_KIND_SHIFT, y);
 }
 
-/* The common case without the general path's checks spelled out: live operands of one
- * error-free tape, room for the node, no branch rule, no anomaly mode. Anything else goes
- * through tg_apply, which handles (and reports) it. */
-static inline int fast_ok(const tg_tape *t, const tg_op_def *op, int n)
+/* tg_apply for one and two operands: the descriptor is checked here (a user's op), then the
+ * builders' inline path (internal.h) runs with its kernel called through the pointer. */
+static int op_ok(const tg_op_def *op, int n)
 {
-    return !t->slow && t->n < t->room && op && op->arity == n && op->eval && !op->infer &&
-           !op->branch;
-}
-
-static inline tg_var fast_push(tg_tape *t, const tg_op_def *op, uint32_t in0, uint32_t in1,
-                               uint32_t act, const double *x)
-{
-    uint32_t i = t->n;
-    tg_node *nd = &t->nodes[i];
-    nd->v = op->eval(x, act ? &t->part[2 * (size_t)i] : NULL);
-    nd->op = op;
-    nd->in[0] = in0 | act;
-    nd->in[1] = in1; /* with its kind bits */
-    t->n = i + 1;
-    return (tg_var){t, i, t->epoch};
+    return op && op->arity == n && op->eval && !op->infer && !op->branch;
 }
 
 tg_var tg_apply1(const tg_op_def *op, tg_var a)
 {
-    tg_tape *t = a.tape;
-    if (t && fast_ok(t, op, 1) && tg_live(t, a) && !(t->nodes[a.index].in[0] & TG_TENSOR)) {
-        const tg_node *na = &t->nodes[a.index];
-        return fast_push(t, op, a.index, (uint32_t)TG_UNARY << TG_KIND_SHIFT,
-                         na->in[0] & TG_ACTIVE, &na->v);
-    }
-    return tg_apply(op, 1, &a);
+    if (!op_ok(op, 1)) return tg_apply(op, 1, &a);
+    return tg_record1(op, op->eval, a);
+}
+
+tg_var tg_apply_pair(const tg_op_def *op, tg_var a, tg_var b)
+{
+    tg_var in[2] = {a, b};
+    return tg_apply(op, 2, in);
 }
 
 tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
 {
-    tg_tape *t = a.tape;
-    if (t && b.tape == t && fast_ok(t, op, 2) && tg_live(t, a) && tg_live(t, b) &&
-        !((t->nodes[a.index].in[0] | t->nodes[b.index].in[0]) & TG_TENSOR)) {
-        const tg_node *na = &t->nodes[a.index], *nb = &t->nodes[b.index];
-        double x[2] = {na->v, nb->v};
-        return fast_push(t, op, a.index, b.index | (uint32_t)TG_BINARY << TG_KIND_SHIFT,
-                         (na->in[0] | nb->in[0]) & TG_ACTIVE, x);
-    }
-    tg_var in[2] = {a, b};
-    return tg_apply(op, 2, in);
+    if (!op_ok(op, 2)) return tg_apply_pair(op, a, b);
+    return tg_record2(op, op->eval, a, b);
 }
 
 /* Leaves are recorded with these descriptors; they are not in the registry. */
