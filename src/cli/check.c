@@ -149,15 +149,7 @@ int cli_check(int argc, char **argv)
     int rc = 0, m;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            cli_wb_free(&w);
-            return 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
-            rc = m < 0 || cli_wb_at(&w, v) ? 2 : 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--def", &v)) != 0) {
-            rc = m < 0 || cli_wb_def(&w, v) ? 2 : 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--wrt", &v)) != 0) {
+        if ((m = cli_option(CMD, argc, argv, &i, "--wrt", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             o.wrt = v;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--expect-second", &v)) != 0) {
@@ -179,14 +171,13 @@ int cli_check(int argc, char **argv)
         } else if ((m = cli_option(CMD, argc, argv, &i, "--atol", &v)) != 0) {
             rc = m < 0 || cli_number(CMD, "--atol", v, &o.atol) ? 2 : 0;
             if (rc == 0 && o.atol < 0) rc = cli_fail(CMD, "--atol: must not be negative");
-        } else if (cli_is_option(argv[i])) {
-            rc = cli_fail(CMD, "unknown option '%s' (see 'tapegrad check --help')", argv[i]);
-        } else if (o.expr) {
-            rc = cli_fail(CMD, "one expression only (got '%s' and '%s'; quote an expression "
-                          "with spaces)", o.expr, argv[i]);
         } else {
-            o.expr = argv[i];
+            rc = cli_wb_arg(&w, argc, argv, &i, usage, &o.expr);
         }
+    }
+    if (rc == CLI_HELP) {
+        cli_wb_free(&w);
+        return 0;
     }
     if (rc == 0 && !o.expr) rc = cli_fail(CMD, "no expression (try 'tapegrad check --help')");
     if (rc == 0 && !o.hand[0] && !o.hand[1])

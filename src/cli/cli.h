@@ -87,11 +87,13 @@ int cli_wb_unset(const cli_wb *w, const char *except, char *list, size_t size);
 void cli_wb_missing(const cli_wb *w, const char *except);
 /* 0, or 2 after an error naming an --at name no expression used. */
 int cli_wb_unused_at(const cli_wb *w);
-/* The arguments every single-expression command takes, after its own options: --help (prints
+/* The arguments every expression command takes, after its own options: --help (prints
  * usage; returns CLI_HELP, the command then exits 0), --at, --def, an unknown option (error),
- * and the expression itself into *text (a second one is an error). 0, CLI_HELP, or 2 after
- * the error. */
+ * and the expression itself into *text (a second one is an error). With text NULL (plot: a
+ * list of expressions) an expression is left to the caller: returns CLI_EXPR, argv[*i] is it.
+ * 0, CLI_HELP, CLI_EXPR, or 2 after the error. */
 #define CLI_HELP (-1)
+#define CLI_EXPR (-2)
 int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, const char **text);
 /* Both checks above for a point evaluation: every --at name used, and every parameter but
  * `except` given a value. 0, or 2 after the error. */

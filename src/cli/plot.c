@@ -157,15 +157,7 @@ int cli_plot(int argc, char **argv)
     int rc = 0, m;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            cli_wb_free(&w);
-            return 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
-            rc = m < 0 || cli_wb_at(&w, v) ? 2 : 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--def", &v)) != 0) {
-            rc = m < 0 || cli_wb_def(&w, v) ? 2 : 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--var", &v)) != 0) {
+        if ((m = cli_option(CMD, argc, argv, &i, "--var", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             o.var = v;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--range", &v)) != 0) {
@@ -181,13 +173,18 @@ int cli_plot(int argc, char **argv)
                    (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             o.out = v;
-        } else if (cli_is_option(argv[i])) {
-            rc = cli_fail(CMD, "unknown option '%s' (see 'tapegrad plot --help')", argv[i]);
-        } else if (o.nexpr == MAX_EXPRS) {
-            rc = cli_fail(CMD, "at most %d expressions in one plot", MAX_EXPRS);
-        } else {
-            o.expr[o.nexpr++] = argv[i];
+        } else if ((rc = cli_wb_arg(&w, argc, argv, &i, usage, NULL)) == CLI_EXPR) {
+            if (o.nexpr == MAX_EXPRS) {
+                rc = cli_fail(CMD, "at most %d expressions in one plot", MAX_EXPRS);
+            } else {
+                rc = 0;
+                o.expr[o.nexpr++] = argv[i];
+            }
         }
+    }
+    if (rc == CLI_HELP) {
+        cli_wb_free(&w);
+        return 0;
     }
     if (rc == 0 && o.nexpr == 0) rc = cli_fail(CMD, "no expression (try 'tapegrad plot --help')");
     int png = o.out && cli_ends_with(o.out, ".png"), svg = o.out && cli_ends_with(o.out, ".svg");

@@ -239,6 +239,7 @@ int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, cons
     if (cli_is_option(argv[*i]))
         return cli_fail(w->cmd, "unknown option '%s' (see 'tapegrad %s --help')", argv[*i],
                         w->cmd);
+    if (!text) return CLI_EXPR;
     if (*text)
         return cli_fail(w->cmd, "one expression only (got '%s' and '%s'; quote an expression "
                         "with spaces)", *text, argv[*i]);
