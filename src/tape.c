@@ -160,11 +160,12 @@ tg_var tg_err_var(tg_tape *t)
 }
 
 
-/* Why a handle is not live, as the sticky error. who names the caller, k > 0 the operand. */
+/* Why a handle is not live, as the sticky error. who names the caller, k > 0 the operand;
+ * for k = 0 the subject is "the handle" (the caller's only one). */
 static tg_status bad_var(tg_var v, const char *who, int k)
 {
     tg_tape *t = v.tape;
-    char arg[24] = "";
+    char arg[24] = " the handle";
     if (k > 0) snprintf(arg, sizeof arg, " operand %d", k);
     if (v.epoch != t->epoch)
         return tg_fail(t, TG_ERR_STALE, "%s:%s is stale (recorded before tg_tape_reset)", who,

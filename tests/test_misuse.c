@@ -38,7 +38,8 @@ Test(misuse, handles_after_reset_are_stale)
     tg_tape_reset(t);
     /* reading a stale handle is safe: NaN, and the first such read is the sticky error */
     cr_expect(isnan(tg_value(x)), "value of a stale handle: %g", tg_value(x));
-    th_expect_error(t, TG_ERR_STALE, "tg_value: is stale (recorded before tg_tape_reset)");
+    th_expect_error(t, TG_ERR_STALE, "tg_value: the handle is stale "
+                                     "(recorded before tg_tape_reset)");
     cr_expect_eq(tg_gradient(x), 0.0);
     cr_expect_null(tg_data(x));
     tg_tape_reset(t);
@@ -49,10 +50,12 @@ Test(misuse, handles_after_reset_are_stale)
     th_expect_error(t, TG_ERR_STALE, "exp: operand 1 is stale (recorded before tg_tape_reset)");
     tg_tape_reset(t);
     cr_expect_eq(tg_backward(y), TG_ERR_STALE);
-    th_expect_error(t, TG_ERR_STALE, "tg_backward: is stale (recorded before tg_tape_reset)");
+    th_expect_error(t, TG_ERR_STALE, "tg_backward: the handle is stale "
+                                     "(recorded before tg_tape_reset)");
     tg_tape_reset(t);
     tg_set(x, 3.0);
-    th_expect_error(t, TG_ERR_STALE, "tg_set: is stale (recorded before tg_tape_reset)");
+    th_expect_error(t, TG_ERR_STALE, "tg_set: the handle is stale "
+                                     "(recorded before tg_tape_reset)");
     tg_tape_free(t);
 }
 

@@ -296,7 +296,8 @@ Test(tape, stale_handles_after_reset_are_detected)
     cr_expect_eq(tg_value(q2), 25.0);
     cr_expect(isnan(tg_value(q)), "value of a stale handle: %.17g, expected NaN", tg_value(q));
     cr_expect_eq(tg_tape_status(t), TG_ERR_STALE, "status %d", tg_tape_status(t));
-    cr_expect_str_eq(tg_tape_error(t), "tg_value: is stale (recorded before tg_tape_reset)");
+    cr_expect_str_eq(tg_tape_error(t), "tg_value: the handle is stale "
+                                       "(recorded before tg_tape_reset)");
     tg_tape_reset(t);
     tg_var p3 = tg_param(t, 2.0);
     tg_var bad = tg_add(p3, p);
