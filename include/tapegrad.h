@@ -115,6 +115,7 @@ TG_API tg_var tg_abs(tg_var x);                  /* |x|; abs'(0) = 0 */
 TG_API tg_var tg_silu(tg_var x);                 /* x * sigmoid(x) (swish) */
 TG_API tg_var tg_gelu(tg_var x);                 /* x * Phi(x), Phi the normal CDF (exact, via erfc) */
 TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; Phi' = e^(-x^2/2)/sqrt(2 pi) */
+TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
 

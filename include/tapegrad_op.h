@@ -53,6 +53,13 @@ typedef struct tg_op_def {
     const char *math;   /* one line for docs and --help: "y = a*b; dy/da = b, dy/db = a" */
 
     double (*eval)(const double *x, double *dydx); /* NULL for tensor-only ops */
+    /* Optional: eval over a row of len tensor elements in one call (TG_EVAL_ROW below makes
+     * it from eval). Operand j's k-th element is x[j][k * step[j]] (step 0: one value
+     * stretched over the row); writes y[k] and, when part is not NULL, the partials
+     * part[k * arity + j]. It must give exactly what eval gives, element by element (the
+     * registry test checks, bit for bit). NULL: the library calls eval per element. */
+    void (*eval_row)(size_t len, const double *const *x, const size_t *step, double *y,
+                     double *part);
 
     /* Tensor kernels, for ops that are not elementwise (matmul, sum, softmax, ...). An op
      * with eval and no infer is elementwise: on tensor operands the library runs eval on
@@ -85,6 +92,20 @@ typedef struct tg_op_def {
      * differentiated again. NULL: tg_diff reports TG_ERR_UNSUPPORTED for this op. */
     tg_var (*vjp_graph)(const tg_var *x, tg_var y, tg_var gy, int i);
 } tg_op_def;
+
+/* Defines NAME_row, an eval_row for an op of the given arity from its NAME_eval in the same
+ * file: one call per row of a tensor instead of one call through the descriptor per
+ * element, with NAME_eval inlined into the loop. */
+#define TG_EVAL_ROW(NAME, ARITY)                                                              \
+    static void NAME##_row(size_t len, const double *const *x, const size_t *step, double *y, \
+                           double *part)                                                      \
+    {                                                                                         \
+        double v[ARITY];                                                                      \
+        for (size_t k = 0; k < len; k++) {                                                    \
+            for (int j = 0; j < (ARITY); j++) v[j] = x[j][k * step[j]];                       \
+            y[k] = NAME##_eval(v, part ? part + k * (ARITY) : NULL);                          \
+        }                                                                                     \
+    }
 
 /* The integer attributes node y was recorded with (at most TG_MAX_ATTR, copied to attr);
  * returns how many, or -1 for a bad handle. */
@@ -135,7 +156,7 @@ TG_API const tg_op_def *tg_registry_at(const tg_registry *r, int i);
 extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_div, tg_op_pow, tg_op_neg,
     tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
-    tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
+    tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
     tg_op_bce_with_logits;
 

@@ -19,9 +19,12 @@ static tg_var abs_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_sub(tg_step(x[0]), tg_step(tg_neg(x[0]))));
 }
 
+TG_EVAL_ROW(abs, 1)
+
 const tg_op_def tg_op_abs = {.name = "abs", .arity = 1,
                              .math = "y = |x|; dy/dx = sign(x) (abs'(0) = 0)",
-                             .eval = abs_eval, .branch = abs_branch,
+                             .eval = abs_eval,
+                             .eval_row = abs_row, .branch = abs_branch,
                              .vjp_graph = abs_vjp_graph};
 
 tg_var tg_abs(tg_var x) { return tg_apply1(&tg_op_abs, x); }

@@ -14,8 +14,11 @@ static tg_var add_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return gy;
 }
 
+TG_EVAL_ROW(add, 2)
+
 const tg_op_def tg_op_add = {.name = "add", .arity = 2, .math = "y = a + b; dy/da = 1, dy/db = 1",
                              .eval = add_eval,
+                             .eval_row = add_row,
                              .vjp_graph = add_vjp_graph};
 
 tg_var tg_add(tg_var a, tg_var b) { return tg_record2(&tg_op_add, add_eval, a, b); }

@@ -16,9 +16,12 @@ static tg_var div_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_neg(tg_div(tg_mul(gy, y), x[1]));
 }
 
+TG_EVAL_ROW(div, 2)
+
 const tg_op_def tg_op_div = {.name = "div", .arity = 2,
                              .math = "y = a/b; dy/da = 1/b, dy/db = -a/b^2",
                              .eval = div_eval,
+                             .eval_row = div_row,
                              .vjp_graph = div_vjp_graph};
 
 tg_var tg_div(tg_var a, tg_var b) { return tg_record2(&tg_op_div, div_eval, a, b); }

@@ -17,8 +17,11 @@ static tg_var exp_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, y);
 }
 
+TG_EVAL_ROW(exp, 1)
+
 const tg_op_def tg_op_exp = {.name = "exp", .arity = 1, .math = "y = e^x; dy/dx = e^x",
                              .eval = exp_eval,
+                             .eval_row = exp_row,
                              .vjp_graph = exp_vjp_graph};
 
 tg_var tg_exp(tg_var x) { return tg_record1(&tg_op_exp, exp_eval, x); }

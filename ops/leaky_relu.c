@@ -24,10 +24,13 @@ static tg_var leaky_relu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_add(on, tg_mul(x[1], off)));
 }
 
+TG_EVAL_ROW(leaky_relu, 2)
+
 const tg_op_def tg_op_leaky_relu = {
     .name = "leaky_relu", .arity = 2,
     .math = "y = x > 0 ? x : s*x; dy/dx = x > 0 ? 1 : s (s at 0), dy/ds = min(x,0)",
-    .eval = leaky_relu_eval, .branch = leaky_relu_branch,
+    .eval = leaky_relu_eval,
+    .eval_row = leaky_relu_row, .branch = leaky_relu_branch,
     .vjp_graph = leaky_relu_vjp_graph};
 
 tg_var tg_leaky_relu(tg_var x, double slope)

@@ -16,8 +16,11 @@ static tg_var log_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_div(gy, x[0]);
 }
 
+TG_EVAL_ROW(log, 1)
+
 const tg_op_def tg_op_log = {.name = "log", .arity = 1, .math = "y = ln x; dy/dx = 1/x",
                              .eval = log_eval,
+                             .eval_row = log_row,
                              .vjp_graph = log_vjp_graph};
 
 tg_var tg_log(tg_var x) { return tg_record1(&tg_op_log, log_eval, x); }

@@ -14,8 +14,11 @@ static tg_var mul_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, x[1 - i]);
 }
 
+TG_EVAL_ROW(mul, 2)
+
 const tg_op_def tg_op_mul = {.name = "mul", .arity = 2, .math = "y = a*b; dy/da = b, dy/db = a",
                              .eval = mul_eval,
+                             .eval_row = mul_row,
                              .vjp_graph = mul_vjp_graph};
 
 tg_var tg_mul(tg_var a, tg_var b) { return tg_record2(&tg_op_mul, mul_eval, a, b); }

@@ -13,8 +13,11 @@ static tg_var neg_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_neg(gy);
 }
 
+TG_EVAL_ROW(neg, 1)
+
 const tg_op_def tg_op_neg = {.name = "neg", .arity = 1, .math = "y = -x; dy/dx = -1",
                              .eval = neg_eval,
+                             .eval_row = neg_row,
                              .vjp_graph = neg_vjp_graph};
 
 tg_var tg_neg(tg_var x) { return tg_record1(&tg_op_neg, neg_eval, x); }

@@ -1,6 +1,6 @@
 /* normcdf: y = Phi(x) = erfc(-x/sqrt 2)/2, the standard normal CDF (erfc keeps the left
  * tail's digits).  dy/dx = phi(x) = e^(-x^2/2)/sqrt(2 pi).
- * Reverse rule as nodes: gx = gy*(e^(-x*x/2)/sqrt(2 pi)). See LICENSE. */
+ * Reverse rule as nodes: gx = gy*normpdf(x). See LICENSE. */
 #include <math.h>
 
 #include "internal.h"
@@ -16,14 +16,16 @@ static double normcdf_eval(const double *x, double *d)
 
 static tg_var normcdf_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
-    (void)i;
-    tg_var e = tg_exp(tg_mul(tg_const_like(y, -0.5), tg_mul(x[0], x[0])));
-    return tg_mul(gy, tg_mul(tg_const_like(y, INV_SQRT_2PI), e));
+    (void)y, (void)i;
+    return tg_mul(gy, tg_normpdf(x[0]));
 }
+
+TG_EVAL_ROW(normcdf, 1)
 
 const tg_op_def tg_op_normcdf = {.name = "normcdf", .arity = 1,
                                  .math = "y = Phi(x); dy/dx = e^(-x^2/2)/sqrt(2 pi)",
                                  .eval = normcdf_eval,
+                                 .eval_row = normcdf_row,
                                  .vjp_graph = normcdf_vjp_graph};
 
 tg_var tg_normcdf(tg_var x) { return tg_record1(&tg_op_normcdf, normcdf_eval, x); }

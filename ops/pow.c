@@ -29,9 +29,12 @@ static tg_var pow_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_where(y, tg_mul(gy, tg_mul(y, tg_log(x[0]))), zero);
 }
 
+TG_EVAL_ROW(pow, 2)
+
 const tg_op_def tg_op_pow = {.name = "pow", .arity = 2,
                              .math = "y = a^b; dy/da = b*a^(b-1), dy/db = a^b*ln(a)",
                              .eval = pow_eval,
+                             .eval_row = pow_row,
                              .vjp_graph = pow_vjp_graph};
 
 tg_var tg_pow(tg_var a, tg_var b) { return tg_record2(&tg_op_pow, pow_eval, a, b); }

@@ -17,9 +17,12 @@ static tg_var relu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_step(x[0]));
 }
 
+TG_EVAL_ROW(relu, 1)
+
 const tg_op_def tg_op_relu = {.name = "relu", .arity = 1,
                               .math = "y = max(x,0); dy/dx = x > 0 ? 1 : 0 (relu'(0) = 0)",
                               .eval = relu_eval,
+                              .eval_row = relu_row,
                               .branch = relu_branch, .vjp_graph = relu_vjp_graph};
 
 tg_var tg_relu(tg_var x) { return tg_apply1(&tg_op_relu, x); }

@@ -24,9 +24,12 @@ static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_mul(y, tg_sub(tg_const_like(y, 1.0), y)));
 }
 
+TG_EVAL_ROW(sigmoid, 1)
+
 const tg_op_def tg_op_sigmoid = {.name = "sigmoid", .arity = 1,
                                  .math = "y = 1/(1+e^-x); dy/dx = y(1-y)",
                                  .eval = sigmoid_eval,
+                                 .eval_row = sigmoid_row,
                                  .vjp_graph = sigmoid_vjp_graph};
 
 tg_var tg_sigmoid(tg_var x) { return tg_record1(&tg_op_sigmoid, sigmoid_eval, x); }

@@ -17,9 +17,12 @@ static tg_var silu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_mul(s, tg_add(one, tg_mul(x[0], tg_sub(one, s)))));
 }
 
+TG_EVAL_ROW(silu, 1)
+
 const tg_op_def tg_op_silu = {.name = "silu", .arity = 1,
                               .math = "y = x*sigmoid(x); dy/dx = s(1 + x(1-s)), s = sigmoid(x)",
                               .eval = silu_eval,
+                              .eval_row = silu_row,
                               .vjp_graph = silu_vjp_graph};
 
 tg_var tg_silu(tg_var x) { return tg_record1(&tg_op_silu, silu_eval, x); }

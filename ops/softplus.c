@@ -17,9 +17,12 @@ static tg_var softplus_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_sigmoid(x[0]));
 }
 
+TG_EVAL_ROW(softplus, 1)
+
 const tg_op_def tg_op_softplus = {.name = "softplus", .arity = 1,
                                   .math = "y = ln(1+e^x); dy/dx = sigmoid(x)",
                                   .eval = softplus_eval,
+                                  .eval_row = softplus_row,
                                   .vjp_graph = softplus_vjp_graph};
 
 tg_var tg_softplus(tg_var x) { return tg_record1(&tg_op_softplus, softplus_eval, x); }

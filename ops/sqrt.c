@@ -18,9 +18,12 @@ static tg_var sqrt_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_div(tg_mul(gy, tg_const_like(y, 0.5)), y);
 }
 
+TG_EVAL_ROW(sqrt, 1)
+
 const tg_op_def tg_op_sqrt = {.name = "sqrt", .arity = 1,
                               .math = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))",
                               .eval = sqrt_eval,
+                              .eval_row = sqrt_row,
                               .vjp_graph = sqrt_vjp_graph};
 
 tg_var tg_sqrt(tg_var x) { return tg_record1(&tg_op_sqrt, sqrt_eval, x); }

@@ -17,9 +17,12 @@ static tg_var step_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_const_like(y, 0.0);
 }
 
+TG_EVAL_ROW(step, 1)
+
 const tg_op_def tg_op_step = {.name = "step", .arity = 1,
                               .math = "y = x > 0 ? 1 : 0; dy/dx = 0 (jump at 0, step(0) = 0)",
                               .eval = step_eval,
+                              .eval_row = step_row,
                               .branch = step_branch, .vjp_graph = step_vjp_graph};
 
 tg_var tg_step(tg_var x) { return tg_apply1(&tg_op_step, x); }

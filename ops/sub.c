@@ -14,8 +14,11 @@ static tg_var sub_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return i == 0 ? gy : tg_neg(gy);
 }
 
+TG_EVAL_ROW(sub, 2)
+
 const tg_op_def tg_op_sub = {.name = "sub", .arity = 2, .math = "y = a - b; dy/da = 1, dy/db = -1",
                              .eval = sub_eval,
+                             .eval_row = sub_row,
                              .vjp_graph = sub_vjp_graph};
 
 tg_var tg_sub(tg_var a, tg_var b) { return tg_record2(&tg_op_sub, sub_eval, a, b); }

@@ -17,8 +17,11 @@ static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_mul(gy, tg_sub(tg_const_like(y, 1.0), tg_mul(y, y)));
 }
 
+TG_EVAL_ROW(tanh, 1)
+
 const tg_op_def tg_op_tanh = {.name = "tanh", .arity = 1, .math = "y = tanh x; dy/dx = 1 - y^2",
                               .eval = tanh_eval,
+                              .eval_row = tanh_row,
                               .vjp_graph = tanh_vjp_graph};
 
 tg_var tg_tanh(tg_var x) { return tg_record1(&tg_op_tanh, tanh_eval, x); }

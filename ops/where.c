@@ -20,9 +20,12 @@ static tg_var where_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return i == 1 ? tg_where(x[0], gy, zero) : tg_where(x[0], zero, gy);
 }
 
+TG_EVAL_ROW(where, 3)
+
 const tg_op_def tg_op_where = {.name = "where", .arity = 3,
                                .math = "y = c != 0 ? a : b; dy/da = [c != 0], dy/db = [c == 0]",
                                .eval = where_eval,
+                               .eval_row = where_row,
                                .vjp_graph = where_vjp_graph};
 
 tg_var tg_where(tg_var c, tg_var a, tg_var b)

@@ -215,16 +215,12 @@ static void note_flip(tg_tape *t, uint32_t i, double was, double now)
              t->nodes[i].op->name, tg_node_name(t, i, nm, sizeof nm), was, now);
 }
 
-int tg_replay(tg_tape *t)
+/* The replay loop; check (anomaly mode) is a constant in each of its two copies. */
+static TG_ALWAYS_INLINE int replay(tg_tape *t, const int check)
 {
-    if (!t) return TG_ERR_ARG;
-    if (t->status) return t->status;
     tg_node *nodes = t->nodes;
     const uint32_t nn = t->n;
-    const int check = t->check_nan;
     uint32_t k = 0, next_kink = t->nkinks ? t->kinks[0].node : UINT32_MAX;
-    t->note[0] = '\0';
-    t->adj_n = t->tan_n = 0; /* the last sweeps' results belong to the old point */
     double prev = 0.0; /* node i-1's value, kept in a register: most nodes consume it */
     for (uint32_t i = 0; i < nn; i++) {
         tg_node *nd = &nodes[i];
@@ -266,6 +262,15 @@ int tg_replay(tg_tape *t)
         }
     }
     return t->note[0] ? TG_FLIP : TG_OK;
+}
+
+int tg_replay(tg_tape *t)
+{
+    if (!t) return TG_ERR_ARG;
+    if (t->status) return t->status;
+    t->note[0] = '\0';
+    t->adj_n = t->tan_n = 0; /* the last sweeps' results belong to the old point */
+    return t->check_nan ? replay(t, 1) : replay(t, 0);
 }
 
 const char *tg_replay_note(const tg_tape *t)

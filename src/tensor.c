@@ -112,6 +112,12 @@ static void ew_forward(const tg_op_def *op, tg_op_ctx *c, double *part)
     ew_init(&it, c);
     for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
         double *y = c->out.x + r * it.len, *p = part ? part + r * it.len * (size_t)n : NULL;
+        if (op->eval_row) {
+            const double *row[TG_MAX_ARITY];
+            for (int j = 0; j < n; j++) row[j] = c->in[j].x + it.off[j];
+            op->eval_row(it.len, row, it.step, y, p);
+            continue;
+        }
         if (n == 1 && it.step[0] == 1) { /* unary on contiguous data: no gather */
             const double *a = c->in[0].x + it.off[0];
             for (size_t k = 0; k < it.len; k++) y[k] = op->eval(a + k, p ? p + k : NULL);
@@ -137,10 +143,19 @@ static void ew_vjp(tg_op_ctx *c, const double *part)
         for (int j = 0; j < n; j++) {
             if (!c->gin[j]) continue;
             double *g = ew_at(c->gin[j], &it, j, 0);
-            const size_t s = it.step[j];
-            for (size_t k = 0; k < it.len; k++) {
-                double d = p[k * (size_t)n + (size_t)j];
-                if (gy[k] != 0.0 && d != 0.0) g[k * s] += gy[k] * d;
+            const double *d = p + j;
+            if (it.step[j]) { /* branch-free, so the compiler can vectorise it */
+                for (size_t k = 0; k < it.len; k++) {
+                    const double dk = d[k * (size_t)n], v = gy[k] * dk;
+                    g[k] += gy[k] != 0.0 && dk != 0.0 ? v : 0.0;
+                }
+            } else { /* stretched: summed in order, in a register */
+                double acc = *g;
+                for (size_t k = 0; k < it.len; k++) {
+                    const double dk = d[k * (size_t)n];
+                    if (gy[k] != 0.0 && dk != 0.0) acc += gy[k] * dk;
+                }
+                *g = acc;
             }
         }
     }

@@ -174,6 +174,7 @@ static double silu_d2(double x) { return sg(x) * (1 - sg(x)) * (2 + x * (1 - 2 *
 static double gelu_d1(double x) { return Phi(x) + x * phi(x); }
 static double gelu_d2(double x) { return phi(x) * (2 - x * x); }
 static double normcdf_d2(double x) { return -x * phi(x); }
+static double normpdf_d2(double x) { return (x * x - 1) * phi(x); }
 static double relu_d1(double x) { return x > 0 ? 1.0 : 0.0; }
 static double leaky_d1(double x) { return x > 0 ? 1.0 : 0.1; }
 static double abs_d1(double x) { return (x > 0) - (x < 0); }
@@ -194,6 +195,7 @@ static const activation acts[] = {
     {"silu", tg_silu, silu_d1, silu_d2, -6, 6},
     {"gelu", tg_gelu, gelu_d1, gelu_d2, -5, 5},
     {"normcdf", tg_normcdf, phi, normcdf_d2, -5, 5},
+    {"normpdf", tg_normpdf, normcdf_d2, normpdf_d2, -5, 5},
     {"relu", tg_relu, relu_d1, zero, -3, 3},
     {"leaky_relu", leaky01, leaky_d1, zero, -3, 3},
     {"abs", tg_abs, abs_d1, zero, -3, 3},

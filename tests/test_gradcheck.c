@@ -327,6 +327,59 @@ Test(gradcheck, walker_sees_every_op_of_the_registry)
     tg_registry_free(r);
 }
 
+/* ---- row kernels ---- */
+
+static int same_double(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Every built-in elementwise op has a row kernel, and it gives exactly what eval gives, per
+ * element, values and partials, for contiguous and stretched operands and with part NULL. */
+Test(gradcheck, every_row_kernel_equals_its_eval_bit_for_bit)
+{
+    enum { LEN = 67 };
+    static const double special[] = {0.0, -0.0, 1.0, -1.0, 1e-300, 40.0, -40.0, 800.0, -800.0};
+    th_rng rng = th_rng_new(77);
+    int checked = 0;
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (!op->eval || op->infer) continue;
+        cr_assert_not_null(op->eval_row, "%s: elementwise built-in without a row kernel",
+                           op->name);
+        const int n = op->arity;
+        for (int trial = 0; trial < 40; trial++) {
+            double in[TG_MAX_ARITY][LEN], y[LEN], part[LEN * TG_MAX_ARITY], y2[LEN];
+            const double *x[TG_MAX_ARITY];
+            size_t step[TG_MAX_ARITY];
+            for (int j = 0; j < n; j++) {
+                step[j] = (size_t)(th_next(&rng) % 3 != 0); /* a third of them stretched */
+                for (int k = 0; k < LEN; k++)
+                    in[j][k] = th_next(&rng) % 5 == 0
+                                   ? special[th_next(&rng) % (sizeof special / sizeof *special)]
+                                   : th_uniform(&rng, -4.0, 4.0);
+                x[j] = in[j];
+            }
+            op->eval_row(LEN, x, step, y, part);
+            op->eval_row(LEN, x, step, y2, NULL);
+            for (int k = 0; k < LEN; k++) {
+                double v[TG_MAX_ARITY], d[TG_MAX_ARITY];
+                for (int j = 0; j < n; j++) v[j] = x[j][(size_t)k * step[j]];
+                double want = op->eval(v, d);
+                cr_assert(same_double(y[k], want) && same_double(y2[k], want),
+                          "%s: element %d: row kernel %.17g (%.17g without partials), eval "
+                          "%.17g", op->name, k, y[k], y2[k], want);
+                for (int j = 0; j < n; j++)
+                    cr_assert(same_double(part[k * n + j], d[j]),
+                              "%s: element %d: row kernel dy/dx%d = %.17g, eval %.17g",
+                              op->name, k, j + 1, part[k * n + j], d[j]);
+            }
+        }
+        checked++;
+    }
+    cr_expect_geq(checked, 20, "only %d elementwise ops checked", checked);
+}
+
 /* ---- kinks ---- */
 
 /* y = op(x) with x a parameter; gradient, tangent and tg_diff value at x. */

@@ -117,7 +117,8 @@ Test(registry, builtins_are_found_by_name)
                {"sigmoid", &tg_op_sigmoid}, {"relu", &tg_op_relu},
                {"leaky_relu", &tg_op_leaky_relu}, {"softplus", &tg_op_softplus},
                {"abs", &tg_op_abs},         {"silu", &tg_op_silu},     {"gelu", &tg_op_gelu},
-               {"normcdf", &tg_op_normcdf}, {"step", &tg_op_step},   {"where", &tg_op_where}};
+               {"normcdf", &tg_op_normcdf}, {"normpdf", &tg_op_normpdf},
+               {"step", &tg_op_step},       {"where", &tg_op_where}};
     tg_registry *r = new_registry();
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         cr_expect_eq(tg_registry_find(NULL, all[i].name), all[i].op,
