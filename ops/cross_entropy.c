@@ -65,16 +65,23 @@ static tg_status cross_entropy_infer(tg_op_ctx *c)
 }
 
 /* A row's softmax without cancellation: z's first maximum m at index a, and the rest of the
- * partition sum r = sum_{j != a} e^(z_j - m), so that sum_j e^(z_j - m) = 1 + r. */
-typedef struct { double m, r; size_t a; } row;
+ * partition sum r = sum_{j != a} e^(z_j - m), so that sum_j e^(z_j - m) = 1 + r. Rows of at
+ * most CACHED classes also keep e^(z_j - m) in e (the caller's stack), so that residual
+ * does not compute them again; longer rows recompute them (e is then NULL). */
+#define CACHED 64
+typedef struct { double m, r; size_t a; double *e; } row;
 
-static row row_of(const double *z, size_t C)
+static row row_of(const double *z, size_t C, double *e)
 {
-    row w = {z[0], 0.0, 0};
+    row w = {z[0], 0.0, 0, C <= CACHED ? e : NULL};
     for (size_t j = 1; j < C; j++)
         if (z[j] > w.m) w.m = z[j], w.a = j;
-    for (size_t j = 0; j < C; j++)
-        if (j != w.a) w.r += exp(z[j] - w.m);
+    for (size_t j = 0; j < C; j++) {
+        if (j == w.a) continue;
+        double v = exp(z[j] - w.m);
+        if (w.e) w.e[j] = v;
+        w.r += v;
+    }
     return w;
 }
 
@@ -84,7 +91,7 @@ static double residual(const double *z, const row *w, size_t j, int l)
 {
     double s = 1.0 + w->r;
     if (j == w->a) return (int)j == l ? -w->r / s : 1.0 / s;
-    return exp(z[j] - w->m) / s - ((int)j == l);
+    return (w->e ? w->e[j] : exp(z[j] - w->m)) / s - ((int)j == l);
 }
 
 static void cross_entropy_forward(tg_op_ctx *c)
@@ -94,7 +101,7 @@ static void cross_entropy_forward(tg_op_ctx *c)
     for (size_t r = 0; r < N; r++) {
         const double *z = c->in[0].x + r * C;
         int l = label_of(&c->in[1], r, (int)C);
-        row w = row_of(z, C);
+        row w = row_of(z, C, NULL);
         /* ln sum e^z - z_l = ln(1 + r) + (m - z_l): exact 0 + log1p(r) at the arg-max */
         total += l < 0 ? NAN : log1p(w.r) + (w.m - z[l]);
     }
@@ -110,7 +117,8 @@ static void cross_entropy_vjp(tg_op_ctx *c)
         const double *z = c->in[0].x + r * C;
         double *gz = c->gin[0] + r * C;
         int l = label_of(&c->in[1], r, (int)C);
-        row w = row_of(z, C);
+        double e[CACHED];
+        row w = row_of(z, C, e);
         for (size_t j = 0; j < C; j++) gz[j] += g * residual(z, &w, j, l);
         if (l < 0) gz[0] += NAN;
     }
@@ -123,7 +131,8 @@ static void cross_entropy_jvp(tg_op_ctx *c)
     for (size_t r = 0; r < N && c->din[0]; r++) {
         const double *z = c->in[0].x + r * C, *dz = c->din[0] + r * C;
         int l = label_of(&c->in[1], r, (int)C);
-        row w = row_of(z, C);
+        double e[CACHED];
+        row w = row_of(z, C, e);
         for (size_t j = 0; j < C; j++) total += residual(z, &w, j, l) * dz[j];
         if (l < 0) total = NAN;
     }

@@ -39,13 +39,15 @@ typedef struct tg_kink {
     double s;
 } tg_kink;
 
-/* A tensor node's shape and where its values live: data[off .. off+n) in the data arena;
- * its gradient and tangent use the same offsets in the grad and tdat arenas. */
+/* A tensor node's shape and where its values live: data[off .. off+n) in the data arena (or
+ * the caller's array, for a leaf made with tg_tensor_param_ref / tg_tensor_const_ref); its
+ * gradient and tangent use the same offsets in the grad and tdat arenas. */
 typedef struct tg_tensor {
     size_t off, n;
     size_t koff; /* a kinked node's per-element marks in tape->ksign, or TG_NONE_OFF */
     size_t poff; /* an active elementwise node's partials (n x arity) in tape->tpart, or
                   * TG_NONE_OFF */
+    double *ref; /* a borrowed leaf's values: the caller's array (data[off..] unused) */
     int rank;
     int shape[TG_MAX_RANK];
     int nattr;

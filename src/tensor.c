@@ -11,9 +11,10 @@
 
 /* ---- views ---- */
 
-static tg_view tensor_view(const tg_tensor *tt, double *base)
+/* A tensor's values: the caller's array for a borrowed leaf, else its data arena region. */
+static tg_view tensor_view(const tg_tape *t, const tg_tensor *tt)
 {
-    tg_view v = {base + tt->off, tt->rank, {0}, tt->n};
+    tg_view v = {tt->ref ? tt->ref : t->data + tt->off, tt->rank, {0}, tt->n};
     memcpy(v.shape, tt->shape, sizeof v.shape);
     return v;
 }
@@ -21,7 +22,7 @@ static tg_view tensor_view(const tg_tensor *tt, double *base)
 tg_view tg_node_view(const tg_tape *t, uint32_t i)
 {
     tg_node *nd = &t->nodes[i];
-    if (tg_node_is_tensor(nd)) return tensor_view(tg_node_tensor(t, nd), t->data);
+    if (tg_node_is_tensor(nd)) return tensor_view(t, tg_node_tensor(t, nd));
     tg_view v = {&nd->v, 0, {0}, 1};
     return v;
 }
@@ -40,7 +41,7 @@ static int node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
     memset(c, 0, sizeof *c);
     c->n = tg_node_inputs(t, nd, idx);
     for (int j = 0; j < c->n; j++) c->in[j] = tg_node_view(t, idx[j]);
-    c->out = tensor_view(tt, t->data);
+    c->out = tensor_view(t, tt);
     c->attr = tt->attr;
     c->nattr = tt->nattr;
     return c->n;
@@ -130,6 +131,14 @@ static void ew_forward(const tg_op_def *op, tg_op_ctx *c, double *part)
     }
 }
 
+/* Whether the contribution v = g * d (an adjoint or tangent times a partial) is added:
+ * always, unless it is the NaN of 0 * Inf (a zero one passes nothing on). v is tested
+ * first: NaN is rare, so the common case costs one comparison. */
+static inline int passes(double v, double g, double d)
+{
+    return v == v || (g != 0.0 && d != 0.0);
+}
+
 /* With the partials kept when the values were computed, no kernel is called. Gradients of
  * stretched operands are summed over the stretched dimensions by adding at the same offset;
  * a zero output gradient or a zero partial adds nothing (no 0 * Inf). */
@@ -144,18 +153,10 @@ static void ew_vjp(tg_op_ctx *c, const double *part)
             if (!c->gin[j]) continue;
             double *g = ew_at(c->gin[j], &it, j, 0);
             const double *d = p + j;
-            if (it.step[j]) { /* branch-free, so the compiler can vectorise it */
-                for (size_t k = 0; k < it.len; k++) {
-                    const double dk = d[k * (size_t)n], v = gy[k] * dk;
-                    g[k] += gy[k] != 0.0 && dk != 0.0 ? v : 0.0;
-                }
-            } else { /* stretched: summed in order, in a register */
-                double acc = *g;
-                for (size_t k = 0; k < it.len; k++) {
-                    const double dk = d[k * (size_t)n];
-                    if (gy[k] != 0.0 && dk != 0.0) acc += gy[k] * dk;
-                }
-                *g = acc;
+            const size_t s = it.step[j]; /* 0: stretched, summed into one element */
+            for (size_t k = 0; k < it.len; k++) {
+                const double v = gy[k] * d[k * (size_t)n];
+                if (passes(v, gy[k], d[k * (size_t)n])) g[k * s] += v;
             }
         }
     }
@@ -173,8 +174,8 @@ static void ew_jvp(tg_op_ctx *c, const double *part)
             double sum = 0.0;
             for (int j = 0; j < n; j++) {
                 double dx = c->din[j] ? *ew_at((double *)c->din[j], &it, j, k) : 0.0;
-                double d = p[k * (size_t)n + (size_t)j];
-                if (dx != 0.0 && d != 0.0) sum += d * dx;
+                double d = p[k * (size_t)n + (size_t)j], v = d * dx;
+                if (passes(v, dx, d)) sum += v;
             }
             dy[k] = sum;
         }
@@ -302,7 +303,7 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
     t->next += (uint32_t)n;
     /* the arenas may have moved: take the views again */
     for (int j = 0; j < n; j++) c.in[j] = tg_node_view(t, idx[j]);
-    c.out = tensor_view(&t->tens[ti], t->data);
+    c.out = tensor_view(t, &t->tens[ti]);
     if (op->infer)
         op->forward(&c);
     else
@@ -318,9 +319,11 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
     return tg_push(t, op, off | act | TG_TENSOR, (uint32_t)TG_NARY << TG_KIND_SHIFT, (double)ti);
 }
 
-/* A tensor leaf with data copied in, or (data NULL) every element fill. */
+/* A tensor leaf with data copied in, or borrowed (borrow: the tape reads data in place), or
+ * (data NULL) every element fill. */
 static tg_var tensor_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, int ndim,
-                          const int *shape, const double *data, double fill, const char *who)
+                          const int *shape, const double *data, int borrow, double fill,
+                          const char *who)
 {
     if (!t || t->status) return tg_err_var(t);
     tg_view v = {NULL, ndim, {0}, 1};
@@ -350,7 +353,9 @@ static tg_var tensor_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, int n
     uint32_t ti = new_tensor(t, &v, 0, NULL);
     if (ti == UINT32_MAX || tg_reserve(t)) return tg_err_var(t);
     double *x = t->data + t->tens[ti].off;
-    if (data)
+    if (borrow) /* the kernels only read a leaf; tg_check writes and restores a param */
+        t->tens[ti].ref = (double *)data;
+    else if (data)
         memcpy(x, data, v.n * sizeof *data);
     else
         for (size_t e = 0; e < v.n; e++) x[e] = fill;
@@ -359,17 +364,29 @@ static tg_var tensor_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, int n
 
 tg_var tg_tensor_param(tg_tape *t, int ndim, const int *shape, const double *data)
 {
-    return tensor_leaf(t, &tg_leaf_param, TG_ACTIVE, ndim, shape, data, 0, "tg_tensor_param");
+    return tensor_leaf(t, &tg_leaf_param, TG_ACTIVE, ndim, shape, data, 0, 0,
+                       "tg_tensor_param");
 }
 
 tg_var tg_tensor_const(tg_tape *t, int ndim, const int *shape, const double *data)
 {
-    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, data, 0, "tg_tensor_const");
+    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, data, 0, 0, "tg_tensor_const");
+}
+
+tg_var tg_tensor_param_ref(tg_tape *t, int ndim, const int *shape, double *data)
+{
+    return tensor_leaf(t, &tg_leaf_param, TG_ACTIVE, ndim, shape, data, 1, 0,
+                       "tg_tensor_param_ref");
+}
+
+tg_var tg_tensor_const_ref(tg_tape *t, int ndim, const int *shape, const double *data)
+{
+    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, data, 1, 0, "tg_tensor_const_ref");
 }
 
 tg_var tg_tensor_fill(tg_tape *t, int ndim, const int *shape, double v)
 {
-    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, NULL, v, "tg_tensor_fill");
+    return tensor_leaf(t, &tg_leaf_const, 0, ndim, shape, NULL, 0, v, "tg_tensor_fill");
 }
 
 int tg_attr(tg_var y, int *attr)
@@ -438,6 +455,13 @@ void tg_tensor_set(tg_var leaf, const double *data)
     if (!tg_node_is_leaf(nd)) {
         tg_fail(leaf.tape, TG_ERR_ARG, "tg_tensor_set: node %s is a %s, not a leaf",
                 tg_node_name(leaf.tape, leaf.index, nm, sizeof nm), nd->op->name);
+        return;
+    }
+    if (tg_node_is_tensor(nd) && tg_node_tensor(leaf.tape, nd)->ref) {
+        tg_fail(leaf.tape, TG_ERR_ARG, "tg_tensor_set: leaf %s borrows the caller's array "
+                "(made by tg_tensor_%s_ref): write new values into that array instead",
+                tg_node_name(leaf.tape, leaf.index, nm, sizeof nm),
+                tg_node_active(nd) ? "param" : "const");
         return;
     }
     tg_view w = tg_node_view(leaf.tape, leaf.index);

@@ -1019,3 +1019,70 @@ Test(tensor_ops, max_tie_is_a_kink_and_a_changed_argmax_is_reported)
     cr_expect_eq(tg_replay(t), TG_OK);
     tg_tape_free(t);
 }
+
+/* ---- borrowed leaves: tg_tensor_param_ref / tg_tensor_const_ref ---- */
+
+/* L = sum(W * X): dL/dW = X. With W and X borrowed: no copy, the same answers as copied
+ * leaves, new values reach a replay through the caller's arrays, tg_check_grad works and
+ * leaves W as it was, and tg_tensor_set is refused with a message naming the leaf. */
+Test(tensor_ops, borrowed_leaves_read_the_callers_arrays_in_place)
+{
+    double W[6] = {1, -2, 3, 0.5, -1.5, 2}, X[6] = {0.25, 4, -1, 2, 3, -0.5};
+    const double W0[6] = {1, -2, 3, 0.5, -1.5, 2};
+    int sh[2] = {2, 3};
+    tg_tape *t = tg_tape_new();
+    tg_var w = tg_tensor_param_ref(t, 2, sh, W), x = tg_tensor_const_ref(t, 2, sh, X);
+    tg_label(w, "W");
+    tg_var L = tg_sum(tg_mul(w, x));
+    cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_data(w), W, "tg_data of a borrowed leaf is not the caller's array");
+    cr_assert_eq(tg_backward(L), TG_OK);
+    const double *g = tg_gradient_data(w);
+    cr_assert_not_null(g);
+    for (int e = 0; e < 6; e++)
+        cr_expect_eq(g[e], X[e], "dL/dW[%d] = %g, want %g", e, g[e], X[e]);
+    cr_expect_null(tg_gradient_data(x), "a borrowed constant got a gradient");
+
+    /* new values: written into the arrays, then a replay */
+    double want = 0.0;
+    for (int e = 0; e < 6; e++) {
+        W[e] += 0.5 * e;
+        X[e] = -X[e];
+        want += W[e] * X[e];
+    }
+    cr_assert_eq(tg_replay(t), TG_OK);
+    cr_expect_eq(tg_value(L), want, "after replay L = %.17g, want %.17g", tg_value(L), want);
+    cr_assert_eq(tg_backward(L), TG_OK);
+    for (int e = 0; e < 6; e++) cr_expect_eq(tg_gradient_data(w)[e], X[e]);
+
+    /* the gradient check perturbs W in place and restores it */
+    double before[6];
+    memcpy(before, W, sizeof W);
+    tg_check_report rep;
+    cr_expect_eq(tg_check_grad(L, 1, &w, NULL, NULL, &rep), 0, "%d failed", rep.failed);
+    cr_expect_arr_eq(W, before, sizeof W, "tg_check_grad left W changed");
+
+    /* tg_tensor_set is refused: the values live in the caller's array */
+    tg_tensor_set(w, W0);
+    th_expect_error(t, TG_ERR_ARG, "tg_tensor_set: leaf 'W' borrows the caller's array (made "
+                    "by tg_tensor_param_ref): write new values into that array instead");
+    cr_expect_arr_eq(W, before, sizeof W, "a refused tg_tensor_set changed W");
+    tg_tape_free(t);
+}
+
+Test(tensor_ops, borrowed_leaves_check_their_arguments_like_copied_ones)
+{
+    int sh[2] = {2, 3}, bad[2] = {2, 0};
+    double W[6] = {0};
+    tg_tape *t = tg_tape_new();
+    tg_tensor_param_ref(t, 2, sh, NULL);
+    th_expect_error(t, TG_ERR_ARG, "tg_tensor_param_ref: data is NULL");
+    tg_tape_reset(t);
+    tg_tensor_const_ref(t, 2, bad, W);
+    th_expect_error(t, TG_ERR_SHAPE,
+                    "tg_tensor_const_ref: dimension 1 is 0 (must be at least 1)");
+    tg_tape_reset(t);
+    tg_tensor_const_ref(t, 5, sh, W);
+    th_expect_error(t, TG_ERR_ARG, "tg_tensor_const_ref: rank 5 is outside 1..4");
+    tg_tape_free(t);
+}

@@ -5,11 +5,13 @@
  *   then every parameter p <- p - lr dL/dp.
  * Variants:
  *   hand        the backward pass coded by hand on cblas_dgemm (5 products, as below)
- *   record      tapegrad as a user writes it: tg_tape_reset, record the graph with
- *               tg_cross_entropy(Z2, labels), tg_backward, update the caller's arrays
+ *   record      tapegrad as a user writes it: tg_tape_reset, record the graph with the batch
+ *               and the weights borrowed (tg_tensor_const_ref / tg_tensor_param_ref: no
+ *               copy) and tg_cross_entropy(Z2, labels), tg_backward, update the weights
  *   replay      the graph recorded once with a one-hot target and tg_log_softmax (labels
  *               given to tg_cross_entropy are copied at record time, a one-hot constant can
- *               be replaced): tg_tensor_set the batch and the weights, tg_replay, tg_backward
+ *               be replaced), the weights borrowed: tg_tensor_set the batch and targets,
+ *               tg_replay, tg_backward (the update in place is what the replay reads)
  *   record-unfused  as record, with the loss written from primitives (exp, sum_axis, log)
  * Target: record <= 1.3x hand. Verified before timing (the loss of every step and the
  * parameters after every step, 20 steps from the same start); repetitions interleaved; medians
@@ -107,14 +109,14 @@ typedef struct net {
 static const int shX[2] = {BATCH, NIN}, shT[2] = {BATCH, NOUT}, shW1[2] = {NIN, NH},
                  shb1[1] = {NH}, shW2[2] = {NH, NOUT}, shb2[1] = {NOUT};
 
-/* The layers, the same in every tapegrad variant. */
-static void record_layers(tg_tape *tp, net *n, const params *p, const double *X)
+/* The layers, the same in every tapegrad variant, on the batch leaf n->X. The weights are
+ * borrowed from p (no copy): sgd updates p in place, and a replay reads the new values. */
+static void record_layers(tg_tape *tp, net *n, params *p)
 {
-    n->X = tg_tensor_const(tp, 2, shX, X);
-    n->W1 = tg_tensor_param(tp, 2, shW1, p->W1);
-    n->b1 = tg_tensor_param(tp, 1, shb1, p->b1);
-    n->W2 = tg_tensor_param(tp, 2, shW2, p->W2);
-    n->b2 = tg_tensor_param(tp, 1, shb2, p->b2);
+    n->W1 = tg_tensor_param_ref(tp, 2, shW1, p->W1);
+    n->b1 = tg_tensor_param_ref(tp, 1, shb1, p->b1);
+    n->W2 = tg_tensor_param_ref(tp, 2, shW2, p->W2);
+    n->b2 = tg_tensor_param_ref(tp, 1, shb2, p->b2);
     tg_var H = tg_tanh(tg_add(tg_matmul(n->X, n->W1), n->b1)); /* [32,64] */
     n->Z2 = tg_add(tg_matmul(H, n->W2), n->b2);                 /* [32,10] */
 }
@@ -138,7 +140,8 @@ static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, cons
 {
     net n;
     tg_tape_reset(tp);
-    record_layers(tp, &n, p, X);
+    n.X = tg_tensor_const_ref(tp, 2, shX, X); /* the batch, borrowed from the data set */
+    record_layers(tp, &n, p);
     n.L = tg_cross_entropy(n.Z2, y);
     *bad |= tg_backward(n.L);
     sgd(p, &n);
@@ -158,18 +161,22 @@ static NOINLINE double step_record_unfused(tg_tape *tp, params *p, const double 
 {
     net n;
     tg_tape_reset(tp);
-    record_layers(tp, &n, p, X);
-    n.T = tg_tensor_const(tp, 2, shT, T);
+    n.X = tg_tensor_const_ref(tp, 2, shX, X);
+    record_layers(tp, &n, p);
+    n.T = tg_tensor_const_ref(tp, 2, shT, T);
     n.L = ce_unfused(tp, n.Z2, n.T);
     *bad |= tg_backward(n.L);
     sgd(p, &n);
     return tg_value(n.L);
 }
 
-/* Replay: L = -(1/BATCH) sum(onehot * log_softmax(Z2)), recorded once. */
-static void record_replay(tg_tape *tp, net *n, const params *p, const double *X, const double *T)
+/* Replay: L = -(1/BATCH) sum(onehot * log_softmax(Z2)), recorded once on the weights in p.
+ * The batch and its one-hot targets are copied in each step (tg_tensor_set); the weights
+ * need nothing: the tape borrows p, which sgd updates. */
+static void record_replay(tg_tape *tp, net *n, params *p, const double *X, const double *T)
 {
-    record_layers(tp, n, p, X);
+    n->X = tg_tensor_const(tp, 2, shX, X);
+    record_layers(tp, n, p);
     n->T = tg_tensor_const(tp, 2, shT, T);
     n->L = tg_mul(tg_sum(tg_mul(n->T, tg_log_softmax(n->Z2))), tg_const(tp, -1.0 / BATCH));
 }
@@ -179,10 +186,6 @@ static NOINLINE double step_replay(tg_tape *tp, const net *n, params *p, const d
 {
     tg_tensor_set(n->X, X);
     tg_tensor_set(n->T, T);
-    tg_tensor_set(n->W1, p->W1);
-    tg_tensor_set(n->b1, p->b1);
-    tg_tensor_set(n->W2, p->W2);
-    tg_tensor_set(n->b2, p->b2);
     *bad |= tg_replay(tp);
     *bad |= tg_backward(n->L);
     sgd(p, n);
@@ -311,7 +314,7 @@ int main(int argc, char **argv)
         if (v != HAND && !(B.tape[v] = tg_tape_new_with(bench_hook_fn, &B.hook[v])))
             die("tg_tape_new_with failed", NULL);
     }
-    record_replay(B.tape[REPLAY], &B.rep, &init, d.X[0], d.onehot[0]);
+    record_replay(B.tape[REPLAY], &B.rep, &B.p[REPLAY], d.X[0], d.onehot[0]);
     if (tg_tape_status(B.tape[REPLAY])) die("recording the replay tape", B.tape[REPLAY]);
 
     /* ---- verify (and warm up): NVERIFY steps of every variant from the same start; the

@@ -247,10 +247,10 @@ static NOINLINE tg_var w2_record_scalar(tg_tape *tp, const double *x, size_t n, 
 }
 
 /* the same with tensor ops: x[1:] - x[:-1]^2 */
-static NOINLINE tg_var w2_record_tensor(tg_tape *tp, const double *x, size_t n, tg_var *xv)
+static NOINLINE tg_var w2_record_tensor(tg_tape *tp, double *x, size_t n, tg_var *xv)
 {
     int shape[1] = {(int)n};
-    *xv = tg_tensor_param(tp, 1, shape, x);
+    *xv = tg_tensor_param_ref(tp, 1, shape, x); /* borrowed: no copy of x */
     tg_var a = tg_slice(*xv, 0, 1, (int)n), b = tg_slice(*xv, 0, 0, (int)n - 1);
     tg_var d = tg_sub(a, tg_mul(b, b));
     tg_var e = tg_sub(tg_const(tp, 1.0), b);
@@ -399,13 +399,14 @@ typedef struct net3 {
 static const int shX[2] = {BATCH, NIN}, shT[2] = {BATCH, NOUT}, shW1[2] = {NIN, NH},
                  shb1[1] = {NH}, shW2[2] = {NH, NOUT}, shb2[1] = {NOUT};
 
-static void record_layers(tg_tape *tp, net3 *n, const params *p, const double *X)
+/* mlp_bench.c's layers: the weights borrowed from p (sgd updates them in place), applied to
+ * the batch leaf n->X */
+static void record_layers(tg_tape *tp, net3 *n, params *p)
 {
-    n->X = tg_tensor_const(tp, 2, shX, X);
-    n->W1 = tg_tensor_param(tp, 2, shW1, p->W1);
-    n->b1 = tg_tensor_param(tp, 1, shb1, p->b1);
-    n->W2 = tg_tensor_param(tp, 2, shW2, p->W2);
-    n->b2 = tg_tensor_param(tp, 1, shb2, p->b2);
+    n->W1 = tg_tensor_param_ref(tp, 2, shW1, p->W1);
+    n->b1 = tg_tensor_param_ref(tp, 1, shb1, p->b1);
+    n->W2 = tg_tensor_param_ref(tp, 2, shW2, p->W2);
+    n->b2 = tg_tensor_param_ref(tp, 1, shb2, p->b2);
     tg_var H = tg_tanh(tg_add(tg_matmul(n->X, n->W1), n->b1));
     n->Z2 = tg_add(tg_matmul(H, n->W2), n->b2);
 }
@@ -429,7 +430,8 @@ static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, cons
 {
     net3 n;
     tg_tape_reset(tp);
-    record_layers(tp, &n, p, X);
+    n.X = tg_tensor_const_ref(tp, 2, shX, X);
+    record_layers(tp, &n, p);
     n.L = tg_cross_entropy(n.Z2, y);
     *bad |= tg_backward(n.L);
     sgd(p, &n);
@@ -439,12 +441,9 @@ static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, cons
 static NOINLINE double step_replay(tg_tape *tp, const net3 *n, params *p, const double *X,
                                    const double *T, int *bad)
 {
+    (void)p; /* the tape borrows p's weights: nothing to copy */
     tg_tensor_set(n->X, X);
     tg_tensor_set(n->T, T);
-    tg_tensor_set(n->W1, p->W1);
-    tg_tensor_set(n->b1, p->b1);
-    tg_tensor_set(n->W2, p->W2);
-    tg_tensor_set(n->b2, p->b2);
     *bad |= tg_replay(tp);
     *bad |= tg_backward(n->L);
     sgd(p, n);
@@ -471,18 +470,20 @@ static int w3(int impl, int verify, const char *outfile)
     net3 n;
     int bad = 0;
     if (impl == REPLAY) {
-        record_layers(tp, &n, &p, X);
+        n.X = tg_tensor_const(tp, 2, shX, X);
+        record_layers(tp, &n, &p);
         n.T = tg_tensor_const(tp, 2, shT, T);
         n.L = tg_mul(tg_sum(tg_mul(n.T, tg_log_softmax(n.Z2))), tg_const(tp, -1.0 / BATCH));
         if (tg_tape_status(tp)) die("W3 recording", tp);
     }
-    /* warm-up: 2 steps from a copy */
-    params q = p;
+    /* warm-up: 2 steps, then back to the initial weights (in place: the replay tape
+     * borrows p's arrays) */
     for (int k = 0; k < 2; k++) {
-        if (impl == HAND) step_hand(&q, X, y, &s);
-        else if (impl == RECORD) step_record(tp, &q, X, y, &bad);
-        else step_replay(tp, &n, &q, X, T, &bad);
+        if (impl == HAND) step_hand(&p, X, y, &s);
+        else if (impl == RECORD) step_record(tp, &p, X, y, &bad);
+        else step_replay(tp, &n, &p, X, T, &bad);
     }
+    p = *init;
     double t0 = now_ns();
     for (int e = 0, k = 0; e < EPOCHS; e++)
         for (int b = 0; b < nb; b++, k++) {
@@ -524,8 +525,8 @@ static int w4(int impl, int verify, const char *outfile, int steps)
     tg_tape *tp = tg_tape_new();
     tg_var tA = {0}, tB = {0}, tY = {0};
     if (impl == REPLAY) {
-        tA = tg_tensor_param(tp, 2, shape, A);
-        tB = tg_tensor_param(tp, 2, shape, B);
+        tA = tg_tensor_param_ref(tp, 2, shape, A);
+        tB = tg_tensor_param_ref(tp, 2, shape, B);
         tY = tg_matmul(tA, tB);
     }
     if (steps < 1) steps = 10;
@@ -544,8 +545,8 @@ static int w4(int impl, int verify, const char *outfile, int steps)
         } else {
             if (impl == RECORD) {
                 tg_tape_reset(tp);
-                tA = tg_tensor_param(tp, 2, shape, A);
-                tB = tg_tensor_param(tp, 2, shape, B);
+                tA = tg_tensor_param_ref(tp, 2, shape, A);
+                tB = tg_tensor_param_ref(tp, 2, shape, B);
                 tY = tg_matmul(tA, tB);
             } else {
                 bad |= tg_replay(tp);
