@@ -90,7 +90,8 @@ TG_API tg_var tg_param(tg_tape *t, double v);
  * no parameter are inactive: the reverse sweep never visits them. */
 TG_API tg_var tg_const(tg_tape *t, double v);
 /* Change a leaf's value (parameter or constant), for tg_replay. Sets TG_ERR_ARG on the
- * tape if v is not a leaf. */
+ * tape if v is not a leaf. Sweep only after tg_replay: until then the tape mixes the old
+ * point's values and partials with the new leaf. */
 TG_API void tg_set(tg_var leaf, double v);
 
 /* ---- builders: one line of math each (ops/NAME.c has the partials and kink rules) ---- */

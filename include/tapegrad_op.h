@@ -13,6 +13,8 @@ extern "C" {
 #define TG_MAX_RANK 4
 #define TG_MAX_ATTR 4
 
+enum { TG_PARTIALS_KEPT, TG_PARTIALS_CONST, TG_PARTIALS_SWAP };
+
 /* One operand or result as a tensor kernel sees it: row-major, contiguous data and a shape.
  * A scalar is rank 0 with n = 1. */
 typedef struct tg_view {
@@ -60,6 +62,15 @@ typedef struct tg_op_def {
      * registry test checks, bit for bit). NULL: the library calls eval per element. */
     void (*eval_row)(size_t len, const double *const *x, const size_t *step, double *y,
                      double *part);
+    /* How a scalar node's partials are had in the sweeps. TG_PARTIALS_KEPT (0, the default):
+     * eval writes them when the node is recorded or replayed and the tape keeps them beside
+     * it. For ops whose partials follow from what the tape holds anyway, nothing is kept
+     * (16 bytes per node neither written nor read back): TG_PARTIALS_CONST, the constants
+     * dconst[i] (add: 1, 1; sub: 1, -1); TG_PARTIALS_SWAP, a product of two operands,
+     * dy/dx0 = x1 and dy/dx1 = x0 (mul). eval must still write the same values when asked
+     * (the registry test checks it, bit for bit). */
+    int partials;
+    double dconst[TG_MAX_ARITY];
 
     /* Tensor kernels, for ops that are not elementwise (matmul, sum, softmax, ...). An op
      * with eval and no infer is elementwise: on tensor operands the library runs eval on
@@ -144,7 +155,8 @@ typedef struct tg_registry tg_registry;
 TG_API tg_registry *tg_registry_new(void);
 TG_API void tg_registry_free(tg_registry *r);
 /* Add op (not copied: it must outlive the registry). TG_ERR_ARG if op is NULL, has no name,
- * neither eval nor infer+forward+vjp, arity outside 1..TG_MAX_ARITY, or its name is taken; TG_ERR_NOMEM. */
+ * neither eval nor infer+forward+vjp, arity outside 1..TG_MAX_ARITY, partials not one of
+ * the three forms (TG_PARTIALS_SWAP needs arity 2), or its name is taken; TG_ERR_NOMEM. */
 TG_API tg_status tg_op_register(tg_registry *r, const tg_op_def *op);
 /* The op called name, or NULL. */
 TG_API const tg_op_def *tg_registry_find(const tg_registry *r, const char *name);

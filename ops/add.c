@@ -19,6 +19,8 @@ TG_EVAL_ROW(add, 2)
 const tg_op_def tg_op_add = {.name = "add", .arity = 2, .math = "y = a + b; dy/da = 1, dy/db = 1",
                              .eval = add_eval,
                              .eval_row = add_row,
+                             .partials = TG_PARTIALS_CONST,
+                             .dconst = {1.0, 1.0},
                              .vjp_graph = add_vjp_graph};
 
 tg_var tg_add(tg_var a, tg_var b) { return tg_record2(&tg_op_add, add_eval, a, b); }

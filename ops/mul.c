@@ -19,6 +19,7 @@ TG_EVAL_ROW(mul, 2)
 const tg_op_def tg_op_mul = {.name = "mul", .arity = 2, .math = "y = a*b; dy/da = b, dy/db = a",
                              .eval = mul_eval,
                              .eval_row = mul_row,
+                             .partials = TG_PARTIALS_SWAP,
                              .vjp_graph = mul_vjp_graph};
 
 tg_var tg_mul(tg_var a, tg_var b) { return tg_record2(&tg_op_mul, mul_eval, a, b); }

@@ -18,6 +18,8 @@ TG_EVAL_ROW(neg, 1)
 const tg_op_def tg_op_neg = {.name = "neg", .arity = 1, .math = "y = -x; dy/dx = -1",
                              .eval = neg_eval,
                              .eval_row = neg_row,
+                             .partials = TG_PARTIALS_CONST,
+                             .dconst = {-1.0},
                              .vjp_graph = neg_vjp_graph};
 
 tg_var tg_neg(tg_var x) { return tg_record1(&tg_op_neg, neg_eval, x); }

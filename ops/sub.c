@@ -19,6 +19,8 @@ TG_EVAL_ROW(sub, 2)
 const tg_op_def tg_op_sub = {.name = "sub", .arity = 2, .math = "y = a - b; dy/da = 1, dy/db = -1",
                              .eval = sub_eval,
                              .eval_row = sub_row,
+                             .partials = TG_PARTIALS_CONST,
+                             .dconst = {1.0, -1.0},
                              .vjp_graph = sub_vjp_graph};
 
 tg_var tg_sub(tg_var a, tg_var b) { return tg_record2(&tg_op_sub, sub_eval, a, b); }

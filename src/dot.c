@@ -56,12 +56,13 @@ int tg_dot(tg_tape *t, FILE *f)
     for (uint32_t i = 0; i < t->n; i++) {
         const tg_node *nd = &t->nodes[i];
         if (tg_node_is_leaf(nd)) continue;
-        int n = tg_node_inputs(t, nd, in);
-        const double *p = tg_node_active(nd) && !wb_is_tensor(nd) ? tg_node_partials(t, nd, i)
-                                                                   : NULL;
+        int n = tg_node_inputs(t, nd, in), labelled = tg_node_active(nd) && !wb_is_tensor(nd);
+        double p[TG_MAX_ARITY];
+        if (labelled) tg_node_partials_get(t, nd, i, p);
         for (int k = 0; k < n; k++) {
             fprintf(f, "  n%u -> n%u", (unsigned)in[k], (unsigned)i);
-            if (p && tg_node_active(&t->nodes[in[k]])) fprintf(f, " [label=\"%.4g\"]", p[k]);
+            if (labelled && tg_node_active(&t->nodes[in[k]]))
+                fprintf(f, " [label=\"%.4g\"]", p[k]);
             fputs(";\n", f);
         }
     }

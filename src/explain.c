@@ -129,7 +129,8 @@ static int build(graph *g, int named)
         if (u == lo) continue;
         if (!named) {
             const tg_node *nd = &t->nodes[u];
-            const double *p = tg_node_partials(t, nd, u);
+            double p[TG_MAX_ARITY];
+            tg_node_partials_get(t, nd, u, p);
             int n = tg_node_inputs(t, nd, in);
             for (int k = 0; k < n; k++)
                 if (in[k] >= lo && g->on[in[k] - lo] &&
@@ -150,7 +151,8 @@ static int build(graph *g, int named)
             }
             const tg_node *nd = &t->nodes[i];
             if (tg_node_is_leaf(nd)) continue;
-            const double *p = tg_node_partials(t, nd, i);
+            double p[TG_MAX_ARITY];
+            tg_node_partials_get(t, nd, i, p);
             int n = tg_node_inputs(t, nd, in);
             for (int k = 0; k < n; k++) {
                 uint32_t j = in[k];

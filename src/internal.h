@@ -119,10 +119,25 @@ static inline int tg_live(const tg_tape *t, tg_var v)
 {
     return v.epoch == t->epoch && v.index < t->n;
 }
-/* Where node i keeps its partials dy/dx[j]. */
+/* Where node i keeps its partials dy/dx[j]: NULL when its op's partials are not kept (they
+ * follow from the inputs, see tg_op_def.partials). */
 static inline double *tg_node_partials(const tg_tape *t, const tg_node *nd, uint32_t i)
 {
+    if (nd->op->partials != TG_PARTIALS_KEPT) return NULL;
     return tg_node_kind(nd) == TG_NARY ? &t->pext[nd->in[0] & TG_INDEX] : &t->part[2 * (size_t)i];
+}
+/* Node i's partials into d[0 .. arity-1], however they are had. */
+static inline void tg_node_partials_get(const tg_tape *t, const tg_node *nd, uint32_t i,
+                                        double *d)
+{
+    const tg_op_def *op = nd->op;
+    const double *p = tg_node_partials(t, nd, i);
+    if (op->partials == TG_PARTIALS_SWAP) {
+        d[0] = t->nodes[nd->in[1] & TG_IN1].v;
+        d[1] = t->nodes[nd->in[0] & TG_INDEX].v;
+        return;
+    }
+    for (int j = 0; j < op->arity; j++) d[j] = p ? p[j] : op->dconst[j];
 }
 /* Input indices of an op node into idx[]; returns the arity. */
 static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *idx)
@@ -160,7 +175,7 @@ static inline tg_var tg_record_node(tg_tape *t, const tg_op_def *op, tg_eval_fn 
 {
     uint32_t i = t->n;
     tg_node *nd = &t->nodes[i];
-    nd->v = eval(x, act ? &t->part[2 * (size_t)i] : NULL);
+    nd->v = eval(x, act && op->partials == TG_PARTIALS_KEPT ? &t->part[2 * (size_t)i] : NULL);
     nd->op = op;
     nd->in[0] = in0 | act;
     nd->in[1] = in1; /* with its kind bits */

@@ -40,20 +40,29 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
         adj[i] = gy;
         /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
         if (!(a & TG_ACTIVE) || gy == 0.0) continue;
-        const double *p = &part[2 * (size_t)i];
         const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
         if (kind == TG_BINARY) {
-            if (!check || (isfinite(gy * p[0]) && isfinite(gy * p[1]))) {
-                if (ib == prev) carry += gy * p[1];
-                else adj[ib] += gy * p[1];
-                if (ia == prev) carry += gy * p[0];
-                else adj[ia] += gy * p[0];
+            /* the partials in one of three forms, picked without a branch */
+            const tg_op_def *op = nd->op;
+            const int swap = op->partials == TG_PARTIALS_SWAP;
+            const double *q = op->partials == TG_PARTIALS_KEPT ? &part[2 * (size_t)i]
+                                                                : op->dconst;
+            const double va = nodes[ia].v, vb = nodes[ib].v;
+            const double p0 = swap ? vb : q[0], p1 = swap ? va : q[1];
+            if (!check || (isfinite(gy * p0) && isfinite(gy * p1))) {
+                if (ib == prev) carry += gy * p1;
+                else adj[ib] += gy * p1;
+                if (ia == prev) carry += gy * p0;
+                else adj[ia] += gy * p0;
                 continue;
             }
         } else if (kind == TG_UNARY) {
-            if (!check || isfinite(gy * p[0])) {
-                if (ia == prev) carry += gy * p[0];
-                else adj[ia] += gy * p[0];
+            const tg_op_def *op = nd->op;
+            const double p0 = op->partials == TG_PARTIALS_KEPT ? part[2 * (size_t)i]
+                                                                 : op->dconst[0];
+            if (!check || isfinite(gy * p0)) {
+                if (ia == prev) carry += gy * p0;
+                else adj[ia] += gy * p0;
                 continue;
             }
         } else if (kind == TG_LEAF) {
@@ -64,8 +73,9 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
         }
         /* more operands, or a non-finite contribution in anomaly mode */
         uint32_t idx[TG_MAX_ARITY];
+        double p[TG_MAX_ARITY];
         int k = tg_node_inputs(t, nd, idx);
-        p = tg_node_partials(t, nd, i);
+        tg_node_partials_get(t, nd, i, p);
         for (int j = 0; j < k; j++) {
             double g = gy * p[j];
             if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
@@ -180,10 +190,10 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
             if (st) return st;
             continue;
         }
-        const double *p = tg_node_partials(t, nd, i);
         uint32_t idx[TG_MAX_ARITY];
-        double dy = 0.0;
+        double dy = 0.0, p[TG_MAX_ARITY];
         int k = tg_node_inputs(t, nd, idx);
+        tg_node_partials_get(t, nd, i, p);
         /* as in reverse, a zero factor makes a zero term: a fixed input, or one whose partial
          * is 0 (a relu that is off), adds nothing, even times Inf */
         for (int j = 0; j < k; j++)

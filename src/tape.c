@@ -371,7 +371,7 @@ tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr, co
         t->nkinks++;
     }
     /* inactive nodes are never swept, so they need no partials */
-    double y = op->eval(x, act ? dydx : NULL);
+    double y = op->eval(x, act && op->partials == TG_PARTIALS_KEPT ? dydx : NULL);
     if (t->check_nan && !isfinite(y)) {
         tg_report_nonfinite(t, op, n, x, y, t->n);
         if (t->status) return tg_err_var(t);

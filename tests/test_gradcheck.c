@@ -380,6 +380,37 @@ Test(gradcheck, every_row_kernel_equals_its_eval_bit_for_bit)
     cr_expect_geq(checked, 20, "only %d elementwise ops checked", checked);
 }
 
+/* Ops whose partials the tape does not keep (TG_PARTIALS_CONST, TG_PARTIALS_SWAP) say so
+ * truthfully: eval's partials equal the ones the sweeps use instead, bit for bit. */
+Test(gradcheck, partials_not_kept_are_what_eval_gives)
+{
+    static const double special[] = {0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, INFINITY, -INFINITY};
+    th_rng rng = th_rng_new(78);
+    int checked = 0;
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (op->partials == TG_PARTIALS_KEPT) continue;
+        cr_assert(op->eval && !op->infer, "%s: partials form on an op without eval", op->name);
+        cr_assert(op->partials != TG_PARTIALS_SWAP || op->arity == 2, "%s: swap on arity %d",
+                  op->name, op->arity);
+        for (int trial = 0; trial < 500; trial++) {
+            double x[TG_MAX_ARITY], d[TG_MAX_ARITY], want[TG_MAX_ARITY];
+            for (int j = 0; j < op->arity; j++)
+                x[j] = trial < 64 ? special[(trial >> (3 * j)) % 8] : th_uniform(&rng, -5, 5);
+            op->eval(x, d);
+            for (int j = 0; j < op->arity; j++)
+                want[j] = op->partials == TG_PARTIALS_SWAP ? x[1 - j] : op->dconst[j];
+            for (int j = 0; j < op->arity; j++)
+                cr_assert(same_double(d[j], want[j]), "%s at (%g, %g): eval's dy/dx%d = %.17g, "
+                          "the sweeps use %.17g", op->name, x[0], op->arity > 1 ? x[1] : 0.0,
+                          j + 1, d[j], want[j]);
+        }
+        checked++;
+    }
+    cr_expect_geq(checked, 4, "only %d ops with partials not kept (add, sub, mul, neg)",
+                  checked);
+}
+
 /* ---- kinks ---- */
 
 /* y = op(x) with x a parameter; gradient, tangent and tg_diff value at x. */

@@ -313,13 +313,19 @@ Test(registry, bad_registrations_are_refused)
     static const tg_op_def no_eval = {.name = "noeval", .arity = 1};
     static const tg_op_def no_name = {.name = NULL, .arity = 1, .eval = one_eval};
     static const tg_op_def empty_name = {.name = "", .arity = 1, .eval = one_eval};
+    static const tg_op_def bad_form = {.name = "form", .arity = 1, .eval = one_eval,
+                                       .partials = TG_PARTIALS_SWAP + 1};
+    static const tg_op_def unary_swap = {.name = "swap1", .arity = 1, .eval = one_eval,
+                                         .partials = TG_PARTIALS_SWAP};
     static const struct {
         const char *why;
         const tg_op_def *op;
     } bad[] = {{"a built-in's name", &dup_builtin}, {"NULL op", NULL},
                {"arity 0", &arity0},                {"arity -1", &arity_neg},
                {"arity > TG_MAX_ARITY", &arity5},   {"no eval (value and partials)", &no_eval},
-               {"NULL name", &no_name},             {"empty name", &empty_name}};
+               {"NULL name", &no_name},             {"empty name", &empty_name},
+               {"an unknown partials form", &bad_form},
+               {"TG_PARTIALS_SWAP on one operand", &unary_swap}};
     tg_registry *r = new_registry();
     int n0 = tg_registry_count(r);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
