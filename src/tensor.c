@@ -142,40 +142,61 @@ static inline int passes(double v, double g, double d)
 /* With the partials kept when the values were computed, no kernel is called. Gradients of
  * stretched operands are summed over the stretched dimensions by adding at the same offset;
  * a zero output gradient or a zero partial adds nothing (no 0 * Inf). */
-static void ew_vjp(tg_op_ctx *c, const double *part)
+/* Operand j's partials along the current row, element k at src[k * *step]: kept with the
+ * node (row base p, n per element), the descriptor's constant, or the other operand's
+ * values (mul: TG_PARTIALS_SWAP). */
+static const double *ew_partials(const tg_op_def *op, const tg_op_ctx *c, const ew_iter *it,
+                                 const double *p, int j, size_t *step)
+{
+    if (op->partials == TG_PARTIALS_CONST) {
+        *step = 0;
+        return &op->dconst[j];
+    }
+    if (op->partials == TG_PARTIALS_SWAP) {
+        *step = it->step[1 - j];
+        return c->in[1 - j].x + it->off[1 - j];
+    }
+    *step = (size_t)c->n;
+    return p + j;
+}
+
+static void ew_vjp(const tg_op_def *op, tg_op_ctx *c, const double *part)
 {
     ew_iter it;
     const int n = c->n;
     ew_init(&it, c);
     for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
-        const double *gy = c->gy + r * it.len, *p = part + r * it.len * (size_t)n;
+        const double *gy = c->gy + r * it.len, *p = part ? part + r * it.len * (size_t)n : NULL;
         for (int j = 0; j < n; j++) {
             if (!c->gin[j]) continue;
             double *g = ew_at(c->gin[j], &it, j, 0);
-            const double *d = p + j;
+            size_t ds;
+            const double *d = ew_partials(op, c, &it, p, j, &ds);
             const size_t s = it.step[j]; /* 0: stretched, summed into one element */
             for (size_t k = 0; k < it.len; k++) {
-                const double v = gy[k] * d[k * (size_t)n];
-                if (passes(v, gy[k], d[k * (size_t)n])) g[k * s] += v;
+                const double v = gy[k] * d[k * ds];
+                if (passes(v, gy[k], d[k * ds])) g[k * s] += v;
             }
         }
     }
 }
 
-static void ew_jvp(tg_op_ctx *c, const double *part)
+static void ew_jvp(const tg_op_def *op, tg_op_ctx *c, const double *part)
 {
     ew_iter it;
     const int n = c->n;
     ew_init(&it, c);
     for (size_t r = 0; r < it.rows; r++, ew_next_row(&it)) {
         double *dy = c->dy + r * it.len;
-        const double *p = part + r * it.len * (size_t)n;
+        const double *p = part ? part + r * it.len * (size_t)n : NULL, *d[TG_MAX_ARITY];
+        size_t ds[TG_MAX_ARITY];
+        for (int j = 0; j < n; j++) d[j] = ew_partials(op, c, &it, p, j, &ds[j]);
         for (size_t k = 0; k < it.len; k++) {
             double sum = 0.0;
             for (int j = 0; j < n; j++) {
                 double dx = c->din[j] ? *ew_at((double *)c->din[j], &it, j, k) : 0.0;
-                double d = p[k * (size_t)n + (size_t)j], v = d * dx;
-                if (passes(v, dx, d)) sum += v;
+                double dk = d[j][k * ds[j]], v = dk * dx;
+                if (passes(v, dx, dk)) sum += v;
             }
             dy[k] = sum;
         }
@@ -283,7 +304,7 @@ tg_var tg_apply_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32_t *i
     /* an active elementwise node keeps its partials, as a scalar node does, so its reverse
      * and forward sweeps call no kernel */
     int elementwise = !op->infer, kinked = act && ((elementwise && op->branch) || op->choose);
-    size_t np = elementwise && act ? c.out.n * (size_t)n : 0;
+    size_t np = elementwise && act && op->partials == TG_PARTIALS_KEPT ? c.out.n * (size_t)n : 0;
     if (ti == UINT32_MAX || tg_reserve(t) ||
         tg_grow(t, (void **)&t->ext, &t->ext_cap, t->next + (uint32_t)n, sizeof *t->ext) ||
         (kinked && tg_grow_big(t, (void **)&t->ksign, &t->ksign_cap, t->ksign_n + c.out.n,
@@ -533,6 +554,13 @@ double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags)
     return base + tt->off;
 }
 
+/* An active elementwise node's kept partials, or NULL when its op's are not kept. */
+static const double *ew_kept(const tg_tape *t, uint32_t i)
+{
+    size_t poff = tg_node_tensor(t, &t->nodes[i])->poff;
+    return poff == TG_NONE_OFF ? NULL : t->tpart + poff;
+}
+
 int tg_tensor_vjp(tg_tape *t, uint32_t i)
 {
     tg_op_ctx c;
@@ -544,8 +572,8 @@ int tg_tensor_vjp(tg_tape *t, uint32_t i)
         if (t->nodes[idx[j]].in[0] & TG_ACTIVE) c.gin[j] = tg_tensor_slot(t, idx[j], t->grad, t->adj);
     if (op->infer)
         op->vjp(&c);
-    else /* an active elementwise node: its partials were kept */
-        ew_vjp(&c, t->tpart + tg_node_tensor(t, &t->nodes[i])->poff);
+    else /* an active elementwise node: its partials kept, or had from its operands */
+        ew_vjp(op, &c, ew_kept(t, i));
     return TG_OK;
 }
 
@@ -570,6 +598,6 @@ int tg_tensor_jvp(tg_tape *t, uint32_t i)
     if (op->infer)
         op->jvp(&c);
     else
-        ew_jvp(&c, t->tpart + tg_node_tensor(t, &t->nodes[i])->poff);
+        ew_jvp(op, &c, ew_kept(t, i));
     return TG_OK;
 }
