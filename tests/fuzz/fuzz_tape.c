@@ -60,9 +60,10 @@ static double value(unsigned b, int pass)
 
 typedef struct leaf {
     tg_var v;
-    int param;
+    int param, borrowed; /* borrowed: made by tg_tensor_*_ref on vals */
     size_t n;
     uint8_t bytes[MAXEL];
+    double vals[MAXEL];
 } leaf;
 
 typedef struct machine {
@@ -123,27 +124,30 @@ static void new_leaf(machine *m, reader *r, int param, int tensor)
             n *= (size_t)shape[i];
         }
     }
-    leaf L;
-    memset(&L, 0, sizeof L);
-    L.param = param;
-    L.n = n;
-    double vals[MAXEL];
+    leaf *L = &m->leaves[m->nleaves]; /* its vals stay put: a borrowed leaf reads them */
+    memset(L, 0, sizeof *L);
+    L->param = param;
+    L->n = n;
+    double *vals = L->vals;
     for (size_t i = 0; i < n; i++) {
-        L.bytes[i] = (uint8_t)byte(r);
-        vals[i] = value(L.bytes[i], m->pass);
-        if (L.bytes[i] >= 244) m->tame = 0;
+        L->bytes[i] = (uint8_t)byte(r);
+        vals[i] = value(L->bytes[i], m->pass);
+        if (L->bytes[i] >= 244) m->tame = 0;
     }
+    L->borrowed = tensor && (L->bytes[0] & 1);
     size_t sz = tg_tape_size(m->t);
     tg_status st = tg_tape_status(m->t);
     tg_var v;
-    if (trace) fprintf(stderr, "  leaf %s %s n %zu first %.17g\n", param ? "param" : "const",
-                       tensor ? "tensor" : "scalar", n, vals[0]);
+    if (trace) fprintf(stderr, "  leaf %s %s%s n %zu first %.17g\n", param ? "param" : "const",
+                       tensor ? "tensor" : "scalar", L->borrowed ? " borrowed" : "", n, vals[0]);
     if (!tensor) v = param ? tg_param(m->t, vals[0]) : tg_const(m->t, vals[0]);
+    else if (L->borrowed) v = param ? tg_tensor_param_ref(m->t, ndim, shape, vals)
+                                    : tg_tensor_const_ref(m->t, ndim, shape, vals);
     else v = param ? tg_tensor_param(m->t, ndim, shape, vals)
                    : tg_tensor_const(m->t, ndim, shape, vals);
     v = checked(m, v, sz, st);
-    L.v = v;
-    if (v.index != TG_NONE) m->leaves[m->nleaves++] = L;
+    L->v = v;
+    if (v.index != TG_NONE) m->nleaves++;
     push(m, v);
 }
 
@@ -411,7 +415,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             leaf *L = &A.leaves[k];
             double vals[MAXEL];
             for (size_t i = 0; i < L->n; i++) vals[i] = value(L->bytes[i], 1);
-            if (tg_shape(L->v, NULL) == 0) tg_set(L->v, vals[0]);
+            if (L->borrowed) memcpy(L->vals, vals, L->n * sizeof *vals); /* read in place */
+            else if (tg_shape(L->v, NULL) == 0) tg_set(L->v, vals[0]);
             else tg_tensor_set(L->v, vals);
         }
         int prc = tg_replay(A.t);
