@@ -39,7 +39,8 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
         carry = 0.0;
         adj[i] = gy;
         /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
-        if (!(a & TG_ACTIVE) || gy == 0.0) continue;
+        if (!(a & TG_ACTIVE)) continue;
+        if (gy == 0.0) continue;
         const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
         if (kind == TG_BINARY) {
             /* the partials in one of three forms, picked without a branch */
