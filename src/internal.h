@@ -126,6 +126,12 @@ static inline double *tg_node_partials(const tg_tape *t, const tg_node *nd, uint
     if (nd->op->partials != TG_PARTIALS_KEPT) return NULL;
     return tg_node_kind(nd) == TG_NARY ? &t->pext[nd->in[0] & TG_INDEX] : &t->part[2 * (size_t)i];
 }
+/* Whether op's partials form is one the sweeps know (TG_PARTIALS_SWAP only on two operands). */
+static inline int tg_op_form_ok(const tg_op_def *op)
+{
+    return op->partials == TG_PARTIALS_KEPT || op->partials == TG_PARTIALS_CONST ||
+           (op->partials == TG_PARTIALS_SWAP && op->arity == 2);
+}
 /* Node i's partials into d[0 .. arity-1], however they are had. */
 static inline void tg_node_partials_get(const tg_tape *t, const tg_node *nd, uint32_t i,
                                         double *d)

@@ -122,8 +122,7 @@ tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
 {
     if (!r || !op || !op->name || !*op->name ||
         (!op->eval && !(op->infer && op->forward && op->vjp)) ||
-        op->arity < 1 || op->arity > TG_MAX_ARITY || op->partials < TG_PARTIALS_KEPT ||
-        op->partials > TG_PARTIALS_SWAP || (op->partials == TG_PARTIALS_SWAP && op->arity != 2))
+        op->arity < 1 || op->arity > TG_MAX_ARITY || !tg_op_form_ok(op))
         return TG_ERR_ARG;
     if (tg_registry_find(r, op->name)) return TG_ERR_ARG;
     return add(r, op);

@@ -316,6 +316,11 @@ tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr, co
         tg_fail(t, TG_ERR_ARG, "tg_apply: op is NULL or has no eval kernel");
         return tg_err_var(t);
     }
+    if (!tg_op_form_ok(op)) {
+        tg_fail(t, TG_ERR_ARG, "%s: partials form %d is not TG_PARTIALS_KEPT, _CONST or _SWAP "
+                "(with two operands)", op->name, op->partials);
+        return tg_err_var(t);
+    }
     if (nattr < 0 || nattr > TG_MAX_ATTR || (nattr > 0 && !attr)) {
         tg_fail(t, TG_ERR_ARG, "%s: %d attributes%s (at most %d)", op->name, nattr,
                 nattr > 0 && !attr ? " but attr is NULL" : "", TG_MAX_ATTR);
@@ -383,7 +388,7 @@ tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr, co
  * builders' inline path (internal.h) runs with its kernel called through the pointer. */
 static int op_ok(const tg_op_def *op, int n)
 {
-    return op && op->arity == n && op->eval && !op->infer && !op->branch;
+    return op && op->arity == n && op->eval && !op->infer && !op->branch && tg_op_form_ok(op);
 }
 
 tg_var tg_apply1(const tg_op_def *op, tg_var a)

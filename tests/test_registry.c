@@ -303,6 +303,26 @@ static double one_eval(const double *x, double *d)
     return x[0];
 }
 
+/* An unregistered descriptor with a partials form the sweeps do not know is refused when
+ * applied, not swept with made-up partials. */
+Test(registry, applying_an_op_with_an_unknown_partials_form_is_an_error)
+{
+    static const tg_op_def odd = {.name = "odd", .arity = 1, .eval = one_eval, .partials = 7};
+    static const tg_op_def swap1 = {.name = "swap1", .arity = 1, .eval = one_eval,
+                                    .partials = TG_PARTIALS_SWAP};
+    tg_tape *t = tg_tape_new();
+    tg_var x = tg_param(t, 2.0);
+    cr_expect_eq(tg_apply1(&odd, x).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "odd: partials form 7 is not TG_PARTIALS_KEPT, _CONST or "
+                    "_SWAP (with two operands)");
+    tg_tape_reset(t);
+    x = tg_param(t, 2.0);
+    cr_expect_eq(tg_apply(&swap1, 1, &x).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "swap1: partials form 2 is not TG_PARTIALS_KEPT, _CONST or "
+                    "_SWAP (with two operands)");
+    tg_tape_free(t);
+}
+
 Test(registry, bad_registrations_are_refused)
 {
     static const tg_op_def dup_builtin = {.name = "mul", .arity = 2, .eval = one_eval};
