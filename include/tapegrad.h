@@ -172,6 +172,11 @@ TG_API tg_var tg_max_axis(tg_var x, int axis, int keepdims); /* max along one ax
 TG_API tg_var tg_softmax(tg_var x);           /* e^(x - max) / sum e^(x - max) along the last axis */
 TG_API tg_var tg_log_softmax(tg_var x);       /* x - max - ln sum e^(x - max) along the last axis */
 TG_API tg_var tg_cross_entropy(tg_var logits, const int *labels); /* mean_n -log softmax(z_n)[labels[n]]; z [N,C] or [C] */
+/* The same with the labels as a node: a vector [N] of class indices held as doubles (checked
+ * when recorded). Made with tg_tensor_const it can be changed by tg_tensor_set and the step
+ * replayed, which tg_cross_entropy's copied int labels cannot; a label that is then not a
+ * class makes the loss and its row's gradient NaN. */
+TG_API tg_var tg_cross_entropy_var(tg_var logits, tg_var labels);
 TG_API tg_var tg_mse(tg_var pred, tg_var target); /* mean (pred - target)^2 (shapes equal) */
 TG_API tg_var tg_bce_with_logits(tg_var logits, tg_var target); /* mean max(x,0) - x t + ln(1 + e^-|x|) (shapes equal) */
 

@@ -1,8 +1,9 @@
 /* cross_entropy: y = (1/N) sum_n [ln sum_c e^(z_nc) - z_n,l_n], the mean negative log-likelihood
  * of integer class labels l_n in [0, C) under softmax(z_n), for logits z of shape [N,C] (or
- * [C]: one row).  The labels are the second operand, a constant vector of N integer values
- * (tg_cross_entropy copies the caller's int array into the tape); infer checks each one and
- * names the first that is not an integer in [0, C), its row and C.
+ * [C]: one row).  The labels are the second operand, a vector of N integer values
+ * (tg_cross_entropy copies the caller's int array into a constant; tg_cross_entropy_var takes
+ * the caller's node); infer checks each one and names the first that is not an integer in
+ * [0, C), its row and C.
  * dy/dz_nc = (p_nc - [c == l_n]) / N with p = softmax(z); the labels get no gradient.
  * jvp: dy = (1/N) sum_n (sum_c p_nc dz_nc - dz_n,l_n).  p is recomputed from z by vjp and jvp
  * (nothing is saved).
@@ -171,6 +172,11 @@ const tg_op_def tg_op_cross_entropy = {.name = "cross_entropy", .arity = 2,
 
 /* The labels become a constant vector [N] (N = rows of logits; [1] for one row). A logits
  * rank infer rejects gets a placeholder, so that error is infer's and labels is not read. */
+tg_var tg_cross_entropy_var(tg_var logits, tg_var labels)
+{
+    return tg_apply2(&tg_op_cross_entropy, logits, labels);
+}
+
 tg_var tg_cross_entropy(tg_var logits, const int *labels)
 {
     tg_tape *t = logits.tape;

@@ -1086,3 +1086,40 @@ Test(tensor_ops, borrowed_leaves_check_their_arguments_like_copied_ones)
     th_expect_error(t, TG_ERR_ARG, "tg_tensor_const_ref: rank 5 is outside 1..4");
     tg_tape_free(t);
 }
+
+/* tg_cross_entropy_var: the labels as a node. The same loss and gradient as the int form;
+ * a replay after tg_tensor_set of the labels (and the logits) equals a fresh recording; a bad
+ * label is refused at recording with the op's message. */
+Test(tensor_ops, cross_entropy_with_labels_as_a_node_replays_new_labels)
+{
+    static const double z0[6] = {0.5, -1.0, 2.0, 0.0, 3.0, -2.0}, z1[6] = {1, 2, 3, -1, 0, 4};
+    static const int y0[2] = {2, 1}, y1[2] = {0, 2};
+    const double l0[2] = {2, 1}, l1[2] = {0, 2}, bad[2] = {3, 0};
+    int sh[2] = {2, 3}, two = 2;
+    tg_tape *t = tg_tape_new(), *u = tg_tape_new();
+    tg_var Z = tg_tensor_param(t, 2, sh, z0), Y = tg_tensor_const(t, 1, &two, l0);
+    tg_var L = tg_cross_entropy_var(Z, Y);
+    cr_assert_eq(tg_backward(L), TG_OK, "%s", tg_tape_error(t));
+    for (int pass = 0; pass < 2; pass++) {
+        tg_tape_reset(u);
+        tg_var Zu = tg_tensor_param(u, 2, sh, pass ? z1 : z0);
+        tg_var Lu = tg_cross_entropy(Zu, pass ? y1 : y0);
+        cr_assert_eq(tg_backward(Lu), TG_OK);
+        cr_expect_eq(tg_value(L), tg_value(Lu), "pass %d: loss %.17g, int labels %.17g", pass,
+                     tg_value(L), tg_value(Lu));
+        for (int e = 0; e < 6; e++)
+            cr_expect_eq(tg_gradient_data(Z)[e], tg_gradient_data(Zu)[e], "pass %d, dL/dz[%d]",
+                         pass, e);
+        if (pass) break;
+        tg_tensor_set(Z, z1);
+        tg_tensor_set(Y, l1);
+        cr_assert_eq(tg_replay(t), TG_OK);
+        cr_assert_eq(tg_backward(L), TG_OK);
+    }
+    tg_tape_reset(t);
+    tg_cross_entropy_var(tg_tensor_param(t, 2, sh, z0), tg_tensor_const(t, 1, &two, bad));
+    th_expect_error(t, TG_ERR_ARG, "cross_entropy: label 3 at row 0 is out of range [0, C) "
+                    "with C = 3 (logits are [2,3])");
+    tg_tape_free(u);
+    tg_tape_free(t);
+}

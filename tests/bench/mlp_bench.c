@@ -8,10 +8,10 @@
  *   record      tapegrad as a user writes it: tg_tape_reset, record the graph with the batch
  *               and the weights borrowed (tg_tensor_const_ref / tg_tensor_param_ref: no
  *               copy) and tg_cross_entropy(Z2, labels), tg_backward, update the weights
- *   replay      the graph recorded once with a one-hot target and tg_log_softmax (labels
- *               given to tg_cross_entropy are copied at record time, a one-hot constant can
- *               be replaced), the weights borrowed: tg_tensor_set the batch and targets,
- *               tg_replay, tg_backward (the update in place is what the replay reads)
+ *   replay      the graph recorded once, the labels a node (tg_cross_entropy_var: the int
+ *               labels given to tg_cross_entropy are copied at record time), the weights
+ *               borrowed: tg_tensor_set the batch and its labels, tg_replay, tg_backward
+ *               (the update in place is what the replay reads)
  *   record-unfused  as record, with the loss written from primitives (exp, sum_axis, log)
  * Target: record <= 1.3x hand. Verified before timing (the loss of every step and the
  * parameters after every step, 20 steps from the same start); repetitions interleaved; medians
@@ -43,6 +43,7 @@ typedef struct params {
 typedef struct data {
     double X[NBATCH][BATCH * NIN];
     double onehot[NBATCH][BATCH * NOUT];
+    double yd[NBATCH][BATCH]; /* the labels as doubles, for the replay's labels node */
     int y[NBATCH][BATCH];
 } data;
 
@@ -170,22 +171,23 @@ static NOINLINE double step_record_unfused(tg_tape *tp, params *p, const double 
     return tg_value(n.L);
 }
 
-/* Replay: L = -(1/BATCH) sum(onehot * log_softmax(Z2)), recorded once on the weights in p.
- * The batch and its one-hot targets are copied in each step (tg_tensor_set); the weights
- * need nothing: the tape borrows p, which sgd updates. */
-static void record_replay(tg_tape *tp, net *n, params *p, const double *X, const double *T)
+/* Replay: the same fused loss with the labels as a node (tg_cross_entropy_var), recorded
+ * once on the weights in p. The batch and its labels are copied in each step
+ * (tg_tensor_set); the weights need nothing: the tape borrows p, which sgd updates. */
+static void record_replay(tg_tape *tp, net *n, params *p, const double *X, const double *yd)
 {
+    int nb = BATCH;
     n->X = tg_tensor_const(tp, 2, shX, X);
     record_layers(tp, n, p);
-    n->T = tg_tensor_const(tp, 2, shT, T);
-    n->L = tg_mul(tg_sum(tg_mul(n->T, tg_log_softmax(n->Z2))), tg_const(tp, -1.0 / BATCH));
+    n->T = tg_tensor_const(tp, 1, &nb, yd);
+    n->L = tg_cross_entropy_var(n->Z2, n->T);
 }
 
 static NOINLINE double step_replay(tg_tape *tp, const net *n, params *p, const double *X,
-                                   const double *T, int *bad)
+                                   const double *yd, int *bad)
 {
     tg_tensor_set(n->X, X);
-    tg_tensor_set(n->T, T);
+    tg_tensor_set(n->T, yd);
     *bad |= tg_replay(tp);
     *bad |= tg_backward(n->L);
     sgd(p, n);
@@ -225,7 +227,7 @@ static NOINLINE double run(bench *B, int v, int nsteps, double *trace)
         switch (v) {
         case HAND: L = step_hand(p, X, y, &B->s); break;
         case RECORD: L = step_record(B->tape[v], p, X, y, &B->bad); break;
-        case REPLAY: L = step_replay(B->tape[v], &B->rep, p, X, T, &B->bad); break;
+        case REPLAY: L = step_replay(B->tape[v], &B->rep, p, X, B->d->yd[k], &B->bad); break;
         default: L = step_record_unfused(B->tape[v], p, X, T, &B->bad); break;
         }
         if (trace) trace[s] = L;
@@ -302,6 +304,7 @@ int main(int argc, char **argv)
                 d.X[k][b * NIN + e] = floor(bench_uniform(&rng, 0, 17)) / 16.0;
             d.y[k][b] = (int)floor(bench_uniform(&rng, 0, NOUT));
             for (int c = 0; c < NOUT; c++) d.onehot[k][b * NOUT + c] = c == d.y[k][b];
+            d.yd[k][b] = d.y[k][b];
         }
     for (int e = 0; e < NIN * NH; e++) init.W1[e] = bench_uniform(&rng, -1, 1) / sqrt(NIN);
     for (int e = 0; e < NH; e++) init.b1[e] = bench_uniform(&rng, -1, 1) / sqrt(NIN);
@@ -314,7 +317,7 @@ int main(int argc, char **argv)
         if (v != HAND && !(B.tape[v] = tg_tape_new_with(bench_hook_fn, &B.hook[v])))
             die("tg_tape_new_with failed", NULL);
     }
-    record_replay(B.tape[REPLAY], &B.rep, &B.p[REPLAY], d.X[0], d.onehot[0]);
+    record_replay(B.tape[REPLAY], &B.rep, &B.p[REPLAY], d.X[0], d.yd[0]);
     if (tg_tape_status(B.tape[REPLAY])) die("recording the replay tape", B.tape[REPLAY]);
 
     /* ---- verify (and warm up): NVERIFY steps of every variant from the same start; the

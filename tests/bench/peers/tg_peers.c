@@ -396,7 +396,7 @@ typedef struct net3 {
     tg_var X, T, W1, b1, W2, b2, Z2, L;
 } net3;
 
-static const int shX[2] = {BATCH, NIN}, shT[2] = {BATCH, NOUT}, shW1[2] = {NIN, NH},
+static const int shX[2] = {BATCH, NIN}, shT[1] = {BATCH}, shW1[2] = {NIN, NH},
                  shb1[1] = {NH}, shW2[2] = {NH, NOUT}, shb2[1] = {NOUT};
 
 /* mlp_bench.c's layers: the weights borrowed from p (sgd updates them in place), applied to
@@ -439,11 +439,10 @@ static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, cons
 }
 
 static NOINLINE double step_replay(tg_tape *tp, const net3 *n, params *p, const double *X,
-                                   const double *T, int *bad)
+                                   const double *yd, int *bad)
 {
-    (void)p; /* the tape borrows p's weights: nothing to copy */
-    tg_tensor_set(n->X, X);
-    tg_tensor_set(n->T, T);
+    tg_tensor_set(n->X, X); /* the weights need nothing: the tape borrows p's */
+    tg_tensor_set(n->T, yd);
     *bad |= tg_replay(tp);
     *bad |= tg_backward(n->L);
     sgd(p, n);
@@ -457,11 +456,8 @@ static int w3(int impl, int verify, const char *outfile)
     int nsamp = (int)(bytes / (NIN * sizeof(double)));
     int32_t *y32 = load("w3_y.bin", NULL);
     int *y = malloc((size_t)nsamp * sizeof *y);
-    double *T = calloc((size_t)nsamp * NOUT, sizeof *T); /* one-hot, for the replay tape */
-    for (int i = 0; i < nsamp; i++) {
-        y[i] = y32[i];
-        T[i * NOUT + y[i]] = 1.0;
-    }
+    double *yd = malloc((size_t)nsamp * sizeof *yd); /* the labels node of the replay tape */
+    for (int i = 0; i < nsamp; i++) yd[i] = y[i] = y32[i];
     params *init = load("w3_init.bin", NULL), p = *init;
     int nb = nsamp / BATCH, steps = nb * EPOCHS;
     double *losses = malloc((size_t)steps * sizeof *losses);
@@ -472,8 +468,8 @@ static int w3(int impl, int verify, const char *outfile)
     if (impl == REPLAY) {
         n.X = tg_tensor_const(tp, 2, shX, X);
         record_layers(tp, &n, &p);
-        n.T = tg_tensor_const(tp, 2, shT, T);
-        n.L = tg_mul(tg_sum(tg_mul(n.T, tg_log_softmax(n.Z2))), tg_const(tp, -1.0 / BATCH));
+        n.T = tg_tensor_const(tp, 1, shT, yd);
+        n.L = tg_cross_entropy_var(n.Z2, n.T);
         if (tg_tape_status(tp)) die("W3 recording", tp);
     }
     /* warm-up: 2 steps, then back to the initial weights (in place: the replay tape
@@ -481,7 +477,7 @@ static int w3(int impl, int verify, const char *outfile)
     for (int k = 0; k < 2; k++) {
         if (impl == HAND) step_hand(&p, X, y, &s);
         else if (impl == RECORD) step_record(tp, &p, X, y, &bad);
-        else step_replay(tp, &n, &p, X, T, &bad);
+        else step_replay(tp, &n, &p, X, yd, &bad);
     }
     p = *init;
     double t0 = now_ns();
@@ -491,7 +487,7 @@ static int w3(int impl, int verify, const char *outfile)
             const int *yb = y + b * BATCH;
             if (impl == HAND) losses[k] = step_hand(&p, Xb, yb, &s);
             else if (impl == RECORD) losses[k] = step_record(tp, &p, Xb, yb, &bad);
-            else losses[k] = step_replay(tp, &n, &p, Xb, T + (size_t)b * BATCH * NOUT, &bad);
+            else losses[k] = step_replay(tp, &n, &p, Xb, yd + (size_t)b * BATCH, &bad);
         }
     double t1 = now_ns();
     if (bad) die("W3 sweep", tp);
