@@ -125,7 +125,9 @@ TG_API tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg
                              uint64_t seed, char *err, size_t errsize);
 TG_API void tg_mlp_fini(tg_mlp *m);
 /* Record the network on t for the input node x [N, widths[0]]: the output [N, widths[n-1]].
- * The weights become tensor parameters (params = 1) or constants (params = 0, evaluation). */
+ * The weights become tensor parameters (params = 1), constants (params = 0, evaluation), or
+ * parameters borrowed from m's arrays (params = 2: no copy; they must outlive the recording,
+ * and an update written into them in place is what the next tg_replay reads). */
 TG_API tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params);
 
 /* ---- losses ---- */

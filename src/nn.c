@@ -3,9 +3,10 @@
  * arrays), the trainer and evaluation.
  *
  * The trainer records one step graph per batch size -- X (const) -> MLP (weights as tensor
- * params) -> loss against a target constant T -- and then REPLAYS it for every batch: the
- * batch's inputs, its targets and the current weights go in with tg_tensor_set, tg_replay
- * recomputes, tg_backward sweeps. Classification targets are one-hot constants and cross
+ * params) -> loss against a target constant T -- and then REPLAYS it for every batch. X and
+ * T are borrowed from the trainer's batch buffers and the weights from the layers' arrays
+ * (tg_tensor_*_ref), so filling the buffers and the optimizer's update in place are all a
+ * replay needs: nothing is copied into the tape; tg_replay recomputes, tg_backward sweeps. Classification targets are one-hot constants and cross
  * entropy is built from tg_log_softmax, not tg_cross_entropy: the fused op copies its integer
  * labels into a constant of its own at recording time and hands out no handle to it, so a
  * replayed step could not change the labels. The one-hot form costs an [N,C] multiply and sum
@@ -120,11 +121,17 @@ void tg_dense_fini(tg_dense *l)
     l->W = l->b = NULL;
 }
 
+/* params: 0 constants, 1 parameters (copied), 2 parameters borrowed from l's arrays */
 static tg_var dense_record(tg_dense *l, tg_tape *t, tg_var x, int params)
 {
     int shW[2] = {l->in, l->out}, shb[1] = {l->out};
-    l->vW = params ? tg_tensor_param(t, 2, shW, l->W) : tg_tensor_const(t, 2, shW, l->W);
-    l->vb = params ? tg_tensor_param(t, 1, shb, l->b) : tg_tensor_const(t, 1, shb, l->b);
+    if (params == 2) {
+        l->vW = tg_tensor_param_ref(t, 2, shW, l->W);
+        l->vb = tg_tensor_param_ref(t, 1, shb, l->b);
+    } else {
+        l->vW = params ? tg_tensor_param(t, 2, shW, l->W) : tg_tensor_const(t, 2, shW, l->W);
+        l->vb = params ? tg_tensor_param(t, 1, shb, l->b) : tg_tensor_const(t, 1, shb, l->b);
+    }
     return tg_add(tg_matmul(x, l->vW), l->vb); /* b broadcasts over the rows */
 }
 
@@ -512,9 +519,9 @@ static void step_record(tg_trainer *tr, step *s, int n)
     tg_mlp *m = tr->m;
     int shX[2] = {n, tr->ds->d}, shT[2] = {n, tr->K};
     tg_tape_reset(s->t);
-    s->X = tg_tensor_const(s->t, 2, shX, tr->xb);
-    tg_var out = tg_mlp_forward(m, s->t, s->X, 1);
-    s->T = tg_tensor_const(s->t, 2, shT, tr->tb);
+    s->X = tg_tensor_const_ref(s->t, 2, shX, tr->xb);
+    tg_var out = tg_mlp_forward(m, s->t, s->X, 2);
+    s->T = tg_tensor_const_ref(s->t, 2, shT, tr->tb);
     s->L = record_loss(&tr->o, out, s->T);
     for (int l = 0; l < m->nlayers; l++) {
         s->P[2 * l] = m->layer[l].vW;
@@ -530,10 +537,7 @@ static double step_run(tg_trainer *tr, int n)
     int np = 2 * tr->m->nlayers;
     if (tr->o.rerecord || s->n != n) {
         step_record(tr, s, n);
-    } else {
-        tg_tensor_set(s->X, tr->xb);
-        tg_tensor_set(s->T, tr->tb);
-        for (int k = 0; k < np; k++) tg_tensor_set(s->P[k], tr->pv[k]);
+    } else { /* the tape reads xb, tb and the weights where they are: nothing to copy in */
         int r = tg_replay(s->t);
         if (r != TG_OK && r != TG_FLIP) return NAN;
     }
@@ -618,9 +622,8 @@ tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts 
     }
     for (int i = 0; i < n; i++) target_row(tb + (size_t)i * K, K, ds->classes, ds->y[i]);
     int shX[2] = {n, d}, shT[2] = {n, K};
-    tg_var out = tg_mlp_forward(m, t, tg_tensor_const(t, 2, shX, ds->X), 0);
-    tg_var L = record_loss(opts, out, tg_tensor_const(t, 2, shT, tb));
-    free(tb);
+    tg_var out = tg_mlp_forward(m, t, tg_tensor_const_ref(t, 2, shX, ds->X), 0);
+    tg_var L = record_loss(opts, out, tg_tensor_const_ref(t, 2, shT, tb));
     tg_status st = tg_tape_status(t);
     if (st == TG_OK) {
         const double *z = tg_data(out);
@@ -642,5 +645,6 @@ tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts 
         }
     }
     tg_tape_free(t);
+    free(tb); /* after the tape: it borrowed tb */
     return st;
 }
