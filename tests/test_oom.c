@@ -18,10 +18,20 @@ typedef struct outcome {
     int check_rc;
 } outcome;
 
+/* tg_parse's binder: the names u and v are two of the workload's nodes. */
+static tg_var bind_uv(void *ud, tg_tape *t, const char *name)
+{
+    const tg_var *uv = ud;
+    (void)t;
+    return name[0] == 'u' ? uv[0] : uv[1];
+}
+
 /* The article's network: inputs x1, x2, target y; hidden z_j = w_j1 x1 + w_j2 x2 + b_j,
  * a_j = sigmoid(z_j); output z = sum_j v_j a_j + c, o = sigmoid(z); E = (o - y)^2 / 2, plus a
- * small relu term so the kink table is used. Every leaf and layer is labelled. Then backward,
- * tg_diff twice, tg_check_grad (letting it allocate its results) and tg_jvp. */
+ * small relu term so the kink table is used, and a term written as an expression and parsed
+ * (tg_parse: its private name table and the labels it sets come from the tape's allocator).
+ * Every leaf and layer is labelled. Then backward, tg_diff twice, tg_check_grad (letting it
+ * allocate its results) and tg_jvp. */
 static outcome workload(tg_tape *t)
 {
     outcome r;
@@ -67,8 +77,13 @@ static outcome workload(tg_tape *t)
     tg_var o = tg_sigmoid(z);
     tg_label(o, "a1[2]");
     tg_var d = tg_sub(o, y);
-    tg_var e = tg_add(tg_mul(tg_const(t, 0.5), tg_mul(d, d)),
-                      tg_mul(tg_const(t, 1e-3), tg_relu(z)));
+    tg_var uv[2] = {z, o};
+    tg_parse_opts po = {.bind = bind_uv, .bind_ud = uv};
+    tg_parse_error perr;
+    tg_var parsed = tg_parse(t, "u*sigmoid(1.702*u) + log(1 + exp(v - 2))", NULL, &po, &perr);
+    tg_var e = tg_add(tg_add(tg_mul(tg_const(t, 0.5), tg_mul(d, d)),
+                             tg_mul(tg_const(t, 1e-3), tg_relu(z))),
+                      tg_mul(tg_const(t, 1e-3), parsed));
     tg_label(e, "E");
 
     r.e = tg_value(e);
