@@ -160,7 +160,9 @@ static const double *ew_partials(const tg_op_def *op, const tg_op_ctx *c, const 
     return p + j;
 }
 
-static void ew_vjp(const tg_op_def *op, tg_op_ctx *c, const double *part)
+/* fresh[j]: operand j's gradient region is written, not added to (it has the output's size
+ * and nothing has reached it yet: a pass over the whole output writes each element once). */
+static void ew_vjp(const tg_op_def *op, tg_op_ctx *c, const double *part, const int *fresh)
 {
     ew_iter it;
     const int n = c->n;
@@ -173,6 +175,13 @@ static void ew_vjp(const tg_op_def *op, tg_op_ctx *c, const double *part)
             size_t ds;
             const double *d = ew_partials(op, c, &it, p, j, &ds);
             const size_t s = it.step[j]; /* 0: stretched, summed into one element */
+            if (fresh[j]) {
+                for (size_t k = 0; k < it.len; k++) {
+                    const double v = gy[k] * d[k * ds];
+                    g[k] = passes(v, gy[k], d[k * ds]) ? v : 0.0;
+                }
+                continue;
+            }
             for (size_t k = 0; k < it.len; k++) {
                 const double v = gy[k] * d[k * ds];
                 if (passes(v, gy[k], d[k * ds])) g[k * s] += v;
@@ -568,12 +577,25 @@ int tg_tensor_vjp(tg_tape *t, uint32_t i)
     int n = node_ctx(t, i, &c, idx);
     const tg_op_def *op = t->nodes[i].op;
     c.gy = t->grad + tg_node_tensor(t, &t->nodes[i])->off;
-    for (int j = 0; j < n; j++)
-        if (t->nodes[idx[j]].in[0] & TG_ACTIVE) c.gin[j] = tg_tensor_slot(t, idx[j], t->grad, t->adj);
+    int fresh[TG_MAX_ARITY] = {0};
+    for (int j = 0; j < n; j++) {
+        const tg_node *in = &t->nodes[idx[j]];
+        if (!(in->in[0] & TG_ACTIVE)) continue;
+        /* an elementwise op is the first to reach a tensor operand of the output's size: its
+         * vjp writes every element once, so the region need not be zeroed first */
+        if (!op->infer && tg_node_is_tensor(in) && t->adj[idx[j]] == 0.0 &&
+            tg_node_tensor(t, in)->n == c.out.n) {
+            c.gin[j] = t->grad + tg_node_tensor(t, in)->off;
+            t->adj[idx[j]] = 1.0;
+            fresh[j] = 1;
+        } else {
+            c.gin[j] = tg_tensor_slot(t, idx[j], t->grad, t->adj);
+        }
+    }
     if (op->infer)
         op->vjp(&c);
     else /* an active elementwise node: its partials kept, or had from its operands */
-        ew_vjp(op, &c, ew_kept(t, i));
+        ew_vjp(op, &c, ew_kept(t, i), fresh);
     return TG_OK;
 }
 
