@@ -55,22 +55,6 @@ typedef struct tg_op_def {
     const char *math;   /* one line for docs and --help: "y = a*b; dy/da = b, dy/db = a" */
 
     double (*eval)(const double *x, double *dydx); /* NULL for tensor-only ops */
-    /* Optional: eval over a row of len tensor elements in one call (TG_EVAL_ROW below makes
-     * it from eval). Operand j's k-th element is x[j][k * step[j]] (step 0: one value
-     * stretched over the row); writes y[k] and, when part is not NULL, the partials
-     * part[k * arity + j]. It must give exactly what eval gives, element by element (the
-     * registry test checks, bit for bit). NULL: the library calls eval per element. */
-    void (*eval_row)(size_t len, const double *const *x, const size_t *step, double *y,
-                     double *part);
-    /* How a scalar node's partials are had in the sweeps. TG_PARTIALS_KEPT (0, the default):
-     * eval writes them when the node is recorded or replayed and the tape keeps them beside
-     * it. For ops whose partials follow from what the tape holds anyway, nothing is kept
-     * (16 bytes per node neither written nor read back): TG_PARTIALS_CONST, the constants
-     * dconst[i] (add: 1, 1; sub: 1, -1); TG_PARTIALS_SWAP, a product of two operands,
-     * dy/dx0 = x1 and dy/dx1 = x0 (mul). eval must still write the same values when asked
-     * (the registry test checks it, bit for bit). */
-    int partials;
-    double dconst[TG_MAX_ARITY];
 
     /* Tensor kernels, for ops that are not elementwise (matmul, sum, softmax, ...). An op
      * with eval and no infer is elementwise: on tensor operands the library runs eval on
@@ -102,6 +86,25 @@ typedef struct tg_op_def {
      * output adjoint gy (all nodes on one tape). Used by tg_diff for derivatives that can be
      * differentiated again. NULL: tg_diff reports TG_ERR_UNSUPPORTED for this op. */
     tg_var (*vjp_graph)(const tg_var *x, tg_var y, tg_var gy, int i);
+
+    /* (The fields below came later; they are last so that an op written with positional
+     * initialisers keeps its meaning.)
+     * Optional: eval over a row of len tensor elements in one call (TG_EVAL_ROW below makes
+     * it from eval). Operand j's k-th element is x[j][k * step[j]] (step 0: one value
+     * stretched over the row); writes y[k] and, when part is not NULL, the partials
+     * part[k * arity + j]. It must give exactly what eval gives, element by element (the
+     * registry test checks, bit for bit). NULL: the library calls eval per element. */
+    void (*eval_row)(size_t len, const double *const *x, const size_t *step, double *y,
+                     double *part);
+    /* How a scalar node's partials are had in the sweeps. TG_PARTIALS_KEPT (0, the default):
+     * eval writes them when the node is recorded or replayed and the tape keeps them beside
+     * it. For ops whose partials follow from what the tape holds anyway, nothing is kept
+     * (16 bytes per node neither written nor read back): TG_PARTIALS_CONST, the constants
+     * dconst[i] (add: 1, 1; sub: 1, -1); TG_PARTIALS_SWAP, a product of two operands,
+     * dy/dx0 = x1 and dy/dx1 = x0 (mul). eval must still write the same values when asked
+     * (the registry test checks it, bit for bit). */
+    int partials;
+    double dconst[TG_MAX_ARITY];
 } tg_op_def;
 
 /* Defines NAME_row, an eval_row for an op of the given arity from its NAME_eval in the same

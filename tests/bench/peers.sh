@@ -21,8 +21,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 CC=${CC:-cc}
 CXX=${CXX:-g++}
 PY=/usr/bin/python3
-OUT=$BUILD/bench/peers
-mkdir -p "$OUT"
+mkdir -p "$BUILD/bench/peers"
+OUT=$(cd "$BUILD/bench/peers" && pwd) # absolute: peers.py runs the programs from its data dir
 
 # ---- 1. the peers, from Debian's packages ----
 missing=""

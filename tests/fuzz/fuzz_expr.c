@@ -1,7 +1,8 @@
 /* fuzz_expr.c - libFuzzer target for the expression language: arbitrary bytes as definitions
  * (every line but the last, through tg_defs_add) and an expression (the last line, through
  * tg_parse), then every sweep and report the workbench runs on a parsed expression: backward,
- * replay, tg_diff twice, tg_explain, tg_dot, tg_check_formula. Built by `make fuzz` (clang,
+ * replay, tg_diff twice, tg_explain, tg_dot, tg_check_formula; inputs of odd length in anomaly
+ * mode. Built by `make fuzz` (clang,
  * -fsanitize=fuzzer,address,undefined); its seed corpus is tests/fuzz/corpus. See LICENSE. */
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         line = nl + 1;
     }
     tg_tape *t = tg_tape_new();
+    if (t && (size & 1)) tg_tape_check_nan(t, 1); /* odd lengths run the anomaly-mode sweeps */
     tg_names *names = tg_names_new();
     tg_parse_opts o = {.defs = defs, .max_nodes = 20000};
     tg_parse_error e;

@@ -157,8 +157,8 @@ typedef tg_var (*u2)(tg_var, tg_var);
 static const u1 unary[] = {tg_neg,  tg_exp,      tg_log,  tg_sqrt,    tg_sin,      tg_cos,
                            tg_tanh, tg_sigmoid,  tg_relu, tg_softplus, tg_abs,     tg_silu,
                            tg_gelu, tg_normcdf,  tg_step, tg_sum,      tg_mean,    tg_softmax,
-                           tg_log_softmax, tg_transpose};
-static const int unary_tame[] = {1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+                           tg_log_softmax, tg_transpose, tg_normpdf};
+static const int unary_tame[] = {1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 static const u2 binary[] = {tg_add, tg_sub, tg_mul, tg_div, tg_pow, tg_matmul, tg_mse,
                             tg_bce_with_logits};
 static const int binary_tame[] = {1, 1, 1, 0, 0, 1, 1, 1};
