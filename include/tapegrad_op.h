@@ -13,6 +13,7 @@ extern "C" {
 #define TG_MAX_RANK 4
 #define TG_MAX_ATTR 4
 
+/* tg_op_def.partials: how the sweeps have a scalar op's partials (see there). */
 enum { TG_PARTIALS_KEPT, TG_PARTIALS_CONST, TG_PARTIALS_SWAP };
 
 /* One operand or result as a tensor kernel sees it: row-major, contiguous data and a shape.
