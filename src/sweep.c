@@ -18,6 +18,24 @@ static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
                    t->nodes[i].op->name, j + 1, p, tg_node_name(t, i, nm, sizeof nm));
 }
 
+/* A binary node's two partials, in whichever of the three forms its op keeps them, picked
+ * without a branch; a unary node's one. (tg_node_partials_get is the general form.) */
+static inline void binary_partials(const tg_node *nodes, const double *part, const tg_node *nd,
+                                   uint32_t i, uint32_t ia, uint32_t ib, double *p0, double *p1)
+{
+    const tg_op_def *op = nd->op;
+    const int swap = op->partials == TG_PARTIALS_SWAP;
+    const double *q = op->partials == TG_PARTIALS_KEPT ? &part[2 * (size_t)i] : op->dconst;
+    const double va = nodes[ia].v, vb = nodes[ib].v;
+    *p0 = swap ? vb : q[0];
+    *p1 = swap ? va : q[1];
+}
+
+static inline double unary_partial(const double *part, const tg_node *nd, uint32_t i)
+{
+    return nd->op->partials == TG_PARTIALS_KEPT ? part[2 * (size_t)i] : nd->op->dconst[0];
+}
+
 /* The reverse loop over nodes n-1 .. 0, adjoints seeded. check (anomaly mode) is a
  * constant in each of the two copies the compiler makes, so the common one tests nothing.
  * Node i is the last node to contribute to node i-1 (every consumer of i-1 comes after it),
@@ -43,13 +61,8 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
         if (gy == 0.0) continue;
         const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
         if (kind == TG_BINARY) {
-            /* the partials in one of three forms, picked without a branch */
-            const tg_op_def *op = nd->op;
-            const int swap = op->partials == TG_PARTIALS_SWAP;
-            const double *q = op->partials == TG_PARTIALS_KEPT ? &part[2 * (size_t)i]
-                                                                : op->dconst;
-            const double va = nodes[ia].v, vb = nodes[ib].v;
-            const double p0 = swap ? vb : q[0], p1 = swap ? va : q[1];
+            double p0, p1;
+            binary_partials(nodes, part, nd, i, ia, ib, &p0, &p1);
             if (!check || (isfinite(gy * p0) && isfinite(gy * p1))) {
                 if (ib == prev) carry += gy * p1;
                 else adj[ib] += gy * p1;
@@ -58,9 +71,7 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
                 continue;
             }
         } else if (kind == TG_UNARY) {
-            const tg_op_def *op = nd->op;
-            const double p0 = op->partials == TG_PARTIALS_KEPT ? part[2 * (size_t)i]
-                                                                 : op->dconst[0];
+            const double p0 = unary_partial(part, nd, i);
             if (!check || isfinite(gy * p0)) {
                 if (ia == prev) carry += gy * p0;
                 else adj[ia] += gy * p0;
@@ -183,22 +194,36 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         }
         dx += w.n;
     }
+    /* as in reverse, a zero factor makes a zero term: a fixed input, or one whose partial is
+     * 0 (a relu that is off), adds nothing, even times Inf */
+    const tg_node *nodes = t->nodes;
+    const double *part = t->part;
     for (uint32_t i = 0; i < t->n; i++) {
-        const tg_node *nd = &t->nodes[i];
-        if (tg_node_is_leaf(nd) || !(nd->in[0] & TG_ACTIVE)) continue;
-        if (nd->in[0] & TG_TENSOR) {
+        const tg_node *nd = &nodes[i];
+        const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
+        if (kind == TG_LEAF || !(a & TG_ACTIVE)) continue;
+        const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
+        double dy = 0.0;
+        if (kind == TG_BINARY) {
+            double p0, p1;
+            binary_partials(nodes, part, nd, i, ia, ib, &p0, &p1);
+            if (tan[ia] != 0.0 && p0 != 0.0) dy += p0 * tan[ia];
+            if (tan[ib] != 0.0 && p1 != 0.0) dy += p1 * tan[ib];
+        } else if (kind == TG_UNARY) {
+            const double p0 = unary_partial(part, nd, i);
+            if (tan[ia] != 0.0 && p0 != 0.0) dy = p0 * tan[ia];
+        } else if (a & TG_TENSOR) {
             int st = tg_tensor_jvp(t, i);
             if (st) return st;
             continue;
+        } else {
+            uint32_t idx[TG_MAX_ARITY];
+            double p[TG_MAX_ARITY];
+            int k = tg_node_inputs(t, nd, idx);
+            tg_node_partials_get(t, nd, i, p);
+            for (int j = 0; j < k; j++)
+                if (tan[idx[j]] != 0.0 && p[j] != 0.0) dy += p[j] * tan[idx[j]];
         }
-        uint32_t idx[TG_MAX_ARITY];
-        double dy = 0.0, p[TG_MAX_ARITY];
-        int k = tg_node_inputs(t, nd, idx);
-        tg_node_partials_get(t, nd, i, p);
-        /* as in reverse, a zero factor makes a zero term: a fixed input, or one whose partial
-         * is 0 (a relu that is off), adds nothing, even times Inf */
-        for (int j = 0; j < k; j++)
-            if (tan[idx[j]] != 0.0 && p[j] != 0.0) dy += p[j] * tan[idx[j]];
         tan[i] = dy;
     }
     t->tan_n = t->n;

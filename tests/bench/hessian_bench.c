@@ -93,7 +93,8 @@ static void line(const char *what, const double *ns, const double *ratio)
  *     (tg_backward) against H v (one tg_jvp along v, over the whole tape);
  * (2) each from a fresh recording: reset + record + tg_backward against reset + record +
  *     tg_hvp (which records the gradient nodes too). */
-static int measure(const char *name, build_fn build, int n, int inner)
+/* ratio: the median of H v (over recorded gradient nodes) / gradient, for the target */
+static int measure(const char *name, build_fn build, int n, int inner, double *ratio)
 {
     tg_tape *t = tg_tape_new();
     tg_var *x = malloc((size_t)n * sizeof *x), *g = malloc((size_t)n * sizeof *g);
@@ -139,6 +140,7 @@ static int measure(const char *name, build_fn build, int n, int inner)
     line("H v over recorded gradient nodes (tg_jvp)", tj, rj);
     line("record + gradient", fb, NULL);
     line("record + tg_hvp (records the gradient too)", fh, rh);
+    *ratio = bench_median(rj, REPS);
     free(x);
     free(g);
     free(v);
@@ -151,7 +153,8 @@ int main(void)
 {
     printf("tapegrad second-order benchmark (%d repetitions; medians, min - max; ratios to "
            "the gradient)\n", REPS);
-    if (measure("article E (sigmoid)", build_article, 9, 2000)) return 1;
+    double ra = 0, rr = 0;
+    if (measure("article E (sigmoid)", build_article, 9, 2000, &ra)) return 1;
 
     /* the dense Hessian: one forward sweep per weight over the gradient nodes it records */
     tg_tape *t = tg_tape_new();
@@ -168,7 +171,8 @@ int main(void)
     printf("  dense 9 x 9 Hessian (tg_hessian, E recorded)  %.1f us  (%.1f - %.1f)  target < 50 "
            "us: %s\n", bench_median(th, REPS) / 1e3, bench_min(th, REPS) / 1e3,
            bench_max(th, REPS) / 1e3, bench_median(th, REPS) < 50e3 ? "met" : "MISSED");
-    int rc = measure("extended Rosenbrock, n = 100000", build_rosenbrock, 100000, 3);
-    printf("target: H v <= 5 x a gradient\n");
+    int rc = measure("extended Rosenbrock, n = 100000", build_rosenbrock, 100000, 3, &rr);
+    printf("target: H v (over recorded gradient nodes) <= 5 x a gradient: article %.2fx, "
+           "Rosenbrock %.2fx: %s\n", ra, rr, ra <= 5 && rr <= 5 ? "met" : "MISSED");
     return rc;
 }
