@@ -45,7 +45,7 @@ int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, ui
 int cli_at_each(const char *cmd, const char *spec,
                 int (*bind)(void *ud, const char *name, double value), void *ud);
 
-/* ---- workbench.c: what grad, check, plot and dot share ---- */
+/* ---- workbench.c: what grad, check, plot, dot and hess share ---- */
 
 /* One tape, one name table, the --def definitions and the --at values. */
 typedef struct cli_wb {

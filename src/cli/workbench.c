@@ -1,4 +1,4 @@
-/* workbench.c - what grad, check, plot and dot share: --def and --at collected before any
+/* workbench.c - what grad, check, plot, dot and hess share: --def and --at collected before any
  * expression is read, expressions parsed onto one tape with one name table, the one-line
  * parse error "tapegrad: at column C: ...", JSON numbers, and running a helper program
  * (gnuplot, dot) when it is installed. See LICENSE. */
