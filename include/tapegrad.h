@@ -131,11 +131,13 @@ TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the oth
 TG_API tg_var tg_tensor_param(tg_tape *t, int ndim, const int *shape, const double *data);
 TG_API tg_var tg_tensor_const(tg_tape *t, int ndim, const int *shape, const double *data);
 /* The same without a copy: the tape reads the caller's array in place, so data must stay
- * valid until the tape is reset or freed. Values are read when the leaf is used (recording,
- * tg_replay), so new values reach a replay by writing them into the array (tg_tensor_set
- * refuses such a leaf). tg_check perturbs a borrowed param's elements one at a time and
- * restores them, hence data is not const there. Saves the copy per step of a training
- * loop: the batch borrowed from the data set, the weights from the optimizer's arrays. */
+ * valid until the tape is reset or freed. It is read by recording, tg_replay and the sweeps
+ * (tg_backward and tg_jvp read operand values), so new values go in by writing them into
+ * the array and then replaying; change it only between a sweep and the next replay, never
+ * between a replay and its sweeps (tg_tensor_set and tg_set refuse such a leaf). tg_check
+ * perturbs a borrowed param's elements one at a time and restores them, hence data is not
+ * const there. Saves the copy per step of a training loop: the batch borrowed from the data
+ * set, the weights from the optimizer's arrays. */
 TG_API tg_var tg_tensor_param_ref(tg_tape *t, int ndim, const int *shape, double *data);
 TG_API tg_var tg_tensor_const_ref(tg_tape *t, int ndim, const int *shape, const double *data);
 /* A constant tensor of that shape with every element v (ndim 0: a scalar constant). */

@@ -120,8 +120,7 @@ static void cross_entropy_vjp(tg_op_ctx *c)
         int l = label_of(&c->in[1], r, (int)C);
         double e[CACHED];
         row w = row_of(z, C, e);
-        for (size_t j = 0; j < C; j++) gz[j] += g * residual(z, &w, j, l);
-        if (l < 0) gz[0] += NAN;
+        for (size_t j = 0; j < C; j++) gz[j] += l < 0 ? NAN : g * residual(z, &w, j, l);
     }
 }
 

@@ -259,6 +259,9 @@ int tg_tensor_vjp(tg_tape *t, uint32_t i);
 int tg_tensor_jvp(tg_tape *t, uint32_t i);
 /* The view of node i's value (a scalar node's view points at its inline value). */
 tg_view tg_node_view(const tg_tape *t, uint32_t i);
+/* 1 with the error set ("<who>: leaf ... borrows the caller's array ...") when node i is a
+ * borrowed tensor leaf, whose values the tape must not write; else 0. */
+int tg_refuse_borrowed(tg_tape *t, uint32_t i, const char *who);
 size_t tg_node_numel(const tg_tape *t, uint32_t i);
 /* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
 /* Where node j's gradient (base t->grad, flags t->adj) or tangent (t->tdat, t->tan) goes: a

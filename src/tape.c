@@ -274,6 +274,7 @@ void tg_set(tg_var leaf, double v)
                 nd->op->name);
         return;
     }
+    if (tg_refuse_borrowed(leaf.tape, leaf.index, "tg_set")) return;
     double *x = one_value(leaf, "tg_set");
     if (x) *x = v;
 }

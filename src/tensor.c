@@ -357,7 +357,7 @@ static tg_var tensor_leaf(tg_tape *t, const tg_op_def *kind, uint32_t act, int n
 {
     if (!t || t->status) return tg_err_var(t);
     tg_view v = {NULL, ndim, {0}, 1};
-    int min_rank = kind == &tg_leaf_const && !data ? 0 : 1;
+    int min_rank = kind == &tg_leaf_const && !data && !borrow ? 0 : 1; /* 0: tg_tensor_fill */
     if (ndim < min_rank || ndim > TG_MAX_RANK) {
         tg_fail(t, TG_ERR_ARG, "%s: rank %d is outside %d..%d", who, ndim, min_rank,
                 TG_MAX_RANK);
@@ -473,6 +473,17 @@ const double *tg_tangent_data(tg_var v)
     return tg_node_is_tensor(nd) ? t->tdat + tg_node_tensor(t, nd)->off : &t->tan[v.index];
 }
 
+int tg_refuse_borrowed(tg_tape *t, uint32_t i, const char *who)
+{
+    const tg_node *nd = &t->nodes[i];
+    if (!tg_node_is_tensor(nd) || !tg_node_tensor(t, nd)->ref) return 0;
+    char nm[64];
+    tg_fail(t, TG_ERR_ARG, "%s: leaf %s borrows the caller's array (made by tg_tensor_%s_ref): "
+            "write new values into that array instead", who, tg_node_name(t, i, nm, sizeof nm),
+            tg_node_active(nd) ? "param" : "const");
+    return 1;
+}
+
 void tg_tensor_set(tg_var leaf, const double *data)
 {
     tg_node *nd = tg_resolve(leaf, "tg_tensor_set");
@@ -487,13 +498,7 @@ void tg_tensor_set(tg_var leaf, const double *data)
                 tg_node_name(leaf.tape, leaf.index, nm, sizeof nm), nd->op->name);
         return;
     }
-    if (tg_node_is_tensor(nd) && tg_node_tensor(leaf.tape, nd)->ref) {
-        tg_fail(leaf.tape, TG_ERR_ARG, "tg_tensor_set: leaf %s borrows the caller's array "
-                "(made by tg_tensor_%s_ref): write new values into that array instead",
-                tg_node_name(leaf.tape, leaf.index, nm, sizeof nm),
-                tg_node_active(nd) ? "param" : "const");
-        return;
-    }
+    if (tg_refuse_borrowed(leaf.tape, leaf.index, "tg_tensor_set")) return;
     tg_view w = tg_node_view(leaf.tape, leaf.index);
     memcpy(w.x, data, w.n * sizeof *data);
 }

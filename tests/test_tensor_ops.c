@@ -1078,6 +1078,20 @@ Test(tensor_ops, borrowed_leaves_check_their_arguments_like_copied_ones)
     tg_tensor_param_ref(t, 2, sh, NULL);
     th_expect_error(t, TG_ERR_ARG, "tg_tensor_param_ref: data is NULL");
     tg_tape_reset(t);
+    tg_tensor_const_ref(t, 2, sh, NULL); /* unlike tg_tensor_const's NULL: no fill here */
+    th_expect_error(t, TG_ERR_ARG, "tg_tensor_const_ref: data is NULL");
+    tg_tape_reset(t);
+    tg_tensor_const_ref(t, 0, sh, W);
+    th_expect_error(t, TG_ERR_ARG, "tg_tensor_const_ref: rank 0 is outside 1..4");
+    tg_tape_reset(t);
+    int one = 1;
+    tg_var k = tg_tensor_const_ref(t, 1, &one, W);
+    tg_label(k, "k");
+    tg_set(k, 5.0); /* would write into the caller's array */
+    th_expect_error(t, TG_ERR_ARG, "tg_set: leaf 'k' borrows the caller's array (made by "
+                    "tg_tensor_const_ref): write new values into that array instead");
+    cr_expect_eq(W[0], 0.0, "tg_set wrote %g into the caller's array", W[0]);
+    tg_tape_reset(t);
     tg_tensor_const_ref(t, 2, bad, W);
     th_expect_error(t, TG_ERR_SHAPE,
                     "tg_tensor_const_ref: dimension 1 is 0 (must be at least 1)");
@@ -1116,6 +1130,15 @@ Test(tensor_ops, cross_entropy_with_labels_as_a_node_replays_new_labels)
         cr_assert_eq(tg_replay(t), TG_OK);
         cr_assert_eq(tg_backward(L), TG_OK);
     }
+    /* a label made invalid before a replay: the loss and that row's whole gradient are NaN,
+     * the other row's stay finite */
+    tg_tensor_set(Y, bad);
+    cr_assert_eq(tg_replay(t), TG_OK);
+    cr_assert_eq(tg_backward(L), TG_OK);
+    cr_expect(isnan(tg_value(L)), "loss %g with label 3 of 3 classes", tg_value(L));
+    for (int e = 0; e < 6; e++)
+        cr_expect(e < 3 ? isnan(tg_gradient_data(Z)[e]) : isfinite(tg_gradient_data(Z)[e]),
+                  "dL/dz[%d] = %g", e, tg_gradient_data(Z)[e]);
     tg_tape_reset(t);
     tg_cross_entropy_var(tg_tensor_param(t, 2, sh, z0), tg_tensor_const(t, 1, &two, bad));
     th_expect_error(t, TG_ERR_ARG, "cross_entropy: label 3 at row 0 is out of range [0, C) "
