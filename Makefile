@@ -76,14 +76,14 @@ $(BENCH): tests/bench/article_bench.c $(LIBA)
 
 TBENCH := $(BUILD)/bench/matmul_bench $(BUILD)/bench/mlp_bench $(BUILD)/bench/hessian_bench
 
-$(TBENCH): $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(LIBA)
+$(TBENCH): $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h tests/bench/mlp_model.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
 
 # issue 6: the peers (ADOL-C, PyTorch); tests/bench/peers.sh installs them and builds adolc_peers
 PEERS := $(BUILD)/bench/peers/tg_peers
 
-$(PEERS): tests/bench/peers/tg_peers.c $(LIBA)
+$(PEERS): tests/bench/peers/tg_peers.c tests/bench/mlp_model.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
 

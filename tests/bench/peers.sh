@@ -51,6 +51,7 @@ fi
 LIBA=$BUILD/libtapegrad.a
 [ -f "$LIBA" ] || { echo "peers.sh: $LIBA missing: run make first"; exit 1; }
 if [ ! -x "$OUT/tg_peers" ] || [ "$OUT/tg_peers" -ot "$HERE/peers/tg_peers.c" ] \
+   || [ "$OUT/tg_peers" -ot "$HERE/mlp_model.h" ] \
    || [ "$OUT/tg_peers" -ot "$LIBA" ]; then
     $CC -std=c11 -Wall -Wextra -Wpedantic -Werror -O3 -g -D_POSIX_C_SOURCE=200809L \
         -I"$ROOT/include" -o "$OUT/tg_peers" "$HERE/peers/tg_peers.c" "$LIBA" -lopenblas -lm

@@ -30,6 +30,8 @@
 
 #define NOINLINE __attribute__((noinline, noclone))
 
+#include "../mlp_model.h"
+
 static const char *datadir;
 
 static void die(const char *msg, const tg_tape *t)
@@ -330,124 +332,11 @@ static int w2(int impl, int verify, const char *outfile, size_t n, int repeat)
 
 /* ====================================================================== W3
  * 64-64-10 tanh MLP, softmax cross-entropy, SGD lr 0.1, batch 32, 20 epochs over the 1797
- * samples in order (56 batches per epoch, the last 5 samples dropped): mlp_bench's model */
+ * samples in order (56 batches per epoch, the last 5 samples dropped): mlp_bench's model and
+ * steps, hand-written and tapegrad's (../mlp_model.h) */
 
-#define NIN 64
-#define NH 64
-#define NOUT 10
-#define BATCH 32
-#define LR 0.1
 #define EPOCHS 20
 #define NPARAM (NIN * NH + NH + NH * NOUT + NOUT)
-
-typedef struct params {
-    double W1[NIN * NH], b1[NH], W2[NH * NOUT], b2[NOUT];
-} params;
-
-typedef struct scratch {
-    double H[BATCH * NH], Z2[BATCH * NOUT], dZ2[BATCH * NOUT], dH[BATCH * NH];
-    double dW1[NIN * NH], db1[NH], dW2[NH * NOUT], db2[NOUT];
-} scratch;
-
-/* mlp_bench.c's step_hand */
-static NOINLINE double step_hand(params *p, const double *X, const int *y, scratch *s)
-{
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BATCH, NH, NIN, 1.0, X, NIN, p->W1,
-                NH, 0.0, s->H, NH);
-    for (int b = 0; b < BATCH; b++)
-        for (int j = 0; j < NH; j++) s->H[b * NH + j] = tanh(s->H[b * NH + j] + p->b1[j]);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BATCH, NOUT, NH, 1.0, s->H, NH, p->W2,
-                NOUT, 0.0, s->Z2, NOUT);
-    double loss = 0;
-    for (int b = 0; b < BATCH; b++) {
-        double *z = &s->Z2[b * NOUT], *dz = &s->dZ2[b * NOUT], m = -INFINITY, sum = 0;
-        for (int k = 0; k < NOUT; k++) {
-            z[k] += p->b2[k];
-            m = z[k] > m ? z[k] : m;
-        }
-        for (int k = 0; k < NOUT; k++) sum += dz[k] = exp(z[k] - m);
-        loss += m + log(sum) - z[y[b]];
-        for (int k = 0; k < NOUT; k++) dz[k] = (dz[k] / sum - (k == y[b])) / BATCH;
-    }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NH, NOUT, BATCH, 1.0, s->H, NH, s->dZ2,
-                NOUT, 0.0, s->dW2, NOUT);
-    memset(s->db2, 0, sizeof s->db2);
-    for (int b = 0; b < BATCH; b++)
-        for (int k = 0; k < NOUT; k++) s->db2[k] += s->dZ2[b * NOUT + k];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BATCH, NH, NOUT, 1.0, s->dZ2, NOUT,
-                p->W2, NOUT, 0.0, s->dH, NH);
-    memset(s->db1, 0, sizeof s->db1);
-    for (int b = 0; b < BATCH; b++)
-        for (int j = 0; j < NH; j++) {
-            double h = s->H[b * NH + j], d = s->dH[b * NH + j] * (1.0 - h * h);
-            s->dH[b * NH + j] = d;
-            s->db1[j] += d;
-        }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NIN, NH, BATCH, 1.0, X, NIN, s->dH, NH,
-                0.0, s->dW1, NH);
-    for (int e = 0; e < NIN * NH; e++) p->W1[e] -= LR * s->dW1[e];
-    for (int e = 0; e < NH; e++) p->b1[e] -= LR * s->db1[e];
-    for (int e = 0; e < NH * NOUT; e++) p->W2[e] -= LR * s->dW2[e];
-    for (int e = 0; e < NOUT; e++) p->b2[e] -= LR * s->db2[e];
-    return loss / BATCH;
-}
-
-typedef struct net3 {
-    tg_var X, T, W1, b1, W2, b2, Z2, L;
-} net3;
-
-static const int shX[2] = {BATCH, NIN}, shT[1] = {BATCH}, shW1[2] = {NIN, NH},
-                 shb1[1] = {NH}, shW2[2] = {NH, NOUT}, shb2[1] = {NOUT};
-
-/* mlp_bench.c's layers: the weights borrowed from p (sgd updates them in place), applied to
- * the batch leaf n->X */
-static void record_layers(tg_tape *tp, net3 *n, params *p)
-{
-    n->W1 = tg_tensor_param_ref(tp, 2, shW1, p->W1);
-    n->b1 = tg_tensor_param_ref(tp, 1, shb1, p->b1);
-    n->W2 = tg_tensor_param_ref(tp, 2, shW2, p->W2);
-    n->b2 = tg_tensor_param_ref(tp, 1, shb2, p->b2);
-    tg_var H = tg_tanh(tg_add(tg_matmul(n->X, n->W1), n->b1));
-    n->Z2 = tg_add(tg_matmul(H, n->W2), n->b2);
-}
-
-static void sgd(params *p, const net3 *n)
-{
-    const double *g;
-    g = tg_gradient_data(n->W1);
-    for (int e = 0; e < NIN * NH; e++) p->W1[e] -= LR * g[e];
-    g = tg_gradient_data(n->b1);
-    for (int e = 0; e < NH; e++) p->b1[e] -= LR * g[e];
-    g = tg_gradient_data(n->W2);
-    for (int e = 0; e < NH * NOUT; e++) p->W2[e] -= LR * g[e];
-    g = tg_gradient_data(n->b2);
-    for (int e = 0; e < NOUT; e++) p->b2[e] -= LR * g[e];
-}
-
-/* mlp_bench.c's step_record and step_replay */
-static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, const int *y,
-                                   int *bad)
-{
-    net3 n;
-    tg_tape_reset(tp);
-    n.X = tg_tensor_const_ref(tp, 2, shX, X);
-    record_layers(tp, &n, p);
-    n.L = tg_cross_entropy(n.Z2, y);
-    *bad |= tg_backward(n.L);
-    sgd(p, &n);
-    return tg_value(n.L);
-}
-
-static NOINLINE double step_replay(tg_tape *tp, const net3 *n, params *p, const double *X,
-                                   const double *yd, int *bad)
-{
-    tg_tensor_set(n->X, X); /* the weights need nothing: the tape borrows p's */
-    tg_tensor_set(n->T, yd);
-    *bad |= tg_replay(tp);
-    *bad |= tg_backward(n->L);
-    sgd(p, n);
-    return tg_value(n->L);
-}
 
 static int w3(int impl, int verify, const char *outfile)
 {
@@ -463,13 +352,10 @@ static int w3(int impl, int verify, const char *outfile)
     double *losses = malloc((size_t)steps * sizeof *losses);
     scratch s;
     tg_tape *tp = tg_tape_new();
-    net3 n;
+    net n;
     int bad = 0;
     if (impl == REPLAY) {
-        n.X = tg_tensor_const(tp, 2, shX, X);
-        record_layers(tp, &n, &p);
-        n.T = tg_tensor_const(tp, 1, shT, yd);
-        n.L = tg_cross_entropy_var(n.Z2, n.T);
+        record_replay(tp, &n, &p, X, yd);
         if (tg_tape_status(tp)) die("W3 recording", tp);
     }
     /* warm-up: 2 steps, then back to the initial weights (in place: the replay tape
