@@ -463,7 +463,7 @@ plot '{dat}' using 1:5 with linespoints lw 2 pt 7 title 'record + backward', \\
         subprocess.run(["gnuplot"], input=gp, text=True, check=True)
     except subprocess.CalledProcessError:  # no cairo: the plain png terminal
         subprocess.run(["gnuplot"], input=gp.replace("pngcairo", "png"), text=True, check=True)
-    print(f"plot: {png} (data {dat})")
+    print(f"plot: {os.path.relpath(png)} (data {dat})")
 
 
 if __name__ == "__main__":
