@@ -120,9 +120,18 @@ static void expect_same(const outcome *got, const outcome *want, size_t k)
                  got->tangent, want->tangent);
 }
 
-/* Run the workload with allocation k refused (and, with after, every one from k on).
- * Returns 1 when an allocation was refused, 0 when the run needed fewer than k. */
-static int run_failing_at(size_t k, int after, const outcome *clean)
+/* A workload for the failure walk: run records and sweeps on t, its results into out (of
+ * size bytes); same checks a recovered run's results against a clean run's. */
+typedef struct walk {
+    const char *name;
+    void (*run)(tg_tape *t, void *out);
+    void (*same)(const void *got, const void *want, size_t k);
+    size_t size;
+} walk;
+
+/* Run w with allocation k refused (and, with after, every one from k on). Returns 1 when an
+ * allocation was refused, 0 when the run needed fewer than k. */
+static int run_failing_at(const walk *w, size_t k, int after, const void *clean)
 {
     th_alloc a;
     memset(&a, 0, sizeof a);
@@ -130,37 +139,59 @@ static int run_failing_at(size_t k, int after, const outcome *clean)
     a.fail_after = after;
     tg_tape *t = tg_tape_new_with(th_alloc_fn, &a);
     if (!t) {
-        cr_expect_eq(k, 1, "tg_tape_new_with returned NULL although allocation %zu failed, not "
-                     "the tape's own", k);
-        cr_expect_eq(a.live, 0, "k = %zu: a failed tg_tape_new_with leaked %lld bytes", k,
-                     a.live);
+        cr_expect_eq(k, 1, "%s: tg_tape_new_with returned NULL although allocation %zu failed, "
+                     "not the tape's own", w->name, k);
+        cr_expect_eq(a.live, 0, "%s, k = %zu: a failed tg_tape_new_with leaked %lld bytes",
+                     w->name, k, a.live);
         return 1;
     }
-    outcome r = workload(t);
+    void *got = malloc(w->size); /* outside the tape's allocator */
+    cr_assert_not_null(got);
+    w->run(t, got);
     int failed = a.failures > 0;
     if (failed) {
-        cr_expect_eq(tg_tape_status(t), TG_ERR_NOMEM, "k = %zu%s: allocation refused, status %d "
-                     "(%s)", k, after ? " and after" : "", tg_tape_status(t),
-                     tg_tape_error(t) ? tg_tape_error(t) : "no message");
+        cr_expect_eq(tg_tape_status(t), TG_ERR_NOMEM, "%s, k = %zu%s: allocation refused, "
+                     "status %d (%s)", w->name, k, after ? " and after" : "",
+                     tg_tape_status(t), tg_tape_error(t) ? tg_tape_error(t) : "no message");
         const char *m = tg_tape_error(t);
-        cr_expect(m && strstr(m, "out of memory"), "k = %zu: message does not say out of "
-                  "memory: %s", k, m ? m : "(none)");
+        cr_expect(m && strstr(m, "out of memory"), "%s, k = %zu: message does not say out of "
+                  "memory: %s", w->name, k, m ? m : "(none)");
         /* the allocator recovers; after a reset the tape works again */
         a.fail_at = 0;
         tg_tape_reset(t);
-        outcome again = workload(t);
-        expect_same(&again, clean, k);
-    } else {
-        expect_same(&r, clean, k);
+        w->run(t, got);
     }
+    w->same(got, clean, k);
+    free(got);
     tg_tape_free(t);
-    cr_expect_eq(a.live, 0, "k = %zu%s: %lld bytes leaked", k, after ? " and after" : "",
-                 a.live);
-    cr_expect_eq(a.allocated, a.freed, "k = %zu: allocated %zu, freed %zu", k, a.allocated,
-                 a.freed);
-    cr_expect_eq(a.bad_osize, 0, "k = %zu: %zu frees with a wrong old size", k, a.bad_osize);
+    cr_expect_eq(a.live, 0, "%s, k = %zu%s: %lld bytes leaked", w->name, k,
+                 after ? " and after" : "", a.live);
+    cr_expect_eq(a.allocated, a.freed, "%s, k = %zu: allocated %zu, freed %zu", w->name, k,
+                 a.allocated, a.freed);
+    cr_expect_eq(a.bad_osize, 0, "%s, k = %zu: %zu frees with a wrong old size", w->name, k,
+                 a.bad_osize);
     return failed;
 }
+
+/* Walk k = 1, 2, ... until a run completes; returns how many failure points there were. */
+static size_t walk_all(const walk *w, int after, const void *clean)
+{
+    size_t k = 1;
+    while (k < MAX_K && run_failing_at(w, k, after, clean)) k++;
+    cr_expect_lt(k, MAX_K, "%s: the workload never completed", w->name);
+    cr_expect_gt(k, 10, "%s: only %zu allocations: the hook is bypassed?", w->name, k - 1);
+    cr_log_info("oom: %zu failure points exercised in the %s workload (%s)", k - 1, w->name,
+                after ? "every allocation refused from the k-th on" : "one refused allocation "
+                "each");
+    return k - 1;
+}
+
+static void article_run(tg_tape *t, void *out) { *(outcome *)out = workload(t); }
+static void article_same(const void *got, const void *want, size_t k)
+{
+    expect_same(got, want, k);
+}
+static const walk article_walk = {"article", article_run, article_same, sizeof(outcome)};
 
 static outcome clean_run(void)
 {
@@ -179,21 +210,13 @@ static outcome clean_run(void)
 Test(oom, each_failed_allocation_is_reported_and_recoverable)
 {
     outcome clean = clean_run();
-    size_t k = 1;
-    while (k < MAX_K && run_failing_at(k, 0, &clean)) k++;
-    cr_expect_lt(k, MAX_K, "the workload never completed");
-    cr_expect_gt(k, 10, "only %zu allocations in the workload: the hook is bypassed?", k - 1);
-    cr_log_info("oom: %zu failure points exercised (one refused allocation each)", k - 1);
+    walk_all(&article_walk, 0, &clean);
 }
 
 Test(oom, an_allocator_that_stays_exhausted_is_survived)
 {
     outcome clean = clean_run();
-    size_t k = 1;
-    while (k < MAX_K && run_failing_at(k, 1, &clean)) k++;
-    cr_expect_lt(k, MAX_K, "the workload never completed");
-    cr_log_info("oom: %zu failure points exercised (every allocation refused from the k-th on)",
-                k - 1);
+    walk_all(&article_walk, 1, &clean);
 }
 
 Test(oom, tape_new_with_a_failing_first_allocation_returns_null)
@@ -274,39 +297,12 @@ static void texpect_same(const toutcome *got, const toutcome *want, size_t k)
               "%.17g)", k, got->loss, want->loss);
 }
 
-static int trun_failing_at(size_t k, int after, const toutcome *clean)
+static void tensor_run(tg_tape *t, void *out) { *(toutcome *)out = tensor_workload(t); }
+static void tensor_same(const void *got, const void *want, size_t k)
 {
-    th_alloc a;
-    memset(&a, 0, sizeof a);
-    a.fail_at = k;
-    a.fail_after = after;
-    tg_tape *t = tg_tape_new_with(th_alloc_fn, &a);
-    if (!t) {
-        cr_expect_eq(a.live, 0, "k = %zu: a failed tg_tape_new_with leaked", k);
-        return 1;
-    }
-    toutcome r = tensor_workload(t);
-    int failed = a.failures > 0;
-    if (failed) {
-        cr_expect_eq(tg_tape_status(t), TG_ERR_NOMEM, "k = %zu%s: allocation refused, status "
-                     "%d (%s)", k, after ? " and after" : "", tg_tape_status(t),
-                     tg_tape_error(t) ? tg_tape_error(t) : "no message");
-        const char *m = tg_tape_error(t);
-        cr_expect(m && strstr(m, "out of memory"), "k = %zu: message does not say out of "
-                  "memory: %s", k, m ? m : "(none)");
-        a.fail_at = 0;
-        tg_tape_reset(t);
-        toutcome again = tensor_workload(t);
-        texpect_same(&again, clean, k);
-    } else {
-        texpect_same(&r, clean, k);
-    }
-    tg_tape_free(t);
-    cr_expect_eq(a.live, 0, "k = %zu%s: %lld bytes leaked", k, after ? " and after" : "",
-                 a.live);
-    cr_expect_eq(a.bad_osize, 0, "k = %zu: %zu frees with a wrong old size", k, a.bad_osize);
-    return failed;
+    texpect_same(got, want, k);
 }
+static const walk tensor_walk = {"tensor", tensor_run, tensor_same, sizeof(toutcome)};
 
 static toutcome tensor_clean_run(void)
 {
@@ -324,20 +320,11 @@ static toutcome tensor_clean_run(void)
 Test(oom, tensor_workload_each_failed_allocation_is_reported_and_recoverable)
 {
     toutcome clean = tensor_clean_run();
-    size_t k = 1;
-    while (k < MAX_K && trun_failing_at(k, 0, &clean)) k++;
-    cr_expect_lt(k, MAX_K, "the workload never completed");
-    cr_expect_gt(k, 10, "only %zu allocations in the tensor workload", k - 1);
-    cr_log_info("oom: %zu failure points exercised in the tensor workload (one refused "
-                "allocation each)", k - 1);
+    walk_all(&tensor_walk, 0, &clean);
 }
 
 Test(oom, tensor_workload_an_allocator_that_stays_exhausted_is_survived)
 {
     toutcome clean = tensor_clean_run();
-    size_t k = 1;
-    while (k < MAX_K && trun_failing_at(k, 1, &clean)) k++;
-    cr_expect_lt(k, MAX_K, "the workload never completed");
-    cr_log_info("oom: %zu failure points exercised in the tensor workload (every allocation "
-                "refused from the k-th on)", k - 1);
+    walk_all(&tensor_walk, 1, &clean);
 }
