@@ -102,8 +102,9 @@ static outcome workload(tg_tape *t)
     return r;
 }
 
-static void expect_same(const outcome *got, const outcome *want, size_t k)
+static void expect_same(const void *got_, const void *want_, size_t k)
 {
+    const outcome *got = got_, *want = want_;
     cr_expect_eq(got->status, TG_OK, "k = %zu: the recovered run failed: status %d", k,
                  got->status);
     cr_expect_eq(got->e, want->e, "k = %zu: E %.17g, clean run %.17g", k, got->e, want->e);
@@ -187,11 +188,7 @@ static size_t walk_all(const walk *w, int after, const void *clean)
 }
 
 static void article_run(tg_tape *t, void *out) { *(outcome *)out = workload(t); }
-static void article_same(const void *got, const void *want, size_t k)
-{
-    expect_same(got, want, k);
-}
-static const walk article_walk = {"article", article_run, article_same, sizeof(outcome)};
+static const walk article_walk = {"article", article_run, expect_same, sizeof(outcome)};
 
 static outcome clean_run(void)
 {
@@ -284,8 +281,9 @@ static toutcome tensor_workload(tg_tape *t)
     return r;
 }
 
-static void texpect_same(const toutcome *got, const toutcome *want, size_t k)
+static void texpect_same(const void *got_, const void *want_, size_t k)
 {
+    const toutcome *got = got_, *want = want_;
     cr_expect_eq(got->status, TG_OK, "k = %zu: the recovered run failed: %d", k, got->status);
     int same = got->loss == want->loss && got->tangent == want->tangent &&
                got->replay_rc == want->replay_rc && got->diff_rc == want->diff_rc &&
@@ -298,11 +296,7 @@ static void texpect_same(const toutcome *got, const toutcome *want, size_t k)
 }
 
 static void tensor_run(tg_tape *t, void *out) { *(toutcome *)out = tensor_workload(t); }
-static void tensor_same(const void *got, const void *want, size_t k)
-{
-    texpect_same(got, want, k);
-}
-static const walk tensor_walk = {"tensor", tensor_run, tensor_same, sizeof(toutcome)};
+static const walk tensor_walk = {"tensor", tensor_run, texpect_same, sizeof(toutcome)};
 
 static toutcome tensor_clean_run(void)
 {
