@@ -263,11 +263,12 @@ tg_view tg_node_view(const tg_tape *t, uint32_t i);
  * borrowed tensor leaf, whose values the tape must not write; else 0. */
 int tg_refuse_borrowed(tg_tape *t, uint32_t i, const char *who);
 size_t tg_node_numel(const tg_tape *t, uint32_t i);
-/* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
 /* Where node j's gradient (base t->grad, flags t->adj) or tangent (t->tdat, t->tan) goes: a
  * scalar's own slot in flags, or a tensor's region of base, zeroed the first time it is
- * reached in a sweep (its flag then set). */
-double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags);
+ * reached in a sweep (its flag then set) -- unless fresh is given: then the region is left
+ * as it is and *fresh set to 1, for a caller that writes every element before reading. */
+double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags, int *fresh);
+/* Make room in the grad / tdat arena for every tensor recorded; 0 or -1 (error set). */
 int tg_tensor_grad_ready(tg_tape *t);
 int tg_tensor_tan_ready(tg_tape *t);
 

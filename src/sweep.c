@@ -187,7 +187,7 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
                            k + 1);
         tg_view w = tg_node_view(t, leaves[k].index);
         if (tg_node_is_tensor(nd)) { /* a tensor takes numel values of dx */
-            double *d = tg_tensor_slot(t, leaves[k].index, t->tdat, tan);
+            double *d = tg_tensor_slot(t, leaves[k].index, t->tdat, tan, NULL);
             for (size_t e = 0; e < w.n; e++) d[e] += dx[e];
         } else {
             tan[leaves[k].index] += dx[0];

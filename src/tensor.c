@@ -556,13 +556,14 @@ void tg_tensor_forward(tg_tape *t, uint32_t i)
     if (t->check_nan) check_tensor(t, op, &c.out, i);
 }
 
-double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags)
+double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags, int *fresh)
 {
     const tg_node *nd = &t->nodes[j];
     if (!tg_node_is_tensor(nd)) return &flags[j];
     const tg_tensor *tt = tg_node_tensor(t, nd);
-    if (flags[j] == 0.0) { /* first reached in this sweep: clear it */
-        memset(base + tt->off, 0, tt->n * sizeof *base);
+    if (flags[j] == 0.0) { /* first reached in this sweep: clear it, or let it be written */
+        if (fresh) *fresh = 1;
+        else memset(base + tt->off, 0, tt->n * sizeof *base);
         flags[j] = 1.0;
     }
     return base + tt->off;
@@ -586,16 +587,10 @@ int tg_tensor_vjp(tg_tape *t, uint32_t i)
     for (int j = 0; j < n; j++) {
         const tg_node *in = &t->nodes[idx[j]];
         if (!(in->in[0] & TG_ACTIVE)) continue;
-        /* an elementwise op is the first to reach a tensor operand of the output's size: its
-         * vjp writes every element once, so the region need not be zeroed first */
-        if (!op->infer && tg_node_is_tensor(in) && t->adj[idx[j]] == 0.0 &&
-            tg_node_tensor(t, in)->n == c.out.n) {
-            c.gin[j] = t->grad + tg_node_tensor(t, in)->off;
-            t->adj[idx[j]] = 1.0;
-            fresh[j] = 1;
-        } else {
-            c.gin[j] = tg_tensor_slot(t, idx[j], t->grad, t->adj);
-        }
+        /* an elementwise vjp writes each element of a tensor operand of the output's size
+         * once, so if it reaches that operand first the region need not be zeroed */
+        int whole = !op->infer && tg_node_is_tensor(in) && tg_node_tensor(t, in)->n == c.out.n;
+        c.gin[j] = tg_tensor_slot(t, idx[j], t->grad, t->adj, whole ? &fresh[j] : NULL);
     }
     if (op->infer)
         op->vjp(&c);
@@ -621,7 +616,7 @@ int tg_tensor_jvp(tg_tape *t, uint32_t i)
     if (op->infer && !op->jvp)
         return tg_fail(t, TG_ERR_UNSUPPORTED, "%s: no jvp kernel (forward mode is unsupported "
                        "for this op)", op->name);
-    c.dy = tg_tensor_slot(t, i, t->tdat, t->tan);
+    c.dy = tg_tensor_slot(t, i, t->tdat, t->tan, NULL);
     if (op->infer)
         op->jvp(&c);
     else
