@@ -22,7 +22,6 @@ extern "C" {
 
 typedef enum tg_status {
     TG_OK = 0,
-    TG_FLIP,            /* not an error: tg_replay crossed a kink (see tg_replay) */
     TG_ERR_NOMEM,       /* the allocator returned NULL */
     TG_ERR_ARG,         /* a bad argument: NULL, wrong arity, not a leaf, ... */
     TG_ERR_SHAPE,       /* operand shapes do not fit the op */
@@ -34,8 +33,12 @@ typedef enum tg_status {
     TG_ERR_PARSE        /* the expression language could not read its input */
 } tg_status;
 
+/* Every function that can fail returns a tg_status; the message is on the tape
+ * (tg_tape_error). A verdict (a check that found a disagreement, a replay that crossed a kink)
+ * is not a failure: it is in the call's report or note, and the call returns TG_OK. */
+
 /* A short fixed English phrase for a status ("out of memory", ...). Never NULL. */
-TG_API const char *tg_status_str(int status);
+TG_API const char *tg_status_str(tg_status status);
 
 /* ---- the tape ---- */
 
@@ -142,6 +145,11 @@ TG_API tg_var tg_tensor_param_ref(tg_tape *t, int ndim, const int *shape, double
 TG_API tg_var tg_tensor_const_ref(tg_tape *t, int ndim, const int *shape, const double *data);
 /* A constant tensor of that shape with every element v (ndim 0: a scalar constant). */
 TG_API tg_var tg_tensor_fill(tg_tape *t, int ndim, const int *shape, double v);
+/* A constant tensor holding the ints data[0 .. numel-1] (class labels, indices) as doubles
+ * (ndim 0..4). Errors as tg_tensor_const's. */
+TG_API tg_var tg_tensor_const_ints(tg_tape *t, int ndim, const int *shape, const int *data);
+/* The constant vector [0, 1, ..., n-1]. */
+TG_API tg_var tg_tensor_arange(tg_tape *t, int n);
 /* The rank of v (0 for a scalar) and its dimensions in shape[0..rank-1] (shape may be
  * NULL); -1 for a bad handle. */
 TG_API int tg_shape(tg_var v, int shape[4]);
@@ -157,7 +165,7 @@ TG_API const double *tg_gradient_data(tg_var v);
 TG_API void tg_tensor_set(tg_var leaf, const double *data);
 /* The reverse sweep from a tensor out, seeded with seed (numel(out) values): a vector-
  * Jacobian product. tg_backward(out) is the same with seed 1 for a one-element out. */
-TG_API int tg_backward_seed(tg_var out, const double *seed);
+TG_API tg_status tg_backward_seed(tg_var out, const double *seed);
 /* Tangents of v's elements from the last tg_jvp, NULL where nothing moved. */
 TG_API const double *tg_tangent_data(tg_var v);
 
@@ -201,9 +209,9 @@ TG_API tg_var tg_tape_find(tg_tape *t, const char *name);
  * every node v recorded up to out -- parameters and intermediates alike (at an intermediate
  * z, dE/dz is the delta of a hand derivation). Each call computes fresh adjoints; nothing
  * accumulates across calls. A node whose adjoint is exactly 0 passes nothing back, so a
- * branch masked to 0 cannot leak 0*Inf = NaN. Returns 0, or the error status (also set on
+ * branch masked to 0 cannot leak 0*Inf = NaN. Returns TG_OK, or the error status (also set on
  * the tape): out is an error handle, stale, or the tape has an error. */
-TG_API int tg_backward(tg_var out);
+TG_API tg_status tg_backward(tg_var out);
 /* d(out)/d(v) from the last tg_backward. 0 for constants, for nodes the sweep did not reach,
  * and for nodes recorded after it. */
 TG_API double tg_gradient(tg_var v);
@@ -211,22 +219,23 @@ TG_API double tg_gradient(tg_var v);
 /* Forward sweep: the tangent of every node when the parameters leaves[k] move in direction
  * dx (other leaves fixed): dx holds numel(leaves[k]) values for each k in turn (one for a
  * scalar). Afterwards tg_tangent(v) = sum_k dv/dleaves[k] . dx_k (tg_tangent_data for a
- * tensor v). Returns 0 or an error status. */
-TG_API int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx);
+ * tensor v). Returns TG_OK or an error status. */
+TG_API tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx);
 /* The tangent of v from the last tg_jvp (0 for nodes recorded after it). */
 TG_API double tg_tangent(tg_var v);
 
 /* Recompute every value after tg_set changed leaves, without re-recording. Values are
- * exact at the new point (each op is evaluated again, kinked ones included). Returns:
- *   TG_OK   nothing crossed a kink;
- *   TG_FLIP some relu/abs/leaky_relu (an op with a branch rule) changed branch: values and
- *           gradients are still those of the new point, but a derivative taken across the
- *           kink is one-sided; tg_replay_note(t) names the first such node;
- *   an error status (sticky): the tape has an error, or anomaly mode saw a NaN.
- * Each replay compares with the branches of the previous one (or of recording). */
-TG_API int tg_replay(tg_tape *t);
-/* After tg_replay returned TG_FLIP: which node flipped first, with its input before and
- * after, e.g. "relu 'a2[2]': branch changed (input 0.31 -> -0.02)". NULL otherwise. */
+ * exact at the new point (each op is evaluated again, kinked ones included). Returns TG_OK,
+ * or an error status (sticky): the tape has an error, or anomaly mode saw a NaN. When a
+ * kinked op (relu, abs, leaky_relu, step: a branch rule; max: its arg-max) changed branch,
+ * values and gradients are still those of the new point, but a derivative taken across the
+ * kink is one-sided: tg_replay_note(t) then names the first such node. Each replay compares
+ * with the branches of the previous one (or of recording). */
+TG_API tg_status tg_replay(tg_tape *t);
+/* After tg_replay: the first node that changed branch, with its branch quantity (or, max,
+ * its choice) before and after, e.g. "relu 'a2[2]': branch changed (input 0.31 -> -0.02)"
+ * or, for a tensor, "relu 'a': element 3: branch changed (input 0.5 -> -0.2)". NULL when
+ * nothing crossed a kink. Borrowed until the next replay or reset. */
 TG_API const char *tg_replay_note(const tg_tape *t);
 
 /* Derivative of the scalar out with respect to wrt, recorded as new nodes on the tape (so it
@@ -237,8 +246,8 @@ TG_API const char *tg_replay_note(const tg_tape *t);
 TG_API tg_var tg_diff(tg_var out, tg_var wrt);
 
 /* The same for several wrt at once, from one reverse sweep: d[k] = d(out)/d(wrt[k]).
- * Returns 0 or an error status (then every d[k] is an error handle). */
-TG_API int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d);
+ * Returns TG_OK or an error status (then every d[k] is an error handle). */
+TG_API tg_status tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d);
 
 /* Hessian-vector product: hv = H v, H the Hessian of the scalar out with respect to the
  * parameters params[0..n-1] (scalars or tensors; v and hv hold numel(params[k]) values for
@@ -246,12 +255,12 @@ TG_API int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d);
  * (tg_diff_many), then one forward sweep along v gives its directional derivative, so the
  * cost is a small constant times a gradient's. Each call records the gradient nodes again
  * (the tape grows): to apply H to many vectors, record tg_diff_many once and call tg_jvp and
- * tg_tangent_data per vector. Returns 0 or an error status. */
-TG_API int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len,
+ * tg_tangent_data per vector. Returns TG_OK or an error status. */
+TG_API tg_status tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len,
                   double *hv);
 /* The dense Hessian, N x N row-major in h, N the total number of parameter elements: one
  * forward sweep per element over the recorded gradient. For small N. */
-TG_API int tg_hessian(tg_var out, int n, const tg_var *params, double *h);
+TG_API tg_status tg_hessian(tg_var out, int n, const tg_var *params, double *h);
 
 /* ---- checks ---- */
 
@@ -294,12 +303,13 @@ typedef struct tg_check_report {
 
 /* Gradient check of the scalar out with respect to params[0..n-1] (scalars or tensors, every
  * element or opts->max_elems of them), at the tape's current values: reverse mode vs forward
- * mode vs central finite differences, each element's step h = cbrt(eps) * max(1, |p|). Finite differences re-evaluate the recorded tape with tg_set
- * and tg_replay (no user callback), then restore every value. results may be NULL; else it
- * receives n entries. Returns 0 when all pass, 1 when some fail, or an error status (> 1)
- * if the tape cannot be swept. */
-TG_API int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *opts,
-                         tg_check_result *results, tg_check_report *report);
+ * mode vs central finite differences, each element's step h = cbrt(eps) * max(1, |p|).
+ * Finite differences re-evaluate the recorded tape with tg_set and tg_replay (no user
+ * callback), then restore every value. results may be NULL; else it receives n entries.
+ * Returns TG_OK when the check ran: its verdict is in report (report->failed == 0: every
+ * parameter agrees); or an error status: the tape cannot be swept, report is NULL. */
+TG_API tg_status tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *opts,
+                               tg_check_result *results, tg_check_report *report);
 /* Print report and results as a table to f (labels used where nodes have them). */
 TG_API void tg_check_print(FILE *f, int n, const tg_var *params, const tg_check_result *results,
                            const tg_check_report *report);
@@ -319,13 +329,15 @@ typedef double (*tg_adjoint_fn)(void *ud, int k, const tg_var *nodes);
 
 /* Check hand-derived adjoints dout/dnodes[k] (the deltas of a derivation) against the
  * reverse sweep, and name the first node, in reverse-sweep order (latest node first), whose
- * claim disagrees: the earliest step where the derivation went wrong. Returns 0 when all
- * agree, 1 when some disagree, or an error status. */
-TG_API int tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const double *expected,
-                             const tg_check_opts *opts, tg_adjoint_report *report);
+ * claim disagrees: the earliest step where the derivation went wrong. Returns TG_OK when
+ * the check ran, its verdict in report (report->failed == 0: all agree; report->first names
+ * the step to fix first), or an error status (report NULL among them). */
+TG_API tg_status tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const double *expected,
+                                   const tg_check_opts *opts, tg_adjoint_report *report);
 /* The same with claims computed by fn(ud, k, nodes). */
-TG_API int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
-                                void *ud, const tg_check_opts *opts, tg_adjoint_report *report);
+TG_API tg_status tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
+                                      void *ud, const tg_check_opts *opts,
+                                      tg_adjoint_report *report);
 
 #include "tapegrad_article.h"
 #include "tapegrad_nn.h"

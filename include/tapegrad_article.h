@@ -97,12 +97,12 @@ TG_API void tg_article_point_get(const tg_article *net, tg_article_point *p);
 TG_API tg_status tg_article_build(tg_article *net, tg_tape *t, const struct tg_op_def *g,
                                   double slope, const tg_article_point *p);
 /* Move the network to point p without re-recording: tg_set every leaf, then tg_replay.
- * Returns tg_replay's answer (TG_OK, TG_FLIP: tg_replay_note names the node, or an error). */
-TG_API int tg_article_set_point(tg_article *net, const tg_article_point *p);
+ * Returns tg_replay's answer (TG_OK; tg_replay_note names a node that crossed a kink). */
+TG_API tg_status tg_article_set_point(tg_article *net, const tg_article_point *p);
 
 /* The reverse sweep's answer: tg_backward(E), then dE/dw at the nine weights and dE/dz at the
  * four z nodes. Returns 0 or tg_backward's error status. */
-TG_API int tg_article_tape_grads(tg_article *net, tg_article_grads *out);
+TG_API tg_status tg_article_tape_grads(tg_article *net, tg_article_grads *out);
 /* The article's hand formulas, in plain C from the node values z, a, x, t and w (no sweep):
  * delta1[3] = (a1[3] - t) g'(z1[3]), dE/dwj1[2] = a_j[2] delta1[3],
  * deltaj[2] = delta1[3] wj1[2] g'(z_j[2]), dE/dwij[1] = x_i deltaj[2].
@@ -111,11 +111,12 @@ TG_API int tg_article_tape_grads(tg_article *net, tg_article_grads *out);
  * conventions); any other activation's g' is its descriptor's partial dy/dx[0]. */
 TG_API void tg_article_formula(const tg_article *net, tg_article_grads *out);
 /* Both of the above and their differences. Returns 0 or tg_backward's error status. */
-TG_API int tg_article_evaluate(tg_article *net, tg_article_report *rep);
+TG_API tg_status tg_article_evaluate(tg_article *net, tg_article_report *rep);
 /* One gradient-descent step w <- w - lr*dE/dw on all nine weights at once (every gradient is
  * taken at the old weights, as the article warns), with the gradients from the reverse sweep,
- * then tg_replay. Returns tg_replay's answer (TG_OK, TG_FLIP or an error status). */
-TG_API int tg_article_step(tg_article *net, double lr);
+ * then tg_replay. Returns tg_replay's answer (TG_OK, or an error status; tg_replay_note names
+ * a node that crossed a kink). */
+TG_API tg_status tg_article_step(tg_article *net, double lr);
 
 #ifdef __cplusplus
 }

@@ -122,6 +122,8 @@ typedef struct tg_formula_opts {
 } tg_formula_opts;
 
 typedef struct tg_formula_report {
+    int agree;         /* the verdict: 1 when every compared point agrees (and at least one was
+                        * compared), else 0 */
     int points;        /* points visited */
     int compared;      /* points where both sides were finite */
     int skipped;       /* points where f or one side was NaN or Inf (outside the domain) */
@@ -139,11 +141,10 @@ typedef struct tg_formula_report {
  * recorded once on the tape), at opts->samples points where each of draw[0..ndraw-1] (leaves)
  * is uniform in [lo, hi); other leaves keep their values. Points where f or either side is
  * not finite are skipped and counted. Afterwards the leaves hold the worst point and the tape's
- * values and gradients are those of that point. Returns 0 when every compared point agrees
- * (and at least one was compared), 1 when some disagree or none could be compared, or an
- * error status (> 1): bad handles, wrt not a parameter, order not 1 or 2, or an op without
- * a vjp_graph rule for order 2. */
-TG_API int tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndraw,
+ * values and gradients are those of that point. Returns TG_OK when the check ran, its verdict
+ * in rep->agree; or an error status: bad handles, wrt not a parameter, order not 1 or 2, rep
+ * NULL, or an op without a vjp_graph rule for order 2. */
+TG_API tg_status tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndraw,
                             const tg_var *draw, const tg_formula_opts *opts,
                             tg_formula_report *rep);
 
@@ -163,7 +164,7 @@ typedef struct tg_explain_opts {
  * written; TG_ERR_ARG for a NULL f or when there are more paths than opts->max_paths (the
  * refusal, with the number of paths, is written to f; the tape is untouched); or an error
  * status set on the tape (bad handles, out of memory). */
-TG_API int tg_explain(FILE *f, tg_var out, tg_var wrt, const tg_explain_opts *opts);
+TG_API tg_status tg_explain(FILE *f, tg_var out, tg_var wrt, const tg_explain_opts *opts);
 /* The number of paths tg_explain would list (a double: it can be astronomically large), or
  * -1 for bad handles. */
 TG_API double tg_explain_paths(tg_var out, tg_var wrt, const tg_explain_opts *opts);
@@ -174,7 +175,7 @@ TG_API double tg_explain_paths(tg_var out, tg_var wrt, const tg_explain_opts *op
  * their label, or "param"/"const"), value and, for the nodes the last tg_backward reached,
  * gradient; edges from input to consumer labelled with the local partial. Returns 0, or
  * TG_ERR_ARG when t or f is NULL or writing failed. */
-TG_API int tg_dot(tg_tape *t, FILE *f);
+TG_API tg_status tg_dot(tg_tape *t, FILE *f);
 
 #ifdef __cplusplus
 }

@@ -77,10 +77,10 @@ typedef struct tg_op_def {
      * a point whose +-h perturbation changes it non-differentiable. */
     double (*branch)(const double *x);
     /* Tensor ops that pick one input element per output element (max: the arg-max), else
-     * NULL: write which one (any int that identifies the choice) for every output element.
-     * tg_replay reports a changed choice as it reports a kink, and the gradient check calls
-     * a point whose perturbation changes one (a tie) non-differentiable. */
-    void (*choose)(const tg_op_ctx *c, int32_t *choice);
+     * NULL: write which one (an index, or any number that identifies the choice) for every
+     * output element. tg_replay reports a changed choice as it reports a kink, and the
+     * gradient check calls a point whose perturbation changes one (a tie) non-differentiable. */
+    void (*choose)(const tg_op_ctx *c, double *choice);
 
     /* The reverse rule recorded as new nodes built from other ops: the contribution
      * gy * dy/dx[i] to input i's adjoint, given the inputs x, the op's output node y and the
@@ -126,6 +126,20 @@ typedef struct tg_op_def {
  * returns how many, or -1 for a bad handle. */
 TG_API int tg_attr(tg_var y, int *attr);
 
+/* For builders. Set the tape's sticky error (the first one wins; TG_OK counts as TG_ERR_ARG)
+ * with a printf-style message, "<op>: <problem> (<details>)", and return an error handle:
+ * for a builder that refuses an argument no operand shows (cross_entropy's NULL labels). */
+TG_API tg_var tg_tape_fail(tg_tape *t, tg_status s, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* For builders that need an operand before recording (cross_entropy sizes its label vector
+ * by the logits' rows): operand k (1-based) of op as a view (its values borrowed until the
+ * next record). TG_OK; or the tape's error status, passed on or set as tg_apply would set
+ * it ("<op>: operand k is stale (...)"). */
+TG_API tg_status tg_operand(tg_var v, const char *op, int k, tg_view *view);
+
 /* A ready-made infer for ops that work row by row along the last axis of one operand and
  * keep its shape (softmax, log_softmax): rank >= 1, no attributes. */
 TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
@@ -141,10 +155,126 @@ TG_API tg_var tg_apply(const tg_op_def *op, int n, const tg_var *in);
 TG_API tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int nattr,
                             const int *attr);
 
-/* tg_apply for one and two operands: the same result, with a fast path for the common case
- * (live scalar operands of one error-free tape). A user's op builder uses these. */
-TG_API tg_var tg_apply1(const tg_op_def *op, tg_var x);
-TG_API tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b);
+/* ---- the inline recording path: tg_apply1 and tg_apply2 ----
+ * Every scalar op's builder, a built-in's and a user's alike, records through tg_apply1 /
+ * tg_apply2. In the common case -- live scalar operands of one tape that has room and is
+ * neither in error nor in anomaly mode, and a plain scalar op (an eval kernel, no infer, no
+ * branch rule, a partials form that fits its arity) -- the node is written right here, in the
+ * builder, its value and partials from op->eval. When op is a constant descriptor the
+ * compiler can see (the op's own file; a user's `static const tg_op_def`), these checks fold
+ * away and eval is inlined, so a user's op records exactly as fast as a built-in one (see
+ * tests/bench/record_bench.c). Everything else -- tensors, kinked ops, arity above 2, a full
+ * tape, a bad descriptor or handle -- goes to tg_apply, which records it or reports why not.
+ *
+ * For that, the first members of every tape are this head, and its fields and the node
+ * record below are part of the ABI: changing them changes the library's SONAME. Only the
+ * inline path below touches them; nothing else of the tape is visible. */
+
+/* One recorded node (24 bytes):
+ *   in[0]  bit 31 TG_ACTIVE: depends on a parameter; bit 30 TG_TENSOR: a tensor node;
+ *          bits 0-29: the first input's index (or, TG_NARY, where its input list starts)
+ *   in[1]  bits 30-31: the kind (TG_LEAF, TG_UNARY, TG_BINARY, TG_NARY); bits 0-29: the
+ *          second input's index (TG_BINARY)
+ *   v      a scalar's value (a tensor node: which tensor entry holds its shape and data) */
+typedef struct tg_node {
+    const tg_op_def *op;
+    uint32_t in[2];
+    double v;
+} tg_node;
+
+#define TG_ACTIVE 0x80000000u
+#define TG_TENSOR 0x40000000u
+#define TG_INDEX 0x3fffffffu
+#define TG_KIND_SHIFT 30
+enum { TG_LEAF, TG_UNARY, TG_BINARY, TG_NARY };
+
+/* The head of a tape: nodes[0..n-1] recorded; an active node i with kept partials (form
+ * TG_PARTIALS_KEPT, arity <= 2) has them at part[2i], part[2i+1]. The inline path may
+ * record while n < room (the capacity of both arrays, or 0 while the tape is in error or in
+ * anomaly mode). epoch tells live handles from stale ones. */
+typedef struct tg_tape_head {
+    tg_node *nodes;
+    double *part;
+    uint32_t n, room, epoch;
+} tg_tape_head;
+
+/* The inline path must be inlined for op->eval to be: always, where the compiler allows it. */
+#ifdef __GNUC__
+#define TG_INLINE static inline __attribute__((always_inline))
+#else
+#define TG_INLINE static inline
+#endif
+
+/* The general halves of tg_apply1 / tg_apply2: tg_apply with the operands passed by value, so
+ * the inline path's fallback is a tail call. */
+TG_API tg_var tg_apply1_general(const tg_op_def *op, tg_var a);
+TG_API tg_var tg_apply2_general(const tg_op_def *op, tg_var a, tg_var b);
+
+/* Write node n of h (room checked by the caller): the one place a node record is written. */
+TG_INLINE tg_var tg_node_put(tg_tape_head *h, const tg_op_def *op, uint32_t in0,
+                                 uint32_t in1, double v)
+{
+    tg_node *nd = &h->nodes[h->n];
+    nd->op = op;
+    nd->in[0] = in0;
+    nd->in[1] = in1;
+    nd->v = v;
+    tg_var r = {(tg_tape *)(void *)h, h->n++, h->epoch};
+    return r;
+}
+
+/* Whether op may take the inline path with n operands. Not a validation: a descriptor that
+ * fails here goes to tg_apply, which records it or says what is wrong with it. */
+TG_INLINE int tg_op_inline_ok(const tg_op_def *op, int n)
+{
+    return op && op->arity == n && op->eval && !op->infer && !op->branch &&
+           (op->partials == TG_PARTIALS_KEPT || op->partials == TG_PARTIALS_CONST ||
+            (op->partials == TG_PARTIALS_SWAP && n == 2));
+}
+
+/* Evaluate op at x and record it with inputs in0, in1 (kind bits included) and activity act. */
+TG_INLINE tg_var tg_node_eval(tg_tape_head *h, const tg_op_def *op, const double *x,
+                                  uint32_t in0, uint32_t in1, uint32_t act)
+{
+    /* an inactive node is never swept, so it needs no partials */
+    double *d = act && op->partials == TG_PARTIALS_KEPT ? &h->part[2 * (size_t)h->n] : NULL;
+    return tg_node_put(h, op, in0 | act, in1, op->eval(x, d));
+}
+
+/* tg_apply(op, 1, &a), recorded inline in the common case. */
+TG_INLINE tg_var tg_apply1(const tg_op_def *op, tg_var a)
+{
+    tg_tape_head *h = (tg_tape_head *)(void *)a.tape;
+    if (tg_op_inline_ok(op, 1) && h) {
+        const uint32_t n = h->n;
+        if (n >= h->room || a.epoch != h->epoch || a.index >= n) return tg_apply1_general(op, a);
+        const tg_node *na = &h->nodes[a.index];
+        if (!(na->in[0] & TG_TENSOR))
+            return tg_node_eval(h, op, &na->v, a.index, (uint32_t)TG_UNARY << TG_KIND_SHIFT,
+                                na->in[0] & TG_ACTIVE);
+    }
+    return tg_apply1_general(op, a);
+}
+
+/* tg_apply(op, 2, {a, b}), recorded inline in the common case. */
+TG_INLINE tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
+{
+    tg_tape_head *h = (tg_tape_head *)(void *)a.tape;
+    if (tg_op_inline_ok(op, 2) && h && b.tape == a.tape) {
+        const uint32_t n = h->n, e = h->epoch; /* one test for both epochs */
+        if (n >= h->room || ((a.epoch ^ e) | (b.epoch ^ e)) || a.index >= n || b.index >= n)
+            return tg_apply2_general(op, a, b);
+        const tg_node *na = &h->nodes[a.index], *nb = &h->nodes[b.index];
+        const uint32_t f = na->in[0] | nb->in[0];
+        if (!(f & TG_TENSOR)) {
+            const double x[2] = {na->v, nb->v};
+            return tg_node_eval(h, op, x, a.index, b.index | (uint32_t)TG_BINARY << TG_KIND_SHIFT,
+                                f & TG_ACTIVE);
+        }
+    }
+    return tg_apply2_general(op, a, b);
+}
+
 /* A constant on v's tape (for rules such as tanh' = 1 - y^2). */
 static inline tg_var tg_const_like(tg_var v, double c) { return tg_const(v.tape, c); }
 

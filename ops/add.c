@@ -1,6 +1,6 @@
 /* add: y = a + b.  dy/da = 1, dy/db = 1.
  * Reverse rule as nodes: ga = gy, gb = gy. See LICENSE. */
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double add_eval(const double *x, double *d)
 {
@@ -23,4 +23,4 @@ const tg_op_def tg_op_add = {.name = "add", .arity = 2, .math = "y = a + b; dy/d
                              .dconst = {1.0, 1.0},
                              .vjp_graph = add_vjp_graph};
 
-tg_var tg_add(tg_var a, tg_var b) { return tg_record2(&tg_op_add, add_eval, a, b); }
+tg_var tg_add(tg_var a, tg_var b) { return tg_apply2(&tg_op_add, a, b); }

@@ -1,7 +1,7 @@
 /* cos: y = cos x.  dy/dx = -sin x.  Reverse rule as nodes: gx = -(gy*sin(x)). See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double cos_eval(const double *x, double *d)
 {
@@ -22,4 +22,4 @@ const tg_op_def tg_op_cos = {.name = "cos", .arity = 1, .math = "y = cos x; dy/d
                              .eval_row = cos_row,
                              .vjp_graph = cos_vjp_graph};
 
-tg_var tg_cos(tg_var x) { return tg_record1(&tg_op_cos, cos_eval, x); }
+tg_var tg_cos(tg_var x) { return tg_apply1(&tg_op_cos, x); }

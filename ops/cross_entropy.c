@@ -17,13 +17,10 @@
  * loss and that row's gradient NaN, rather than reading outside the row.
  * Reverse rule as nodes: gz = (softmax(z) - onehot) * (gy / N), the one-hot built from the
  * labels node as step(0.5 - |iota - l|) so it follows the labels through replay; the labels'
- * contribution is zero.  The builder and the rule write their constant vectors (the labels,
- * iota) straight into a freshly recorded leaf, so they allocate nothing of their own; that,
- * and reporting a NULL labels pointer under the op's name, is why this op file (its builder
- * and rule, not its kernels) includes internal.h. See LICENSE. */
+ * contribution is zero. See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 /* The class of row r, or -1 when the label there is not an integer in [0, C). */
 static int label_of(const tg_view *l, size_t r, int C)
@@ -139,24 +136,13 @@ static void cross_entropy_jvp(tg_op_ctx *c)
     c->dy[0] = total / (double)N;
 }
 
-/* A constant vector [n] on t holding src[0..n-1] (iota 0..n-1 when src is NULL), written
- * into a freshly recorded fill: no buffer of our own. */
-static tg_var vector_of(tg_tape *t, int n, const int *src)
-{
-    tg_var v = tg_tensor_fill(t, 1, &n, 0.0);
-    if (v.index == TG_NONE) return v;
-    double *x = tg_node_view(t, v.index).x;
-    for (int k = 0; k < n; k++) x[k] = src ? src[k] : k;
-    return v;
-}
-
 static tg_var cross_entropy_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
     int shape[TG_MAX_RANK], rank = tg_shape(x[i], shape);
     if (i == 1) return tg_tensor_fill(y.tape, rank, shape, 0.0);
     int C = shape[rank - 1], N = rank == 2 ? shape[0] : 1, col[2] = {N, 1};
     tg_var lab = tg_reshape(x[1], rank, col); /* [N,1] against iota [C]; [1] for one row */
-    tg_var dist = tg_abs(tg_sub(vector_of(y.tape, C, NULL), lab));
+    tg_var dist = tg_abs(tg_sub(tg_tensor_arange(y.tape, C), lab));
     tg_var onehot = tg_step(tg_sub(tg_const_like(y, 0.5), dist));
     return tg_mul(tg_sub(tg_softmax(x[0]), onehot), tg_mul(gy, tg_const_like(y, 1.0 / N)));
 }
@@ -178,17 +164,15 @@ tg_var tg_cross_entropy_var(tg_var logits, tg_var labels)
 
 tg_var tg_cross_entropy(tg_var logits, const int *labels)
 {
-    tg_tape *t = logits.tape;
-    if (!t || t->status || !tg_live(t, logits)) /* tg_apply reports it (or passes it on) */
+    tg_view z;
+    if (tg_operand(logits, "cross_entropy", 1, &z) != TG_OK) /* reported, or passed on */
         return tg_apply2(&tg_op_cross_entropy, logits, logits);
-    tg_view z = tg_node_view(t, logits.index);
     char sz[48];
-    if (!labels) {
-        tg_fail(t, TG_ERR_ARG, "cross_entropy: labels is NULL (logits are %s)",
-                tg_view_shape(&z, sz, sizeof sz));
-        return tg_err_var(t);
-    }
+    if (!labels)
+        return tg_tape_fail(logits.tape, TG_ERR_ARG,
+                            "cross_entropy: labels is NULL (logits are %s)",
+                            tg_view_shape(&z, sz, sizeof sz));
     int ok = z.rank == 1 || z.rank == 2, n = z.rank == 2 ? z.shape[0] : 1, zero = 0;
-    tg_var lab = vector_of(t, n, ok ? labels : &zero);
-    return tg_apply2(&tg_op_cross_entropy, logits, lab);
+    return tg_apply2(&tg_op_cross_entropy, logits,
+                     tg_tensor_const_ints(logits.tape, 1, &n, ok ? labels : &zero));
 }

@@ -1,7 +1,7 @@
 /* div: y = a/b.  dy/da = 1/b, dy/db = -a/b^2 = -y/b (reuses y).
  * b = 0 gives +-Inf or NaN, as in C; anomaly mode reports it.
  * Reverse rule as nodes: ga = gy/b, gb = -(gy*y)/b. See LICENSE. */
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double div_eval(const double *x, double *d)
 {
@@ -24,4 +24,4 @@ const tg_op_def tg_op_div = {.name = "div", .arity = 2,
                              .eval_row = div_row,
                              .vjp_graph = div_vjp_graph};
 
-tg_var tg_div(tg_var a, tg_var b) { return tg_record2(&tg_op_div, div_eval, a, b); }
+tg_var tg_div(tg_var a, tg_var b) { return tg_apply2(&tg_op_div, a, b); }

@@ -2,7 +2,7 @@
  * Reverse rule as nodes: gx = gy*y. See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double exp_eval(const double *x, double *d)
 {
@@ -24,4 +24,4 @@ const tg_op_def tg_op_exp = {.name = "exp", .arity = 1, .math = "y = e^x; dy/dx 
                              .eval_row = exp_row,
                              .vjp_graph = exp_vjp_graph};
 
-tg_var tg_exp(tg_var x) { return tg_record1(&tg_op_exp, exp_eval, x); }
+tg_var tg_exp(tg_var x) { return tg_apply1(&tg_op_exp, x); }

@@ -2,7 +2,7 @@
  * dy/dx = Phi(x) + x*phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi).
  * Reverse rule as nodes: gx = gy*(normcdf(x) + x*normpdf(x)); normpdf squares x inside its
  * kernel, so no node overflows at |x| > 1.3e154 (anomaly mode stays quiet). See LICENSE. */
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double gelu_eval(const double *x, double *d)
 {
@@ -25,4 +25,4 @@ const tg_op_def tg_op_gelu = {.name = "gelu", .arity = 1,
                               .eval_row = gelu_row,
                               .vjp_graph = gelu_vjp_graph};
 
-tg_var tg_gelu(tg_var x) { return tg_record1(&tg_op_gelu, gelu_eval, x); }
+tg_var tg_gelu(tg_var x) { return tg_apply1(&tg_op_gelu, x); }

@@ -75,12 +75,12 @@ static void max_forward(tg_op_ctx *c)
             c->out.x[o * s.inner + i] = c->in[0].x[argmax(&s, c->in[0].x, o, i)];
 }
 
-static void max_choose(const tg_op_ctx *c, int32_t *choice)
+static void max_choose(const tg_op_ctx *c, double *choice)
 {
     span s = span_of(c);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t i = 0; i < s.inner; i++)
-            choice[o * s.inner + i] = (int32_t)argmax(&s, c->in[0].x, o, i);
+            choice[o * s.inner + i] = (double)argmax(&s, c->in[0].x, o, i);
 }
 
 static void max_vjp(tg_op_ctx *c)

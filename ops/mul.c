@@ -1,6 +1,6 @@
 /* mul: y = a*b.  dy/da = b, dy/db = a.
  * Reverse rule as nodes: ga = gy*b, gb = gy*a. See LICENSE. */
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double mul_eval(const double *x, double *d)
 {
@@ -22,4 +22,4 @@ const tg_op_def tg_op_mul = {.name = "mul", .arity = 2, .math = "y = a*b; dy/da 
                              .partials = TG_PARTIALS_SWAP,
                              .vjp_graph = mul_vjp_graph};
 
-tg_var tg_mul(tg_var a, tg_var b) { return tg_record2(&tg_op_mul, mul_eval, a, b); }
+tg_var tg_mul(tg_var a, tg_var b) { return tg_apply2(&tg_op_mul, a, b); }

@@ -1,5 +1,5 @@
 /* neg: y = -x.  dy/dx = -1.  Reverse rule as nodes: gx = -gy. See LICENSE. */
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double neg_eval(const double *x, double *d)
 {
@@ -22,4 +22,4 @@ const tg_op_def tg_op_neg = {.name = "neg", .arity = 1, .math = "y = -x; dy/dx =
                              .dconst = {-1.0},
                              .vjp_graph = neg_vjp_graph};
 
-tg_var tg_neg(tg_var x) { return tg_record1(&tg_op_neg, neg_eval, x); }
+tg_var tg_neg(tg_var x) { return tg_apply1(&tg_op_neg, x); }

@@ -3,7 +3,7 @@
  * Reverse rule as nodes: gx = gy*normpdf(x). See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794
 #define INV_SQRT_2 0.70710678118654752440
@@ -28,4 +28,4 @@ const tg_op_def tg_op_normcdf = {.name = "normcdf", .arity = 1,
                                  .eval_row = normcdf_row,
                                  .vjp_graph = normcdf_vjp_graph};
 
-tg_var tg_normcdf(tg_var x) { return tg_record1(&tg_op_normcdf, normcdf_eval, x); }
+tg_var tg_normcdf(tg_var x) { return tg_apply1(&tg_op_normcdf, x); }

@@ -5,7 +5,7 @@
  * and the rule's x*y is 0 (gelu's and normcdf's rules use this op for that). See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794
 
@@ -30,4 +30,4 @@ const tg_op_def tg_op_normpdf = {.name = "normpdf", .arity = 1,
                                  .eval_row = normpdf_row,
                                  .vjp_graph = normpdf_vjp_graph};
 
-tg_var tg_normpdf(tg_var x) { return tg_record1(&tg_op_normpdf, normpdf_eval, x); }
+tg_var tg_normpdf(tg_var x) { return tg_apply1(&tg_op_normpdf, x); }

@@ -5,7 +5,7 @@
  * Reverse rule as nodes: ga = gy*b*a^(b-1), gb = gy*y*ln(a), each 0 where its partial is. See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double pow_eval(const double *x, double *d)
 {
@@ -37,4 +37,4 @@ const tg_op_def tg_op_pow = {.name = "pow", .arity = 2,
                              .eval_row = pow_row,
                              .vjp_graph = pow_vjp_graph};
 
-tg_var tg_pow(tg_var a, tg_var b) { return tg_record2(&tg_op_pow, pow_eval, a, b); }
+tg_var tg_pow(tg_var a, tg_var b) { return tg_apply2(&tg_op_pow, a, b); }

@@ -3,7 +3,7 @@
  * Reverse rule as nodes: gx = gy*(y*(1 - y)). See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double sigmoid_eval(const double *x, double *d)
 {
@@ -32,4 +32,4 @@ const tg_op_def tg_op_sigmoid = {.name = "sigmoid", .arity = 1,
                                  .eval_row = sigmoid_row,
                                  .vjp_graph = sigmoid_vjp_graph};
 
-tg_var tg_sigmoid(tg_var x) { return tg_record1(&tg_op_sigmoid, sigmoid_eval, x); }
+tg_var tg_sigmoid(tg_var x) { return tg_apply1(&tg_op_sigmoid, x); }

@@ -1,7 +1,7 @@
 /* silu (swish): y = x*s, s = sigmoid(x).  dy/dx = s*(1 + x*(1 - s)).
  * A primitive rather than mul(x, sigmoid(x)) so an activation is one node, as in the
  * article's g.  Reverse rule as nodes: gx = gy*(s*(1 + x*(1 - s))). See LICENSE. */
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double silu_eval(const double *x, double *d)
 {
@@ -25,4 +25,4 @@ const tg_op_def tg_op_silu = {.name = "silu", .arity = 1,
                               .eval_row = silu_row,
                               .vjp_graph = silu_vjp_graph};
 
-tg_var tg_silu(tg_var x) { return tg_record1(&tg_op_silu, silu_eval, x); }
+tg_var tg_silu(tg_var x) { return tg_apply1(&tg_op_silu, x); }

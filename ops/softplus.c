@@ -3,7 +3,7 @@
  * negative x.  Reverse rule as nodes: gx = gy*sigmoid(x). See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double softplus_eval(const double *x, double *d)
 {
@@ -25,4 +25,4 @@ const tg_op_def tg_op_softplus = {.name = "softplus", .arity = 1,
                                   .eval_row = softplus_row,
                                   .vjp_graph = softplus_vjp_graph};
 
-tg_var tg_softplus(tg_var x) { return tg_record1(&tg_op_softplus, softplus_eval, x); }
+tg_var tg_softplus(tg_var x) { return tg_apply1(&tg_op_softplus, x); }

@@ -3,7 +3,7 @@
  * Reverse rule as nodes: gx = (gy/2)/y. See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double sqrt_eval(const double *x, double *d)
 {
@@ -26,4 +26,4 @@ const tg_op_def tg_op_sqrt = {.name = "sqrt", .arity = 1,
                               .eval_row = sqrt_row,
                               .vjp_graph = sqrt_vjp_graph};
 
-tg_var tg_sqrt(tg_var x) { return tg_record1(&tg_op_sqrt, sqrt_eval, x); }
+tg_var tg_sqrt(tg_var x) { return tg_apply1(&tg_op_sqrt, x); }

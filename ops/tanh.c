@@ -2,7 +2,7 @@
  * Reverse rule as nodes: gx = gy*(1 - y*y). See LICENSE. */
 #include <math.h>
 
-#include "internal.h"
+#include "tapegrad_op.h"
 
 static double tanh_eval(const double *x, double *d)
 {
@@ -24,4 +24,4 @@ const tg_op_def tg_op_tanh = {.name = "tanh", .arity = 1, .math = "y = tanh x; d
                               .eval_row = tanh_row,
                               .vjp_graph = tanh_vjp_graph};
 
-tg_var tg_tanh(tg_var x) { return tg_record1(&tg_op_tanh, tanh_eval, x); }
+tg_var tg_tanh(tg_var x) { return tg_apply1(&tg_op_tanh, x); }

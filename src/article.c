@@ -173,7 +173,7 @@ tg_status tg_article_build(tg_article *net, tg_tape *t, const tg_op_def *g, doub
     return tg_tape_status(t);
 }
 
-int tg_article_set_point(tg_article *net, const tg_article_point *p)
+tg_status tg_article_set_point(tg_article *net, const tg_article_point *p)
 {
     if (!net || !net->tape) return TG_ERR_ARG;
     if (!p) return tg_fail(net->tape, TG_ERR_ARG, "tg_article_set_point: the point is NULL");
@@ -184,7 +184,7 @@ int tg_article_set_point(tg_article *net, const tg_article_point *p)
 
 /* ---- the two derivations ---- */
 
-int tg_article_tape_grads(tg_article *net, tg_article_grads *out)
+tg_status tg_article_tape_grads(tg_article *net, tg_article_grads *out)
 {
     if (!net || !net->tape) return TG_ERR_ARG;
     int st = tg_backward(net->E);
@@ -236,7 +236,7 @@ static double grads_diff(const tg_article_grads *a, const tg_article_grads *b,
     return m;
 }
 
-int tg_article_evaluate(tg_article *net, tg_article_report *rep)
+tg_status tg_article_evaluate(tg_article *net, tg_article_report *rep)
 {
     if (!net || !net->tape) return TG_ERR_ARG;
     if (!rep) return tg_fail(net->tape, TG_ERR_ARG, "tg_article_evaluate: the report is NULL");
@@ -249,7 +249,7 @@ int tg_article_evaluate(tg_article *net, tg_article_report *rep)
     return TG_OK;
 }
 
-int tg_article_step(tg_article *net, double lr)
+tg_status tg_article_step(tg_article *net, double lr)
 {
     tg_article_grads gr;
     int st = tg_article_tape_grads(net, &gr);

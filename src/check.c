@@ -31,7 +31,8 @@ static int agree(double a, double b, double rtol, double atol, double *abs_err, 
 static double value_at(tg_var out, double *x, double v, int *flip)
 {
     *x = v;
-    if (tg_replay(out.tape) == TG_FLIP) *flip = 1;
+    tg_replay(out.tape);
+    if (tg_replay_note(out.tape)) *flip = 1;
     return tg_value(out);
 }
 
@@ -58,12 +59,12 @@ static int check_param(tg_tape *t, tg_var p, int k)
 
 /* The three answers for element e of parameter p, compared. dx is numel(p) zeros, used as
  * the forward-mode seed. */
-static int check_element(tg_var out, tg_var p, size_t e, double reverse, double *dx, double rtol,
+static tg_status check_element(tg_var out, tg_var p, size_t e, double reverse, double *dx, double rtol,
                          double atol, tg_check_result *r)
 {
     tg_tape *t = out.tape;
     dx[e] = 1.0;
-    int st = tg_jvp(t, 1, &p, dx);
+    tg_status st = tg_jvp(t, 1, &p, dx);
     dx[e] = 0.0;
     const double *tan = tg_tangent_data(out);
     r->reverse = reverse;
@@ -76,7 +77,7 @@ static int check_element(tg_var out, tg_var p, size_t e, double reverse, double 
     r->fd = NAN; /* when the forward sweep failed (out of memory) */
     if (st == TG_OK) r->fd = central_fd(out, x, x0, r->step, &r->kink);
     *x = x0;
-    if (st == TG_OK) st = tg_replay(t) == TG_FLIP ? TG_OK : t->status;
+    if (st == TG_OK) st = tg_replay(t);
     r->undefined = !r->kink && !isfinite(r->fd);
     double ae, re, ae2, re2;
     int ok = agree(r->reverse, r->forward, rtol, atol, &ae, &re);
@@ -100,14 +101,14 @@ static size_t pick(size_t n, size_t k, int max, uint64_t *rng)
     return (size_t)(*rng % n);
 }
 
-int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *opts,
-                  tg_check_result *results, tg_check_report *report)
+tg_status tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *opts,
+                        tg_check_result *results, tg_check_report *report)
 {
-    if (!tg_resolve(out, "tg_check_grad")) return out.tape ? (int)out.tape->status : TG_ERR_ARG;
+    if (!tg_resolve(out, "tg_check_grad")) return out.tape ? out.tape->status : TG_ERR_ARG;
     tg_tape *t = out.tape;
-    if (n < 0 || (n > 0 && !params))
-        return tg_fail(t, TG_ERR_ARG, "tg_check_grad: %d parameters, params %s", n,
-                       params ? "given" : "NULL");
+    if (n < 0 || (n > 0 && !params) || !report)
+        return tg_fail(t, TG_ERR_ARG, "tg_check_grad: %d parameters, params %s, report %s", n,
+                       params ? "given" : "NULL", report ? "given" : "NULL");
     size_t most = 1;
     for (int k = 0; k < n; k++) {
         if (check_param(t, params[k], k) != TG_OK) return t->status;
@@ -126,7 +127,7 @@ int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *
     double *rev = t->scratch, *dx = rev + total;
     for (size_t e = 0; e < most; e++) dx[e] = 0.0;
 
-    int st = tg_backward(out);
+    tg_status st = tg_backward(out);
     for (int k = 0, at = 0; k < n && st == TG_OK; k++) {
         size_t m = tg_node_numel(t, params[k].index);
         const double *g = tg_gradient_data(params[k]);
@@ -166,9 +167,8 @@ int tg_check_grad(tg_var out, int n, const tg_var *params, const tg_check_opts *
     }
     tg_tape_check_nan(t, check_nan);
     if (st == TG_OK) st = tg_backward(out); /* leave the gradients of the unperturbed point */
-    if (report) *report = rep;
-    if (st != TG_OK) return st;
-    return rep.failed ? 1 : 0;
+    *report = rep;
+    return st;
 }
 
 void tg_check_print(FILE *f, int n, const tg_var *params, const tg_check_result *r,
@@ -210,8 +210,8 @@ static double from_array(void *ud, int k, const tg_var *nodes)
     return ((array_claims *)ud)->expected[k];
 }
 
-int tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const double *expected,
-                      const tg_check_opts *opts, tg_adjoint_report *report)
+tg_status tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const double *expected,
+                            const tg_check_opts *opts, tg_adjoint_report *report)
 {
     if (n > 0 && !expected && out.tape)
         return tg_fail(out.tape, TG_ERR_ARG, "tg_check_adjoints: expected is NULL");
@@ -219,14 +219,15 @@ int tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const double *expe
     return tg_check_adjoints_fn(out, n, nodes, from_array, &c, opts, report);
 }
 
-int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn, void *ud,
-                         const tg_check_opts *opts, tg_adjoint_report *report)
+tg_status tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
+                               void *ud, const tg_check_opts *opts, tg_adjoint_report *report)
 {
-    if (!tg_resolve(out, "tg_check_adjoints")) return out.tape ? (int)out.tape->status : TG_ERR_ARG;
+    if (!tg_resolve(out, "tg_check_adjoints")) return out.tape ? out.tape->status : TG_ERR_ARG;
     tg_tape *t = out.tape;
-    if (n < 0 || (n > 0 && (!nodes || !fn)))
-        return tg_fail(t, TG_ERR_ARG, "tg_check_adjoints: %d claims with nodes %s and claims %s",
-                       n, nodes ? "given" : "NULL", fn ? "given" : "NULL");
+    if (n < 0 || (n > 0 && (!nodes || !fn)) || !report)
+        return tg_fail(t, TG_ERR_ARG, "tg_check_adjoints: %d claims with nodes %s, claims %s "
+                       "and report %s", n, nodes ? "given" : "NULL", fn ? "given" : "NULL",
+                       report ? "given" : "NULL");
     for (int k = 0; k < n; k++) {
         char what[32];
         snprintf(what, sizeof what, "nodes[%d]", k);
@@ -234,7 +235,7 @@ int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn f
     }
     double rtol, atol;
     tolerances(opts, &rtol, &atol);
-    int st = tg_backward(out);
+    tg_status st = tg_backward(out);
     if (st != TG_OK) return st;
     tg_adjoint_report rep = {.n = n, .first = -1};
     for (int k = 0; k < n; k++) {
@@ -249,6 +250,6 @@ int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn f
             rep.actual = got;
         }
     }
-    if (report) *report = rep;
-    return rep.failed ? 1 : 0;
+    *report = rep;
+    return TG_OK;
 }

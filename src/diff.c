@@ -31,7 +31,7 @@ static tg_var sum_to(tg_var c, tg_var to)
 /* Check out (a one-element active-or-not node) and every wrt (active nodes of its tape). */
 static int diff_args(tg_var out, int n, const tg_var *wrt, const tg_var *d)
 {
-    if (!tg_resolve(out, "tg_diff")) return out.tape ? (int)out.tape->status : TG_ERR_ARG;
+    if (!tg_resolve(out, "tg_diff")) return out.tape ? out.tape->status : TG_ERR_ARG;
     tg_tape *t = out.tape;
     if (n < 1 || !wrt || !d)
         return tg_fail(t, TG_ERR_ARG, "tg_diff: %d wrt nodes, wrt %s, results %s", n,
@@ -55,7 +55,7 @@ static int diff_args(tg_var out, int n, const tg_var *wrt, const tg_var *d)
     return TG_OK;
 }
 
-int tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d)
+tg_status tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d)
 {
     for (int k = 0; d && k < n; k++) d[k] = tg_err_var(out.tape); /* until it succeeds */
     int st = diff_args(out, n, wrt, d);

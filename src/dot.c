@@ -17,7 +17,7 @@ static void quoted(FILE *f, const char *s)
     }
 }
 
-int tg_dot(tg_tape *t, FILE *f)
+tg_status tg_dot(tg_tape *t, FILE *f)
 {
     if (!t || !f) return TG_ERR_ARG;
     uint32_t out = t->adj_n ? t->adj_n - 1 : TG_NONE, in[TG_MAX_ARITY];

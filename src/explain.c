@@ -281,7 +281,7 @@ double tg_explain_paths(tg_var out, tg_var wrt, const tg_explain_opts *opts)
     return n;
 }
 
-int tg_explain(FILE *f, tg_var out, tg_var wrt, const tg_explain_opts *opts)
+tg_status tg_explain(FILE *f, tg_var out, tg_var wrt, const tg_explain_opts *opts)
 {
     int st = explain_args(out, wrt);
     if (st != TG_OK) return st;

@@ -50,7 +50,7 @@ static void read_tangents(const grad_nodes *gn, double *hv)
     }
 }
 
-int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len, double *hv)
+tg_status tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len, double *hv)
 {
     grad_nodes gn;
     int st = grad_begin(&gn, out, n, params, "tg_hvp");
@@ -66,7 +66,7 @@ int tg_hvp(tg_var out, int n, const tg_var *params, const double *v, size_t len,
     return st;
 }
 
-int tg_hessian(tg_var out, int n, const tg_var *params, double *h)
+tg_status tg_hessian(tg_var out, int n, const tg_var *params, double *h)
 {
     grad_nodes gn;
     int st = grad_begin(&gn, out, n, params, "tg_hessian");

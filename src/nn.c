@@ -80,8 +80,9 @@ int tg_activation_check(const tg_activation *a, double lo, double hi, int npts, 
     tg_var y = tg_sum(tg_activation_apply(a, X)); /* d sum g(x_i) / dx_i = g'(x_i) */
     tg_check_result r;
     tg_check_report rep;
-    int rc = tg_tape_error(t) ? (int)tg_tape_status(t) : tg_check_grad(y, 1, &X, NULL, &r, &rep);
-    if (rc > 1) {
+    tg_status st = tg_tape_error(t) ? tg_tape_status(t) : tg_check_grad(y, 1, &X, NULL, &r, &rep);
+    int rc = st != TG_OK ? (int)st : rep.failed > 0;
+    if (st != TG_OK) {
         snprintf(err, errsize, "%s", tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(rc));
     } else {
         if (worst) *worst = x[r.elem];
@@ -538,8 +539,7 @@ static double step_run(tg_trainer *tr, int n)
     if (tr->o.rerecord || s->n != n) {
         step_record(tr, s, n);
     } else { /* the tape reads xb, tb and the weights where they are: nothing to copy in */
-        int r = tg_replay(s->t);
-        if (r != TG_OK && r != TG_FLIP) return NAN;
+        if (tg_replay(s->t) != TG_OK) return NAN;
     }
     if (tg_backward(s->L) != 0) return NAN;
     double loss = tg_value(s->L);

@@ -1,5 +1,6 @@
 /* registry.c - op names to descriptors: the built-in list (alphabetical, read-only) and
  * registries users extend with their own ops (a uthash table keyed by name). See LICENSE. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,12 +119,26 @@ const tg_op_def *tg_registry_find(const tg_registry *r, const char *name)
     return e ? e->op : NULL;
 }
 
+tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size)
+{
+    const char *why = !op ? "op is NULL"
+                      : !op->name || !*op->name ? "op has no name"
+                      : !op->eval && !(op->infer && op->forward && op->vjp)
+                          ? "op has neither eval nor infer, forward and vjp"
+                      : op->arity < 1 || op->arity > TG_MAX_ARITY ? "op's arity is outside 1..4"
+                      : !(op->partials == TG_PARTIALS_KEPT || op->partials == TG_PARTIALS_CONST ||
+                          (op->partials == TG_PARTIALS_SWAP && op->arity == 2))
+                          ? "op's partials form is not KEPT, CONST or SWAP (two operands)"
+                          : NULL;
+    if (!why) return TG_OK;
+    snprintf(msg, size, "%s", why);
+    return TG_ERR_ARG;
+}
+
 tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
 {
-    if (!r || !op || !op->name || !*op->name ||
-        (!op->eval && !(op->infer && op->forward && op->vjp)) ||
-        op->arity < 1 || op->arity > TG_MAX_ARITY || !tg_op_form_ok(op))
-        return TG_ERR_ARG;
+    char why[160];
+    if (!r || tg_op_validate(op, why, sizeof why)) return TG_ERR_ARG;
     if (tg_registry_find(r, op->name)) return TG_ERR_ARG;
     return add(r, op);
 }

@@ -1,11 +1,10 @@
 /* status.c - status codes as text. See LICENSE. */
 #include "tapegrad.h"
 
-const char *tg_status_str(int status)
+const char *tg_status_str(tg_status status)
 {
     switch (status) {
     case TG_OK: return "ok";
-    case TG_FLIP: return "a kinked op changed branch";
     case TG_ERR_NOMEM: return "out of memory";
     case TG_ERR_ARG: return "bad argument";
     case TG_ERR_SHAPE: return "shape mismatch";

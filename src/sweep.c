@@ -1,16 +1,141 @@
 /* sweep.c - the numeric sweeps over the tape: reverse (adjoints), forward (tangents) and
- * replay (values and partials at new leaf values). One loop each; ops are reached only
- * through their descriptors. See LICENSE. */
+ * replay (values and partials at new leaf values). One loop each, with the tensor nodes'
+ * path beside it; ops are reached only through their descriptors. See LICENSE. */
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
+/* ---- tensor nodes: the sweeps' general path ---- */
+
+/* The kernel context of tensor node i: operands, output, attributes. */
+static int node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
+{
+    const tg_node *nd = &t->nodes[i];
+    const tg_tensor *tt = tg_node_tensor(t, nd);
+    memset(c, 0, sizeof *c);
+    c->n = tg_node_inputs(t, nd, idx);
+    for (int j = 0; j < c->n; j++) c->in[j] = tg_node_view(t, idx[j]);
+    c->out = tg_tensor_view(t, tt);
+    c->attr = tt->attr;
+    c->nattr = tt->nattr;
+    return c->n;
+}
+
+/* The arenas are not cleared here: a region is zeroed when something first flows into it
+ * (slot), so a sweep touches only the gradients it computes. */
+static int grad_ready(tg_tape *t)
+{
+    return t->data_n > t->grad_cap &&
+                   tg_grow_big(t, (void **)&t->grad, &t->grad_cap, t->data_n, sizeof *t->grad)
+               ? -1
+               : 0;
+}
+
+static int tan_ready(tg_tape *t)
+{
+    return t->data_n > t->tdat_cap &&
+                   tg_grow_big(t, (void **)&t->tdat, &t->tdat_cap, t->data_n, sizeof *t->tdat)
+               ? -1
+               : 0;
+}
+
+/* Where node j's gradient (base t->grad, flags t->adj) or tangent (t->tdat, t->tan) goes: a
+ * scalar's own slot in flags, or a tensor's region of base, zeroed the first time it is
+ * reached in a sweep (its flag then set) -- unless fresh is given: then the region is left
+ * as it is and *fresh set to 1, for a caller that writes every element before reading. */
+static double *slot(tg_tape *t, uint32_t j, double *base, double *flags, int *fresh)
+{
+    const tg_node *nd = &t->nodes[j];
+    if (!tg_node_is_tensor(nd)) return &flags[j];
+    const tg_tensor *tt = tg_node_tensor(t, nd);
+    if (flags[j] == 0.0) { /* first reached in this sweep: clear it, or let it be written */
+        if (fresh) *fresh = 1;
+        else memset(base + tt->off, 0, tt->n * sizeof *base);
+        flags[j] = 1.0;
+    }
+    return base + tt->off;
+}
+
+/* An active elementwise node's kept partials, or NULL when its op's are not kept. */
+static const double *ew_kept(const tg_tape *t, uint32_t i)
+{
+    const size_t poff = tg_node_tensor(t, &t->nodes[i])->poff;
+    return poff == TG_NONE_OFF ? NULL : t->tpart + poff;
+}
+
+/* Replay of tensor node i: its values (and kept partials) again, its kinks compared (k: its
+ * kink entry, or NULL). */
+static void tensor_forward(tg_tape *t, uint32_t i, const tg_kink *k)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    node_ctx(t, i, &c, idx);
+    const tg_op_def *op = t->nodes[i].op;
+    if (op->infer)
+        op->forward(&c);
+    else
+        tg_ew_forward(op, &c, (double *)ew_kept(t, i));
+    if (k) {
+        const double *now = tg_kinks_now(t, op, &c);
+        if (!now) return;
+        tg_kinks_keep(t, k, now, c.out.n, 1);
+    }
+    if (t->check_nan) tg_report_tensor(t, op, &c.out, i);
+}
+
+static void tensor_vjp(tg_tape *t, uint32_t i)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    int n = node_ctx(t, i, &c, idx);
+    const tg_op_def *op = t->nodes[i].op;
+    c.gy = t->grad + tg_node_tensor(t, &t->nodes[i])->off;
+    int fresh[TG_MAX_ARITY] = {0};
+    for (int j = 0; j < n; j++) {
+        const tg_node *in = &t->nodes[idx[j]];
+        if (!(in->in[0] & TG_ACTIVE)) continue;
+        /* an elementwise vjp writes each element of a tensor operand of the output's size
+         * once, so if it reaches that operand first the region need not be zeroed */
+        int whole = !op->infer && tg_node_is_tensor(in) && tg_node_tensor(t, in)->n == c.out.n;
+        c.gin[j] = slot(t, idx[j], t->grad, t->adj, whole ? &fresh[j] : NULL);
+    }
+    if (op->infer)
+        op->vjp(&c);
+    else /* an active elementwise node: its partials kept, or had from its operands */
+        tg_ew_vjp(op, &c, ew_kept(t, i), fresh);
+}
+
+static tg_status tensor_jvp(tg_tape *t, uint32_t i)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    int n = node_ctx(t, i, &c, idx), moving = 0;
+    const tg_op_def *op = t->nodes[i].op;
+    for (int j = 0; j < n; j++) {
+        if (t->tan[idx[j]] == 0.0) continue; /* a scalar at rest, or a tensor not reached */
+        c.din[j] = tg_node_is_tensor(&t->nodes[idx[j]])
+                       ? t->tdat + tg_node_tensor(t, &t->nodes[idx[j]])->off
+                       : &t->tan[idx[j]];
+        moving = 1;
+    }
+    if (!moving) return TG_OK;
+    if (op->infer && !op->jvp)
+        return tg_fail(t, TG_ERR_UNSUPPORTED, "%s: no jvp kernel (forward mode is unsupported "
+                       "for this op)", op->name);
+    c.dy = slot(t, i, t->tdat, t->tan, NULL);
+    if (op->infer)
+        op->jvp(&c);
+    else
+        tg_ew_jvp(op, &c, ew_kept(t, i));
+    return TG_OK;
+}
+
 /* ---- reverse sweep ---- */
 
 /* Anomaly mode's report for the reverse sweep: node i's partial j turned a finite adjoint
  * into NaN or Inf. */
-static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
+static tg_status backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
 {
     char nm[64];
     t->adj_n = 0;
@@ -18,22 +143,13 @@ static int backward_anomaly(tg_tape *t, uint32_t i, int j, double p)
                    t->nodes[i].op->name, j + 1, p, tg_node_name(t, i, nm, sizeof nm));
 }
 
-/* A binary node's two partials, in whichever of the three forms its op keeps them, picked
- * without a branch; a unary node's one. (tg_node_partials_get is the general form.) */
-static inline void binary_partials(const tg_node *nodes, const double *part, const tg_node *nd,
-                                   uint32_t i, uint32_t ia, uint32_t ib, double *p0, double *p1)
+/* Pass g back to node j: into its adjoint, or into carry when it is node i-1 (prev). */
+static inline void pass_back(double *adj, double *carry, uint32_t j, uint32_t prev, double g)
 {
-    const tg_op_def *op = nd->op;
-    const int swap = op->partials == TG_PARTIALS_SWAP;
-    const double *q = op->partials == TG_PARTIALS_KEPT ? &part[2 * (size_t)i] : op->dconst;
-    const double va = nodes[ia].v, vb = nodes[ib].v;
-    *p0 = swap ? vb : q[0];
-    *p1 = swap ? va : q[1];
-}
-
-static inline double unary_partial(const double *part, const tg_node *nd, uint32_t i)
-{
-    return nd->op->partials == TG_PARTIALS_KEPT ? part[2 * (size_t)i] : nd->op->dconst[0];
+    if (j == prev)
+        *carry += g;
+    else
+        adj[j] += g;
 }
 
 /* The reverse loop over nodes n-1 .. 0, adjoints seeded. check (anomaly mode) is a
@@ -43,10 +159,9 @@ static inline double unary_partial(const double *part, const tg_node *nd, uint32
  * iteration in a register rather than stored and loaded back at once. Inputs' adjoints are
  * added to whether or not the input is active: an inactive node's adjoint is never read
  * (tg_gradient answers 0 for it) and never passed on. */
-static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
+static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int check)
 {
     const tg_node *nodes = t->nodes;
-    const double *part = t->part;
     double *adj = t->adj;
     double carry = 0.0;
     for (uint32_t i = n; i-- > 0;) {
@@ -59,41 +174,34 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
         /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
         if (!(a & TG_ACTIVE)) continue;
         if (gy == 0.0) continue;
-        const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
+        const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
         if (kind == TG_BINARY) {
-            double p0, p1;
-            binary_partials(nodes, part, nd, i, ia, ib, &p0, &p1);
+            const double p0 = tg_node_partial(t, nd, i, 0, in), p1 = tg_node_partial(t, nd, i, 1, in);
             if (!check || (isfinite(gy * p0) && isfinite(gy * p1))) {
-                if (ib == prev) carry += gy * p1;
-                else adj[ib] += gy * p1;
-                if (ia == prev) carry += gy * p0;
-                else adj[ia] += gy * p0;
+                pass_back(adj, &carry, in[1], prev, gy * p1);
+                pass_back(adj, &carry, in[0], prev, gy * p0);
                 continue;
             }
         } else if (kind == TG_UNARY) {
-            const double p0 = unary_partial(part, nd, i);
+            const double p0 = tg_node_partial(t, nd, i, 0, in);
             if (!check || isfinite(gy * p0)) {
-                if (ia == prev) carry += gy * p0;
-                else adj[ia] += gy * p0;
+                pass_back(adj, &carry, in[0], prev, gy * p0);
                 continue;
             }
         } else if (kind == TG_LEAF) {
             continue;
         } else if (a & TG_TENSOR) {
-            tg_tensor_vjp(t, i);
+            tensor_vjp(t, i);
             continue;
         }
         /* more operands, or a non-finite contribution in anomaly mode */
         uint32_t idx[TG_MAX_ARITY];
-        double p[TG_MAX_ARITY];
         int k = tg_node_inputs(t, nd, idx);
-        tg_node_partials_get(t, nd, i, p);
         for (int j = 0; j < k; j++) {
-            double g = gy * p[j];
+            const double p = tg_node_partial(t, nd, i, j, idx), g = gy * p;
             if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
-                return backward_anomaly(t, i, j, p[j]);
-            if (idx[j] == prev) carry += g;
-            else adj[idx[j]] += g;
+                return backward_anomaly(t, i, j, p);
+            pass_back(adj, &carry, idx[j], prev, g);
         }
     }
     return TG_OK;
@@ -101,12 +209,12 @@ static TG_ALWAYS_INLINE int reverse(tg_tape *t, uint32_t n, const int check)
 
 /* The reverse sweep from out, seeded with 1 (a one-element out) or with seed[] (out's
  * shape). */
-static int backward(tg_var out, const double *seed, const char *who)
+static tg_status backward(tg_var out, const double *seed, const char *who)
 {
     tg_tape *t = out.tape;
     if (!t || !tg_live(t, out)) {
         tg_resolve(out, who);
-        return t ? (int)t->status : TG_ERR_ARG;
+        return t ? t->status : TG_ERR_ARG;
     }
     if (t->status) return t->status;
     const uint32_t n = out.index + 1;
@@ -124,25 +232,25 @@ static int backward(tg_var out, const double *seed, const char *who)
                            "tg_backward_seed)", who, tg_node_name(t, out.index, nm, sizeof nm),
                            tg_view_shape(&w, sh, sizeof sh));
         }
-        if (tg_tensor_grad_ready(t)) return t->status;
+        if (grad_ready(t)) return t->status;
         double *g = t->grad + tg_node_tensor(t, &nodes[out.index])->off;
         for (size_t e = 0; e < w.n; e++) g[e] = seed ? seed[e] : 1.0;
         adj[out.index] = 1.0; /* a tensor's slot says "reached" */
     } else {
-        if (t->ntens && tg_tensor_grad_ready(t)) return t->status;
+        if (t->ntens && grad_ready(t)) return t->status;
         adj[out.index] = seed ? seed[0] : 1.0;
     }
     t->adj_n = n;
     return t->check_nan ? reverse(t, n, 1) : reverse(t, n, 0);
 }
 
-int tg_backward(tg_var out) { return backward(out, NULL, "tg_backward"); }
+tg_status tg_backward(tg_var out) { return backward(out, NULL, "tg_backward"); }
 
-int tg_backward_seed(tg_var out, const double *seed)
+tg_status tg_backward_seed(tg_var out, const double *seed)
 {
     if (!seed) {
         if (out.tape) tg_fail(out.tape, TG_ERR_ARG, "tg_backward_seed: seed is NULL");
-        return out.tape ? (int)out.tape->status : TG_ERR_ARG;
+        return out.tape ? out.tape->status : TG_ERR_ARG;
     }
     return backward(out, seed, "tg_backward_seed");
 }
@@ -166,9 +274,40 @@ double tg_gradient(tg_var v)
     return g ? *g : 0.0;
 }
 
+/* Whether the last sweep reached node i: an active node recorded before it, and for a
+ * tensor its flag slot set (a scalar's slot is its value, which may well be 0). */
+static int reached(const tg_node *nd, uint32_t i, uint32_t n, const double *flag)
+{
+    return (nd->in[0] & TG_ACTIVE) && i < n && (!tg_node_is_tensor(nd) || flag[i] != 0.0);
+}
+
+const double *tg_gradient_data(tg_var v)
+{
+    const tg_node *nd = tg_resolve(v, "tg_gradient_data");
+    tg_tape *t = v.tape;
+    if (!nd || !reached(nd, v.index, t->adj_n, t->adj)) return NULL;
+    return tg_node_is_tensor(nd) ? t->grad + tg_node_tensor(t, nd)->off : &t->adj[v.index];
+}
+
+const double *tg_tangent_data(tg_var v)
+{
+    const tg_node *nd = tg_resolve(v, "tg_tangent_data");
+    tg_tape *t = v.tape;
+    if (!nd || !reached(nd, v.index, t->tan_n, t->tan)) return NULL;
+    return tg_node_is_tensor(nd) ? t->tdat + tg_node_tensor(t, nd)->off : &t->tan[v.index];
+}
+
 /* ---- forward sweep ---- */
 
-int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
+/* Add the term p * dx of a tangent (as in reverse, a zero factor makes no term: a fixed
+ * input, or one whose partial is 0, a relu that is off, adds nothing, even times Inf). */
+static inline void tangent_term(double *dy, double p, double dx)
+{
+    const double v = p * dx;
+    if (tg_passes(v, p, dx)) *dy += v;
+}
+
+tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
 {
     if (!t) return TG_ERR_ARG;
     if (t->status) return t->status;
@@ -176,7 +315,7 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         return tg_fail(t, TG_ERR_ARG, "tg_jvp: %d seeds with leaves %s and dx %s", n,
                        leaves ? "given" : "NULL", dx ? "given" : "NULL");
     if (tg_grow(t, (void **)&t->tan, &t->tan_cap, t->n, sizeof *t->tan)) return t->status;
-    if (t->ntens && tg_tensor_tan_ready(t)) return t->status;
+    if (t->ntens && tan_ready(t)) return t->status;
     double *tan = t->tan;
     memset(tan, 0, (size_t)t->n * sizeof *tan);
     for (int k = 0; k < n; k++) {
@@ -187,42 +326,33 @@ int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
                            k + 1);
         tg_view w = tg_node_view(t, leaves[k].index);
         if (tg_node_is_tensor(nd)) { /* a tensor takes numel values of dx */
-            double *d = tg_tensor_slot(t, leaves[k].index, t->tdat, tan, NULL);
+            double *d = slot(t, leaves[k].index, t->tdat, tan, NULL);
             for (size_t e = 0; e < w.n; e++) d[e] += dx[e];
         } else {
             tan[leaves[k].index] += dx[0];
         }
         dx += w.n;
     }
-    /* as in reverse, a zero factor makes a zero term: a fixed input, or one whose partial is
-     * 0 (a relu that is off), adds nothing, even times Inf */
     const tg_node *nodes = t->nodes;
-    const double *part = t->part;
     for (uint32_t i = 0; i < t->n; i++) {
         const tg_node *nd = &nodes[i];
         const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
         if (kind == TG_LEAF || !(a & TG_ACTIVE)) continue;
-        const uint32_t ia = a & TG_INDEX, ib = b & TG_IN1;
+        const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
         double dy = 0.0;
         if (kind == TG_BINARY) {
-            double p0, p1;
-            binary_partials(nodes, part, nd, i, ia, ib, &p0, &p1);
-            if (tan[ia] != 0.0 && p0 != 0.0) dy += p0 * tan[ia];
-            if (tan[ib] != 0.0 && p1 != 0.0) dy += p1 * tan[ib];
+            tangent_term(&dy, tg_node_partial(t, nd, i, 0, in), tan[in[0]]);
+            tangent_term(&dy, tg_node_partial(t, nd, i, 1, in), tan[in[1]]);
         } else if (kind == TG_UNARY) {
-            const double p0 = unary_partial(part, nd, i);
-            if (tan[ia] != 0.0 && p0 != 0.0) dy = p0 * tan[ia];
+            tangent_term(&dy, tg_node_partial(t, nd, i, 0, in), tan[in[0]]);
         } else if (a & TG_TENSOR) {
-            int st = tg_tensor_jvp(t, i);
+            tg_status st = tensor_jvp(t, i);
             if (st) return st;
             continue;
         } else {
             uint32_t idx[TG_MAX_ARITY];
-            double p[TG_MAX_ARITY];
             int k = tg_node_inputs(t, nd, idx);
-            tg_node_partials_get(t, nd, i, p);
-            for (int j = 0; j < k; j++)
-                if (tan[idx[j]] != 0.0 && p[j] != 0.0) dy += p[j] * tan[idx[j]];
+            for (int j = 0; j < k; j++) tangent_term(&dy, tg_node_partial(t, nd, i, j, idx), tan[idx[j]]);
         }
         tan[i] = dy;
     }
@@ -241,18 +371,8 @@ double tg_tangent(tg_var v)
 
 /* ---- replay ---- */
 
-static int sign(double s) { return (s > 0) - (s < 0); }
-
-/* A kinked node changed branch: keep the first such note for tg_replay_note. */
-static void note_flip(tg_tape *t, uint32_t i, double was, double now)
-{
-    char nm[64];
-    snprintf(t->note, sizeof t->note, "%s %s: branch changed (input %.6g -> %.6g)",
-             t->nodes[i].op->name, tg_node_name(t, i, nm, sizeof nm), was, now);
-}
-
 /* The replay loop; check (anomaly mode) is a constant in each of its two copies. */
-static TG_ALWAYS_INLINE int replay(tg_tape *t, const int check)
+static TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check)
 {
     tg_node *nodes = t->nodes;
     const uint32_t nn = t->n;
@@ -265,8 +385,10 @@ static TG_ALWAYS_INLINE int replay(tg_tape *t, const int check)
             prev = nd->v;
             continue;
         }
+        const tg_kink *kink = i == next_kink ? &t->kinks[k] : NULL;
+        if (kink) next_kink = ++k < t->nkinks ? t->kinks[k].node : UINT32_MAX;
         if (a & TG_TENSOR) { /* before reading inputs: its in[0] is an offset into ext */
-            tg_tensor_forward(t, i);
+            tensor_forward(t, i, kink);
             if (t->status) return t->status;
             continue;
         }
@@ -281,26 +403,24 @@ static TG_ALWAYS_INLINE int replay(tg_tape *t, const int check)
             idx[0] = a & TG_INDEX;
             x[0] = idx[0] == i - 1 ? prev : nodes[idx[0]].v;
             if (n == 2) {
-                idx[1] = b & TG_IN1;
+                idx[1] = b & TG_INDEX;
                 x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
             }
         }
-        prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? tg_node_partials(t, nd, i) : NULL);
+        prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? (double *)tg_node_kept(t, nd, i) : NULL);
         if (check && !isfinite(prev)) {
             tg_report_nonfinite(t, nd->op, n, x, prev, i);
             if (t->status) return t->status;
         }
-        if (i == next_kink) {
-            double s = nd->op->branch(x);
-            if (sign(s) != sign(t->kinks[k].s) && !t->note[0]) note_flip(t, i, t->kinks[k].s, s);
-            t->kinks[k].s = s;
-            next_kink = ++k < t->nkinks ? t->kinks[k].node : UINT32_MAX;
+        if (kink) {
+            const double s = nd->op->branch(x);
+            tg_kinks_keep(t, kink, &s, 1, 1);
         }
     }
-    return t->note[0] ? TG_FLIP : TG_OK;
+    return TG_OK;
 }
 
-int tg_replay(tg_tape *t)
+tg_status tg_replay(tg_tape *t)
 {
     if (!t) return TG_ERR_ARG;
     if (t->status) return t->status;

@@ -247,8 +247,9 @@ Test(article_tensor, gradient_check_passes_on_W1_and_W2)
             tg_var params[2] = {n.W1, n.W2};
             tg_check_result res[2];
             tg_check_report rep;
-            int rc = tg_check_grad(n.E, 2, params, NULL, res, &rep);
-            cr_expect_eq(rc, 0, "%s, B = %d, seed %d: %d of 2 parameters fail; W1 element "
+            tg_status rc = tg_check_grad(n.E, 2, params, NULL, res, &rep);
+            cr_assert_eq(rc, TG_OK, "%s", tg_tape_error(n.E.tape));
+            cr_expect_eq(rep.failed, 0, "%s, B = %d, seed %d: %d of 2 parameters fail; W1 element "
                          "%zu: reverse %.17g fd %.17g; W2 element %zu: reverse %.17g fd %.17g",
                          act_name[g], b.B, seed, rep.failed, res[0].elem, res[0].reverse,
                          res[0].fd, res[1].elem, res[1].reverse, res[1].fd);

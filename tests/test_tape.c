@@ -109,10 +109,11 @@ Test(tape, reset_keeps_capacity_so_rerecording_allocates_nothing)
         const double u[4] = {1, -1, 0.5, 2};
         cr_assert_eq(tg_jvp(t, 4, p, u), TG_OK, "%s", tg_tape_error(t));
         tg_set(p[0], 0.3);
-        cr_assert_leq(tg_replay(t), TG_FLIP, "%s", tg_tape_error(t));
+        cr_assert_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
         cr_assert_eq(tg_backward(e), TG_OK, "%s", tg_tape_error(t));
         tg_check_result res[4];
-        cr_assert_leq(tg_check_grad(e, 4, p, NULL, res, NULL), 1, "%s", tg_tape_error(t));
+        tg_check_report rep;
+        cr_assert_eq(tg_check_grad(e, 4, p, NULL, res, &rep), TG_OK, "%s", tg_tape_error(t));
         if (pass > 0)
             cr_expect_eq(a.calls - before, 0, "pass %d: %zu allocator calls after a reset "
                          "(record %zu nodes, backward, jvp, replay, check)", pass + 1,

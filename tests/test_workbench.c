@@ -55,11 +55,12 @@ Test(workbench, parsed_calls_of_every_op_pass_the_gradient_check)
                 tg_replay(t);
                 tg_check_result r[TG_MAX_ARITY];
                 tg_check_report rep_;
-                int st = tg_check_grad(v, op->arity, p, NULL, r, &rep_);
+                tg_status st = tg_check_grad(v, op->arity, p, NULL, r, &rep_);
                 for (int k = 0; k < op->arity; k++)
                     cr_assert(r[k].pass, "%s at x%d = %.17g: reverse %.17g, fd %.17g", text, k + 1,
                               tg_value(p[k]), r[k].reverse, r[k].fd);
-                cr_assert_eq(st, 0, "%s", text);
+                cr_assert_eq(st, TG_OK, "%s", text);
+                cr_assert_eq(rep_.failed, 0, "%s", text);
                 checked++;
                 tg_names_free(n);
                 tg_tape_free(t);
@@ -127,9 +128,10 @@ ParameterizedTest(size_t *ci, workbench, check_formula_accepts_derivations_and_r
     for (int k = 0; k < nd; k++) draw[k] = tg_names_var(n, k);
     tg_formula_opts o = {.samples = 300, .seed = 7};
     tg_formula_report r;
-    int st = tg_check_formula(f, tg_names_get(n, c->wrt), c->order, h, nd, draw, &o, &r);
-    cr_assert_eq(st, c->verdict, "%s: d%s/d%s vs %s: verdict %d (%d of %d failed, worst tape "
-                 "%.17g hand %.17g)", c->what, c->f, c->wrt, c->hand, st, r.failed, r.compared,
+    tg_status st = tg_check_formula(f, tg_names_get(n, c->wrt), c->order, h, nd, draw, &o, &r);
+    cr_assert_eq(st, TG_OK, "%s: %s", c->what, tg_tape_error(t));
+    cr_assert_eq(!r.agree, c->verdict, "%s: d%s/d%s vs %s: agree %d (%d of %d failed, worst tape "
+                 "%.17g hand %.17g)", c->what, c->f, c->wrt, c->hand, r.agree, r.failed, r.compared,
                  r.tape, r.hand);
     cr_assert_eq(r.points, 300);
     cr_assert_eq(r.compared + r.skipped, r.points);
@@ -151,10 +153,12 @@ Test(workbench, check_formula_counts_points_outside_the_domain_as_skipped)
     tg_var x = tg_names_get(n, "x");
     tg_formula_opts o = {.lo = -1, .hi = 1, .samples = 1000, .seed = 3};
     tg_formula_report r;
-    cr_assert_eq(tg_check_formula(f, x, 1, h, 1, &x, &o, &r), 0);
+    cr_assert_eq(tg_check_formula(f, x, 1, h, 1, &x, &o, &r), TG_OK);
+    cr_assert(r.agree);
     cr_assert(r.skipped > 400 && r.skipped < 600, "%d skipped", r.skipped);
     o.lo = -2, o.hi = -1; /* nowhere in the domain: nothing compared is not agreement */
-    cr_assert_eq(tg_check_formula(f, x, 1, h, 1, &x, &o, &r), 1);
+    cr_assert_eq(tg_check_formula(f, x, 1, h, 1, &x, &o, &r), TG_OK);
+    cr_assert_not(r.agree);
     cr_assert_eq(r.compared, 0);
     tg_names_free(n);
     tg_tape_free(t);
@@ -168,7 +172,8 @@ Test(workbench, check_formula_leaves_the_tape_at_the_worst_point)
     tg_var x = tg_names_get(n, "x");
     tg_formula_opts o = {.samples = 500, .seed = 11};
     tg_formula_report r;
-    cr_assert_eq(tg_check_formula(f, x, 1, h, 1, &x, &o, &r), 1);
+    cr_assert_eq(tg_check_formula(f, x, 1, h, 1, &x, &o, &r), TG_OK);
+    cr_assert_not(r.agree);
     cr_assert_gt(fabs(tg_value(x)), 2.9, "the error grows with |x|: worst near +-3");
     cr_assert_eq(tg_value(h), r.hand);
     cr_assert_eq(tg_gradient(x), r.tape);

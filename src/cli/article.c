@@ -236,19 +236,17 @@ static int descend(tg_article *net, double lr, uint64_t steps, descent *d)
                                                        (unsigned long long)steps);
     d->E[0] = tg_value(net->E);
     for (uint64_t k = 1; k <= steps; k++) {
-        int st = tg_article_step(net, lr);
-        if (st == TG_FLIP) {
-            const char *note = tg_replay_note(net->tape);
-            if (!note) note = "a kink was crossed";
+        if (tg_article_step(net, lr) != TG_OK)
+            return cli_fail(CMD, "step %llu: %s", (unsigned long long)k,
+                            tg_tape_error(net->tape));
+        const char *note = tg_replay_note(net->tape);
+        if (note) {
             size_t n = strlen(note) + 1;
             char *copy = malloc(n);
             if (!copy) return cli_fail(CMD, "out of memory");
             memcpy(copy, note, n);
             d->flip[d->nflips] = k;
             d->note[d->nflips++] = copy;
-        } else if (st != TG_OK) {
-            return cli_fail(CMD, "step %llu: %s", (unsigned long long)k,
-                            tg_tape_error(net->tape));
         }
         d->E[k] = tg_value(net->E);
     }

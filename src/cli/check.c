@@ -97,7 +97,7 @@ static void where(char *buf, size_t size, const cli_wb *w, const tg_var *draw, i
     (void)w;
 }
 
-static int report(const cli_wb *w, const options *o, int order, tg_var f, int st,
+static int report(const cli_wb *w, const options *o, int order, tg_var f,
                   const tg_formula_report *r, const tg_var *draw, int ndraw)
 {
     char d[80], span[512];
@@ -116,7 +116,7 @@ static int report(const cli_wb *w, const options *o, int order, tg_var f, int st
     if (ndraw == 0) snprintf(count, sizeof count, "the given point");
     else if (r->skipped) snprintf(count, sizeof count, "all %d points inside the domain", r->compared);
     else snprintf(count, sizeof count, "all %d points", r->compared);
-    if (st == 0) {
+    if (r->agree) {
         if (ndraw == 0)
             printf("agree: %s = %s at the given point (error %.2g absolute, %.2g relative)\n", d,
                    o->hand[order - 1], r->abs_err, r->rel_err);
@@ -223,12 +223,11 @@ int cli_check(int argc, char **argv)
     for (int k = 0; k < 2 && rc == 0; k++) {
         if (!o.hand[k]) continue;
         tg_formula_report r;
-        int st = tg_check_formula(f, wrt, k + 1, hand[k], ndraw, draw, &fo, &r);
-        if (st > 1) {
+        if (tg_check_formula(f, wrt, k + 1, hand[k], ndraw, draw, &fo, &r) != TG_OK) {
             rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
             break;
         }
-        int res = report(&w, &o, k + 1, f, st, &r, draw, ndraw);
+        int res = report(&w, &o, k + 1, f, &r, draw, ndraw);
         if (res > worst) worst = res;
     }
     if (rc == 0) rc = worst;

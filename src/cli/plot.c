@@ -140,8 +140,7 @@ static int tabulate(cli_wb *w, const options *o, const tg_var *fx, tg_var x, FIL
         /* both ends exact and the grid symmetric: x_i = (lo*(n-1-i) + hi*i)/(n-1) */
         double xi = n == 1 ? o->lo : (o->lo * (double)(n - 1 - i) + o->hi * (double)i) / (double)(n - 1);
         tg_set(x, xi);
-        int st = tg_replay(w->tape);
-        if (st != TG_OK && st != TG_FLIP) return cli_fail(CMD, "%s", tg_tape_error(w->tape));
+        if (tg_replay(w->tape) != TG_OK) return cli_fail(CMD, "%s", tg_tape_error(w->tape));
         fprintf(f, "%.15g", xi);
         for (int c = 0; c < nc; c++) fprintf(f, ",%.15g", tg_value(cols[c]));
         fputc('\n', f);
