@@ -1,5 +1,10 @@
-/* tapegrad.h - reverse-mode automatic differentiation on a tape: the one header users include.
+/* tapegrad.h - reverse-mode automatic differentiation on a tape: the core every program includes.
  * Record a computation with the builders below, then tg_backward() gives dE/dv for every node.
+ * The other headers each include this one; include them yourself for what they add:
+ *   tapegrad_op.h       writing an op: the descriptor, the kernels' views, the registry
+ *   tapegrad_expr.h     the expression language (tg_parse), tg_check_formula, tg_explain, tg_dot
+ *   tapegrad_nn.h       training: layers, an MLP, losses, optimizers, batches, data sets
+ *   tapegrad_article.h  the backpropagation article's 2-3-1 network and its hand deltas
  * See LICENSE. */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
@@ -326,10 +331,6 @@ TG_API int tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const doubl
 /* The same with claims computed by fn(ud, k, nodes). */
 TG_API int tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
                                 void *ud, const tg_check_opts *opts, tg_adjoint_report *report);
-
-#include "tapegrad_article.h"
-#include "tapegrad_nn.h"
-#include "tapegrad_expr.h"
 
 #ifdef __cplusplus
 }
