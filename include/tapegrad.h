@@ -23,6 +23,22 @@ extern "C" {
 #define TG_API
 #endif
 
+/* ---- version ---- */
+
+/* The version of this header. The Makefile reads the three numbers from here (the shared
+ * library's file name and soname); nothing else states them. */
+#define TG_VERSION_MAJOR 0
+#define TG_VERSION_MINOR 2
+#define TG_VERSION_PATCH 0
+#define TG_VERSION_STR_(a, b, c) #a "." #b "." #c
+#define TG_VERSION_XSTR_(a, b, c) TG_VERSION_STR_(a, b, c)
+#define TG_VERSION_STRING TG_VERSION_XSTR_(TG_VERSION_MAJOR, TG_VERSION_MINOR, TG_VERSION_PATCH)
+
+/* The version of the library running this program ("0.2.0"), which may differ from the header's
+ * TG_VERSION_STRING it was compiled with when a shared library is swapped underneath.
+ * A static string, never NULL. */
+TG_API const char *tg_version(void);
+
 /* ---- status codes ---- */
 
 typedef enum tg_status {
