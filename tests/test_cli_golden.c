@@ -2,8 +2,8 @@
  * it): every tests/cli/NAME.tg (one line: the arguments, in sh syntax) must print exactly
  * tests/cli/NAME.expected (stdout, then "--- stderr" and stderr when there is any, then
  * "--- exit N"). TAPEGRAD_GOLDEN_UPDATE=1 rewrites the .expected files instead. Also: grad
- * --json against the gradient check for every op, and plot/dot with and without gnuplot and
- * Graphviz installed. See LICENSE. */
+ * --json against the gradient check for every op, plot/dot with and without gnuplot and
+ * Graphviz installed, and --version. See LICENSE. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -273,4 +273,13 @@ Test(cli_golden, dot_draws_svg_with_graphviz_or_says_how_to_get_it)
     }
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     cr_assert_eq(system(args), 0);
+}
+
+/* ---- --version: the library's version, which no golden file repeats ---- */
+
+Test(cli_golden, version_prints_the_library_version)
+{
+    char *got = transcript("", "tg --version");
+    cr_expect_str_eq(got, "tapegrad " TG_VERSION_STRING "\n--- exit 0\n");
+    free(got);
 }
