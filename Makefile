@@ -5,6 +5,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
+MANDIR  ?= $(PREFIX)/share/man
 LDCONFIG ?= $(firstword $(wildcard /sbin/ldconfig /usr/sbin/ldconfig) ldconfig)
 BUILD   ?= build
 OPT     ?= -O2
@@ -134,19 +135,21 @@ fuzz: $(FUZZ)
 	$(FUZZ) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
 	  -dict=tests/fuzz/expr.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus
 
-# ---- install: headers, both libraries (the shared one with its two links), the command and
-#      tapegrad.pc; make uninstall removes the same files ----
+# ---- install: headers, both libraries (the shared one with its two links), the command, its
+#      man page and tapegrad.pc; make uninstall removes the same files ----
 PC_LIBS := Libs: -L$${libdir} -ltapegrad\nLibs.private: $(LDLIBS)
 LIB_LINKS := $(DESTDIR)$(LIBDIR)/libtapegrad.so $(DESTDIR)$(LIBDIR)/$(SONAME)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtapegrad.so
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/tapegrad.1 $(DESTDIR)$(MANDIR)/man1/
 	printf 'prefix=%s\nlibdir=%s\nincludedir=$${prefix}/include\n\nName: tapegrad\nDescription: reverse-mode automatic differentiation on a tape\nVersion: %s\n$(PC_LIBS)\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' '$(VERSION)' \
 	  > $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad.pc
@@ -156,6 +159,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(wildcard include/*.h)))
 	rm -f $(DESTDIR)$(LIBDIR)/libtapegrad.a $(DESTDIR)$(LIBDIR)/$(SOFILE) $(LIB_LINKS)
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad.pc $(DESTDIR)$(PREFIX)/bin/tapegrad
+	rm -f $(DESTDIR)$(MANDIR)/man1/tapegrad.1
 	@$(call ldconfig_step,uninstall)
 
 # The loader finds libtapegrad.so.0 through its cache, which only ldconfig updates. Run it after
