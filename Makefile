@@ -137,7 +137,10 @@ fuzz: $(FUZZ)
 
 # ---- install: headers, both libraries (the shared one with its two links), the command, its
 #      man page and tapegrad.pc; make uninstall removes the same files ----
-PC_LIBS := Libs: -L$${libdir} -ltapegrad\nLibs.private: $(LDLIBS)
+# -lm is public: programs written against a numerical library use libm themselves
+# (docs/examples do). OpenBLAS is ours alone: the shared library records it, a static link
+# asks for it with pkg-config --static.
+PC_LIBS := Libs: -L$${libdir} -ltapegrad -lm\nLibs.private: -lopenblas
 LIB_LINKS := $(DESTDIR)$(LIBDIR)/libtapegrad.so $(DESTDIR)$(LIBDIR)/$(SONAME)
 
 install: all

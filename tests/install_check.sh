@@ -3,8 +3,9 @@
 # verbatim on docs/examples/quickstart.c by a user of that prefix (PKG_CONFIG_PATH and
 # LD_LIBRARY_PATH set, nothing else). Also checks that the README's C block is quickstart.c,
 # that the program runs on the installed shared library, that a static link of libtapegrad.a
-# works, that the installed command and man page work, and that `make uninstall` removes every
-# file. .ci/run calls it after `make test`; run it from anywhere. See LICENSE.
+# works, that every docs/examples program builds the same way, that the installed command and
+# man page work, and that `make uninstall` removes every file. .ci/run calls it after
+# `make test`; run it from anywhere. See LICENSE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -66,6 +67,14 @@ cc quickstart.c $(pkg-config --cflags --libs --static tapegrad | sed 's/-ltapegr
 [ "$(./quickstart-static)" = "$want" ] || fail "the statically linked quickstart printed otherwise"
 ! ldd ./quickstart-static | grep -q libtapegrad || fail "quickstart-static needs libtapegrad.so"
 echo "static link of libtapegrad.a: same output"
+
+# every docs/examples program builds the same way (docs/custom-loss.md shows it for one)
+for e in "$root"/docs/examples/*.c; do
+    n=$(basename "$e" .c)
+    cc "$e" $(pkg-config --cflags --libs tapegrad) -o "ex-$n" >/dev/null || fail "$n.c did not build"
+    ./"ex-$n" >/dev/null || fail "$n exited with status $?"
+done
+echo "docs/examples: $(ls "$root"/docs/examples/*.c | wc -l) programs built with pkg-config, and run"
 
 version=$(pkg-config --modversion tapegrad)
 [ "$("$prefix/bin/tapegrad" --version)" = "tapegrad $version" ] ||
