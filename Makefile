@@ -1,8 +1,12 @@
-# tapegrad - every entry point: make, make test, make demo, make bench, make install, make deps.
+# tapegrad - every entry point: make, make test, make demo, make bench, make install,
+# make uninstall, make deps.
 # Plain GNU make; ops/*.c and tests/*.c are found by wildcard (no per-op edits here).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+MANDIR  ?= $(PREFIX)/share/man
+LDCONFIG ?= $(firstword $(wildcard /sbin/ldconfig /usr/sbin/ldconfig) ldconfig)
 BUILD   ?= build
 OPT     ?= -O2
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -21,6 +25,18 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
+# The version is stated once, in include/tapegrad.h (TG_VERSION_MAJOR/MINOR/PATCH). The shared
+# library is libtapegrad.so.MAJOR.MINOR.PATCH with soname libtapegrad.so.MAJOR, which programs
+# record and the loader looks for; libtapegrad.so is the link the linker's -ltapegrad finds.
+version = $(shell awk '$$2 == "TG_VERSION_$(1)" { print $$3 }' include/tapegrad.h)
+SOMAJOR := $(call version,MAJOR)
+VERSION := $(SOMAJOR).$(call version,MINOR).$(call version,PATCH)
+ifneq ($(words $(subst ., ,$(VERSION))),3)
+$(error cannot read TG_VERSION_MAJOR/MINOR/PATCH from include/tapegrad.h (got '$(VERSION)'))
+endif
+SONAME := libtapegrad.so.$(SOMAJOR)
+SOFILE := libtapegrad.so.$(VERSION)
+
 LIBA := $(BUILD)/libtapegrad.a
 LIBSO := $(BUILD)/libtapegrad.so
 CLI := $(BUILD)/bin/tapegrad
@@ -29,7 +45,7 @@ BENCH := $(BUILD)/bench/article_bench
 
 EXAMPLES := $(patsubst docs/examples/%.c,$(BUILD)/examples/%,$(wildcard docs/examples/*.c))
 
-.PHONY: all test demo bench examples install deps check-deps clean sanitize
+.PHONY: all test demo bench examples install uninstall deps check-deps clean sanitize
 all: $(LIBA) $(LIBSO) $(CLI)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h src/cli/*.h tests/*.h) | check-deps
@@ -40,8 +56,14 @@ $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIBSO): $(LIB_OBJ)
-	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/$(SOFILE): $(LIB_OBJ)
+	$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/$(SONAME): $(BUILD)/$(SOFILE)
+	ln -sf $(SOFILE) $@
+
+$(LIBSO): $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(CLI): $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -113,14 +135,57 @@ fuzz: $(FUZZ)
 	$(FUZZ) -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
 	  -dict=tests/fuzz/expr.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus
 
+# ---- install: headers, both libraries (the shared one with its two links), the command, its
+#      man page and tapegrad.pc; make uninstall removes the same files ----
+# -lm is public: programs written against a numerical library use libm themselves
+# (docs/examples do). OpenBLAS is ours alone: the shared library records it, a static link
+# asks for it with pkg-config --static.
+PC_LIBS := Libs: -L$${libdir} -ltapegrad -lm\nLibs.private: -lopenblas
+LIB_LINKS := $(DESTDIR)$(LIBDIR)/libtapegrad.so $(DESTDIR)$(LIBDIR)/$(SONAME)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtapegrad.so
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: tapegrad\nDescription: reverse-mode automatic differentiation on a tape\nVersion: 0.1.0\nLibs: -L$${libdir} -ltapegrad -lopenblas -lm\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tapegrad.pc
+	install -m 644 docs/tapegrad.1 $(DESTDIR)$(MANDIR)/man1/
+	printf 'prefix=%s\nlibdir=%s\nincludedir=$${prefix}/include\n\nName: tapegrad\nDescription: reverse-mode automatic differentiation on a tape\nVersion: %s\n$(PC_LIBS)\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' '$(VERSION)' \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad.pc
+	@$(call ldconfig_step,install)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(wildcard include/*.h)))
+	rm -f $(DESTDIR)$(LIBDIR)/libtapegrad.a $(DESTDIR)$(LIBDIR)/$(SOFILE) $(LIB_LINKS)
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad.pc $(DESTDIR)$(PREFIX)/bin/tapegrad
+	rm -f $(DESTDIR)$(MANDIR)/man1/tapegrad.1
+	@$(call ldconfig_step,uninstall)
+
+# The loader finds libtapegrad.so.0 through its cache, which only ldconfig updates. Run it after
+# a root (un)install in a directory the loader searches (ld.so.conf and the built-in ones, compared
+# resolved: /lib may be /usr/lib); say what to do instead in the other cases. $(1): install or
+# uninstall.
+define ldconfig_step
+if [ -n "$(DESTDIR)" ]; then \
+  echo "tapegrad: staged under DESTDIR: run ldconfig once the files are in place"; \
+elif ! command -v $(LDCONFIG) >/dev/null 2>&1; then \
+  echo "tapegrad: no ldconfig here: the loader's cache was not updated"; \
+elif ! $(LDCONFIG) -vNX 2>/dev/null | sed -n 's|^\(/[^:]*\):.*|\1|p' | xargs -r readlink -f \
+     | grep -qxF "$$(readlink -f $(LIBDIR))"; then \
+  $(if $(filter install,$(1)),echo "tapegrad: $(LIBDIR) is not a directory the loader searches:" \
+    "run programs with LD_LIBRARY_PATH=$(LIBDIR) (or link them with -Wl$(comma)-rpath$(comma)$(LIBDIR))",true); \
+elif [ "$$(id -u)" = 0 ]; then \
+  echo "$(LDCONFIG)"; $(LDCONFIG); \
+else \
+  echo "tapegrad: not root, so ldconfig was not run: run it as root to update the loader's cache"; \
+fi
+endef
+
+comma := ,
 
 # ---- dependencies: Debian packages, installed when a header is missing ----
 DEB_PKGS := uthash-dev libcriterion-dev libopenblas-dev

@@ -1,5 +1,10 @@
-/* tapegrad.h - reverse-mode automatic differentiation on a tape: the one header users include.
+/* tapegrad.h - reverse-mode automatic differentiation on a tape: the core every program includes.
  * Record a computation with the builders below, then tg_backward() gives dE/dv for every node.
+ * The other headers each include this one; include them yourself for what they add:
+ *   tapegrad_op.h       writing an op: the descriptor, the kernels' views, the registry
+ *   tapegrad_expr.h     the expression language (tg_parse), tg_check_formula, tg_explain, tg_dot
+ *   tapegrad_nn.h       training: layers, an MLP, losses, optimizers, batches, data sets
+ *   tapegrad_article.h  the backpropagation article's 2-3-1 network and its hand deltas
  * See LICENSE. */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
@@ -17,6 +22,22 @@ extern "C" {
 #else
 #define TG_API
 #endif
+
+/* ---- version ---- */
+
+/* The version of this header. The Makefile reads the three numbers from here (the shared
+ * library's file name and soname); nothing else states them. */
+#define TG_VERSION_MAJOR 0
+#define TG_VERSION_MINOR 2
+#define TG_VERSION_PATCH 0
+#define TG_VERSION_STR_(a, b, c) #a "." #b "." #c
+#define TG_VERSION_XSTR_(a, b, c) TG_VERSION_STR_(a, b, c)
+#define TG_VERSION_STRING TG_VERSION_XSTR_(TG_VERSION_MAJOR, TG_VERSION_MINOR, TG_VERSION_PATCH)
+
+/* The version of the library running this program ("0.2.0"), which may differ from the header's
+ * TG_VERSION_STRING it was compiled with when a shared library is swapped underneath.
+ * A static string, never NULL. */
+TG_API const char *tg_version(void);
 
 /* ---- status codes ---- */
 
@@ -338,10 +359,6 @@ TG_API tg_status tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const
 TG_API tg_status tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
                                       void *ud, const tg_check_opts *opts,
                                       tg_adjoint_report *report);
-
-#include "tapegrad_article.h"
-#include "tapegrad_nn.h"
-#include "tapegrad_expr.h"
 
 #ifdef __cplusplus
 }

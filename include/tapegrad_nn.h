@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 /* Declared only: tapegrad_op.h defines an op, tapegrad_expr.h holds definitions. This
- * header needs neither in full, so tapegrad.h can include it. */
+ * header needs neither in full, so a trainer includes only what it uses. */
 struct tg_op_def;
 struct tg_defs;
 struct tg_registry;

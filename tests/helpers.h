@@ -16,6 +16,8 @@
 #endif
 
 #include "tapegrad.h"
+#include "tapegrad_article.h"
+#include "tapegrad_expr.h"
 #include "tapegrad_op.h"
 
 /* ---- random numbers: splitmix64, state passed explicitly ---- */

@@ -2,8 +2,8 @@
  * it): every tests/cli/NAME.tg (one line: the arguments, in sh syntax) must print exactly
  * tests/cli/NAME.expected (stdout, then "--- stderr" and stderr when there is any, then
  * "--- exit N"). TAPEGRAD_GOLDEN_UPDATE=1 rewrites the .expected files instead. Also: grad
- * --json against the gradient check for every op, and plot/dot with and without gnuplot and
- * Graphviz installed. See LICENSE. */
+ * --json against the gradient check for every op, plot/dot with and without gnuplot and
+ * Graphviz installed, --version, and the man page against --help. See LICENSE. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -275,4 +275,39 @@ Test(cli_golden, dot_draws_svg_with_graphviz_or_says_how_to_get_it)
     }
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     cr_assert_eq(system(args), 0);
+}
+
+/* ---- --version: the library's version, which no golden file repeats ---- */
+
+Test(cli_golden, version_prints_the_library_version)
+{
+    char *got = transcript("", "tg --version");
+    cr_expect_str_eq(got, "tapegrad " TG_VERSION_STRING "\n--- exit 0\n");
+    free(got);
+}
+
+/* ---- the man page (docs/tapegrad.1) has one .SS "tapegrad NAME" per command of --help ---- */
+
+Test(cli_golden, man_page_describes_exactly_the_commands_of_help)
+{
+    char *help = transcript("", "tg --help");
+    char *man = read_all("docs/tapegrad.1");
+    cr_assert_not_null(man, "no docs/tapegrad.1 (run from the repository root)");
+    const char *p = strstr(help, "\ncommands:\n");
+    cr_assert_not_null(p, "no commands: list in tapegrad --help:\n%s", help);
+    int listed = 0;
+    for (p += strlen("\ncommands:\n"); strncmp(p, "  ", 2) == 0; p = strchr(p, '\n') + 1) {
+        char name[64], heading[96];
+        cr_assert_eq(sscanf(p, "%63s", name), 1);
+        snprintf(heading, sizeof heading, "\n.SS \"tapegrad %s\"\n", name);
+        cr_expect(strstr(man, heading), "docs/tapegrad.1 has no .SS \"tapegrad %s\"", name);
+        listed++;
+    }
+    cr_assert_geq(listed, 8, "only %d commands found in tapegrad --help", listed);
+    int sections = 0;
+    for (const char *q = man; (q = strstr(q, "\n.SS \"tapegrad ")); q++) sections++;
+    cr_expect_eq(sections, listed, "docs/tapegrad.1 describes %d commands, tapegrad --help "
+                 "lists %d", sections, listed);
+    free(man);
+    free(help);
 }

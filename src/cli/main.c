@@ -25,7 +25,8 @@ static const struct command {
 
 static void usage(FILE *f)
 {
-    fputs("usage: tapegrad COMMAND [OPTIONS]   (tapegrad COMMAND --help for its options)\n\n"
+    fputs("usage: tapegrad COMMAND [OPTIONS]   (tapegrad COMMAND --help for its options)\n"
+          "       tapegrad --help | --version\n\n"
           "commands:\n", f);
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("tapegrad %s\n", tg_version());
         return 0;
     }
     for (int i = 0; i < NCOMMANDS; i++)

@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "tapegrad.h"
+#include "tapegrad_article.h"
 
 #define REPS 7
 
