@@ -216,17 +216,21 @@ TG_API int tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx);
 /* The tangent of v from the last tg_jvp (0 for nodes recorded after it). */
 TG_API double tg_tangent(tg_var v);
 
-/* Recompute every value after tg_set changed leaves, without re-recording. Values are
- * exact at the new point (each op is evaluated again, kinked ones included). Returns:
+/* Recompute every value after tg_set or tg_tensor_set changed leaves, without re-recording.
+ * Values are exact at the new point (each op is evaluated again, kinked ones included).
+ * Returns:
  *   TG_OK   nothing crossed a kink;
- *   TG_FLIP some relu/abs/leaky_relu (an op with a branch rule) changed branch: values and
- *           gradients are still those of the new point, but a derivative taken across the
- *           kink is one-sided; tg_replay_note(t) names the first such node;
- *   an error status (sticky): the tape has an error, or anomaly mode saw a NaN.
+ *   TG_FLIP a kinked op changed branch: one with a branch rule (relu, abs, leaky_relu, step;
+ *           on a tensor, any element) or with a choose rule (max: another arg-max). Values
+ *           and gradients are still those of the new point, but a derivative taken across
+ *           the kink is one-sided; tg_replay_note(t) names the first such node;
+ *   an error status (sticky): the tape has an error, or anomaly mode saw a NaN or Inf.
  * Each replay compares with the branches of the previous one (or of recording). */
 TG_API int tg_replay(tg_tape *t);
 /* After tg_replay returned TG_FLIP: which node flipped first, with its input before and
- * after, e.g. "relu 'a2[2]': branch changed (input 0.31 -> -0.02)". NULL otherwise. */
+ * after, e.g. "relu 'a2[2]': branch changed (input 0.31 -> -0.02)"; for a tensor node, the
+ * first element that changed, e.g. "max 'm': element 0 changed its choice (now 0)" (the
+ * choice is the arg-max's offset in x). NULL otherwise. */
 TG_API const char *tg_replay_note(const tg_tape *t);
 
 /* Derivative of the scalar out with respect to wrt, recorded as new nodes on the tape (so it
