@@ -475,6 +475,8 @@ Test(registry, bad_registrations_are_refused)
     cr_expect_eq(tg_op_register(r, &cube2), TG_ERR_ARG, "a duplicate user name was accepted");
     cr_expect_eq(tg_op_register(r, &cube_op), TG_ERR_ARG, "the same op twice was accepted");
     cr_expect_eq(tg_registry_find(r, "cube"), &cube_op);
+    cr_expect_eq(tg_registry_count(r), n0 + 1, "refused duplicates changed the count to %d",
+                 tg_registry_count(r));
     cr_expect_eq(tg_op_register(NULL, &cube_op), TG_ERR_ARG, "a NULL registry");
     tg_registry_free(r);
 }
