@@ -245,18 +245,20 @@ TG_API tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *d
 /* The tangent of v from the last tg_jvp (0 for nodes recorded after it). */
 TG_API double tg_tangent(tg_var v);
 
-/* Recompute every value after tg_set changed leaves, without re-recording. Values are
- * exact at the new point (each op is evaluated again, kinked ones included). Returns TG_OK,
- * or an error status (sticky): the tape has an error, or anomaly mode saw a NaN. When a
- * kinked op (relu, abs, leaky_relu, step: a branch rule; max: its arg-max) changed branch,
- * values and gradients are still those of the new point, but a derivative taken across the
- * kink is one-sided: tg_replay_note(t) then names the first such node. Each replay compares
- * with the branches of the previous one (or of recording). */
+/* Recompute every value after tg_set or tg_tensor_set changed leaves, without re-recording.
+ * Values are exact at the new point (each op is evaluated again, kinked ones included).
+ * Returns TG_OK, or an error status (sticky): the tape has an error, or anomaly mode saw a
+ * NaN or Inf. When a kinked op changed branch -- one with a branch rule (relu, abs,
+ * leaky_relu, step; on a tensor, any element) or with a choose rule (max: another arg-max)
+ * -- values and gradients are still those of the new point, but a derivative taken across
+ * the kink is one-sided: tg_replay_note(t) then names the first such node. Each replay
+ * compares with the branches of the previous one (or of recording). */
 TG_API tg_status tg_replay(tg_tape *t);
 /* After tg_replay: the first node that changed branch, with its branch quantity (or, max,
- * its choice) before and after, e.g. "relu 'a2[2]': branch changed (input 0.31 -> -0.02)"
- * or, for a tensor, "relu 'a': element 3: branch changed (input 0.5 -> -0.2)". NULL when
- * nothing crossed a kink. Borrowed until the next replay or reset. */
+ * its choice: the arg-max's offset in x) before and after, e.g. "relu 'a2[2]': branch
+ * changed (input 0.31 -> -0.02)"; for a tensor node, the first element that changed, e.g.
+ * "max 'm': element 0: choice changed (1 -> 0)". NULL when nothing crossed a kink. Borrowed
+ * until the next replay or reset. */
 TG_API const char *tg_replay_note(const tg_tape *t);
 
 /* Derivative of the scalar out with respect to wrt, recorded as new nodes on the tape (so it

@@ -155,13 +155,15 @@ const tg_op_def tg_op_cross_entropy = {.name = "cross_entropy", .arity = 2,
                                        .vjp = cross_entropy_vjp, .jvp = cross_entropy_jvp,
                                        .vjp_graph = cross_entropy_vjp_graph};
 
-/* The labels become a constant vector [N] (N = rows of logits; [1] for one row). A logits
- * rank infer rejects gets a placeholder, so that error is infer's and labels is not read. */
+/* The labels are the caller's node, so a replay reads new ones; infer checks them when the
+ * node is recorded (a label made invalid later gives its row NaN). */
 tg_var tg_cross_entropy_var(tg_var logits, tg_var labels)
 {
     return tg_apply2(&tg_op_cross_entropy, logits, labels);
 }
 
+/* The labels become a constant vector [N] (N = rows of logits; [1] for one row). A logits
+ * rank infer rejects gets a placeholder, so that error is infer's and labels is not read. */
 tg_var tg_cross_entropy(tg_var logits, const int *labels)
 {
     tg_view z;

@@ -3,8 +3,9 @@
  * goes to one element, the FIRST arg-max when several are equal (a valid subgradient, and
  * what a finite difference sees when only that element moves up).  A NaN in the range is
  * the arg-max (the first NaN): y is NaN, as in NumPy.  Nothing is saved; vjp and jvp find
- * the arg-max again from x.  Kink: where two entries tie, the derivative is one-sided;
- * tg_replay does not watch tensor ops for arg-max changes.
+ * the arg-max again from x.  Kink: where two entries tie, the derivative is one-sided; the
+ * choose kernel names each output's arg-max, so tg_replay notes a changed one (tg_replay_note)
+ * and the gradient check calls a tie a non-differentiable point.
  * Reverse rule as nodes: gx = first * gy, with the mask of the arg-max built from ops so it
  * follows replay: ties = 1 - step(y - x) marks every maximal entry, a prefix count c of ties
  * along the axis (log2(len) shift-and-add steps, shifts by slice and its pad form) keeps the

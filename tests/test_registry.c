@@ -1,4 +1,5 @@
-/* test_registry.c - op names to descriptors: the built-ins by name and in name order, user ops
+/* test_registry.c - op names to descriptors: the built-ins by name and in name order, and
+ * exactly the ops of docs/ops.md's rows and of the exported tg_op_ descriptors; user ops
  * registered, applied and differentiated, refused registrations, and the registry walker run
  * over a registry holding user ops (registration is enough to get checked). See LICENSE. */
 #include <criterion/criterion.h>
@@ -105,36 +106,102 @@ static tg_registry *new_registry(void)
 
 /* ---- built-ins ---- */
 
+/* The whole of a file of the source tree, malloc'd; the suite runs from the tree's root (as
+ * `make test` runs it). Fails the test if the file cannot be read. */
+static char *read_tree_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s (run the tests from the source tree's root)", path);
+    size_t cap = 1 << 14, n = 0, k;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 == cap) {
+            buf = realloc(buf, cap *= 2);
+            cr_assert_not_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+#define MAX_NAMES 128
+
+/* A list of op names read from a file, each with a flag (which table of ops.md it is in). */
+typedef struct name_list {
+    int n;
+    char name[MAX_NAMES][32];
+    int flag[MAX_NAMES];
+} name_list;
+
+static void name_add(name_list *l, const char *from, size_t len, int flag, const char *where)
+{
+    cr_assert_lt(l->n, MAX_NAMES, "%s: more than %d op names", where, MAX_NAMES);
+    cr_assert_lt(len, sizeof l->name[0], "%s: an op name of %zu characters", where, len);
+    for (int i = 0; i < l->n; i++)
+        cr_expect(strlen(l->name[i]) != len || strncmp(l->name[i], from, len) != 0,
+                  "%s: op '%.*s' is listed twice", where, (int)len, from);
+    memcpy(l->name[l->n], from, len);
+    l->name[l->n][len] = '\0';
+    l->flag[l->n++] = flag;
+}
+
+/* docs/ops.md: one table row per op, "| `name` | ...", the ops after "## Tensor ops" flagged. */
+static void ops_md_rows(name_list *l)
+{
+    char *doc = read_tree_file("docs/ops.md");
+    const char *tensor = strstr(doc, "\n## Tensor ops");
+    cr_assert_not_null(tensor, "docs/ops.md has no '## Tensor ops' section");
+    for (const char *line = doc; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, "| `", 3) != 0) continue;
+        const char *name = line + 3, *end = strchr(name, '`');
+        cr_assert_not_null(end, "docs/ops.md: unterminated op name in a row");
+        name_add(l, name, (size_t)(end - name), line > tensor, "docs/ops.md");
+    }
+    free(doc);
+}
+
+/* include/tapegrad_op.h: the exported descriptors, "extern TG_API const tg_op_def tg_op_add,
+ * tg_op_sub, ...;", without their tg_op_ prefix. */
+static void exported_descriptors(name_list *l)
+{
+    char *h = read_tree_file("include/tapegrad_op.h");
+    const char *decl = "extern TG_API const tg_op_def ";
+    char *p = strstr(h, decl), *end = p ? strchr(p, ';') : NULL;
+    cr_assert(p && end, "include/tapegrad_op.h: no '%s...;' declaration", decl);
+    for (p += strlen(decl); (p = strstr(p, "tg_op_")) && p < end;) {
+        p += strlen("tg_op_");
+        size_t len = strcspn(p, ", \n;");
+        name_add(l, p, len, 0, "include/tapegrad_op.h");
+        p += len;
+    }
+    free(h);
+}
+
+/* Every built-in, taken from the registry itself: a new registry holds exactly the built-ins,
+ * in the same order, and each is found by its name as the same descriptor. */
 Test(registry, builtins_are_found_by_name)
 {
-    static const struct {
-        const char *name;
-        const tg_op_def *op;
-    } all[] = {{"add", &tg_op_add},         {"sub", &tg_op_sub},       {"mul", &tg_op_mul},
-               {"div", &tg_op_div},         {"pow", &tg_op_pow},       {"neg", &tg_op_neg},
-               {"exp", &tg_op_exp},         {"log", &tg_op_log},       {"sqrt", &tg_op_sqrt},
-               {"sin", &tg_op_sin},         {"cos", &tg_op_cos},       {"tanh", &tg_op_tanh},
-               {"sigmoid", &tg_op_sigmoid}, {"relu", &tg_op_relu},
-               {"leaky_relu", &tg_op_leaky_relu}, {"softplus", &tg_op_softplus},
-               {"abs", &tg_op_abs},         {"silu", &tg_op_silu},     {"gelu", &tg_op_gelu},
-               {"normcdf", &tg_op_normcdf}, {"normpdf", &tg_op_normpdf},
-               {"step", &tg_op_step},       {"where", &tg_op_where}};
     tg_registry *r = new_registry();
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        cr_expect_eq(tg_registry_find(NULL, all[i].name), all[i].op,
-                     "tg_registry_find(NULL, \"%s\") does not give tg_op_%s", all[i].name,
-                     all[i].name);
-        cr_expect_eq(tg_registry_find(r, all[i].name), all[i].op,
-                     "tg_registry_find(r, \"%s\") does not give tg_op_%s", all[i].name,
-                     all[i].name);
-        cr_expect_str_eq(all[i].op->name, all[i].name);
+    int n = tg_registry_count(NULL);
+    cr_assert_gt(n, 0, "tg_registry_count(NULL) is %d", n);
+    cr_expect_eq(tg_registry_count(r), n, "a new registry holds %d ops, the built-ins are %d",
+                 tg_registry_count(r), n);
+    for (int i = 0; i < n; i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        cr_assert_not_null(op, "built-in %d of %d is NULL", i, n);
+        cr_assert(op->name && *op->name, "built-in %d has no name", i);
+        cr_expect_eq(tg_registry_find(NULL, op->name), op,
+                     "tg_registry_find(NULL, \"%s\") is not built-in %d", op->name, i);
+        cr_expect_eq(tg_registry_find(r, op->name), op,
+                     "tg_registry_find(r, \"%s\") is not built-in %d", op->name, i);
+        cr_expect_eq(tg_registry_at(r, i), op, "a new registry's op %d is '%s', built-in %d is "
+                     "'%s'", i, tg_registry_at(r, i) ? tg_registry_at(r, i)->name : "(NULL)", i,
+                     op->name);
     }
-    /* every exported descriptor above is registered (a new op only needs adding here to be
-     * checked for this; the gradient walker needs nothing) */
-    cr_expect_geq(tg_registry_count(NULL), (int)(sizeof all / sizeof all[0]),
-                  "%d built-ins, fewer than the %zu exported descriptors",
-                  tg_registry_count(NULL), sizeof all / sizeof all[0]);
-    cr_expect_eq(tg_registry_count(r), tg_registry_count(NULL));
+    cr_expect_eq(tg_registry_find(NULL, "mul"), &tg_op_mul, "'mul' is not tg_op_mul");
     cr_expect_null(tg_registry_find(NULL, "nope"));
     cr_expect_null(tg_registry_find(r, "nope"));
     cr_expect_null(tg_registry_find(r, "Mul"), "lookup is case-sensitive");
@@ -143,6 +210,50 @@ Test(registry, builtins_are_found_by_name)
     cr_expect_null(tg_registry_find(NULL, "param"), "leaves are not ops");
     tg_registry_free(r);
     tg_registry_free(NULL);
+}
+
+/* The names read from a file and the built-ins are the same set: every name is a built-in,
+ * and there are as many names as built-ins (names are checked to be distinct as read). */
+static void expect_same_as_builtins(const name_list *l, const char *file)
+{
+    for (int i = 0; i < l->n; i++)
+        cr_expect_not_null(tg_registry_find(NULL, l->name[i]), "%s names '%s', which is not a "
+                           "built-in op", file, l->name[i]);
+    int n = tg_registry_count(NULL);
+    cr_expect_eq(l->n, n, "%s names %d ops, the registry holds %d built-ins", file, l->n, n);
+    for (int i = 0; i < n; i++) {
+        const char *name = tg_registry_at(NULL, i)->name;
+        int found = 0;
+        for (int j = 0; j < l->n; j++) found += strcmp(l->name[j], name) == 0;
+        cr_expect_eq(found, 1, "built-in '%s' is named %d times in %s, expected once", name,
+                     found, file);
+    }
+}
+
+/* docs/ops.md is the list of ops users read: a built-in without its row fails here, and so
+ * does a row for an op that is not registered. The scalar table holds the elementwise ops
+ * (an eval kernel), the tensor table the ones with infer. */
+Test(registry, docs_ops_md_has_one_row_per_builtin_and_nothing_else)
+{
+    name_list rows = {0};
+    ops_md_rows(&rows);
+    expect_same_as_builtins(&rows, "docs/ops.md");
+    for (int i = 0; i < rows.n; i++) {
+        const tg_op_def *op = tg_registry_find(NULL, rows.name[i]);
+        if (!op) continue;
+        cr_expect_eq(rows.flag[i], op->infer != NULL, "docs/ops.md lists '%s' under %s ops, but "
+                     "it %s an infer kernel", op->name, rows.flag[i] ? "tensor" : "scalar",
+                     op->infer ? "has" : "has no");
+    }
+}
+
+/* Every registered built-in is exported to op authors as tg_op_<name>, and every exported
+ * descriptor is registered. */
+Test(registry, exported_descriptors_are_exactly_the_builtins)
+{
+    name_list ex = {0};
+    exported_descriptors(&ex);
+    expect_same_as_builtins(&ex, "include/tapegrad_op.h");
 }
 
 static void expect_name_order(const tg_registry *r, const char *which)
@@ -351,6 +462,9 @@ Test(registry, bad_registrations_are_refused)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_expect_eq(tg_op_register(r, bad[i].op), TG_ERR_ARG, "registering an op with %s "
                      "was not refused with TG_ERR_ARG", bad[i].why);
+        if (bad[i].op && bad[i].op->name)
+            cr_expect_neq(tg_registry_find(r, bad[i].op->name), bad[i].op, "the op with %s "
+                          "was refused, yet it is found by its name", bad[i].why);
     }
     cr_expect_eq(tg_registry_count(r), n0, "refused ops changed the count to %d",
                  tg_registry_count(r));
@@ -361,6 +475,8 @@ Test(registry, bad_registrations_are_refused)
     cr_expect_eq(tg_op_register(r, &cube2), TG_ERR_ARG, "a duplicate user name was accepted");
     cr_expect_eq(tg_op_register(r, &cube_op), TG_ERR_ARG, "the same op twice was accepted");
     cr_expect_eq(tg_registry_find(r, "cube"), &cube_op);
+    cr_expect_eq(tg_registry_count(r), n0 + 1, "refused duplicates changed the count to %d",
+                 tg_registry_count(r));
     cr_expect_eq(tg_op_register(NULL, &cube_op), TG_ERR_ARG, "a NULL registry");
     tg_registry_free(r);
 }

@@ -1,6 +1,7 @@
 /* test_sweep.c - the numeric sweeps: reverse (tg_backward/tg_gradient), forward (tg_jvp) and
  * replay (tg_set + tg_replay): reuse and fan-out, unused and inactive parts of the graph,
- * masked branches, repeated sweeps, reset and re-record, kink flips. See LICENSE. */
+ * masked branches, repeated sweeps, reset and re-record, kink flips (every op the registry
+ * gives a branch or choose kernel, on scalars and on tensors). See LICENSE. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -374,41 +375,169 @@ Test(sweep, replay_across_a_kink_reports_flip_and_stays_exact)
     tg_tape_free(t);
 }
 
+/* The kinked ops, from the registry: elementwise ops with a branch kernel and tensor ops with
+ * a choose kernel (tg_replay watches both). Returns how many. */
+static int kinked_ops(const tg_op_def **out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (!op->branch && !op->choose) continue;
+        cr_assert_lt(n, cap, "more than %d kinked ops", cap);
+        out[n++] = op;
+    }
+    return n;
+}
+
+static int sign_of(double s) { return (s > 0) - (s < 0); }
+
+/* The derivation finds the ops known to be kinked, each once, and each kernel is one the
+ * sweeps read: a branch on an elementwise op (a tensor op's branch would be ignored), a choose
+ * on a tensor op. */
+Test(sweep, kinked_ops_from_the_registry_include_the_known_ones)
+{
+    const tg_op_def *ops[64];
+    int n = kinked_ops(ops, 64);
+    cr_assert_gt(n, 0, "no op of the registry has a branch or a choose kernel");
+    static const struct {
+        const char *name;
+        int choose;
+    } known[] = {{"relu", 0}, {"abs", 0}, {"leaky_relu", 0}, {"step", 0}, {"max", 1}};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+        int found = 0;
+        for (int i = 0; i < n; i++) found += strcmp(ops[i]->name, known[k].name) == 0;
+        cr_expect_eq(found, 1, "%s is among the kinked ops %d times", known[k].name, found);
+        const tg_op_def *op = tg_registry_find(NULL, known[k].name);
+        cr_assert_not_null(op, "%s is not registered", known[k].name);
+        cr_expect_eq(op->choose != NULL, known[k].choose, "%s: choose kernel %s", op->name,
+                     op->choose ? "present" : "missing");
+    }
+    for (int i = 0; i < n; i++) {
+        if (ops[i]->branch)
+            cr_expect(ops[i]->eval && !ops[i]->infer && !ops[i]->choose, "%s has a branch "
+                      "kernel but is not an elementwise op without choose", ops[i]->name);
+        if (ops[i]->choose)
+            cr_expect_not_null(ops[i]->infer, "%s has a choose kernel but no infer",
+                               ops[i]->name);
+    }
+}
+
+/* Every op with a branch kernel, on scalars: operand 0 moves across the kink, the others are
+ * the constant 0.01 (leaky_relu's slope). The note is compared whole, its inputs being the
+ * op's branch quantity before and after. */
 Test(sweep, replay_flip_names_the_kinked_node_for_each_kinked_op)
 {
-    static const char *const names[] = {"relu", "abs", "leaky_relu"};
-    for (int i = 0; i < 3; i++) {
+    const tg_op_def *ops[64];
+    int n = kinked_ops(ops, 64), exercised = 0, nbranch = 0;
+    for (int i = 0; i < n; i++) {
+        const tg_op_def *op = ops[i];
+        if (!op->branch) continue;
+        nbranch++;
+        double at[TG_MAX_ARITY] = {0.31, 0.01, 0.01, 0.01}, before, after;
+        int s0 = sign_of(op->branch(at));
+        at[0] = 0.5;
+        before = op->branch(at);
+        at[0] = -0.02;
+        after = op->branch(at);
+        cr_assert(s0 == sign_of(before) && sign_of(before) != sign_of(after), "%s: the branch "
+                  "quantity's sign does not change between 0.5 and -0.02 only (other operands "
+                  "0.01), so this test cannot cross its kink", op->name);
         tg_tape *t = new_tape();
         tg_var p = tg_param(t, 0.31), c = tg_const(t, 0.0);
-        tg_var u = tg_add(p, c);
-        tg_var k = i == 0 ? tg_relu(u) : i == 1 ? tg_abs(u) : tg_leaky_relu(u, 0.01);
+        tg_var in[TG_MAX_ARITY] = {tg_add(p, c)};
+        for (int k = 1; k < op->arity; k++) in[k] = tg_const(t, 0.01);
+        tg_var k = tg_apply(op, op->arity, in);
         tg_label(k, "a2[2]");
         tg_var e = tg_mul(k, k);
         (void)e;
+        cr_assert_eq(tg_tape_status(t), TG_OK, "%s: %s", op->name, tg_tape_error(t));
         tg_set(p, 0.5);
-        cr_expect_eq(tg_replay(t), TG_OK, "%s: same side of the kink: %d", names[i],
+        cr_expect_eq(tg_replay(t), TG_OK, "%s: same side of the kink: %d", op->name,
                      tg_tape_status(t));
-        cr_expect_null(tg_replay_note(t), "%s: a note without a flip", names[i]);
+        cr_expect_null(tg_replay_note(t), "%s: a note without a flip", op->name);
         tg_set(p, -0.02);
         tg_status rc = tg_replay(t);
-        cr_expect_eq(rc, TG_OK, "%s: input 0.5 -> -0.02: replay returned %d", names[i], rc);
-        const char *note = tg_replay_note(t);
-        cr_assert_not_null(note, "%s: input 0.5 -> -0.02 and no note", names[i]);
-        cr_expect(strstr(note, names[i]) == note, "%s: the note does not start with the op: %s",
-                  names[i], note);
-        cr_expect_not_null(strstr(note, "'a2[2]'"), "%s: the note does not name the label: %s",
-                           names[i], note);
-        cr_expect_not_null(strstr(note, "branch changed"), "%s: note: %s", names[i], note);
+        cr_expect_eq(rc, TG_OK, "%s: input 0.5 -> -0.02: replay returned %d", op->name, rc);
+        char want[160];
+        snprintf(want, sizeof want, "%s 'a2[2]': branch changed (input %.6g -> %.6g)", op->name,
+                 before, after);
+        cr_assert_not_null(tg_replay_note(t), "%s: input 0.5 -> -0.02 and no note", op->name);
+        cr_expect_str_eq(tg_replay_note(t), want, "%s: the note", op->name);
         /* a constant (an input) changes too: set back to the positive side through c */
         tg_set(c, 0.52);
-        cr_expect_eq(tg_replay(t), TG_OK, "%s: %s", names[i], tg_tape_error(t));
+        cr_expect_eq(tg_replay(t), TG_OK, "%s: %s", op->name, tg_tape_error(t));
         cr_expect_not_null(tg_replay_note(t), "%s: constant moved the input back across 0",
-                           names[i]);
-        cr_expect_eq(tg_value(u), 0.5, "%s: tg_set on a constant: u = %.17g", names[i],
-                     tg_value(u));
+                           op->name);
+        cr_expect_eq(tg_value(in[0]), 0.5, "%s: tg_set on a constant: u = %.17g", op->name,
+                     tg_value(in[0]));
+        at[0] = 0.5;
+        snprintf(want, sizeof want, "%s 'a2[2]': branch changed (input %.6g -> %.6g)", op->name,
+                 after, op->branch(at));
+        cr_expect_str_eq(tg_replay_note(t), want, "%s: the note after the constant moved",
+                         op->name);
         expect_ok(t);
         tg_tape_free(t);
+        exercised++;
     }
+    cr_expect_gt(nbranch, 0, "no op with a branch kernel in the registry");
+    cr_expect_eq(exercised, nbranch, "%d of %d ops with a branch kernel exercised", exercised,
+                 nbranch);
+}
+
+/* Every kinked op on a tensor operand [1, 3] (other operands 0.01 each): moving element 1 to
+ * -4 crosses a branch op's kink at element 1 and moves a choose op's pick to element 0. The
+ * attributes are the first of none, {0}, {0, 0} the op accepts (max: axis 0, keepdims 0). */
+Test(sweep, replay_flip_on_tensors_names_the_node_and_element_for_each_kinked_op)
+{
+    static const int zeros[2] = {0, 0};
+    const tg_op_def *ops[64];
+    int n = kinked_ops(ops, 64), exercised = 0, sh[1] = {2};
+    const double start[2] = {1.0, 3.0}, same[2] = {1.5, 4.0}, moved[2] = {1.5, -4.0};
+    const double others[2] = {0.01, 0.01};
+    for (int i = 0; i < n; i++) {
+        const tg_op_def *op = ops[i];
+        tg_tape *t = new_tape();
+        tg_var in[TG_MAX_ARITY], y = {0};
+        int na;
+        for (na = 0; na < 3; na++) {
+            tg_tape_reset(t);
+            in[0] = tg_tensor_param(t, 1, sh, start);
+            for (int k = 1; k < op->arity; k++) in[k] = tg_tensor_const(t, 1, sh, others);
+            y = tg_apply_attr(op, op->arity, in, na, zeros);
+            if (tg_tape_status(t) == TG_OK) break;
+        }
+        cr_assert_lt(na, 3, "%s: no attributes of none, {0}, {0, 0} accepted on a [2] operand "
+                     "(last: %s)", op->name, tg_tape_error(t));
+        tg_label(y, "m");
+        tg_tensor_set(in[0], same);
+        cr_expect_eq(tg_replay(t), TG_OK, "%s: [1, 3] -> [1.5, 4] is on the same side",
+                     op->name);
+        cr_expect_null(tg_replay_note(t), "%s: a note without a flip: %s", op->name,
+                       tg_replay_note(t));
+        tg_tensor_set(in[0], moved);
+        cr_expect_eq(tg_replay(t), TG_OK, "%s: %s", op->name, tg_tape_error(t));
+        char want[160];
+        if (op->choose) {
+            snprintf(want, sizeof want, "%s 'm': element 0: choice changed (", op->name);
+        } else {
+            double was[TG_MAX_ARITY] = {same[1], 0.01, 0.01, 0.01};
+            double now[TG_MAX_ARITY] = {moved[1], 0.01, 0.01, 0.01};
+            snprintf(want, sizeof want, "%s 'm': element 1: branch changed (input %.6g -> %.6g)",
+                     op->name, op->branch(was), op->branch(now));
+        }
+        const char *note = tg_replay_note(t);
+        cr_assert_not_null(note, "%s: no note", op->name);
+        if (op->choose)
+            cr_expect(strncmp(note, want, strlen(want)) == 0, "%s: the note is \"%s\", expected "
+                      "it to start \"%s\"", op->name, note, want);
+        else
+            cr_expect_str_eq(note, want, "%s: the note", op->name);
+        expect_ok(t);
+        tg_tape_free(t);
+        exercised++;
+    }
+    cr_expect_gt(n, 0, "no kinked op in the registry");
+    cr_expect_eq(exercised, n, "%d of %d kinked ops exercised", exercised, n);
 }
 
 Test(sweep, replay_note_gives_the_input_before_and_after)

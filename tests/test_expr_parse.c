@@ -1,4 +1,4 @@
-/* test_cli_parse.c - the grammar of DESIGN.md section 6 as written: precedence and
+/* test_expr_parse.c - the grammar of DESIGN.md section 6 as written: precedence and
  * associativity (-x^2, 2^3^2, a-b-c, a/b/c), calls through the registry (user ops included),
  * definitions, the name table, a table of bad inputs with the column of each error, and the
  * limits (100,000-deep nesting, 1 MB expressions). See LICENSE. */
@@ -86,13 +86,13 @@ static value_case values[] = {
     {"pi", 3.14159265358979323846, "an unbound name is a new parameter... unless bound"},
 };
 
-ParameterizedTestParameters(cli_parse, precedence_and_associativity_follow_the_grammar)
+ParameterizedTestParameters(expr_parse, precedence_and_associativity_follow_the_grammar)
 {
     size_t n = sizeof values / sizeof values[0];
     return cr_make_param_array(size_t, indices(n), n, indices_free);
 }
 
-ParameterizedTest(size_t *ci, cli_parse, precedence_and_associativity_follow_the_grammar)
+ParameterizedTest(size_t *ci, expr_parse, precedence_and_associativity_follow_the_grammar)
 {
     const value_case *c = &values[*ci];
     env e = env_new();
@@ -105,7 +105,7 @@ ParameterizedTest(size_t *ci, cli_parse, precedence_and_associativity_follow_the
     env_free(&e);
 }
 
-Test(cli_parse, minus_x_squared_differentiates_as_minus_two_x)
+Test(expr_parse, minus_x_squared_differentiates_as_minus_two_x)
 {
     env e = env_new();
     tg_var v = parse(&e, "-x^2", NULL);
@@ -114,7 +114,7 @@ Test(cli_parse, minus_x_squared_differentiates_as_minus_two_x)
     env_free(&e);
 }
 
-Test(cli_parse, a_minus_before_a_literal_folds_into_one_constant)
+Test(expr_parse, a_minus_before_a_literal_folds_into_one_constant)
 {
     env e = env_new();
     size_t before = tg_tape_size(e.t);
@@ -127,7 +127,7 @@ Test(cli_parse, a_minus_before_a_literal_folds_into_one_constant)
     env_free(&e);
 }
 
-Test(cli_parse, new_names_become_labelled_parameters_in_order_of_appearance)
+Test(expr_parse, new_names_become_labelled_parameters_in_order_of_appearance)
 {
     tg_tape *t = tg_tape_new();
     tg_names *n = tg_names_new();
@@ -154,7 +154,7 @@ static tg_var only_xy(void *ud, tg_tape *t, const char *name)
     return none;
 }
 
-Test(cli_parse, the_bind_hook_makes_names_or_refuses_them_with_a_suggestion)
+Test(expr_parse, the_bind_hook_makes_names_or_refuses_them_with_a_suggestion)
 {
     tg_tape *t = tg_tape_new();
     tg_names *n = tg_names_new();
@@ -172,7 +172,7 @@ Test(cli_parse, the_bind_hook_makes_names_or_refuses_them_with_a_suggestion)
     tg_tape_free(t);
 }
 
-Test(cli_parse, unknown_functions_get_the_nearest_op_or_definition)
+Test(expr_parse, unknown_functions_get_the_nearest_op_or_definition)
 {
     env e = env_new();
     tg_parse_error err;
@@ -224,13 +224,13 @@ static err_case errors[] = {
     {"x^", 3, "expected a number, a name or '(', found the end of the expression"},
 };
 
-ParameterizedTestParameters(cli_parse, errors_name_what_and_the_column)
+ParameterizedTestParameters(expr_parse, errors_name_what_and_the_column)
 {
     size_t n = sizeof errors / sizeof errors[0];
     return cr_make_param_array(size_t, indices(n), n, indices_free);
 }
 
-ParameterizedTest(size_t *ci, cli_parse, errors_name_what_and_the_column)
+ParameterizedTest(size_t *ci, expr_parse, errors_name_what_and_the_column)
 {
     const err_case *c = &errors[*ci];
     env e = env_new();
@@ -259,7 +259,7 @@ static char *repeat3(const char *pre, size_t n, const char *mid, const char *pos
     return s;
 }
 
-Test(cli_parse, deep_nesting_is_a_clear_error_not_a_stack_overflow)
+Test(expr_parse, deep_nesting_is_a_clear_error_not_a_stack_overflow)
 {
     struct {
         const char *pre, *mid, *post;
@@ -285,7 +285,7 @@ Test(cli_parse, deep_nesting_is_a_clear_error_not_a_stack_overflow)
     free(ok);
 }
 
-Test(cli_parse, a_one_megabyte_expression_parses_in_one_pass)
+Test(expr_parse, a_one_megabyte_expression_parses_in_one_pass)
 {
     size_t n = 1 << 19; /* "x+" * n + "x": 1 MiB */
     char *text = malloc(2 * n + 2);
@@ -302,7 +302,7 @@ Test(cli_parse, a_one_megabyte_expression_parses_in_one_pass)
     free(text);
 }
 
-Test(cli_parse, definitions_that_expand_exponentially_hit_the_node_limit)
+Test(expr_parse, definitions_that_expand_exponentially_hit_the_node_limit)
 {
     env e = env_new();
     char def[64];
@@ -322,7 +322,7 @@ Test(cli_parse, definitions_that_expand_exponentially_hit_the_node_limit)
 
 /* ---- definitions ---- */
 
-Test(cli_parse, definitions_take_several_parameters_and_use_earlier_ones)
+Test(expr_parse, definitions_take_several_parameters_and_use_earlier_ones)
 {
     env e = env_new();
     cr_assert_eq(tg_defs_add(e.d, "swish(x, beta) = x*sigmoid(beta*x)", NULL, NULL), TG_OK);
@@ -360,13 +360,13 @@ static def_case def_errors[] = {
     {"f(x) = x $", 10, "unexpected character '$'"},
 };
 
-ParameterizedTestParameters(cli_parse, bad_definitions_name_the_column)
+ParameterizedTestParameters(expr_parse, bad_definitions_name_the_column)
 {
     size_t n = sizeof def_errors / sizeof def_errors[0];
     return cr_make_param_array(size_t, indices(n), n, indices_free);
 }
 
-ParameterizedTest(size_t *ci, cli_parse, bad_definitions_name_the_column)
+ParameterizedTest(size_t *ci, expr_parse, bad_definitions_name_the_column)
 {
     const def_case *c = &def_errors[*ci];
     tg_defs *d = tg_defs_new();
@@ -378,7 +378,7 @@ ParameterizedTest(size_t *ci, cli_parse, bad_definitions_name_the_column)
     tg_defs_free(d);
 }
 
-Test(cli_parse, a_redefinition_is_refused)
+Test(expr_parse, a_redefinition_is_refused)
 {
     tg_defs *d = tg_defs_new();
     tg_parse_error err;
@@ -399,7 +399,7 @@ static double cube_eval(const double *x, double *d)
 static const tg_op_def cube = {.name = "cube", .arity = 1, .math = "y = x^3; dy/dx = 3x^2",
                                .eval = cube_eval};
 
-Test(cli_parse, a_registered_user_op_is_callable_by_name)
+Test(expr_parse, a_registered_user_op_is_callable_by_name)
 {
     tg_registry *r = tg_registry_new();
     cr_assert_eq(tg_op_register(r, &cube), TG_OK);
@@ -435,7 +435,7 @@ Test(cli_parse, a_registered_user_op_is_callable_by_name)
     tg_registry_free(r);
 }
 
-Test(cli_parse, names_from_another_tape_are_refused)
+Test(expr_parse, names_from_another_tape_are_refused)
 {
     tg_tape *t1 = tg_tape_new(), *t2 = tg_tape_new();
     tg_names *n = tg_names_new();
@@ -449,7 +449,7 @@ Test(cli_parse, names_from_another_tape_are_refused)
     tg_tape_free(t2);
 }
 
-Test(cli_parse, the_name_table_checks_names_and_rebinds_in_place)
+Test(expr_parse, the_name_table_checks_names_and_rebinds_in_place)
 {
     tg_tape *t = tg_tape_new();
     tg_names *n = tg_names_new();
@@ -469,7 +469,7 @@ Test(cli_parse, the_name_table_checks_names_and_rebinds_in_place)
     tg_tape_free(t);
 }
 
-Test(cli_parse, a_tape_in_error_is_not_parsed_and_null_arguments_are_reported)
+Test(expr_parse, a_tape_in_error_is_not_parsed_and_null_arguments_are_reported)
 {
     tg_parse_error err;
     cr_assert_eq(tg_parse(NULL, "x", NULL, NULL, &err).index, TG_NONE);
@@ -484,7 +484,7 @@ Test(cli_parse, a_tape_in_error_is_not_parsed_and_null_arguments_are_reported)
     tg_tape_free(t);
 }
 
-Test(cli_parse, anomaly_mode_errors_carry_the_column_of_the_op)
+Test(expr_parse, anomaly_mode_errors_carry_the_column_of_the_op)
 {
     tg_tape *t = tg_tape_new();
     tg_tape_check_nan(t, 1);
@@ -498,7 +498,7 @@ Test(cli_parse, anomaly_mode_errors_carry_the_column_of_the_op)
 
 /* ---- out of memory ---- */
 
-Test(cli_parse, out_of_memory_at_any_allocation_is_reported_and_leaks_nothing)
+Test(expr_parse, out_of_memory_at_any_allocation_is_reported_and_leaks_nothing)
 {
     int failures = 0, successes = 0;
     for (size_t k = 1; k < 400; k++) {
@@ -531,7 +531,7 @@ Test(cli_parse, out_of_memory_at_any_allocation_is_reported_and_leaks_nothing)
     cr_assert_gt(successes, 0);
 }
 
-Test(cli_parse, tensor_only_ops_are_refused_by_name)
+Test(expr_parse, tensor_only_ops_are_refused_by_name)
 {
     for (int i = 0; i < tg_registry_count(NULL); i++) {
         const tg_op_def *op = tg_registry_at(NULL, i);

@@ -1,4 +1,4 @@
-/* test_cli_lex.c - the expression language's tokens: numbers in C's double syntax, names with
+/* test_expr_lex.c - the expression language's tokens: numbers in C's double syntax, names with
  * an [index], and a table of inputs the lexer must refuse, each with the column of the first
  * bad byte and the words of its one-line message. See LICENSE. */
 #include <criterion/criterion.h>
@@ -44,13 +44,13 @@ static num_case numbers[] = {
     {"007", 7},       {"1e308", 1e308},  {"4.9e-324", 4.9e-324},
 };
 
-ParameterizedTestParameters(cli_lex, numbers_read_as_c_doubles)
+ParameterizedTestParameters(expr_lex, numbers_read_as_c_doubles)
 {
     size_t n = sizeof numbers / sizeof numbers[0];
     return cr_make_param_array(size_t, indices(n), n, indices_free);
 }
 
-ParameterizedTest(size_t *ci, cli_lex, numbers_read_as_c_doubles)
+ParameterizedTest(size_t *ci, expr_lex, numbers_read_as_c_doubles)
 {
     const num_case *c = &numbers[*ci];
     tg_parse_error e;
@@ -59,7 +59,7 @@ ParameterizedTest(size_t *ci, cli_lex, numbers_read_as_c_doubles)
     cr_assert_eq(v, c->value, "'%s' read as %.17g, expected %.17g", c->text, v, c->value);
 }
 
-Test(cli_lex, names_take_an_index_and_whitespace_is_free)
+Test(expr_lex, names_take_an_index_and_whitespace_is_free)
 {
     tg_tape *t = tg_tape_new();
     tg_names *n = tg_names_new();
@@ -98,13 +98,13 @@ static bad_case bad[] = {
     {"x # comment", 3, "unexpected character '#'"},
 };
 
-ParameterizedTestParameters(cli_lex, bad_bytes_are_refused_at_their_column)
+ParameterizedTestParameters(expr_lex, bad_bytes_are_refused_at_their_column)
 {
     size_t n = sizeof bad / sizeof bad[0];
     return cr_make_param_array(size_t, indices(n), n, indices_free);
 }
 
-ParameterizedTest(size_t *ci, cli_lex, bad_bytes_are_refused_at_their_column)
+ParameterizedTest(size_t *ci, expr_lex, bad_bytes_are_refused_at_their_column)
 {
     const bad_case *c = &bad[*ci];
     tg_parse_error e;
@@ -116,7 +116,7 @@ ParameterizedTest(size_t *ci, cli_lex, bad_bytes_are_refused_at_their_column)
               c->words);
 }
 
-Test(cli_lex, a_name_longer_than_the_limit_is_refused)
+Test(expr_lex, a_name_longer_than_the_limit_is_refused)
 {
     char text[TG_NAME_MAX + 8];
     memset(text, 'a', TG_NAME_MAX + 1);
@@ -132,7 +132,7 @@ Test(cli_lex, a_name_longer_than_the_limit_is_refused)
     tg_tape_free(t);
 }
 
-Test(cli_lex, every_single_byte_is_either_a_token_or_a_one_line_error)
+Test(expr_lex, every_single_byte_is_either_a_token_or_a_one_line_error)
 {
     for (int c = 1; c < 256; c++) {
         char text[4] = {(char)c, '\0'};
