@@ -96,7 +96,8 @@ $(BENCH): tests/bench/article_bench.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(LIBA) $(LDLIBS)
 
-TBENCH := $(BUILD)/bench/matmul_bench $(BUILD)/bench/mlp_bench $(BUILD)/bench/hessian_bench
+TBENCH := $(BUILD)/bench/matmul_bench $(BUILD)/bench/mlp_bench $(BUILD)/bench/hessian_bench \
+          $(BUILD)/bench/record_bench
 
 $(TBENCH): $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h tests/bench/mlp_model.h $(LIBA)
 	@mkdir -p $(dir $@)
@@ -115,6 +116,7 @@ bench: $(BENCH) $(TBENCH) $(PEERS)
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/matmul_bench
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench/mlp_bench
 	$(BUILD)/bench/hessian_bench
+	$(BUILD)/bench/record_bench
 	tests/bench/peers.sh $(BUILD)
 
 # ---- fuzzing: tests/fuzz/fuzz_expr.c under libFuzzer + ASan + UBSan (clang, libfuzzer-14-dev,
