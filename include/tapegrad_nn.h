@@ -134,8 +134,9 @@ TG_API tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params);
 
 typedef enum tg_loss { TG_LOSS_MSE, TG_LOSS_CROSS_ENTROPY, TG_LOSS_BCE_WITH_LOGITS } tg_loss;
 
-/* "mse", "cross_entropy", "bce_with_logits": 0 and *out, or -1 for another name. */
-TG_API int tg_loss_from_name(const char *name, tg_loss *out);
+/* "mse", "cross_entropy", "bce_with_logits": TG_OK and *out; TG_ERR_ARG for another name or
+ * NULL (*out unchanged; the status is the whole message). */
+TG_API tg_status tg_loss_from_name(const char *name, tg_loss *out);
 TG_API const char *tg_loss_name(tg_loss l);
 /* The loss of out [N,K] against target [N,K], a scalar. For cross_entropy target is one-hot
  * (a constant, so a recorded step can be replayed on another batch's labels):
@@ -163,8 +164,9 @@ typedef struct tg_optimizer {
     double **m, **v;        /* velocity / first moment, second moment */
 } tg_optimizer;
 
-/* "sgd", "momentum", "adam": 0, or -1. */
-TG_API int tg_opt_from_name(const char *name, tg_opt_kind *out);
+/* "sgd", "momentum", "adam": TG_OK and *out; TG_ERR_ARG for another name or NULL (*out
+ * unchanged). */
+TG_API tg_status tg_opt_from_name(const char *name, tg_opt_kind *out);
 /* For n parameter arrays of size[k] elements. TG_ERR_ARG (lr not finite and > 0), NOMEM. */
 TG_API tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,
                                    const size_t *size);

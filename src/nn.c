@@ -200,14 +200,14 @@ tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params)
 
 static const char *const loss_names[] = {"mse", "cross_entropy", "bce_with_logits"};
 
-int tg_loss_from_name(const char *name, tg_loss *out)
+tg_status tg_loss_from_name(const char *name, tg_loss *out)
 {
     for (int i = 0; i < 3; i++)
         if (name && strcmp(name, loss_names[i]) == 0) {
             *out = (tg_loss)i;
-            return 0;
+            return TG_OK;
         }
-    return -1;
+    return TG_ERR_ARG;
 }
 
 const char *tg_loss_name(tg_loss l) { return (unsigned)l < 3 ? loss_names[l] : "?"; }
@@ -258,14 +258,14 @@ static tg_var record_loss(const tg_train_opts *o, tg_var out, tg_var target)
 
 static const char *const opt_names[] = {"sgd", "momentum", "adam"};
 
-int tg_opt_from_name(const char *name, tg_opt_kind *out)
+tg_status tg_opt_from_name(const char *name, tg_opt_kind *out)
 {
     for (int i = 0; i < 3; i++)
         if (name && strcmp(name, opt_names[i]) == 0) {
             *out = (tg_opt_kind)i;
-            return 0;
+            return TG_OK;
         }
-    return -1;
+    return TG_ERR_ARG;
 }
 
 tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,

@@ -88,13 +88,17 @@ Test(nn, loss_and_optimizer_names)
 {
     tg_loss l;
     tg_opt_kind k;
-    cr_assert_eq(tg_loss_from_name("bce_with_logits", &l), 0);
+    cr_assert_eq(tg_loss_from_name("bce_with_logits", &l), TG_OK);
     cr_assert_eq(l, TG_LOSS_BCE_WITH_LOGITS);
     cr_assert_str_eq(tg_loss_name(TG_LOSS_MSE), "mse");
-    cr_assert_eq(tg_loss_from_name("hinge", &l), -1);
-    cr_assert_eq(tg_opt_from_name("momentum", &k), 0);
+    cr_assert_eq(tg_loss_from_name("hinge", &l), TG_ERR_ARG);
+    cr_assert_eq(tg_loss_from_name(NULL, &l), TG_ERR_ARG);
+    cr_assert_eq(l, TG_LOSS_BCE_WITH_LOGITS, "a failed lookup leaves *out alone");
+    cr_assert_eq(tg_opt_from_name("momentum", &k), TG_OK);
     cr_assert_eq(k, TG_OPT_MOMENTUM);
-    cr_assert_eq(tg_opt_from_name("lbfgs", &k), -1);
+    cr_assert_eq(tg_opt_from_name("lbfgs", &k), TG_ERR_ARG);
+    cr_assert_eq(tg_opt_from_name(NULL, &k), TG_ERR_ARG);
+    cr_assert_eq(k, TG_OPT_MOMENTUM, "a failed lookup leaves *out alone");
 }
 
 Test(nn, one_hot_cross_entropy_equals_the_fused_op)

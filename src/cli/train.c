@@ -110,7 +110,7 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
     if ((r = cli_option(cmd, argc, argv, i, "--loss", &v)) != 0) {
         tg_loss l;
         if (r < 0) return -1;
-        if (tg_loss_from_name(v, &l) && is_name(v))
+        if (tg_loss_from_name(v, &l) != TG_OK && is_name(v))
             return cli_fail(cmd, "--loss: unknown loss '%s' (mse, cross_entropy, "
                                  "bce_with_logits, or an expression in y and t)", v), -1;
         c->loss = v;
@@ -119,7 +119,7 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
     if ((r = cli_option(cmd, argc, argv, i, "--opt", &v)) != 0) {
         tg_opt_kind k;
         if (r < 0) return -1;
-        if (tg_opt_from_name(v, &k))
+        if (tg_opt_from_name(v, &k) != TG_OK)
             return cli_fail(cmd, "--opt: unknown optimizer '%s' (sgd, momentum, adam)", v), -1;
         c->opt = v;
         return 1;
@@ -355,7 +355,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     }
     tg_train_opts o;
     memset(&o, 0, sizeof o);
-    if (c->loss && tg_loss_from_name(c->loss, &o.loss) != 0) { /* an expression in y, t */
+    if (c->loss && tg_loss_from_name(c->loss, &o.loss) != TG_OK) { /* an expression in y, t */
         o.loss_expr = c->loss;
         o.loss_defs = a->defs;
     } else if (!c->loss)
