@@ -18,6 +18,9 @@ struct tg_op_def;
 struct tg_defs;
 struct tg_registry;
 
+/* The size of the message fields of this header's structs (a message is cut to one less). */
+#define TG_NN_ERRSIZE 256
+
 /* ---- random numbers: splitmix64, the state is the caller's (no global RNG) ---- */
 
 TG_API uint64_t tg_rng_next(uint64_t *state);     /* 64 random bits */
@@ -32,9 +35,6 @@ typedef struct tg_dataset {
     double *X;
     double *y;
 } tg_dataset;
-
-/* The message buffers of this header: at least this large. */
-#define TG_NN_ERRSIZE 256
 
 /* Generated, all from seed (each returns TG_OK or TG_ERR_NOMEM / TG_ERR_ARG for n < 4):
  * spirals: two interleaved spirals of 1.5 turns out to radius 3, noise 0.05 (2 features,
@@ -82,14 +82,25 @@ typedef struct tg_activation {
  * with var bound to z (constants in it broadcast). Error handle on failure (tape error set). */
 TG_API tg_var tg_activation_apply(const tg_activation *a, tg_var z);
 
+/* What tg_activation_check found. */
+typedef struct tg_activation_report {
+    int agree;               /* 1: the three derivatives agree at every point (a kink is not
+                              * a failure); 0: some point disagrees */
+    double worst_x;          /* the worst point's x */
+    tg_check_result worst;   /* its check result (worst.failed of worst.checked points failed) */
+    char error[TG_NN_ERRSIZE]; /* read with tg_activation_report_error */
+} tg_activation_report;
+
 /* Check the activation's derivative before training: g is recorded once on a tensor of npts
  * points evenly spaced in [lo, hi] (npts >= 2) and tg_check_grad compares reverse mode,
- * forward mode and finite differences at every point. Returns 0 when they agree (kinks are
- * not failures), 1 when some point disagrees, or an error status (err says why: a parse
- * error, an op that is not elementwise). *worst gets the worst point's x and res its check
- * result (either may be NULL). */
-TG_API int tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
-                               double *worst, tg_check_result *res, char *err, size_t errsize);
+ * forward mode and finite differences at every point. TG_OK when the check ran: the verdict
+ * (agree or not, and the worst point) is in *rep. Otherwise the status and, in rep, why the
+ * check could not run: "the check needs at least 2 points and lo < hi" (TG_ERR_ARG), a parse
+ * error, an op that is not elementwise, "out of memory". TG_ERR_ARG for a NULL rep. */
+TG_API tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
+                                     tg_activation_report *rep);
+/* Why the last tg_activation_check into rep failed, or NULL when it ran. */
+TG_API const char *tg_activation_report_error(const tg_activation_report *rep);
 
 /* ---- dense layers and the MLP ---- */
 

@@ -59,11 +59,13 @@ tg_var tg_activation_apply(const tg_activation *a, tg_var z)
     return y;
 }
 
-int tg_activation_check(const tg_activation *a, double lo, double hi, int npts, double *worst,
-                        tg_check_result *res, char *err, size_t errsize)
+tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
+                              tg_activation_report *rep)
 {
+    if (!rep) return TG_ERR_ARG;
+    memset(rep, 0, sizeof *rep);
     if (npts < 2 || !(lo < hi)) {
-        snprintf(err, errsize, "the check needs at least 2 points and lo < hi");
+        snprintf(rep->error, sizeof rep->error, "the check needs at least 2 points and lo < hi");
         return TG_ERR_ARG;
     }
     tg_tape *t = tg_tape_new();
@@ -71,25 +73,36 @@ int tg_activation_check(const tg_activation *a, double lo, double hi, int npts, 
     if (!t || !x) {
         tg_tape_free(t);
         free(x);
-        snprintf(err, errsize, "out of memory");
+        snprintf(rep->error, sizeof rep->error, "out of memory");
         return TG_ERR_NOMEM;
     }
     for (int i = 0; i < npts; i++) x[i] = lo + (hi - lo) * i / (npts - 1);
     int sh[1] = {npts};
     tg_var X = tg_tensor_param(t, 1, sh, x);
     tg_var y = tg_sum(tg_activation_apply(a, X)); /* d sum g(x_i) / dx_i = g'(x_i) */
-    tg_check_result r;
-    tg_check_report rep;
-    int rc = tg_tape_error(t) ? (int)tg_tape_status(t) : tg_check_grad(y, 1, &X, NULL, &r, &rep);
+    tg_check_report cr;
+    /* tg_check_grad's own convention: 0 agree, 1 some disagree, > 1 a status */
+    int rc = tg_tape_error(t) ? (int)tg_tape_status(t)
+                              : tg_check_grad(y, 1, &X, NULL, &rep->worst, &cr);
+    tg_status st = TG_OK;
     if (rc > 1) {
-        snprintf(err, errsize, "%s", tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(rc));
+        st = (tg_status)rc;
+        snprintf(rep->error, sizeof rep->error, "%s",
+                 tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(rc));
+        memset(&rep->worst, 0, sizeof rep->worst);
     } else {
-        if (worst) *worst = x[r.elem];
-        if (res) *res = r;
+        rep->agree = rc == 0;
+        rep->worst_x = x[rep->worst.elem];
     }
     tg_tape_free(t);
     free(x);
-    return rc;
+    return st;
+}
+
+const char *tg_activation_report_error(const tg_activation_report *rep)
+{
+    if (!rep) return "report is NULL";
+    return rep->error[0] ? rep->error : NULL;
 }
 
 /* ---- dense layer, MLP ---- */

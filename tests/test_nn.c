@@ -344,24 +344,53 @@ static const tg_op_def cube_wrong = {.name = "cube_wrong", .arity = 1, .eval = c
 
 Test(nn, activation_check_refuses_a_wrong_derivative)
 {
-    char err[TG_NN_ERRSIZE];
-    double worst;
-    tg_check_result r;
+    tg_activation_report rep;
     tg_activation a = {0};
     a.op = &cube_wrong;
-    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 1);
-    cr_assert_eq(worst, 0.0, "worst at %g", worst); /* relative error 1: g'(0) = 0, claimed 2 */
-    cr_assert_eq(r.reverse, 2.0);
-    cr_assert(fabs(r.fd) < 1e-6, "fd %g", r.fd);
-    cr_assert_eq(r.failed, 41);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK, "%s",
+                 tg_activation_report_error(&rep));
+    cr_assert_null(tg_activation_report_error(&rep));
+    cr_assert_eq(rep.agree, 0);
+    /* relative error 1 at x = 0: g'(0) = 0, claimed 2 */
+    cr_assert_eq(rep.worst_x, 0.0, "worst at %g", rep.worst_x);
+    cr_assert_eq(rep.worst.reverse, 2.0);
+    cr_assert(fabs(rep.worst.fd) < 1e-6, "fd %g", rep.worst.fd);
+    cr_assert_eq(rep.worst.failed, 41);
+    cr_assert_eq(rep.worst.checked, 41);
     a.op = &tg_op_relu;
-    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 0);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
+    cr_assert_eq(rep.agree, 1);
+    cr_assert_eq(rep.worst.failed, 0);
     a.op = NULL;
     a.expr = "x*sigmoid(1.702*x)";
-    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 0);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
+    cr_assert_eq(rep.agree, 1);
+    cr_assert_eq(rep.worst.checked, 41);
+}
+
+Test(nn, activation_check_errors_are_in_the_report)
+{
+    tg_activation_report rep;
+    tg_activation a = {0};
     a.expr = "x*(";
-    cr_assert_gt(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 1);
-    cr_assert(strstr(err, "column"), "%s", err);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_ERR_PARSE);
+    cr_assert_str_eq(tg_activation_report_error(&rep), "tg_parse: at column 4: expected a number, "
+                                                       "a name or '(', found the end of the "
+                                                       "expression");
+    cr_assert_eq(rep.agree, 0);
+    a.expr = NULL;
+    a.op = &tg_op_matmul;
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_ERR_ARG);
+    cr_assert_str_eq(tg_activation_report_error(&rep), "matmul: takes 2 operands, got 1");
+    a.op = &tg_op_tanh;
+    const char *range = "the check needs at least 2 points and lo < hi";
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 1, &rep), TG_ERR_ARG);
+    cr_assert_str_eq(tg_activation_report_error(&rep), range);
+    cr_assert_eq(tg_activation_check(&a, 3, -3, 41, &rep), TG_ERR_ARG);
+    cr_assert_str_eq(tg_activation_report_error(&rep), range);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
+    cr_assert_null(tg_activation_report_error(&rep), "a check that runs clears the message");
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, NULL), TG_ERR_ARG);
 }
 
 /* ---- `tapegrad train` / `compare` as programs ($TAPEGRAD, as test_cli_article.c); skipped

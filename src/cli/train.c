@@ -299,17 +299,17 @@ void train_act_free(train_act *a)
 
 int train_act_check(const char *cmd, const train_act *a)
 {
-    char err[TG_NN_ERRSIZE];
-    double worst = 0;
-    tg_check_result r;
-    int rc = tg_activation_check(&a->a, -4.0, 4.0, 81, &worst, &r, err, sizeof err);
-    if (rc == 0) return 0;
-    if (rc > 1) return cli_fail(cmd, "--activation '%s': %s", a->text, err);
+    tg_activation_report rep;
+    if (tg_activation_check(&a->a, -4.0, 4.0, 81, &rep) != TG_OK)
+        return cli_fail(cmd, "--activation '%s': %s", a->text, tg_activation_report_error(&rep));
+    if (rep.agree) return 0;
+    const tg_check_result *r = &rep.worst;
     fprintf(stderr,
             "tapegrad: %s: the derivative of '%s' is wrong: at x = %.17g reverse mode gives "
             "%.10g, forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of "
             "%zu points disagree); not training\n",
-            cmd, a->text, worst, r.reverse, r.forward, r.fd, r.rel_err, r.failed, r.checked);
+            cmd, a->text, rep.worst_x, r->reverse, r->forward, r->fd, r->rel_err, r->failed,
+            r->checked);
     return 1;
 }
 
