@@ -29,14 +29,21 @@ TG_API double tg_rng_normal(uint64_t *state);     /* standard normal (Box-Muller
 
 /* ---- data sets ----
  * n rows of d features (X, row-major) and one target per row (y). Classification: classes >= 2
- * and y[i] is the class index 0..classes-1 (stored as a double). Regression: classes == 0. */
+ * and y[i] is the class index 0..classes-1 (stored as a double). Regression: classes == 0.
+ * Every call below that fills a data set starts by emptying it; when it fails, the set stays
+ * empty (nothing to free) and holds the message. */
 typedef struct tg_dataset {
     int n, d, classes;
     double *X;
     double *y;
+    char error[TG_NN_ERRSIZE]; /* read with tg_data_error */
 } tg_dataset;
 
-/* Generated, all from seed (each returns TG_OK or TG_ERR_NOMEM / TG_ERR_ARG for n < 4):
+/* Why the last call that filled ds failed, or NULL when it succeeded. */
+TG_API const char *tg_data_error(const tg_dataset *ds);
+
+/* Generated, all from seed (each returns TG_OK, or TG_ERR_NOMEM, or TG_ERR_ARG for n < 4:
+ * "tg_data_spirals: n = 3 is too small (at least 4 points)"):
  * spirals: two interleaved spirals of 1.5 turns out to radius 3, noise 0.05 (2 features,
  *          2 classes, n points, half per class);
  * moons:   the two half-moons, noise 0.1;  xor: uniform in [-1,1]^2, label (x1 > 0) != (x2 > 0);
@@ -49,17 +56,19 @@ TG_API tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed);
 /* Read a CSV file of numbers: one row per line, the last column the label, a first line that
  * is not numeric taken as a header. Labels that are all integers make a classification set
  * (classes = max + 1, at least 2; a negative label is left for tg_trainer_new to report as
- * out of range); otherwise regression. Errors (TG_ERR_ARG, message in err):
+ * out of range); otherwise regression. Errors (TG_ERR_ARG, the message in ds):
  *   "FILE: cannot open (REASON)", "FILE: no data rows",
  *   "FILE:LINE:COL: 'CELL' is not a number", "FILE:LINE:COL: NaN in the data",
- *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column". */
-TG_API tg_status tg_data_csv(tg_dataset *ds, const char *path, char *err, size_t errsize);
+ *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column";
+ * TG_ERR_NOMEM: "FILE: out of memory". */
+TG_API tg_status tg_data_csv(tg_dataset *ds, const char *path);
 /* The same from an open stream; name is used in messages. */
-TG_API tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *err,
-                                    size_t errsize);
+TG_API tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name);
 
 /* Split ds into train and test (the last round(frac * n) of a seeded shuffle of the rows).
- * New arrays for both; ds is unchanged. */
+ * New arrays for both; ds is unchanged. On failure both are empty and hold the message:
+ * TG_ERR_ARG when ds is NULL, has fewer than 2 rows or test_frac is not in (0, 1);
+ * TG_ERR_NOMEM. */
 TG_API tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed,
                                tg_dataset *train, tg_dataset *test);
 /* Scale every feature to mean 0, variance 1 using train's statistics (constant features are

@@ -182,7 +182,7 @@ static int load_digits(const char *cmd, tg_dataset *ds)
     if (!path)
         return cli_fail(cmd, "--data digits needs scikit-learn's data files: install "
                              "python3-sklearn (apt-get install -y python3-sklearn)");
-    char command[4200], err[TG_NN_ERRSIZE];
+    char command[4200];
     snprintf(command, sizeof command, "gzip -dc '%s'", path);
     FILE *p = popen(command, "r");
     if (!p) {
@@ -190,7 +190,7 @@ static int load_digits(const char *cmd, tg_dataset *ds)
         free(path);
         return 2;
     }
-    tg_status st = tg_data_csv_stream(ds, p, "digits.csv.gz", err, sizeof err);
+    tg_status st = tg_data_csv_stream(ds, p, "digits.csv.gz");
     int zs = pclose(p);
     if (st == TG_OK && zs != 0) {
         tg_data_free(ds);
@@ -199,7 +199,7 @@ static int load_digits(const char *cmd, tg_dataset *ds)
         return 2;
     }
     free(path);
-    return st ? cli_fail(cmd, "%s", err) : 0;
+    return st ? cli_fail(cmd, "%s", tg_data_error(ds)) : 0;
 }
 
 int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
@@ -207,7 +207,6 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     memset(d, 0, sizeof *d);
     tg_dataset all;
     tg_status st;
-    char err[TG_NN_ERRSIZE];
     const char *s = c->data;
     d->name = s;
     if (strcmp(s, "spirals") == 0) st = tg_data_spirals(&all, c->points, c->seed);
@@ -219,12 +218,12 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
         if (rc) return rc;
         st = TG_OK;
     } else if (cli_ends_with(s, ".csv") || access(s, R_OK) == 0) {
-        if (tg_data_csv(&all, s, err, sizeof err)) return cli_fail(cmd, "%s", err);
+        if (tg_data_csv(&all, s) != TG_OK) return cli_fail(cmd, "%s", tg_data_error(&all));
         st = TG_OK;
     } else
         return cli_fail(cmd, "--data: unknown data set '%s' (spirals, moons, xor, curve, "
                              "digits, or a FILE.csv)", s);
-    if (st) return cli_fail(cmd, "cannot make the data set: %s", tg_status_str(st));
+    if (st) return cli_fail(cmd, "cannot make the data set: %s", tg_data_error(&all));
     for (int i = 0; all.classes >= 2 && i < all.n; i++)
         if (all.y[i] < 0) { /* before the split shuffles the rows: the file's row number */
             cli_fail(cmd, "%s: data row %d: label %g is out of range (labels are 0, 1, ...)", s,
@@ -238,7 +237,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     }
     st = tg_data_split(&all, 0.2, c->seed, &d->train, &d->test);
     tg_data_free(&all);
-    if (st) return cli_fail(cmd, "out of memory");
+    if (st) return cli_fail(cmd, "%s", tg_data_error(&d->train));
     tg_data_standardize(&d->train, &d->test);
     return 0;
 }
