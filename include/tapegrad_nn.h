@@ -136,14 +136,20 @@ typedef struct tg_mlp {
     int nlayers;
     tg_dense *layer;
     tg_activation act;
+    char error[TG_NN_ERRSIZE]; /* read with tg_mlp_error */
 } tg_mlp;
 
 /* He initialisation when act is relu-like (op relu or leaky_relu), else Xavier; weights drawn
- * from seed. TG_ERR_ARG (err says why) for fewer than 2 widths or a width < 1. act is copied
- * (its strings and defs must outlive the MLP). */
+ * from seed. act is copied (its strings and defs must outlive the MLP). TG_ERR_ARG for fewer
+ * than 2 widths, a width < 1 or an op that is not elementwise ("an MLP needs at least two
+ * widths (inputs and outputs), got 1", "layer width 2 is 0 (must be at least 1)", "'matmul'
+ * is not an elementwise function of one input"), TG_ERR_NOMEM ("out of memory"); then m has
+ * no layers (nothing to free) and holds the message. */
 TG_API tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activation *act,
-                             uint64_t seed, char *err, size_t errsize);
+                             uint64_t seed);
 TG_API void tg_mlp_fini(tg_mlp *m);
+/* Why the last tg_mlp_init or tg_evaluate* on m failed, or NULL when it succeeded. */
+TG_API const char *tg_mlp_error(const tg_mlp *m);
 /* Record the network on t for the input node x [N, widths[0]]: the output [N, widths[n-1]].
  * The weights become tensor parameters (params = 1), constants (params = 0, evaluation), or
  * parameters borrowed from m's arrays (params = 2: no copy; they must outlive the recording,
@@ -237,7 +243,10 @@ TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
 
 /* Mean loss and accuracy (classification: arg-max of the outputs, or output > 0 for a single
  * bce output; regression: acc = NaN) of m on ds, weights as constants (nothing is
- * differentiated). acc or loss may be NULL. TG_OK or the tape's status. */
+ * differentiated). acc or loss may be NULL. TG_OK, or the status with its message left in m
+ * (tg_mlp_error): the tape's (data that does not fit the model: "matmul: inner dimensions
+ * differ ..."; a loss expression that does not parse), "tg_evaluate: the model has no layers"
+ * (TG_ERR_ARG), "tg_evaluate: out of memory". */
 TG_API tg_status tg_evaluate(tg_mlp *m, const tg_dataset *ds, tg_loss loss, double *acc,
                              double *mean_loss);
 /* The same with the loss of opts (loss_expr when set). */

@@ -151,23 +151,23 @@ static tg_var dense_record(tg_dense *l, tg_tape *t, tg_var x, int params)
 tg_var tg_dense_apply(tg_dense *l, tg_tape *t, tg_var x) { return dense_record(l, t, x, 1); }
 
 tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activation *act,
-                      uint64_t seed, char *err, size_t errsize)
+                      uint64_t seed)
 {
     memset(m, 0, sizeof *m);
     if (nwidths < 2 || !widths) {
-        snprintf(err, errsize, "an MLP needs at least two widths (inputs and outputs), got %d",
-                 nwidths);
+        snprintf(m->error, sizeof m->error,
+                 "an MLP needs at least two widths (inputs and outputs), got %d", nwidths);
         return TG_ERR_ARG;
     }
     for (int i = 0; i < nwidths; i++)
         if (widths[i] < 1) {
-            snprintf(err, errsize, "layer width %d is %d (must be at least 1)", i + 1,
-                     widths[i]);
+            snprintf(m->error, sizeof m->error, "layer width %d is %d (must be at least 1)",
+                     i + 1, widths[i]);
             return TG_ERR_ARG;
         }
     if (act) m->act = *act;
     if (m->act.op && (!m->act.op->eval || m->act.op->arity != 1)) {
-        snprintf(err, errsize, "'%s' is not an elementwise function of one input",
+        snprintf(m->error, sizeof m->error, "'%s' is not an elementwise function of one input",
                  m->act.op->name);
         return TG_ERR_ARG;
     }
@@ -175,7 +175,7 @@ tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activa
                            strcmp(m->act.op->name, "leaky_relu") == 0);
     m->layer = calloc((size_t)nwidths - 1, sizeof *m->layer);
     if (!m->layer) {
-        snprintf(err, errsize, "out of memory");
+        snprintf(m->error, sizeof m->error, "out of memory");
         return TG_ERR_NOMEM;
     }
     m->nlayers = nwidths - 1;
@@ -184,7 +184,7 @@ tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activa
         tg_init init = he && i < m->nlayers - 1 ? TG_INIT_HE : TG_INIT_XAVIER;
         if (tg_dense_init(&m->layer[i], widths[i], widths[i + 1], init, &seed) != TG_OK) {
             tg_mlp_fini(m);
-            snprintf(err, errsize, "out of memory");
+            snprintf(m->error, sizeof m->error, "out of memory");
             return TG_ERR_NOMEM;
         }
     }
@@ -198,6 +198,12 @@ void tg_mlp_fini(tg_mlp *m)
     free(m->layer);
     m->layer = NULL;
     m->nlayers = 0;
+}
+
+const char *tg_mlp_error(const tg_mlp *m)
+{
+    if (!m) return "model is NULL";
+    return m->error[0] ? m->error : NULL;
 }
 
 tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params)
@@ -625,12 +631,18 @@ tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts 
                            double *acc, double *mean_loss)
 {
     tg_loss loss = opts->loss;
+    m->error[0] = '\0';
+    if (m->nlayers < 1) {
+        snprintf(m->error, sizeof m->error, "tg_evaluate: the model has no layers");
+        return TG_ERR_ARG;
+    }
     int n = ds->n, d = ds->d, K = m->layer[m->nlayers - 1].out;
     tg_tape *t = tg_tape_new();
     double *tb = malloc((size_t)n * K * sizeof *tb);
     if (!t || !tb) {
         tg_tape_free(t);
         free(tb);
+        snprintf(m->error, sizeof m->error, "tg_evaluate: out of memory");
         return TG_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) target_row(tb + (size_t)i * K, K, ds->classes, ds->y[i]);
@@ -638,6 +650,7 @@ tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts 
     tg_var out = tg_mlp_forward(m, t, tg_tensor_const_ref(t, 2, shX, ds->X), 0);
     tg_var L = record_loss(opts, out, tg_tensor_const_ref(t, 2, shT, tb));
     tg_status st = tg_tape_status(t);
+    if (st) snprintf(m->error, sizeof m->error, "%s", tg_tape_error(t));
     if (st == TG_OK) {
         const double *z = tg_data(out);
         if (mean_loss) *mean_loss = tg_value(L);

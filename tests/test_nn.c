@@ -40,7 +40,7 @@ static void setup_run(run *r, const tg_activation *act, const tg_train_opts *o)
     cr_assert_eq(tg_data_spirals(&r->all, 500, 1), TG_OK);
     cr_assert_eq(tg_data_split(&r->all, 0.2, 1, &r->train, &r->test), TG_OK);
     tg_data_standardize(&r->train, &r->test);
-    cr_assert_eq(tg_mlp_init(&r->m, 4, w, act, 1, r->err, sizeof r->err), TG_OK, "%s", r->err);
+    cr_assert_eq(tg_mlp_init(&r->m, 4, w, act, 1), TG_OK, "%s", tg_mlp_error(&r->m));
     cr_assert_eq(tg_trainer_new(&r->tr, &r->m, &r->train, o, r->err, sizeof r->err), TG_OK,
                  "%s", r->err);
 }
@@ -236,19 +236,19 @@ Test(nn, bad_input_has_exact_messages)
     cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
 
     int w3[3] = {3, 4, 2};
-    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1), TG_OK);
     cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
     cr_assert_str_eq(err, "the data has 2 features but the first layer takes 3");
     tg_mlp_fini(&m);
 
     int w4[3] = {2, 4, 3};
-    cr_assert_eq(tg_mlp_init(&m, 3, w4, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w4, &act, 1), TG_OK);
     cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
     cr_assert_str_eq(err, "the data has 2 classes (labels 0..1) but the last layer has 3 outputs");
     tg_mlp_fini(&m);
 
     int w2[3] = {2, 4, 2};
-    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1), TG_OK);
     ds.y[4] = 2;
     cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
     cr_assert_str_eq(err, "label out of range (row 5: 2; classes 0..1)");
@@ -266,21 +266,31 @@ Test(nn, bad_input_has_exact_messages)
     tg_mlp_fini(&m);
 
     int w1[1] = {2};
-    cr_assert_eq(tg_mlp_init(&m, 1, w1, &act, 1, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "an MLP needs at least two widths (inputs and outputs), got 1");
+    cr_assert_eq(tg_mlp_init(&m, 1, w1, &act, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m),
+                     "an MLP needs at least two widths (inputs and outputs), got 1");
+    cr_assert(m.nlayers == 0 && m.layer == NULL);
     int w0[3] = {2, 0, 2};
-    cr_assert_eq(tg_mlp_init(&m, 3, w0, &act, 1, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "layer width 2 is 0 (must be at least 1)");
+    cr_assert_eq(tg_mlp_init(&m, 3, w0, &act, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m), "layer width 2 is 0 (must be at least 1)");
     act.op = &tg_op_matmul;
-    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "'matmul' is not an elementwise function of one input");
+    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m), "'matmul' is not an elementwise function of one input");
+    cr_assert_eq(tg_evaluate(&m, &ds, TG_LOSS_CROSS_ENTROPY, NULL, NULL), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m), "tg_evaluate: the model has no layers");
+    act.op = &tg_op_tanh;
+    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1), TG_OK);
+    cr_assert_null(tg_mlp_error(&m));
+    cr_assert_eq(tg_evaluate(&m, &ds, TG_LOSS_CROSS_ENTROPY, NULL, NULL), TG_ERR_SHAPE);
+    cr_assert_str_eq(tg_mlp_error(&m), "matmul: inner dimensions differ (a is [20,2], b is [3,4])");
+    tg_mlp_fini(&m);
     tg_data_free(&ds);
 
     tg_dataset r;
     act.op = &tg_op_tanh;
     cr_assert_eq(tg_data_curve(&r, 20, 1), TG_OK);
     int wr[3] = {1, 4, 1};
-    cr_assert_eq(tg_mlp_init(&m, 3, wr, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, wr, &act, 1), TG_OK);
     cr_assert_eq(tg_trainer_new(&tr, &m, &r, &o, err, sizeof err), TG_ERR_ARG);
     cr_assert_str_eq(err, "the data is a regression: use the loss mse, not cross_entropy");
     tg_mlp_fini(&m);
@@ -316,7 +326,7 @@ Test(nn, regression_with_mse)
     act.op = &tg_op_tanh;
     tg_mlp m;
     char err[TG_NN_ERRSIZE];
-    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 2, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 2), TG_OK);
     tg_train_opts o = defaults();
     o.loss = TG_LOSS_MSE;
     tg_trainer *t;
@@ -325,6 +335,7 @@ Test(nn, regression_with_mse)
     for (int e = 0; e < 100; e++) cr_assert_eq(tg_trainer_epoch(t, &st, err, sizeof err), TG_OK);
     double acc, loss;
     cr_assert_eq(tg_evaluate(&m, &te, o.loss, &acc, &loss), TG_OK);
+    cr_assert_null(tg_mlp_error(&m));
     cr_assert(isnan(acc));
     cr_assert(loss < 0.03, "test mse %g (noise variance 0.01)", loss);
     tg_trainer_free(t);
@@ -523,7 +534,7 @@ Test(nn, expression_loss_matches_the_named_loss)
     char err[TG_NN_ERRSIZE];
     int w[3] = {2, 4, 2};
     cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
-    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1), TG_OK);
     o.loss_expr = "(y - z)^2";
     cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_PARSE);
     cr_assert_str_eq(err, "loss '(y - z)^2': tg_parse: at column 6: unknown name 'z' (did you mean 't'?)");

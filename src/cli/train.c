@@ -366,7 +366,8 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     char err[TG_NN_ERRSIZE];
     tg_mlp m;
     tg_trainer *t = NULL;
-    if (tg_mlp_init(&m, nw, w, &a->a, seed, err, sizeof err)) return cli_fail(cmd, "%s", err);
+    if (tg_mlp_init(&m, nw, w, &a->a, seed) != TG_OK)
+        return cli_fail(cmd, "%s", tg_mlp_error(&m));
     if (tg_trainer_new(&t, &m, tr, &o, err, sizeof err)) {
         tg_mlp_fini(&m);
         return cli_fail(cmd, "%s%s", err,
@@ -408,7 +409,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     }
     if (tg_evaluate_opts(&m, tr, &o, &out->train_accuracy, &out->final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->test_accuracy, &out->test_loss))
-        rc = cli_fail(cmd, "evaluation failed");
+        rc = cli_fail(cmd, "evaluation failed: %s", tg_mlp_error(&m));
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
