@@ -226,18 +226,28 @@ typedef struct tg_epoch_stats {
  * shuffle state. */
 typedef struct tg_trainer tg_trainer;
 
-/* Checks the data against the model: "the data has D features but the first layer takes W",
- * "the data has C classes (labels 0..C-1) but the last layer has K outputs", "label out
- * of range (row R: Y; classes 0..C-1)", "NaN in the data (row R, column C)", "the data is a
- * regression: use the loss mse, not NAME" (TG_ERR_ARG, message in err). m must outlive the trainer. */
+/* Make a trainer of m on train. *tr is set even when this fails, so that the trainer can
+ * hold the message (as sqlite3_open does): read tg_trainer_error(*tr), then tg_trainer_free it
+ * either way. *tr is NULL only when the trainer itself could not be allocated (TG_ERR_NOMEM;
+ * tg_trainer_error(NULL) is "out of memory"). Checks the data against the model (TG_ERR_ARG):
+ * "the data has D features but the first layer takes W", "the data has C classes (labels
+ * 0..C-1) but the last layer has K outputs", "label out of range (row R: Y; classes 0..C-1)",
+ * "NaN in the data (row R, column C)", "the data is a regression: use the loss mse, not NAME",
+ * "the learning rate must be a positive number (got LR)"; a loss expression that does not
+ * parse is TG_ERR_PARSE, "loss 'EXPR': tg_parse: ...". m must outlive the trainer. */
 TG_API tg_status tg_trainer_new(tg_trainer **tr, tg_mlp *m, const tg_dataset *train,
-                                const tg_train_opts *opts, char *err, size_t errsize);
+                                const tg_train_opts *opts);
 TG_API void tg_trainer_free(tg_trainer *tr);
+/* The message of the trainer's failure, or NULL while it has none. A failure sticks, as a
+ * tape's does: a trainer that failed (in tg_trainer_new or an epoch) keeps its status and
+ * message, and every later tg_trainer_epoch returns them without training. */
+TG_API const char *tg_trainer_error(const tg_trainer *tr);
 /* One epoch over the training set: shuffle, then every mini-batch (the last may be smaller).
- * Returns TG_OK; TG_ERR_DOMAIN with err "training diverged at epoch E (loss L; try a
+ * Returns TG_OK; TG_ERR_DOMAIN with the message "training diverged at epoch E (loss L; try a
  * learning rate below LR)" when a batch loss is not finite or the epoch's loss exceeds 1e3
- * times the first epoch's (and 1e3 in value); another status with the tape's error. */
-TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t errsize);
+ * times the first epoch's (and 1e3 in value); another status with the tape's message. st may
+ * be NULL. */
+TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
 /* The optimizer (to change lr between epochs). */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
 

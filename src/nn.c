@@ -15,6 +15,7 @@
  * once). opts.rerecord = 1 records every batch afresh instead (for comparison).
  * See LICENSE. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,7 +382,27 @@ struct tg_trainer {
     uint64_t rng;
     int epoch;
     double first_loss;
+    tg_status status;           /* the first failure; it sticks, as a tape's error does */
+    char error[TG_NN_ERRSIZE];
 };
+
+/* Record the trainer's failure (the first one wins) and return its status. */
+static tg_status trainer_fail(tg_trainer *tr, tg_status st, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static tg_status trainer_fail(tg_trainer *tr, tg_status st, const char *fmt, ...)
+{
+    if (tr->status) return tr->status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tr->error, sizeof tr->error, fmt, ap);
+    va_end(ap);
+    tr->status = st;
+    return st;
+}
 
 static double now(void)
 {
@@ -402,70 +423,53 @@ static void target_row(double *row, int K, int classes, double y)
 }
 
 tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
-                         const tg_train_opts *opts, char *err, size_t errsize)
+                         const tg_train_opts *opts)
 {
-    *out = NULL;
-    if (!m || !ds || !opts || m->nlayers < 1) {
-        snprintf(err, errsize, "no model or no data");
-        return TG_ERR_ARG;
-    }
+    if (!out) return TG_ERR_ARG;
+    /* made first, so that every failure after this one has a trainer to hold its message */
+    tg_trainer *tr = *out = calloc(1, sizeof *tr);
+    if (!tr) return TG_ERR_NOMEM;
+    if (!m || !ds || !opts || m->nlayers < 1)
+        return trainer_fail(tr, TG_ERR_ARG, "no model or no data");
     int W = m->layer[0].in, K = m->layer[m->nlayers - 1].out;
-    if (ds->d != W) {
-        snprintf(err, errsize, "the data has %d features but the first layer takes %d", ds->d,
-                 W);
-        return TG_ERR_ARG;
-    }
-    if (ds->classes == 0 && K != 1) {
-        snprintf(err, errsize, "the data is a regression (one target per row) but the last "
-                               "layer has %d outputs (use 1)", K);
-        return TG_ERR_ARG;
-    }
+    if (ds->d != W)
+        return trainer_fail(tr, TG_ERR_ARG,
+                            "the data has %d features but the first layer takes %d", ds->d, W);
+    if (ds->classes == 0 && K != 1)
+        return trainer_fail(tr, TG_ERR_ARG,
+                            "the data is a regression (one target per row) but the last layer "
+                            "has %d outputs (use 1)", K);
     if (opts->loss_expr) { /* parse it once on scalars, to report a bad expression now */
         tg_tape *t = tg_tape_new();
-        if (!t) {
-            snprintf(err, errsize, "out of memory");
-            return TG_ERR_NOMEM;
-        }
+        if (!t) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
         tg_loss_expr(opts->loss_expr, opts->loss_defs, tg_param(t, 0.5), tg_const(t, 1.0));
         tg_status st = tg_tape_status(t);
-        if (st) snprintf(err, errsize, "loss '%s': %s", opts->loss_expr, tg_tape_error(t));
+        if (st) trainer_fail(tr, st, "loss '%s': %s", opts->loss_expr, tg_tape_error(t));
         tg_tape_free(t);
         if (st) return st;
     }
-    if (ds->classes == 0 && opts->loss != TG_LOSS_MSE && !opts->loss_expr) {
-        snprintf(err, errsize, "the data is a regression: use the loss mse, not %s",
-                 tg_loss_name(opts->loss));
-        return TG_ERR_ARG;
-    }
+    if (ds->classes == 0 && opts->loss != TG_LOSS_MSE && !opts->loss_expr)
+        return trainer_fail(tr, TG_ERR_ARG, "the data is a regression: use the loss mse, not %s",
+                            tg_loss_name(opts->loss));
     if (ds->classes >= 2 && K != ds->classes && !(K == 1 && ds->classes == 2 &&
-                                                   opts->loss != TG_LOSS_CROSS_ENTROPY)) {
-        snprintf(err, errsize,
-                 "the data has %d classes (labels 0..%d) but the last layer has %d outputs",
-                 ds->classes, ds->classes - 1, K);
-        return TG_ERR_ARG;
-    }
+                                                   opts->loss != TG_LOSS_CROSS_ENTROPY))
+        return trainer_fail(tr, TG_ERR_ARG,
+                            "the data has %d classes (labels 0..%d) but the last layer has %d "
+                            "outputs", ds->classes, ds->classes - 1, K);
     for (int i = 0; i < ds->n; i++) {
         for (int j = 0; j < ds->d; j++)
-            if (!isfinite(ds->X[(size_t)i * ds->d + j])) {
-                snprintf(err, errsize, "%s in the data (row %d, column %d)",
-                         isnan(ds->X[(size_t)i * ds->d + j]) ? "NaN" : "Inf", i + 1, j + 1);
-                return TG_ERR_ARG;
-            }
+            if (!isfinite(ds->X[(size_t)i * ds->d + j]))
+                return trainer_fail(tr, TG_ERR_ARG, "%s in the data (row %d, column %d)",
+                                    isnan(ds->X[(size_t)i * ds->d + j]) ? "NaN" : "Inf", i + 1,
+                                    j + 1);
         double y = ds->y[i];
-        if (!isfinite(y)) {
-            snprintf(err, errsize, "%s in the data (row %d, the label)", isnan(y) ? "NaN" : "Inf",
-                     i + 1);
-            return TG_ERR_ARG;
-        }
-        if (ds->classes >= 2 && (y < 0 || y >= ds->classes || y != floor(y))) {
-            snprintf(err, errsize, "label out of range (row %d: %g; classes 0..%d)", i + 1, y,
-                     ds->classes - 1);
-            return TG_ERR_ARG;
-        }
+        if (!isfinite(y))
+            return trainer_fail(tr, TG_ERR_ARG, "%s in the data (row %d, the label)",
+                                isnan(y) ? "NaN" : "Inf", i + 1);
+        if (ds->classes >= 2 && (y < 0 || y >= ds->classes || y != floor(y)))
+            return trainer_fail(tr, TG_ERR_ARG, "label out of range (row %d: %g; classes 0..%d)",
+                                i + 1, y, ds->classes - 1);
     }
-    tg_trainer *tr = calloc(1, sizeof *tr);
-    if (!tr) goto nomem;
-    *out = tr;
     tr->m = m;
     tr->ds = ds;
     tr->o = *opts;
@@ -483,7 +487,7 @@ tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
     tr->gv = calloc((size_t)np, sizeof *tr->gv);
     if (!size || !tr->order || !tr->xb || !tr->tb || !tr->pv || !tr->gv) {
         free(size);
-        goto nomem;
+        return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < ds->n; i++) tr->order[i] = i;
     for (int l = 0; l < m->nlayers; l++) {
@@ -494,24 +498,22 @@ tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
     }
     tg_status st = tg_optimizer_init(&tr->opt, tr->o.opt, tr->o.lr, np, size);
     free(size);
-    if (st == TG_ERR_ARG) {
-        snprintf(err, errsize, "the learning rate must be a positive number (got %g)", tr->o.lr);
-        tg_trainer_free(tr);
-        *out = NULL;
-        return st;
-    }
-    if (st) goto nomem;
+    if (st == TG_ERR_ARG)
+        return trainer_fail(tr, st, "the learning rate must be a positive number (got %g)",
+                            tr->o.lr);
+    if (st) return trainer_fail(tr, st, "out of memory");
     for (int k = 0; k < 2; k++) {
         tr->s[k].t = tg_tape_new();
         tr->s[k].P = calloc((size_t)np, sizeof *tr->s[k].P);
-        if (!tr->s[k].t || !tr->s[k].P) goto nomem;
+        if (!tr->s[k].t || !tr->s[k].P) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
     }
     return TG_OK;
-nomem:
-    tg_trainer_free(tr);
-    *out = NULL;
-    snprintf(err, errsize, "out of memory");
-    return TG_ERR_NOMEM;
+}
+
+const char *tg_trainer_error(const tg_trainer *tr)
+{
+    if (!tr) return "out of memory"; /* the one failure that leaves no trainer */
+    return tr->status ? tr->error : NULL;
 }
 
 void tg_trainer_free(tg_trainer *tr)
@@ -568,8 +570,10 @@ static double step_run(tg_trainer *tr, int n)
     return loss;
 }
 
-tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t errsize)
+tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
 {
+    if (!tr) return TG_ERR_NOMEM;
+    if (tr->status) return tr->status;
     const tg_dataset *ds = tr->ds;
     int n = ds->n, d = ds->d, B = tr->o.batch, K = tr->K;
     double t0 = now(), total = 0;
@@ -588,26 +592,19 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t
         }
         double loss = step_run(tr, nb);
         tg_tape *t = tr->s[nb == B ? 0 : 1].t;
-        if (tg_tape_error(t)) {
-            snprintf(err, errsize, "%s", tg_tape_error(t));
-            return tg_tape_status(t);
-        }
-        if (!isfinite(loss)) {
-            snprintf(err, errsize,
-                     "training diverged at epoch %d (loss %g; try a learning rate below %g)",
-                     tr->epoch, loss, tr->opt.lr);
-            return TG_ERR_DOMAIN;
-        }
+        if (tg_tape_error(t)) return trainer_fail(tr, tg_tape_status(t), "%s", tg_tape_error(t));
+        if (!isfinite(loss))
+            return trainer_fail(tr, TG_ERR_DOMAIN,
+                                "training diverged at epoch %d (loss %g; try a learning rate "
+                                "below %g)", tr->epoch, loss, tr->opt.lr);
         total += loss * nb;
     }
     double mean = total / n;
     if (tr->epoch == 1) tr->first_loss = mean;
-    if (mean > 1e3 && mean > 1e3 * tr->first_loss) {
-        snprintf(err, errsize,
-                 "training diverged at epoch %d (loss %g; try a learning rate below %g)",
-                 tr->epoch, mean, tr->opt.lr);
-        return TG_ERR_DOMAIN;
-    }
+    if (mean > 1e3 && mean > 1e3 * tr->first_loss)
+        return trainer_fail(tr, TG_ERR_DOMAIN,
+                            "training diverged at epoch %d (loss %g; try a learning rate below "
+                            "%g)", tr->epoch, mean, tr->opt.lr);
     if (st) {
         st->epoch = tr->epoch;
         st->loss = mean;

@@ -19,7 +19,6 @@ typedef struct run {
     tg_dataset all, train, test;
     tg_mlp m;
     tg_trainer *tr;
-    char err[TG_NN_ERRSIZE];
 } run;
 
 static tg_train_opts defaults(void)
@@ -41,8 +40,8 @@ static void setup_run(run *r, const tg_activation *act, const tg_train_opts *o)
     cr_assert_eq(tg_data_split(&r->all, 0.2, 1, &r->train, &r->test), TG_OK);
     tg_data_standardize(&r->train, &r->test);
     cr_assert_eq(tg_mlp_init(&r->m, 4, w, act, 1), TG_OK, "%s", tg_mlp_error(&r->m));
-    cr_assert_eq(tg_trainer_new(&r->tr, &r->m, &r->train, o, r->err, sizeof r->err), TG_OK,
-                 "%s", r->err);
+    cr_assert_eq(tg_trainer_new(&r->tr, &r->m, &r->train, o), TG_OK, "%s",
+                 tg_trainer_error(r->tr));
 }
 
 static void teardown_run(run *r)
@@ -163,8 +162,8 @@ Test(nn, replayed_step_equals_rerecorded_step)
     setup_run(&b, &act, &o);
     for (int e = 0; e < 3; e++) {
         tg_epoch_stats sa, sb;
-        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
-        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa), TG_OK, "%s", tg_trainer_error(a.tr));
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb), TG_OK, "%s", tg_trainer_error(b.tr));
         cr_assert_eq(sa.loss, sb.loss, "epoch %d: replay %.17g, re-record %.17g", e + 1, sa.loss,
                      sb.loss);
     }
@@ -184,7 +183,7 @@ Test(nn, spirals_reach_97_percent_test_accuracy_with_defaults)
     setup_run(&r, &act, &o);
     tg_epoch_stats st;
     for (int e = 0; e < 200; e++)
-        cr_assert_eq(tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err), TG_OK, "%s", r.err);
+        cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_OK, "%s", tg_trainer_error(r.tr));
     double acc, loss;
     cr_assert_eq(tg_evaluate(&r.m, &r.test, o.loss, &acc, &loss), TG_OK);
     cr_assert(acc >= 0.97, "test accuracy %.3f", acc);
@@ -203,8 +202,8 @@ Test(nn, expression_activation_matches_the_op)
     setup_run(&b, &op, &o);
     tg_epoch_stats sa, sb;
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
-        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa), TG_OK, "%s", tg_trainer_error(a.tr));
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb), TG_OK, "%s", tg_trainer_error(b.tr));
     }
     cr_assert(fabs(sa.loss - sb.loss) < 1e-10, "%.17g vs %.17g", sa.loss, sb.loss);
     teardown_run(&a);
@@ -219,17 +218,35 @@ Test(nn, expression_activation_errors_reach_the_trainer)
     run r;
     setup_run(&r, &e, &o);
     tg_epoch_stats st;
-    cr_assert_neq(tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err), TG_OK);
-    cr_assert(strstr(r.err, "sigmod"), "%s", r.err);
+    const char *msg = "tg_parse: at column 3: unknown function 'sigmod' (did you mean "
+                      "'sigmoid'?)";
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_PARSE);
+    cr_assert_str_eq(tg_trainer_error(r.tr), msg);
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_PARSE, "the failure sticks");
+    cr_assert_str_eq(tg_trainer_error(r.tr), msg);
     teardown_run(&r);
+}
+
+/* tg_trainer_new fails with st and msg, and still hands back a trainer that holds them; an
+ * epoch on it does nothing and returns them again (the failure sticks). */
+static void trainer_refuses(tg_mlp *m, const tg_dataset *ds, const tg_train_opts *o,
+                            tg_status st, const char *msg)
+{
+    tg_trainer *tr = NULL;
+    cr_assert_eq(tg_trainer_new(&tr, m, ds, o), st, "expected: %s", msg);
+    cr_assert_not_null(tr);
+    cr_assert_str_eq(tg_trainer_error(tr), msg);
+    tg_epoch_stats es = {0};
+    cr_assert_eq(tg_trainer_epoch(tr, &es), st);
+    cr_assert_str_eq(tg_trainer_error(tr), msg);
+    cr_assert_eq(es.epoch, 0, "a failed trainer trains no epoch");
+    tg_trainer_free(tr);
 }
 
 Test(nn, bad_input_has_exact_messages)
 {
-    char err[TG_NN_ERRSIZE];
     tg_dataset ds;
     tg_mlp m;
-    tg_trainer *tr;
     tg_train_opts o = defaults();
     tg_activation act = {0};
     act.op = &tg_op_tanh;
@@ -237,32 +254,31 @@ Test(nn, bad_input_has_exact_messages)
 
     int w3[3] = {3, 4, 2};
     cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1), TG_OK);
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the data has 2 features but the first layer takes 3");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "the data has 2 features but the first layer takes 3");
     tg_mlp_fini(&m);
 
     int w4[3] = {2, 4, 3};
     cr_assert_eq(tg_mlp_init(&m, 3, w4, &act, 1), TG_OK);
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the data has 2 classes (labels 0..1) but the last layer has 3 outputs");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG,
+                    "the data has 2 classes (labels 0..1) but the last layer has 3 outputs");
     tg_mlp_fini(&m);
 
     int w2[3] = {2, 4, 2};
     cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1), TG_OK);
     ds.y[4] = 2;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "label out of range (row 5: 2; classes 0..1)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "label out of range (row 5: 2; classes 0..1)");
     ds.y[4] = -1;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "label out of range (row 5: -1; classes 0..1)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "label out of range (row 5: -1; classes 0..1)");
     ds.y[4] = 0;
     ds.X[7] = NAN;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "NaN in the data (row 4, column 2)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "NaN in the data (row 4, column 2)");
     ds.X[7] = 0;
     o.lr = -0.5;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the learning rate must be a positive number (got -0.5)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG,
+                    "the learning rate must be a positive number (got -0.5)");
+    o.lr = 0.01;
+    trainer_refuses(NULL, &ds, &o, TG_ERR_ARG, "no model or no data");
+    trainer_refuses(&m, NULL, &o, TG_ERR_ARG, "no model or no data");
     tg_mlp_fini(&m);
 
     int w1[1] = {2};
@@ -291,8 +307,8 @@ Test(nn, bad_input_has_exact_messages)
     cr_assert_eq(tg_data_curve(&r, 20, 1), TG_OK);
     int wr[3] = {1, 4, 1};
     cr_assert_eq(tg_mlp_init(&m, 3, wr, &act, 1), TG_OK);
-    cr_assert_eq(tg_trainer_new(&tr, &m, &r, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the data is a regression: use the loss mse, not cross_entropy");
+    trainer_refuses(&m, &r, &o, TG_ERR_ARG,
+                    "the data is a regression: use the loss mse, not cross_entropy");
     tg_mlp_fini(&m);
     tg_data_free(&r);
 }
@@ -310,9 +326,12 @@ Test(nn, a_diverging_learning_rate_is_stopped_with_the_epoch)
     tg_epoch_stats st;
     tg_status s = TG_OK;
     int e;
-    for (e = 1; e <= 20 && s == TG_OK; e++) s = tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err);
+    for (e = 1; e <= 20 && s == TG_OK; e++) s = tg_trainer_epoch(r.tr, &st);
     cr_assert_eq(s, TG_ERR_DOMAIN);
-    cr_assert_str_eq(r.err, "training diverged at epoch 1 (loss inf; try a learning rate below 50)");
+    cr_assert_eq(e - 1, 1, "stopped in epoch %d, not the first", e - 1);
+    cr_assert_str_eq(tg_trainer_error(r.tr),
+                     "training diverged at epoch 1 (loss inf; try a learning rate below 50)");
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_DOMAIN, "the failure sticks");
     teardown_run(&r);
 }
 
@@ -325,14 +344,16 @@ Test(nn, regression_with_mse)
     tg_activation act = {0};
     act.op = &tg_op_tanh;
     tg_mlp m;
-    char err[TG_NN_ERRSIZE];
     cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 2), TG_OK);
     tg_train_opts o = defaults();
     o.loss = TG_LOSS_MSE;
     tg_trainer *t;
-    cr_assert_eq(tg_trainer_new(&t, &m, &tr, &o, err, sizeof err), TG_OK, "%s", err);
+    cr_assert_eq(tg_trainer_new(&t, &m, &tr, &o), TG_OK, "%s", tg_trainer_error(t));
+    cr_assert_null(tg_trainer_error(t));
     tg_epoch_stats st;
-    for (int e = 0; e < 100; e++) cr_assert_eq(tg_trainer_epoch(t, &st, err, sizeof err), TG_OK);
+    for (int e = 0; e < 100; e++)
+        cr_assert_eq(tg_trainer_epoch(t, &st), TG_OK, "%s", tg_trainer_error(t));
+    cr_assert_eq(st.epoch, 100);
     double acc, loss;
     cr_assert_eq(tg_evaluate(&m, &te, o.loss, &acc, &loss), TG_OK);
     cr_assert_null(tg_mlp_error(&m));
@@ -517,8 +538,8 @@ Test(nn, expression_loss_matches_the_named_loss)
     setup_run(&b, &act, &o);
     tg_epoch_stats sa, sb;
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
-        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa), TG_OK, "%s", tg_trainer_error(a.tr));
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb), TG_OK, "%s", tg_trainer_error(b.tr));
     }
     cr_assert(fabs(sa.loss - sb.loss) < 1e-12, "%.17g vs %.17g", sa.loss, sb.loss);
     double la, lb;
@@ -530,14 +551,13 @@ Test(nn, expression_loss_matches_the_named_loss)
 
     tg_dataset ds;
     tg_mlp m;
-    tg_trainer *tr;
-    char err[TG_NN_ERRSIZE];
     int w[3] = {2, 4, 2};
     cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
     cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1), TG_OK);
     o.loss_expr = "(y - z)^2";
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_PARSE);
-    cr_assert_str_eq(err, "loss '(y - z)^2': tg_parse: at column 6: unknown name 'z' (did you mean 't'?)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_PARSE,
+                    "loss '(y - z)^2': tg_parse: at column 6: unknown name 'z' (did you mean "
+                    "'t'?)");
     tg_mlp_fini(&m);
     tg_data_free(&ds);
 }

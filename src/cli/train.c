@@ -363,16 +363,18 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     o.lr = c->lr;
     o.batch = c->batch;
     o.seed = seed;
-    char err[TG_NN_ERRSIZE];
     tg_mlp m;
     tg_trainer *t = NULL;
     if (tg_mlp_init(&m, nw, w, &a->a, seed) != TG_OK)
         return cli_fail(cmd, "%s", tg_mlp_error(&m));
-    if (tg_trainer_new(&t, &m, tr, &o, err, sizeof err)) {
+    if (tg_trainer_new(&t, &m, tr, &o) != TG_OK) {
+        const char *err = tg_trainer_error(t);
+        int r = cli_fail(cmd, "%s%s", err,
+                         strstr(err, "features") || strstr(err, "outputs") ? " (see --layers)"
+                                                                             : "");
+        tg_trainer_free(t); /* after the message: it lives on the trainer */
         tg_mlp_fini(&m);
-        return cli_fail(cmd, "%s%s", err,
-                        strstr(err, "features") || strstr(err, "outputs")
-                            ? " (see --layers)" : "");
+        return r;
     }
     out->loss = calloc((size_t)c->epochs, sizeof(double));
     out->train_acc = calloc((size_t)c->epochs, sizeof(double));
@@ -385,9 +387,9 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
     for (int e = 1; e <= c->epochs; e++) {
         tg_epoch_stats st;
-        if (tg_trainer_epoch(t, &st, err, sizeof err)) {
+        if (tg_trainer_epoch(t, &st) != TG_OK) {
             if (progress == 2) fputc('\n', stderr);
-            rc = cli_fail(cmd, "%s", err);
+            rc = cli_fail(cmd, "%s", tg_trainer_error(t));
             goto done;
         }
         out->seconds += st.seconds;
