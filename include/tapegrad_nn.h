@@ -1,8 +1,17 @@
 /* tapegrad_nn.h - training on the tape: seeded random numbers, dense layers, an MLP builder
  * (activation an op or an expression), losses by name, SGD/momentum/Adam with their state
  * outside the tape, mini-batches with a seeded shuffle, evaluation, and data sets (generated,
- * CSV). The library prints nothing: errors come back as a status and a message buffer.
- * See LICENSE. */
+ * CSV). See LICENSE.
+ *
+ * Errors, one way throughout (docs/errors.md): every call that can fail returns a tg_status,
+ * and its message is kept on the object the call fills, makes or works on, as a tape keeps
+ * its error; no call takes a buffer for it. Read it with that object's getter, NULL when there
+ * is no error: tg_data_error (a tg_dataset), tg_mlp_error (tg_mlp_init, tg_evaluate*),
+ * tg_trainer_error, tg_activation_report_error. A trainer's failure sticks; the others hold
+ * the outcome of the last call that filled or used them. Calls whose status says it all
+ * (tg_loss_from_name, tg_opt_from_name, tg_dense_init, tg_optimizer_init: each status has one
+ * documented cause) return the status alone. Builders that record on a tape (tg_mlp_forward,
+ * tg_activation_apply, tg_loss_apply, ...) set the tape's sticky error, as every builder does. */
 #ifndef TAPEGRAD_NN_H
 #define TAPEGRAD_NN_H
 
@@ -193,7 +202,8 @@ typedef struct tg_optimizer {
 /* "sgd", "momentum", "adam": TG_OK and *out; TG_ERR_ARG for another name or NULL (*out
  * unchanged). */
 TG_API tg_status tg_opt_from_name(const char *name, tg_opt_kind *out);
-/* For n parameter arrays of size[k] elements. TG_ERR_ARG (lr not finite and > 0), NOMEM. */
+/* For n parameter arrays of size[k] elements. TG_ERR_ARG (lr not finite and > 0, n < 0 or an
+ * unknown kind), TG_ERR_NOMEM. */
 TG_API tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,
                                    const size_t *size);
 TG_API void tg_optimizer_fini(tg_optimizer *o);
