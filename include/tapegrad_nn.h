@@ -1,8 +1,17 @@
 /* tapegrad_nn.h - training on the tape: seeded random numbers, dense layers, an MLP builder
  * (activation an op or an expression), losses by name, SGD/momentum/Adam with their state
  * outside the tape, mini-batches with a seeded shuffle, evaluation, and data sets (generated,
- * CSV). The library prints nothing: errors come back as a status and a message buffer.
- * See LICENSE. */
+ * CSV). See LICENSE.
+ *
+ * Errors, one way throughout (docs/errors.md): every call that can fail returns a tg_status,
+ * and its message is kept on the object the call fills, makes or works on, as a tape keeps
+ * its error; no call takes a buffer for it. Read it with that object's getter, NULL when there
+ * is no error: tg_data_error (a tg_dataset), tg_mlp_error (tg_mlp_init, tg_evaluate*),
+ * tg_trainer_error, tg_activation_report_error. A trainer's failure sticks; the others hold
+ * the outcome of the last call that filled or used them. Calls whose status says it all
+ * (tg_loss_from_name, tg_opt_from_name, tg_dense_init, tg_optimizer_init: each status has one
+ * documented cause) return the status alone. Builders that record on a tape (tg_mlp_forward,
+ * tg_activation_apply, tg_loss_apply, ...) set the tape's sticky error, as every builder does. */
 #ifndef TAPEGRAD_NN_H
 #define TAPEGRAD_NN_H
 
@@ -18,6 +27,9 @@ struct tg_op_def;
 struct tg_defs;
 struct tg_registry;
 
+/* The size of the message fields of this header's structs (a message is cut to one less). */
+#define TG_NN_ERRSIZE 256
+
 /* ---- random numbers: splitmix64, the state is the caller's (no global RNG) ---- */
 
 TG_API uint64_t tg_rng_next(uint64_t *state);     /* 64 random bits */
@@ -26,17 +38,21 @@ TG_API double tg_rng_normal(uint64_t *state);     /* standard normal (Box-Muller
 
 /* ---- data sets ----
  * n rows of d features (X, row-major) and one target per row (y). Classification: classes >= 2
- * and y[i] is the class index 0..classes-1 (stored as a double). Regression: classes == 0. */
+ * and y[i] is the class index 0..classes-1 (stored as a double). Regression: classes == 0.
+ * Every call below that fills a data set starts by emptying it; when it fails, the set stays
+ * empty (nothing to free) and holds the message. */
 typedef struct tg_dataset {
     int n, d, classes;
     double *X;
     double *y;
+    char error[TG_NN_ERRSIZE]; /* read with tg_data_error */
 } tg_dataset;
 
-/* The message buffers of this header: at least this large. */
-#define TG_NN_ERRSIZE 256
+/* Why the last call that filled ds failed, or NULL when it succeeded. */
+TG_API const char *tg_data_error(const tg_dataset *ds);
 
-/* Generated, all from seed (each returns TG_OK or TG_ERR_NOMEM / TG_ERR_ARG for n < 4):
+/* Generated, all from seed (each returns TG_OK, or TG_ERR_NOMEM, or TG_ERR_ARG for n < 4:
+ * "tg_data_spirals: n = 3 is too small (at least 4 points)"):
  * spirals: two interleaved spirals of 1.5 turns out to radius 3, noise 0.05 (2 features,
  *          2 classes, n points, half per class);
  * moons:   the two half-moons, noise 0.1;  xor: uniform in [-1,1]^2, label (x1 > 0) != (x2 > 0);
@@ -49,17 +65,19 @@ TG_API tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed);
 /* Read a CSV file of numbers: one row per line, the last column the label, a first line that
  * is not numeric taken as a header. Labels that are all integers make a classification set
  * (classes = max + 1, at least 2; a negative label is left for tg_trainer_new to report as
- * out of range); otherwise regression. Errors (TG_ERR_ARG, message in err):
+ * out of range); otherwise regression. Errors (TG_ERR_ARG, the message in ds):
  *   "FILE: cannot open (REASON)", "FILE: no data rows",
  *   "FILE:LINE:COL: 'CELL' is not a number", "FILE:LINE:COL: NaN in the data",
- *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column". */
-TG_API tg_status tg_data_csv(tg_dataset *ds, const char *path, char *err, size_t errsize);
+ *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column";
+ * TG_ERR_NOMEM: "FILE: out of memory". */
+TG_API tg_status tg_data_csv(tg_dataset *ds, const char *path);
 /* The same from an open stream; name is used in messages. */
-TG_API tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *err,
-                                    size_t errsize);
+TG_API tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name);
 
 /* Split ds into train and test (the last round(frac * n) of a seeded shuffle of the rows).
- * New arrays for both; ds is unchanged. */
+ * New arrays for both; ds is unchanged. On failure both are empty and hold the message:
+ * TG_ERR_ARG when ds is NULL, has fewer than 2 rows or test_frac is not in (0, 1);
+ * TG_ERR_NOMEM. */
 TG_API tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed,
                                tg_dataset *train, tg_dataset *test);
 /* Scale every feature to mean 0, variance 1 using train's statistics (constant features are
@@ -82,14 +100,25 @@ typedef struct tg_activation {
  * with var bound to z (constants in it broadcast). Error handle on failure (tape error set). */
 TG_API tg_var tg_activation_apply(const tg_activation *a, tg_var z);
 
+/* What tg_activation_check found. */
+typedef struct tg_activation_report {
+    int agree;               /* 1: the three derivatives agree at every point (a kink is not
+                              * a failure); 0: some point disagrees */
+    double worst_x;          /* the worst point's x */
+    tg_check_result worst;   /* its check result (worst.failed of worst.checked points failed) */
+    char error[TG_NN_ERRSIZE]; /* read with tg_activation_report_error */
+} tg_activation_report;
+
 /* Check the activation's derivative before training: g is recorded once on a tensor of npts
  * points evenly spaced in [lo, hi] (npts >= 2) and tg_check_grad compares reverse mode,
- * forward mode and finite differences at every point. Returns 0 when they agree (kinks are
- * not failures), 1 when some point disagrees, or an error status (err says why: a parse
- * error, an op that is not elementwise). *worst gets the worst point's x and res its check
- * result (either may be NULL). */
-TG_API int tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
-                               double *worst, tg_check_result *res, char *err, size_t errsize);
+ * forward mode and finite differences at every point. TG_OK when the check ran: the verdict
+ * (agree or not, and the worst point) is in *rep. Otherwise the status and, in rep, why the
+ * check could not run: "the check needs at least 2 points and lo < hi" (TG_ERR_ARG), a parse
+ * error, an op that is not elementwise, "out of memory". TG_ERR_ARG for a NULL rep. */
+TG_API tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
+                                     tg_activation_report *rep);
+/* Why the last tg_activation_check into rep failed, or NULL when it ran. */
+TG_API const char *tg_activation_report_error(const tg_activation_report *rep);
 
 /* ---- dense layers and the MLP ---- */
 
@@ -116,14 +145,20 @@ typedef struct tg_mlp {
     int nlayers;
     tg_dense *layer;
     tg_activation act;
+    char error[TG_NN_ERRSIZE]; /* read with tg_mlp_error */
 } tg_mlp;
 
 /* He initialisation when act is relu-like (op relu or leaky_relu), else Xavier; weights drawn
- * from seed. TG_ERR_ARG (err says why) for fewer than 2 widths or a width < 1. act is copied
- * (its strings and defs must outlive the MLP). */
+ * from seed. act is copied (its strings and defs must outlive the MLP). TG_ERR_ARG for fewer
+ * than 2 widths, a width < 1 or an op that is not elementwise ("an MLP needs at least two
+ * widths (inputs and outputs), got 1", "layer width 2 is 0 (must be at least 1)", "'matmul'
+ * is not an elementwise function of one input"), TG_ERR_NOMEM ("out of memory"); then m has
+ * no layers (nothing to free) and holds the message. */
 TG_API tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activation *act,
-                             uint64_t seed, char *err, size_t errsize);
+                             uint64_t seed);
 TG_API void tg_mlp_fini(tg_mlp *m);
+/* Why the last tg_mlp_init or tg_evaluate* on m failed, or NULL when it succeeded. */
+TG_API const char *tg_mlp_error(const tg_mlp *m);
 /* Record the network on t for the input node x [N, widths[0]]: the output [N, widths[n-1]].
  * The weights become tensor parameters (params = 1), constants (params = 0, evaluation), or
  * parameters borrowed from m's arrays (params = 2: no copy; they must outlive the recording,
@@ -134,8 +169,9 @@ TG_API tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params);
 
 typedef enum tg_loss { TG_LOSS_MSE, TG_LOSS_CROSS_ENTROPY, TG_LOSS_BCE_WITH_LOGITS } tg_loss;
 
-/* "mse", "cross_entropy", "bce_with_logits": 0 and *out, or -1 for another name. */
-TG_API int tg_loss_from_name(const char *name, tg_loss *out);
+/* "mse", "cross_entropy", "bce_with_logits": TG_OK and *out; TG_ERR_ARG for another name or
+ * NULL (*out unchanged; the status is the whole message). */
+TG_API tg_status tg_loss_from_name(const char *name, tg_loss *out);
 TG_API const char *tg_loss_name(tg_loss l);
 /* The loss of out [N,K] against target [N,K], a scalar. For cross_entropy target is one-hot
  * (a constant, so a recorded step can be replayed on another batch's labels):
@@ -163,9 +199,11 @@ typedef struct tg_optimizer {
     double **m, **v;        /* velocity / first moment, second moment */
 } tg_optimizer;
 
-/* "sgd", "momentum", "adam": 0, or -1. */
-TG_API int tg_opt_from_name(const char *name, tg_opt_kind *out);
-/* For n parameter arrays of size[k] elements. TG_ERR_ARG (lr not finite and > 0), NOMEM. */
+/* "sgd", "momentum", "adam": TG_OK and *out; TG_ERR_ARG for another name or NULL (*out
+ * unchanged). */
+TG_API tg_status tg_opt_from_name(const char *name, tg_opt_kind *out);
+/* For n parameter arrays of size[k] elements. TG_ERR_ARG (lr not finite and > 0, n < 0 or an
+ * unknown kind), TG_ERR_NOMEM. */
 TG_API tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,
                                    const size_t *size);
 TG_API void tg_optimizer_fini(tg_optimizer *o);
@@ -198,24 +236,37 @@ typedef struct tg_epoch_stats {
  * shuffle state. */
 typedef struct tg_trainer tg_trainer;
 
-/* Checks the data against the model: "the data has D features but the first layer takes W",
- * "the data has C classes (labels 0..C-1) but the last layer has K outputs", "label out
- * of range (row R: Y; classes 0..C-1)", "NaN in the data (row R, column C)", "the data is a
- * regression: use the loss mse, not NAME" (TG_ERR_ARG, message in err). m must outlive the trainer. */
+/* Make a trainer of m on train. *tr is set even when this fails, so that the trainer can
+ * hold the message (as sqlite3_open does): read tg_trainer_error(*tr), then tg_trainer_free it
+ * either way. *tr is NULL only when the trainer itself could not be allocated (TG_ERR_NOMEM;
+ * tg_trainer_error(NULL) is "out of memory"). Checks the data against the model (TG_ERR_ARG):
+ * "the data has D features but the first layer takes W", "the data has C classes (labels
+ * 0..C-1) but the last layer has K outputs", "label out of range (row R: Y; classes 0..C-1)",
+ * "NaN in the data (row R, column C)", "the data is a regression: use the loss mse, not NAME",
+ * "the learning rate must be a positive number (got LR)"; a loss expression that does not
+ * parse is TG_ERR_PARSE, "loss 'EXPR': tg_parse: ...". m must outlive the trainer. */
 TG_API tg_status tg_trainer_new(tg_trainer **tr, tg_mlp *m, const tg_dataset *train,
-                                const tg_train_opts *opts, char *err, size_t errsize);
+                                const tg_train_opts *opts);
 TG_API void tg_trainer_free(tg_trainer *tr);
+/* The message of the trainer's failure, or NULL while it has none. A failure sticks, as a
+ * tape's does: a trainer that failed (in tg_trainer_new or an epoch) keeps its status and
+ * message, and every later tg_trainer_epoch returns them without training. */
+TG_API const char *tg_trainer_error(const tg_trainer *tr);
 /* One epoch over the training set: shuffle, then every mini-batch (the last may be smaller).
- * Returns TG_OK; TG_ERR_DOMAIN with err "training diverged at epoch E (loss L; try a
+ * Returns TG_OK; TG_ERR_DOMAIN with the message "training diverged at epoch E (loss L; try a
  * learning rate below LR)" when a batch loss is not finite or the epoch's loss exceeds 1e3
- * times the first epoch's (and 1e3 in value); another status with the tape's error. */
-TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t errsize);
+ * times the first epoch's (and 1e3 in value); another status with the tape's message. st may
+ * be NULL. */
+TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
 /* The optimizer (to change lr between epochs). */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
 
 /* Mean loss and accuracy (classification: arg-max of the outputs, or output > 0 for a single
  * bce output; regression: acc = NaN) of m on ds, weights as constants (nothing is
- * differentiated). acc or loss may be NULL. TG_OK or the tape's status. */
+ * differentiated). acc or loss may be NULL. TG_OK, or the status with its message left in m
+ * (tg_mlp_error): the tape's (data that does not fit the model: "matmul: inner dimensions
+ * differ ..."; a loss expression that does not parse), "tg_evaluate: the model has no layers"
+ * (TG_ERR_ARG), "tg_evaluate: out of memory". */
 TG_API tg_status tg_evaluate(tg_mlp *m, const tg_dataset *ds, tg_loss loss, double *acc,
                              double *mean_loss);
 /* The same with the loss of opts (loss_expr when set). */

@@ -1,6 +1,7 @@
 /* data.c - data sets for training: seeded generators (spirals, moons, XOR, a noisy curve), a
  * CSV reader that says where a bad cell is, the seeded train/test split and standardisation.
- * Reads files only when asked (tg_data_csv); prints nothing. See LICENSE. */
+ * Reads files only when asked (tg_data_csv); prints nothing: a failure's message is left in
+ * the tg_dataset being filled. See LICENSE. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -32,14 +33,20 @@ double tg_rng_normal(uint64_t *s)
 
 /* ---- generated sets ---- */
 
-static tg_status alloc(tg_dataset *ds, int n, int d, int classes)
+/* An empty set of n rows for the generator who; the message in ds when it fails. */
+static tg_status alloc(tg_dataset *ds, const char *who, int n, int d, int classes)
 {
     memset(ds, 0, sizeof *ds);
-    if (n < 4 || d < 1) return TG_ERR_ARG;
+    if (n < 4) {
+        snprintf(ds->error, sizeof ds->error, "%s: n = %d is too small (at least 4 points)",
+                 who, n);
+        return TG_ERR_ARG;
+    }
     ds->X = malloc((size_t)n * d * sizeof *ds->X);
     ds->y = malloc((size_t)n * sizeof *ds->y);
     if (!ds->X || !ds->y) {
         tg_data_free(ds);
+        snprintf(ds->error, sizeof ds->error, "%s: out of memory", who);
         return TG_ERR_NOMEM;
     }
     ds->n = n;
@@ -52,7 +59,7 @@ static tg_status alloc(tg_dataset *ds, int n, int d, int classes)
  * and SGD sits on a plateau near 60%). */
 tg_status tg_data_spirals(tg_dataset *ds, int n, uint64_t seed)
 {
-    tg_status st = alloc(ds, n, 2, 2);
+    tg_status st = alloc(ds, "tg_data_spirals", n, 2, 2);
     if (st) return st;
     int half = n / 2;
     for (int k = 0; k < n; k++) {
@@ -68,7 +75,7 @@ tg_status tg_data_spirals(tg_dataset *ds, int n, uint64_t seed)
 
 tg_status tg_data_moons(tg_dataset *ds, int n, uint64_t seed)
 {
-    tg_status st = alloc(ds, n, 2, 2);
+    tg_status st = alloc(ds, "tg_data_moons", n, 2, 2);
     if (st) return st;
     int half = n / 2;
     for (int k = 0; k < n; k++) {
@@ -84,7 +91,7 @@ tg_status tg_data_moons(tg_dataset *ds, int n, uint64_t seed)
 
 tg_status tg_data_xor(tg_dataset *ds, int n, uint64_t seed)
 {
-    tg_status st = alloc(ds, n, 2, 2);
+    tg_status st = alloc(ds, "tg_data_xor", n, 2, 2);
     if (st) return st;
     for (int k = 0; k < n; k++) {
         double a = 2.0 * tg_rng_uniform(&seed) - 1.0, b = 2.0 * tg_rng_uniform(&seed) - 1.0;
@@ -97,7 +104,7 @@ tg_status tg_data_xor(tg_dataset *ds, int n, uint64_t seed)
 
 tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed)
 {
-    tg_status st = alloc(ds, n, 1, 0);
+    tg_status st = alloc(ds, "tg_data_curve", n, 1, 0);
     if (st) return st;
     for (int k = 0; k < n; k++) {
         double x = 6.0 * tg_rng_uniform(&seed) - 3.0;
@@ -105,6 +112,12 @@ tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed)
         ds->y[k] = sin(x) + 0.3 * x + 0.1 * tg_rng_normal(&seed);
     }
     return TG_OK;
+}
+
+const char *tg_data_error(const tg_dataset *ds)
+{
+    if (!ds) return "data set is NULL";
+    return ds->error[0] ? ds->error : NULL;
 }
 
 void tg_data_free(tg_dataset *ds)
@@ -189,8 +202,7 @@ static int cell(const char *s, const char *e, double *v)
     return 0;
 }
 
-tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *err,
-                             size_t errsize)
+tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name)
 {
     memset(ds, 0, sizeof *ds);
     vec all = {0};
@@ -202,7 +214,7 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
     while ((len = getline_(&line, &cap, f)) != -1) {
         if (len == -2) {
             st = TG_ERR_NOMEM;
-            snprintf(err, errsize, "%s: out of memory", name);
+            snprintf(ds->error, sizeof ds->error, "%s: out of memory", name);
             goto done;
         }
         lineno++;
@@ -216,7 +228,7 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
             double v = 0;
             int r = cell(p, e, &v);
             if (r == 2) {
-                snprintf(err, errsize, "%s:%d:%d: NaN in the data", name, lineno,
+                snprintf(ds->error, sizeof ds->error, "%s:%d:%d: NaN in the data", name, lineno,
                          (int)(p - line) + 1);
                 st = TG_ERR_ARG;
                 goto done;
@@ -228,7 +240,7 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
             if (r == 0) {
                 numeric++;
                 if (push(&all, v)) {
-                    snprintf(err, errsize, "%s: out of memory", name);
+                    snprintf(ds->error, sizeof ds->error, "%s: out of memory", name);
                     st = TG_ERR_NOMEM;
                     goto done;
                 }
@@ -240,8 +252,8 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
         int header = bad && may_head && numeric == 0;
         if (bad && !header) {
             int w = (int)(bad_end - bad);
-            snprintf(err, errsize, "%s:%d:%d: '%.*s' is not a number", name, lineno,
-                     (int)(bad - line) + 1, w > 40 ? 40 : w, bad);
+            snprintf(ds->error, sizeof ds->error, "%s:%d:%d: '%.*s' is not a number", name,
+                     lineno, (int)(bad - line) + 1, w > 40 ? 40 : w, bad);
             st = TG_ERR_ARG;
             goto done;
         }
@@ -252,8 +264,8 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
             continue;
         }
         if (col < 2) {
-            snprintf(err, errsize, "%s:%d: only one column (need features and a label)", name,
-                     lineno);
+            snprintf(ds->error, sizeof ds->error,
+                     "%s:%d: only one column (need features and a label)", name, lineno);
             st = TG_ERR_ARG;
             goto done;
         }
@@ -261,19 +273,19 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
             cols = col;
             first_line = lineno;
         } else if (col != cols) {
-            snprintf(err, errsize, "%s:%d: %d columns, expected %d (as on line %d)", name, lineno,
-                     col, cols, first_line);
+            snprintf(ds->error, sizeof ds->error, "%s:%d: %d columns, expected %d (as on line %d)",
+                     name, lineno, col, cols, first_line);
             st = TG_ERR_ARG;
             goto done;
         }
     }
     if (ferror(f)) {
-        snprintf(err, errsize, "%s: read error", name);
+        snprintf(ds->error, sizeof ds->error, "%s: read error", name);
         st = TG_ERR_ARG;
         goto done;
     }
     if (cols == 0) {
-        snprintf(err, errsize, "%s: no data rows", name);
+        snprintf(ds->error, sizeof ds->error, "%s: no data rows", name);
         st = TG_ERR_ARG;
         goto done;
     }
@@ -283,7 +295,7 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name, char *er
         ds->y = malloc((size_t)n * sizeof *ds->y);
         if (!ds->X || !ds->y) {
             tg_data_free(ds);
-            snprintf(err, errsize, "%s: out of memory", name);
+            snprintf(ds->error, sizeof ds->error, "%s: out of memory", name);
             st = TG_ERR_NOMEM;
             goto done;
         }
@@ -309,32 +321,47 @@ done:
     return st;
 }
 
-tg_status tg_data_csv(tg_dataset *ds, const char *path, char *err, size_t errsize)
+tg_status tg_data_csv(tg_dataset *ds, const char *path)
 {
     memset(ds, 0, sizeof *ds);
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errsize, "%s: cannot open (%s)", path, strerror(errno));
+        snprintf(ds->error, sizeof ds->error, "%s: cannot open (%s)", path, strerror(errno));
         return TG_ERR_ARG;
     }
-    tg_status st = tg_data_csv_stream(ds, f, path, err, errsize);
+    tg_status st = tg_data_csv_stream(ds, f, path);
     fclose(f);
     return st;
 }
 
 /* ---- split, standardise ---- */
 
+/* A failed split: both parts empty, both holding the message. */
+static tg_status split_fail(tg_dataset *train, tg_dataset *test, tg_status st, const char *why)
+{
+    tg_data_free(train);
+    tg_data_free(test);
+    snprintf(train->error, sizeof train->error, "tg_data_split: %s", why);
+    snprintf(test->error, sizeof test->error, "tg_data_split: %s", why);
+    return st;
+}
+
 tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed, tg_dataset *train,
                         tg_dataset *test)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    if (!ds || ds->n < 2 || !(test_frac > 0 && test_frac < 1)) return TG_ERR_ARG;
+    char why[96] = "";
+    if (!ds) snprintf(why, sizeof why, "the data set is NULL");
+    else if (ds->n < 2) snprintf(why, sizeof why, "n = %d is too small (at least 2 rows)", ds->n);
+    else if (!(test_frac > 0 && test_frac < 1))
+        snprintf(why, sizeof why, "test_frac is %g (must be above 0 and below 1)", test_frac);
+    if (why[0]) return split_fail(train, test, TG_ERR_ARG, why);
     int n = ds->n, d = ds->d, nt = (int)lround(test_frac * n);
     if (nt < 1) nt = 1;
     if (nt > n - 1) nt = n - 1;
     int *order = malloc((size_t)n * sizeof *order);
-    if (!order) return TG_ERR_NOMEM;
+    if (!order) return split_fail(train, test, TG_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) order[i] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(tg_rng_uniform(&seed) * (i + 1)), k = order[i];
@@ -349,9 +376,7 @@ tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed, t
         o->y = malloc((size_t)count[p] * sizeof *o->y);
         if (!o->X || !o->y) {
             free(order);
-            tg_data_free(train);
-            tg_data_free(test);
-            return TG_ERR_NOMEM;
+            return split_fail(train, test, TG_ERR_NOMEM, "out of memory");
         }
         o->n = count[p];
         o->d = d;

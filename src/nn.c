@@ -6,8 +6,8 @@
  * params) -> loss against a target constant T -- and then REPLAYS it for every batch. X and
  * T are borrowed from the trainer's batch buffers and the weights from the layers' arrays
  * (tg_tensor_*_ref), so filling the buffers and the optimizer's update in place are all a
- * replay needs: nothing is copied into the tape; tg_replay recomputes, tg_backward sweeps. Classification targets are one-hot constants and cross
- * entropy is built from tg_log_softmax, not tg_cross_entropy: the fused op copies its integer
+ * replay needs: nothing is copied into the tape; tg_replay recomputes, tg_backward sweeps.
+ * Classification targets are one-hot constants and cross entropy is built from tg_log_softmax, not tg_cross_entropy: the fused op copies its integer
  * labels into a constant of its own at recording time and hands out no handle to it, so a
  * replayed step could not change the labels. The one-hot form costs an [N,C] multiply and sum
  * more per step and makes the whole step replayable. A dataset whose size is not a multiple
@@ -15,6 +15,7 @@
  * once). opts.rerecord = 1 records every batch afresh instead (for comparison).
  * See LICENSE. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,13 @@ tg_var tg_activation_apply(const tg_activation *a, tg_var z)
     return y;
 }
 
-int tg_activation_check(const tg_activation *a, double lo, double hi, int npts, double *worst,
-                        tg_check_result *res, char *err, size_t errsize)
+tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
+                              tg_activation_report *rep)
 {
+    if (!rep) return TG_ERR_ARG;
+    memset(rep, 0, sizeof *rep);
     if (npts < 2 || !(lo < hi)) {
-        snprintf(err, errsize, "the check needs at least 2 points and lo < hi");
+        snprintf(rep->error, sizeof rep->error, "the check needs at least 2 points and lo < hi");
         return TG_ERR_ARG;
     }
     tg_tape *t = tg_tape_new();
@@ -71,26 +74,33 @@ int tg_activation_check(const tg_activation *a, double lo, double hi, int npts, 
     if (!t || !x) {
         tg_tape_free(t);
         free(x);
-        snprintf(err, errsize, "out of memory");
+        snprintf(rep->error, sizeof rep->error, "out of memory");
         return TG_ERR_NOMEM;
     }
     for (int i = 0; i < npts; i++) x[i] = lo + (hi - lo) * i / (npts - 1);
     int sh[1] = {npts};
     tg_var X = tg_tensor_param(t, 1, sh, x);
     tg_var y = tg_sum(tg_activation_apply(a, X)); /* d sum g(x_i) / dx_i = g'(x_i) */
-    tg_check_result r;
-    tg_check_report rep;
-    tg_status st = tg_tape_error(t) ? tg_tape_status(t) : tg_check_grad(y, 1, &X, NULL, &r, &rep);
-    int rc = st != TG_OK ? (int)st : rep.failed > 0;
+    tg_check_report cr;
+    tg_status st = tg_tape_error(t) ? tg_tape_status(t)
+                                    : tg_check_grad(y, 1, &X, NULL, &rep->worst, &cr);
     if (st != TG_OK) {
-        snprintf(err, errsize, "%s", tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(rc));
+        snprintf(rep->error, sizeof rep->error, "%s",
+                 tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(st));
+        memset(&rep->worst, 0, sizeof rep->worst);
     } else {
-        if (worst) *worst = x[r.elem];
-        if (res) *res = r;
+        rep->agree = cr.failed == 0;
+        rep->worst_x = x[rep->worst.elem];
     }
     tg_tape_free(t);
     free(x);
-    return rc;
+    return st;
+}
+
+const char *tg_activation_report_error(const tg_activation_report *rep)
+{
+    if (!rep) return "report is NULL";
+    return rep->error[0] ? rep->error : NULL;
 }
 
 /* ---- dense layer, MLP ---- */
@@ -139,23 +149,23 @@ static tg_var dense_record(tg_dense *l, tg_tape *t, tg_var x, int params)
 tg_var tg_dense_apply(tg_dense *l, tg_tape *t, tg_var x) { return dense_record(l, t, x, 1); }
 
 tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activation *act,
-                      uint64_t seed, char *err, size_t errsize)
+                      uint64_t seed)
 {
     memset(m, 0, sizeof *m);
     if (nwidths < 2 || !widths) {
-        snprintf(err, errsize, "an MLP needs at least two widths (inputs and outputs), got %d",
-                 nwidths);
+        snprintf(m->error, sizeof m->error,
+                 "an MLP needs at least two widths (inputs and outputs), got %d", nwidths);
         return TG_ERR_ARG;
     }
     for (int i = 0; i < nwidths; i++)
         if (widths[i] < 1) {
-            snprintf(err, errsize, "layer width %d is %d (must be at least 1)", i + 1,
-                     widths[i]);
+            snprintf(m->error, sizeof m->error, "layer width %d is %d (must be at least 1)",
+                     i + 1, widths[i]);
             return TG_ERR_ARG;
         }
     if (act) m->act = *act;
     if (m->act.op && (!m->act.op->eval || m->act.op->arity != 1)) {
-        snprintf(err, errsize, "'%s' is not an elementwise function of one input",
+        snprintf(m->error, sizeof m->error, "'%s' is not an elementwise function of one input",
                  m->act.op->name);
         return TG_ERR_ARG;
     }
@@ -163,7 +173,7 @@ tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activa
                            strcmp(m->act.op->name, "leaky_relu") == 0);
     m->layer = calloc((size_t)nwidths - 1, sizeof *m->layer);
     if (!m->layer) {
-        snprintf(err, errsize, "out of memory");
+        snprintf(m->error, sizeof m->error, "out of memory");
         return TG_ERR_NOMEM;
     }
     m->nlayers = nwidths - 1;
@@ -172,7 +182,7 @@ tg_status tg_mlp_init(tg_mlp *m, int nwidths, const int *widths, const tg_activa
         tg_init init = he && i < m->nlayers - 1 ? TG_INIT_HE : TG_INIT_XAVIER;
         if (tg_dense_init(&m->layer[i], widths[i], widths[i + 1], init, &seed) != TG_OK) {
             tg_mlp_fini(m);
-            snprintf(err, errsize, "out of memory");
+            snprintf(m->error, sizeof m->error, "out of memory");
             return TG_ERR_NOMEM;
         }
     }
@@ -188,6 +198,12 @@ void tg_mlp_fini(tg_mlp *m)
     m->nlayers = 0;
 }
 
+const char *tg_mlp_error(const tg_mlp *m)
+{
+    if (!m) return "model is NULL";
+    return m->error[0] ? m->error : NULL;
+}
+
 tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params)
 {
     for (int i = 0; i < m->nlayers; i++) {
@@ -201,14 +217,14 @@ tg_var tg_mlp_forward(tg_mlp *m, tg_tape *t, tg_var x, int params)
 
 static const char *const loss_names[] = {"mse", "cross_entropy", "bce_with_logits"};
 
-int tg_loss_from_name(const char *name, tg_loss *out)
+tg_status tg_loss_from_name(const char *name, tg_loss *out)
 {
     for (int i = 0; i < 3; i++)
         if (name && strcmp(name, loss_names[i]) == 0) {
             *out = (tg_loss)i;
-            return 0;
+            return TG_OK;
         }
-    return -1;
+    return TG_ERR_ARG;
 }
 
 const char *tg_loss_name(tg_loss l) { return (unsigned)l < 3 ? loss_names[l] : "?"; }
@@ -259,14 +275,14 @@ static tg_var record_loss(const tg_train_opts *o, tg_var out, tg_var target)
 
 static const char *const opt_names[] = {"sgd", "momentum", "adam"};
 
-int tg_opt_from_name(const char *name, tg_opt_kind *out)
+tg_status tg_opt_from_name(const char *name, tg_opt_kind *out)
 {
     for (int i = 0; i < 3; i++)
         if (name && strcmp(name, opt_names[i]) == 0) {
             *out = (tg_opt_kind)i;
-            return 0;
+            return TG_OK;
         }
-    return -1;
+    return TG_ERR_ARG;
 }
 
 tg_status tg_optimizer_init(tg_optimizer *o, tg_opt_kind kind, double lr, int n,
@@ -363,7 +379,27 @@ struct tg_trainer {
     uint64_t rng;
     int epoch;
     double first_loss;
+    tg_status status;           /* the first failure; it sticks, as a tape's error does */
+    char error[TG_NN_ERRSIZE];
 };
+
+/* Record the trainer's failure (the first one wins) and return its status. */
+static tg_status trainer_fail(tg_trainer *tr, tg_status st, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static tg_status trainer_fail(tg_trainer *tr, tg_status st, const char *fmt, ...)
+{
+    if (tr->status) return tr->status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tr->error, sizeof tr->error, fmt, ap);
+    va_end(ap);
+    tr->status = st;
+    return st;
+}
 
 static double now(void)
 {
@@ -384,70 +420,53 @@ static void target_row(double *row, int K, int classes, double y)
 }
 
 tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
-                         const tg_train_opts *opts, char *err, size_t errsize)
+                         const tg_train_opts *opts)
 {
-    *out = NULL;
-    if (!m || !ds || !opts || m->nlayers < 1) {
-        snprintf(err, errsize, "no model or no data");
-        return TG_ERR_ARG;
-    }
+    if (!out) return TG_ERR_ARG;
+    /* made first, so that every failure after this one has a trainer to hold its message */
+    tg_trainer *tr = *out = calloc(1, sizeof *tr);
+    if (!tr) return TG_ERR_NOMEM;
+    if (!m || !ds || !opts || m->nlayers < 1)
+        return trainer_fail(tr, TG_ERR_ARG, "no model or no data");
     int W = m->layer[0].in, K = m->layer[m->nlayers - 1].out;
-    if (ds->d != W) {
-        snprintf(err, errsize, "the data has %d features but the first layer takes %d", ds->d,
-                 W);
-        return TG_ERR_ARG;
-    }
-    if (ds->classes == 0 && K != 1) {
-        snprintf(err, errsize, "the data is a regression (one target per row) but the last "
-                               "layer has %d outputs (use 1)", K);
-        return TG_ERR_ARG;
-    }
+    if (ds->d != W)
+        return trainer_fail(tr, TG_ERR_ARG,
+                            "the data has %d features but the first layer takes %d", ds->d, W);
+    if (ds->classes == 0 && K != 1)
+        return trainer_fail(tr, TG_ERR_ARG,
+                            "the data is a regression (one target per row) but the last layer "
+                            "has %d outputs (use 1)", K);
     if (opts->loss_expr) { /* parse it once on scalars, to report a bad expression now */
         tg_tape *t = tg_tape_new();
-        if (!t) {
-            snprintf(err, errsize, "out of memory");
-            return TG_ERR_NOMEM;
-        }
+        if (!t) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
         tg_loss_expr(opts->loss_expr, opts->loss_defs, tg_param(t, 0.5), tg_const(t, 1.0));
         tg_status st = tg_tape_status(t);
-        if (st) snprintf(err, errsize, "loss '%s': %s", opts->loss_expr, tg_tape_error(t));
+        if (st) trainer_fail(tr, st, "loss '%s': %s", opts->loss_expr, tg_tape_error(t));
         tg_tape_free(t);
         if (st) return st;
     }
-    if (ds->classes == 0 && opts->loss != TG_LOSS_MSE && !opts->loss_expr) {
-        snprintf(err, errsize, "the data is a regression: use the loss mse, not %s",
-                 tg_loss_name(opts->loss));
-        return TG_ERR_ARG;
-    }
+    if (ds->classes == 0 && opts->loss != TG_LOSS_MSE && !opts->loss_expr)
+        return trainer_fail(tr, TG_ERR_ARG, "the data is a regression: use the loss mse, not %s",
+                            tg_loss_name(opts->loss));
     if (ds->classes >= 2 && K != ds->classes && !(K == 1 && ds->classes == 2 &&
-                                                   opts->loss != TG_LOSS_CROSS_ENTROPY)) {
-        snprintf(err, errsize,
-                 "the data has %d classes (labels 0..%d) but the last layer has %d outputs",
-                 ds->classes, ds->classes - 1, K);
-        return TG_ERR_ARG;
-    }
+                                                   opts->loss != TG_LOSS_CROSS_ENTROPY))
+        return trainer_fail(tr, TG_ERR_ARG,
+                            "the data has %d classes (labels 0..%d) but the last layer has %d "
+                            "outputs", ds->classes, ds->classes - 1, K);
     for (int i = 0; i < ds->n; i++) {
         for (int j = 0; j < ds->d; j++)
-            if (!isfinite(ds->X[(size_t)i * ds->d + j])) {
-                snprintf(err, errsize, "%s in the data (row %d, column %d)",
-                         isnan(ds->X[(size_t)i * ds->d + j]) ? "NaN" : "Inf", i + 1, j + 1);
-                return TG_ERR_ARG;
-            }
+            if (!isfinite(ds->X[(size_t)i * ds->d + j]))
+                return trainer_fail(tr, TG_ERR_ARG, "%s in the data (row %d, column %d)",
+                                    isnan(ds->X[(size_t)i * ds->d + j]) ? "NaN" : "Inf", i + 1,
+                                    j + 1);
         double y = ds->y[i];
-        if (!isfinite(y)) {
-            snprintf(err, errsize, "%s in the data (row %d, the label)", isnan(y) ? "NaN" : "Inf",
-                     i + 1);
-            return TG_ERR_ARG;
-        }
-        if (ds->classes >= 2 && (y < 0 || y >= ds->classes || y != floor(y))) {
-            snprintf(err, errsize, "label out of range (row %d: %g; classes 0..%d)", i + 1, y,
-                     ds->classes - 1);
-            return TG_ERR_ARG;
-        }
+        if (!isfinite(y))
+            return trainer_fail(tr, TG_ERR_ARG, "%s in the data (row %d, the label)",
+                                isnan(y) ? "NaN" : "Inf", i + 1);
+        if (ds->classes >= 2 && (y < 0 || y >= ds->classes || y != floor(y)))
+            return trainer_fail(tr, TG_ERR_ARG, "label out of range (row %d: %g; classes 0..%d)",
+                                i + 1, y, ds->classes - 1);
     }
-    tg_trainer *tr = calloc(1, sizeof *tr);
-    if (!tr) goto nomem;
-    *out = tr;
     tr->m = m;
     tr->ds = ds;
     tr->o = *opts;
@@ -465,7 +484,7 @@ tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
     tr->gv = calloc((size_t)np, sizeof *tr->gv);
     if (!size || !tr->order || !tr->xb || !tr->tb || !tr->pv || !tr->gv) {
         free(size);
-        goto nomem;
+        return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < ds->n; i++) tr->order[i] = i;
     for (int l = 0; l < m->nlayers; l++) {
@@ -476,24 +495,22 @@ tg_status tg_trainer_new(tg_trainer **out, tg_mlp *m, const tg_dataset *ds,
     }
     tg_status st = tg_optimizer_init(&tr->opt, tr->o.opt, tr->o.lr, np, size);
     free(size);
-    if (st == TG_ERR_ARG) {
-        snprintf(err, errsize, "the learning rate must be a positive number (got %g)", tr->o.lr);
-        tg_trainer_free(tr);
-        *out = NULL;
-        return st;
-    }
-    if (st) goto nomem;
+    if (st == TG_ERR_ARG)
+        return trainer_fail(tr, st, "the learning rate must be a positive number (got %g)",
+                            tr->o.lr);
+    if (st) return trainer_fail(tr, st, "out of memory");
     for (int k = 0; k < 2; k++) {
         tr->s[k].t = tg_tape_new();
         tr->s[k].P = calloc((size_t)np, sizeof *tr->s[k].P);
-        if (!tr->s[k].t || !tr->s[k].P) goto nomem;
+        if (!tr->s[k].t || !tr->s[k].P) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
     }
     return TG_OK;
-nomem:
-    tg_trainer_free(tr);
-    *out = NULL;
-    snprintf(err, errsize, "out of memory");
-    return TG_ERR_NOMEM;
+}
+
+const char *tg_trainer_error(const tg_trainer *tr)
+{
+    if (!tr) return "out of memory"; /* the one failure that leaves no trainer */
+    return tr->status ? tr->error : NULL;
 }
 
 void tg_trainer_free(tg_trainer *tr)
@@ -549,8 +566,10 @@ static double step_run(tg_trainer *tr, int n)
     return loss;
 }
 
-tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t errsize)
+tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
 {
+    if (!tr) return TG_ERR_NOMEM;
+    if (tr->status) return tr->status;
     const tg_dataset *ds = tr->ds;
     int n = ds->n, d = ds->d, B = tr->o.batch, K = tr->K;
     double t0 = now(), total = 0;
@@ -569,26 +588,19 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st, char *err, size_t
         }
         double loss = step_run(tr, nb);
         tg_tape *t = tr->s[nb == B ? 0 : 1].t;
-        if (tg_tape_error(t)) {
-            snprintf(err, errsize, "%s", tg_tape_error(t));
-            return tg_tape_status(t);
-        }
-        if (!isfinite(loss)) {
-            snprintf(err, errsize,
-                     "training diverged at epoch %d (loss %g; try a learning rate below %g)",
-                     tr->epoch, loss, tr->opt.lr);
-            return TG_ERR_DOMAIN;
-        }
+        if (tg_tape_error(t)) return trainer_fail(tr, tg_tape_status(t), "%s", tg_tape_error(t));
+        if (!isfinite(loss))
+            return trainer_fail(tr, TG_ERR_DOMAIN,
+                                "training diverged at epoch %d (loss %g; try a learning rate "
+                                "below %g)", tr->epoch, loss, tr->opt.lr);
         total += loss * nb;
     }
     double mean = total / n;
     if (tr->epoch == 1) tr->first_loss = mean;
-    if (mean > 1e3 && mean > 1e3 * tr->first_loss) {
-        snprintf(err, errsize,
-                 "training diverged at epoch %d (loss %g; try a learning rate below %g)",
-                 tr->epoch, mean, tr->opt.lr);
-        return TG_ERR_DOMAIN;
-    }
+    if (mean > 1e3 && mean > 1e3 * tr->first_loss)
+        return trainer_fail(tr, TG_ERR_DOMAIN,
+                            "training diverged at epoch %d (loss %g; try a learning rate below "
+                            "%g)", tr->epoch, mean, tr->opt.lr);
     if (st) {
         st->epoch = tr->epoch;
         st->loss = mean;
@@ -612,12 +624,18 @@ tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts 
                            double *acc, double *mean_loss)
 {
     tg_loss loss = opts->loss;
+    m->error[0] = '\0';
+    if (m->nlayers < 1) {
+        snprintf(m->error, sizeof m->error, "tg_evaluate: the model has no layers");
+        return TG_ERR_ARG;
+    }
     int n = ds->n, d = ds->d, K = m->layer[m->nlayers - 1].out;
     tg_tape *t = tg_tape_new();
     double *tb = malloc((size_t)n * K * sizeof *tb);
     if (!t || !tb) {
         tg_tape_free(t);
         free(tb);
+        snprintf(m->error, sizeof m->error, "tg_evaluate: out of memory");
         return TG_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) target_row(tb + (size_t)i * K, K, ds->classes, ds->y[i]);
@@ -625,6 +643,7 @@ tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts 
     tg_var out = tg_mlp_forward(m, t, tg_tensor_const_ref(t, 2, shX, ds->X), 0);
     tg_var L = record_loss(opts, out, tg_tensor_const_ref(t, 2, shT, tb));
     tg_status st = tg_tape_status(t);
+    if (st) snprintf(m->error, sizeof m->error, "%s", tg_tape_error(t));
     if (st == TG_OK) {
         const double *z = tg_data(out);
         if (mean_loss) *mean_loss = tg_value(L);

@@ -8,11 +8,11 @@
 
 #include "tapegrad_nn.h"
 
-static tg_status csv_text(tg_dataset *ds, const char *text, char *err)
+static tg_status csv_text(tg_dataset *ds, const char *text)
 {
     FILE *f = fmemopen((void *)text, strlen(text), "r");
     cr_assert(f);
-    tg_status st = tg_data_csv_stream(ds, f, "t.csv", err, TG_NN_ERRSIZE);
+    tg_status st = tg_data_csv_stream(ds, f, "t.csv");
     fclose(f);
     return st;
 }
@@ -48,13 +48,18 @@ Test(data, generators_are_seeded_and_balanced)
     for (int i = 0; i < 50; i++) cr_assert(fabs(r.y[i] - (sin(r.X[i]) + 0.3 * r.X[i])) < 0.6);
     tg_data_free(&r);
     cr_assert_eq(tg_data_xor(&r, 3, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&r), "tg_data_xor: n = 3 is too small (at least 4 points)");
+    cr_assert_null(r.X);
+    cr_assert_eq(tg_data_curve(&r, 4, 1), TG_OK);
+    cr_assert_null(tg_data_error(&r));
+    tg_data_free(&r);
 }
 
 Test(data, csv_with_header_from_a_file)
 {
     tg_dataset ds;
-    char err[TG_NN_ERRSIZE] = "";
-    cr_assert_eq(tg_data_csv(&ds, "tests/data/small.csv", err, sizeof err), TG_OK, "%s", err);
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/small.csv"), TG_OK, "%s", tg_data_error(&ds));
+    cr_assert_null(tg_data_error(&ds));
     cr_assert_eq(ds.n, 3);
     cr_assert_eq(ds.d, 2);
     cr_assert_eq(ds.classes, 3);
@@ -66,8 +71,7 @@ Test(data, csv_with_header_from_a_file)
 Test(data, csv_real_labels_make_a_regression)
 {
     tg_dataset ds;
-    char err[TG_NN_ERRSIZE];
-    cr_assert_eq(csv_text(&ds, "1,0.5\r\n2,1.5\n\n3,2.5\n", err), TG_OK, "%s", err);
+    cr_assert_eq(csv_text(&ds, "1,0.5\r\n2,1.5\n\n3,2.5\n"), TG_OK, "%s", tg_data_error(&ds));
     cr_assert_eq(ds.n, 3);
     cr_assert_eq(ds.classes, 0);
     tg_data_free(&ds);
@@ -90,25 +94,30 @@ Test(data, csv_errors_say_where)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tg_dataset ds;
-        char err[TG_NN_ERRSIZE] = "";
-        cr_assert_eq(csv_text(&ds, cases[i].text, err), TG_ERR_ARG, "case %zu", i);
-        cr_assert_str_eq(err, cases[i].msg, "case %zu", i);
+        cr_assert_eq(csv_text(&ds, cases[i].text), TG_ERR_ARG, "case %zu", i);
+        cr_assert_str_eq(tg_data_error(&ds), cases[i].msg, "case %zu", i);
         cr_assert_null(ds.X);
+        cr_assert_null(ds.y);
+        cr_assert_eq(ds.n, 0);
     }
 }
 
 Test(data, csv_files_that_are_bad)
 {
     tg_dataset ds;
-    char err[TG_NN_ERRSIZE];
-    cr_assert_eq(tg_data_csv(&ds, "tests/data/ragged.csv", err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "tests/data/ragged.csv:3: 2 columns, expected 3 (as on line 1)");
-    cr_assert_eq(tg_data_csv(&ds, "tests/data/empty.csv", err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "tests/data/empty.csv: no data rows");
-    cr_assert_eq(tg_data_csv(&ds, "tests/data/nan.csv", err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "tests/data/nan.csv:2:3: NaN in the data");
-    cr_assert_eq(tg_data_csv(&ds, "tests/data/missing.csv", err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "tests/data/missing.csv: cannot open (No such file or directory)");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/ragged.csv"), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&ds),
+                     "tests/data/ragged.csv:3: 2 columns, expected 3 (as on line 1)");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/empty.csv"), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&ds), "tests/data/empty.csv: no data rows");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/nan.csv"), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&ds), "tests/data/nan.csv:2:3: NaN in the data");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/missing.csv"), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&ds),
+                     "tests/data/missing.csv: cannot open (No such file or directory)");
+    cr_assert_eq(tg_data_csv(&ds, "tests/data/small.csv"), TG_OK);
+    cr_assert_null(tg_data_error(&ds), "a read that succeeds leaves no message");
+    tg_data_free(&ds);
 }
 
 Test(data, split_is_seeded_disjoint_and_twenty_percent)
@@ -136,11 +145,28 @@ Test(data, split_is_seeded_disjoint_and_twenty_percent)
     tg_data_free(&te2);
 }
 
+Test(data, split_errors_are_in_both_parts)
+{
+    tg_dataset all, tr, te;
+    cr_assert_eq(tg_data_xor(&all, 10, 3), TG_OK);
+    cr_assert_eq(tg_data_split(&all, 1.5, 5, &tr, &te), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&tr), "tg_data_split: test_frac is 1.5 (must be above 0 and "
+                                         "below 1)");
+    cr_assert_str_eq(tg_data_error(&te), tg_data_error(&tr));
+    cr_assert(tr.X == NULL && te.X == NULL && tr.n == 0 && te.n == 0);
+    all.n = 1;
+    cr_assert_eq(tg_data_split(&all, 0.2, 5, &tr, &te), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&te), "tg_data_split: n = 1 is too small (at least 2 rows)");
+    cr_assert_eq(tg_data_split(NULL, 0.2, 5, &tr, &te), TG_ERR_ARG);
+    cr_assert_str_eq(tg_data_error(&tr), "tg_data_split: the data set is NULL");
+    all.n = 10;
+    tg_data_free(&all);
+}
+
 Test(data, csv_negative_integer_labels_stay_a_classification)
 {
     tg_dataset ds;
-    char err[TG_NN_ERRSIZE];
-    cr_assert_eq(csv_text(&ds, "1,2,0\n3,4,-1\n5,6,1\n", err), TG_OK, "%s", err);
+    cr_assert_eq(csv_text(&ds, "1,2,0\n3,4,-1\n5,6,1\n"), TG_OK, "%s", tg_data_error(&ds));
     cr_assert_eq(ds.classes, 2);
     cr_assert_eq(ds.y[1], -1);
     tg_data_free(&ds);

@@ -19,7 +19,6 @@ typedef struct run {
     tg_dataset all, train, test;
     tg_mlp m;
     tg_trainer *tr;
-    char err[TG_NN_ERRSIZE];
 } run;
 
 static tg_train_opts defaults(void)
@@ -40,9 +39,9 @@ static void setup_run(run *r, const tg_activation *act, const tg_train_opts *o)
     cr_assert_eq(tg_data_spirals(&r->all, 500, 1), TG_OK);
     cr_assert_eq(tg_data_split(&r->all, 0.2, 1, &r->train, &r->test), TG_OK);
     tg_data_standardize(&r->train, &r->test);
-    cr_assert_eq(tg_mlp_init(&r->m, 4, w, act, 1, r->err, sizeof r->err), TG_OK, "%s", r->err);
-    cr_assert_eq(tg_trainer_new(&r->tr, &r->m, &r->train, o, r->err, sizeof r->err), TG_OK,
-                 "%s", r->err);
+    cr_assert_eq(tg_mlp_init(&r->m, 4, w, act, 1), TG_OK, "%s", tg_mlp_error(&r->m));
+    cr_assert_eq(tg_trainer_new(&r->tr, &r->m, &r->train, o), TG_OK, "%s",
+                 tg_trainer_error(r->tr));
 }
 
 static void teardown_run(run *r)
@@ -88,13 +87,17 @@ Test(nn, loss_and_optimizer_names)
 {
     tg_loss l;
     tg_opt_kind k;
-    cr_assert_eq(tg_loss_from_name("bce_with_logits", &l), 0);
+    cr_assert_eq(tg_loss_from_name("bce_with_logits", &l), TG_OK);
     cr_assert_eq(l, TG_LOSS_BCE_WITH_LOGITS);
     cr_assert_str_eq(tg_loss_name(TG_LOSS_MSE), "mse");
-    cr_assert_eq(tg_loss_from_name("hinge", &l), -1);
-    cr_assert_eq(tg_opt_from_name("momentum", &k), 0);
+    cr_assert_eq(tg_loss_from_name("hinge", &l), TG_ERR_ARG);
+    cr_assert_eq(tg_loss_from_name(NULL, &l), TG_ERR_ARG);
+    cr_assert_eq(l, TG_LOSS_BCE_WITH_LOGITS, "a failed lookup leaves *out alone");
+    cr_assert_eq(tg_opt_from_name("momentum", &k), TG_OK);
     cr_assert_eq(k, TG_OPT_MOMENTUM);
-    cr_assert_eq(tg_opt_from_name("lbfgs", &k), -1);
+    cr_assert_eq(tg_opt_from_name("lbfgs", &k), TG_ERR_ARG);
+    cr_assert_eq(tg_opt_from_name(NULL, &k), TG_ERR_ARG);
+    cr_assert_eq(k, TG_OPT_MOMENTUM, "a failed lookup leaves *out alone");
 }
 
 Test(nn, one_hot_cross_entropy_equals_the_fused_op)
@@ -159,14 +162,19 @@ Test(nn, replayed_step_equals_rerecorded_step)
     setup_run(&b, &act, &o);
     for (int e = 0; e < 3; e++) {
         tg_epoch_stats sa, sb;
-        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
-        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa), TG_OK, "%s", tg_trainer_error(a.tr));
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb), TG_OK, "%s", tg_trainer_error(b.tr));
         cr_assert_eq(sa.loss, sb.loss, "epoch %d: replay %.17g, re-record %.17g", e + 1, sa.loss,
                      sb.loss);
     }
-    for (int l = 0; l < 3; l++)
+    for (int l = 0; l < 3; l++) {
         cr_assert(memcmp(a.m.layer[l].W, b.m.layer[l].W,
-                         (size_t)a.m.layer[l].in * a.m.layer[l].out * sizeof(double)) == 0);
+                         (size_t)a.m.layer[l].in * a.m.layer[l].out * sizeof(double)) == 0,
+                  "layer %d: W differs", l);
+        cr_assert(memcmp(a.m.layer[l].b, b.m.layer[l].b,
+                         (size_t)a.m.layer[l].out * sizeof(double)) == 0,
+                  "layer %d: b differs", l);
+    }
     teardown_run(&a);
     teardown_run(&b);
 }
@@ -180,7 +188,7 @@ Test(nn, spirals_reach_97_percent_test_accuracy_with_defaults)
     setup_run(&r, &act, &o);
     tg_epoch_stats st;
     for (int e = 0; e < 200; e++)
-        cr_assert_eq(tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err), TG_OK, "%s", r.err);
+        cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_OK, "%s", tg_trainer_error(r.tr));
     double acc, loss;
     cr_assert_eq(tg_evaluate(&r.m, &r.test, o.loss, &acc, &loss), TG_OK);
     cr_assert(acc >= 0.97, "test accuracy %.3f", acc);
@@ -199,8 +207,8 @@ Test(nn, expression_activation_matches_the_op)
     setup_run(&b, &op, &o);
     tg_epoch_stats sa, sb;
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
-        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa), TG_OK, "%s", tg_trainer_error(a.tr));
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb), TG_OK, "%s", tg_trainer_error(b.tr));
     }
     cr_assert(fabs(sa.loss - sb.loss) < 1e-10, "%.17g vs %.17g", sa.loss, sb.loss);
     teardown_run(&a);
@@ -215,70 +223,97 @@ Test(nn, expression_activation_errors_reach_the_trainer)
     run r;
     setup_run(&r, &e, &o);
     tg_epoch_stats st;
-    cr_assert_neq(tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err), TG_OK);
-    cr_assert(strstr(r.err, "sigmod"), "%s", r.err);
+    const char *msg = "tg_parse: at column 3: unknown function 'sigmod' (did you mean "
+                      "'sigmoid'?)";
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_PARSE);
+    cr_assert_str_eq(tg_trainer_error(r.tr), msg);
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_PARSE, "the failure sticks");
+    cr_assert_str_eq(tg_trainer_error(r.tr), msg);
     teardown_run(&r);
+}
+
+/* tg_trainer_new fails with st and msg, and still hands back a trainer that holds them; an
+ * epoch on it does nothing and returns them again (the failure sticks). */
+static void trainer_refuses(tg_mlp *m, const tg_dataset *ds, const tg_train_opts *o,
+                            tg_status st, const char *msg)
+{
+    tg_trainer *tr = NULL;
+    cr_assert_eq(tg_trainer_new(&tr, m, ds, o), st, "expected: %s", msg);
+    cr_assert_not_null(tr);
+    cr_assert_str_eq(tg_trainer_error(tr), msg);
+    tg_epoch_stats es = {0};
+    cr_assert_eq(tg_trainer_epoch(tr, &es), st);
+    cr_assert_str_eq(tg_trainer_error(tr), msg);
+    cr_assert_eq(es.epoch, 0, "a failed trainer trains no epoch");
+    tg_trainer_free(tr);
 }
 
 Test(nn, bad_input_has_exact_messages)
 {
-    char err[TG_NN_ERRSIZE];
     tg_dataset ds;
     tg_mlp m;
-    tg_trainer *tr;
     tg_train_opts o = defaults();
     tg_activation act = {0};
     act.op = &tg_op_tanh;
     cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
 
     int w3[3] = {3, 4, 2};
-    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1, err, sizeof err), TG_OK);
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the data has 2 features but the first layer takes 3");
+    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1), TG_OK);
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "the data has 2 features but the first layer takes 3");
     tg_mlp_fini(&m);
 
     int w4[3] = {2, 4, 3};
-    cr_assert_eq(tg_mlp_init(&m, 3, w4, &act, 1, err, sizeof err), TG_OK);
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the data has 2 classes (labels 0..1) but the last layer has 3 outputs");
+    cr_assert_eq(tg_mlp_init(&m, 3, w4, &act, 1), TG_OK);
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG,
+                    "the data has 2 classes (labels 0..1) but the last layer has 3 outputs");
     tg_mlp_fini(&m);
 
     int w2[3] = {2, 4, 2};
-    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1), TG_OK);
     ds.y[4] = 2;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "label out of range (row 5: 2; classes 0..1)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "label out of range (row 5: 2; classes 0..1)");
     ds.y[4] = -1;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "label out of range (row 5: -1; classes 0..1)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "label out of range (row 5: -1; classes 0..1)");
     ds.y[4] = 0;
     ds.X[7] = NAN;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "NaN in the data (row 4, column 2)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG, "NaN in the data (row 4, column 2)");
     ds.X[7] = 0;
     o.lr = -0.5;
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the learning rate must be a positive number (got -0.5)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_ARG,
+                    "the learning rate must be a positive number (got -0.5)");
+    o.lr = 0.01;
+    trainer_refuses(NULL, &ds, &o, TG_ERR_ARG, "no model or no data");
+    trainer_refuses(&m, NULL, &o, TG_ERR_ARG, "no model or no data");
     tg_mlp_fini(&m);
 
     int w1[1] = {2};
-    cr_assert_eq(tg_mlp_init(&m, 1, w1, &act, 1, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "an MLP needs at least two widths (inputs and outputs), got 1");
+    cr_assert_eq(tg_mlp_init(&m, 1, w1, &act, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m),
+                     "an MLP needs at least two widths (inputs and outputs), got 1");
+    cr_assert(m.nlayers == 0 && m.layer == NULL);
     int w0[3] = {2, 0, 2};
-    cr_assert_eq(tg_mlp_init(&m, 3, w0, &act, 1, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "layer width 2 is 0 (must be at least 1)");
+    cr_assert_eq(tg_mlp_init(&m, 3, w0, &act, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m), "layer width 2 is 0 (must be at least 1)");
     act.op = &tg_op_matmul;
-    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "'matmul' is not an elementwise function of one input");
+    cr_assert_eq(tg_mlp_init(&m, 3, w2, &act, 1), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m), "'matmul' is not an elementwise function of one input");
+    cr_assert_eq(tg_evaluate(&m, &ds, TG_LOSS_CROSS_ENTROPY, NULL, NULL), TG_ERR_ARG);
+    cr_assert_str_eq(tg_mlp_error(&m), "tg_evaluate: the model has no layers");
+    act.op = &tg_op_tanh;
+    cr_assert_eq(tg_mlp_init(&m, 3, w3, &act, 1), TG_OK);
+    cr_assert_null(tg_mlp_error(&m));
+    cr_assert_eq(tg_evaluate(&m, &ds, TG_LOSS_CROSS_ENTROPY, NULL, NULL), TG_ERR_SHAPE);
+    cr_assert_str_eq(tg_mlp_error(&m), "matmul: inner dimensions differ (a is [20,2], b is [3,4])");
+    tg_mlp_fini(&m);
     tg_data_free(&ds);
 
     tg_dataset r;
     act.op = &tg_op_tanh;
     cr_assert_eq(tg_data_curve(&r, 20, 1), TG_OK);
     int wr[3] = {1, 4, 1};
-    cr_assert_eq(tg_mlp_init(&m, 3, wr, &act, 1, err, sizeof err), TG_OK);
-    cr_assert_eq(tg_trainer_new(&tr, &m, &r, &o, err, sizeof err), TG_ERR_ARG);
-    cr_assert_str_eq(err, "the data is a regression: use the loss mse, not cross_entropy");
+    cr_assert_eq(tg_mlp_init(&m, 3, wr, &act, 1), TG_OK);
+    trainer_refuses(&m, &r, &o, TG_ERR_ARG,
+                    "the data is a regression: use the loss mse, not cross_entropy");
     tg_mlp_fini(&m);
     tg_data_free(&r);
 }
@@ -296,9 +331,12 @@ Test(nn, a_diverging_learning_rate_is_stopped_with_the_epoch)
     tg_epoch_stats st;
     tg_status s = TG_OK;
     int e;
-    for (e = 1; e <= 20 && s == TG_OK; e++) s = tg_trainer_epoch(r.tr, &st, r.err, sizeof r.err);
+    for (e = 1; e <= 20 && s == TG_OK; e++) s = tg_trainer_epoch(r.tr, &st);
     cr_assert_eq(s, TG_ERR_DOMAIN);
-    cr_assert_str_eq(r.err, "training diverged at epoch 1 (loss inf; try a learning rate below 50)");
+    cr_assert_eq(e - 1, 1, "stopped in epoch %d, not the first", e - 1);
+    cr_assert_str_eq(tg_trainer_error(r.tr),
+                     "training diverged at epoch 1 (loss inf; try a learning rate below 50)");
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_DOMAIN, "the failure sticks");
     teardown_run(&r);
 }
 
@@ -311,16 +349,19 @@ Test(nn, regression_with_mse)
     tg_activation act = {0};
     act.op = &tg_op_tanh;
     tg_mlp m;
-    char err[TG_NN_ERRSIZE];
-    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 2, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 2), TG_OK);
     tg_train_opts o = defaults();
     o.loss = TG_LOSS_MSE;
     tg_trainer *t;
-    cr_assert_eq(tg_trainer_new(&t, &m, &tr, &o, err, sizeof err), TG_OK, "%s", err);
+    cr_assert_eq(tg_trainer_new(&t, &m, &tr, &o), TG_OK, "%s", tg_trainer_error(t));
+    cr_assert_null(tg_trainer_error(t));
     tg_epoch_stats st;
-    for (int e = 0; e < 100; e++) cr_assert_eq(tg_trainer_epoch(t, &st, err, sizeof err), TG_OK);
+    for (int e = 0; e < 100; e++)
+        cr_assert_eq(tg_trainer_epoch(t, &st), TG_OK, "%s", tg_trainer_error(t));
+    cr_assert_eq(st.epoch, 100);
     double acc, loss;
     cr_assert_eq(tg_evaluate(&m, &te, o.loss, &acc, &loss), TG_OK);
+    cr_assert_null(tg_mlp_error(&m));
     cr_assert(isnan(acc));
     cr_assert(loss < 0.03, "test mse %g (noise variance 0.01)", loss);
     tg_trainer_free(t);
@@ -340,24 +381,53 @@ static const tg_op_def cube_wrong = {.name = "cube_wrong", .arity = 1, .eval = c
 
 Test(nn, activation_check_refuses_a_wrong_derivative)
 {
-    char err[TG_NN_ERRSIZE];
-    double worst;
-    tg_check_result r;
+    tg_activation_report rep;
     tg_activation a = {0};
     a.op = &cube_wrong;
-    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 1);
-    cr_assert_eq(worst, 0.0, "worst at %g", worst); /* relative error 1: g'(0) = 0, claimed 2 */
-    cr_assert_eq(r.reverse, 2.0);
-    cr_assert(fabs(r.fd) < 1e-6, "fd %g", r.fd);
-    cr_assert_eq(r.failed, 41);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK, "%s",
+                 tg_activation_report_error(&rep));
+    cr_assert_null(tg_activation_report_error(&rep));
+    cr_assert_eq(rep.agree, 0);
+    /* relative error 1 at x = 0: g'(0) = 0, claimed 2 */
+    cr_assert_eq(rep.worst_x, 0.0, "worst at %g", rep.worst_x);
+    cr_assert_eq(rep.worst.reverse, 2.0);
+    cr_assert(fabs(rep.worst.fd) < 1e-6, "fd %g", rep.worst.fd);
+    cr_assert_eq(rep.worst.failed, 41);
+    cr_assert_eq(rep.worst.checked, 41);
     a.op = &tg_op_relu;
-    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 0);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
+    cr_assert_eq(rep.agree, 1);
+    cr_assert_eq(rep.worst.failed, 0);
     a.op = NULL;
     a.expr = "x*sigmoid(1.702*x)";
-    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 0);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
+    cr_assert_eq(rep.agree, 1);
+    cr_assert_eq(rep.worst.checked, 41);
+}
+
+Test(nn, activation_check_errors_are_in_the_report)
+{
+    tg_activation_report rep;
+    tg_activation a = {0};
     a.expr = "x*(";
-    cr_assert_gt(tg_activation_check(&a, -3, 3, 41, &worst, &r, err, sizeof err), 1);
-    cr_assert(strstr(err, "column"), "%s", err);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_ERR_PARSE);
+    cr_assert_str_eq(tg_activation_report_error(&rep), "tg_parse: at column 4: expected a number, "
+                                                       "a name or '(', found the end of the "
+                                                       "expression");
+    cr_assert_eq(rep.agree, 0);
+    a.expr = NULL;
+    a.op = &tg_op_matmul;
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_ERR_ARG);
+    cr_assert_str_eq(tg_activation_report_error(&rep), "matmul: takes 2 operands, got 1");
+    a.op = &tg_op_tanh;
+    const char *range = "the check needs at least 2 points and lo < hi";
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 1, &rep), TG_ERR_ARG);
+    cr_assert_str_eq(tg_activation_report_error(&rep), range);
+    cr_assert_eq(tg_activation_check(&a, 3, -3, 41, &rep), TG_ERR_ARG);
+    cr_assert_str_eq(tg_activation_report_error(&rep), range);
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
+    cr_assert_null(tg_activation_report_error(&rep), "a check that runs clears the message");
+    cr_assert_eq(tg_activation_check(&a, -3, 3, 41, NULL), TG_ERR_ARG);
 }
 
 /* ---- `tapegrad train` / `compare` as programs ($TAPEGRAD, as test_cli_article.c); skipped
@@ -411,9 +481,14 @@ Test(train_cli, json_is_exactly_one_object_with_the_five_keys)
                                 "\"final_loss\": %lf, \"epochs\": %d, \"seconds\": %lf}\n%n",
                         &a, &b, &l, &n, &s, &used), 5, "%s", r->out);
     cr_assert_eq((size_t)used, strlen(r->out), "trailing output: %s", r->out);
-    cr_assert(b >= 0.97, "spirals test accuracy %g", b);
+    /* this seeded run (spirals seed 1, 150 epochs) separates both sets completely */
+    cr_assert_eq(a, 1.0, "train accuracy %.17g", a);
+    cr_assert_eq(b, 1.0, "test accuracy %.17g", b);
+    char loss[32];
+    snprintf(loss, sizeof loss, "%.4g", l); /* to the digits `compare` prints */
+    cr_assert_str_eq(loss, "0.0002931", "final loss %.17g", l);
     cr_assert_eq(n, 150);
-    cr_assert(s > 0 && l > 0 && a <= 1);
+    cr_assert(s > 0, "seconds %g", s);
 }
 
 Test(train_cli, bad_input_exits_2_with_one_line)
@@ -444,20 +519,52 @@ Test(train_cli, bad_input_exits_2_with_one_line)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cli_run *r = tapegrad(cases[i].args);
         cr_assert_eq(r->status, 2, "%s: exit %d", cases[i].args, r->status);
-        const char *last = r->err, *nl;
-        while ((nl = strchr(last, '\n')) && nl[1]) last = nl + 1; /* after progress lines */
-        cr_assert_str_eq(last, cases[i].err, "%s", cases[i].args);
+        /* the whole of stderr: each refusal comes before any progress line */
+        cr_assert_str_eq(r->err, cases[i].err, "%s", cases[i].args);
+        cr_assert_str_eq(r->out, "", "%s", cases[i].args);
     }
 }
 
+/* The seeds are fixed (data: spirals seed 1; runs: seeds 1 and 2), so everything but the time
+ * is one exact outcome: every run of both reaches 95% test accuracy, relu in 18.5 epochs on
+ * average and the candidate in 20. The seconds column is only checked to be a number. */
 Test(train_cli, compare_prints_a_row_per_activation)
 {
     cli_run *r = tapegrad("compare --activation relu --activation 'x*sigmoid(1.702*x)' "
                           "--epochs 30 --seeds 2");
     cr_assert_eq(r->status, 0, "%s", r->err);
-    cr_assert(strstr(r->out, "\nrelu "), "%s", r->out);
-    cr_assert(strstr(r->out, "\nx*sigmoid(1.702*x) "), "%s", r->out);
-    cr_assert(strstr(r->out, "(2/2)") || strstr(r->out, "(1/2)") || strstr(r->out, "never"));
+    cr_assert_str_eq(r->err,
+                     "spirals: 400 training rows, 100 test rows; 2 activations x 2 seeds, 30 "
+                     "epochs each\n"
+                     "  relu                     seed 1: loss 0.02275, test accuracy 99.0%\n"
+                     "  relu                     seed 2: loss 0.01246, test accuracy 99.0%\n"
+                     "  x*sigmoid(1.702*x)       seed 1: loss 0.01541, test accuracy 99.0%\n"
+                     "  x*sigmoid(1.702*x)       seed 2: loss 0.01716, test accuracy 99.0%\n");
+    static const char *const rows[] = {
+        "activation                 final loss             test accuracy        "
+        "epochs to target   seconds\n",
+        "                           mean +- std            mean +- std          "
+        "(>= 95%)          \n",
+        /* then the mean seconds of each */
+        "relu                       0.0176 +- 0.0073       99.00% +- 0.00       "
+        "18.5 (2/2)         ",
+        "x*sigmoid(1.702*x)         0.01629 +- 0.0012      99.00% +- 0.00       "
+        "20.0 (2/2)         ",
+    };
+    const char *p = r->out;
+    for (int k = 0; k < 4; k++) {
+        size_t n = strlen(rows[k]);
+        cr_assert(strncmp(p, rows[k], n) == 0, "row %d:\n%.*s\nexpected:\n%s", k + 1,
+                  (int)strcspn(p, "\n"), p, rows[k]);
+        p += n;
+        if (k < 2) continue;
+        double sec;
+        int used = 0;
+        cr_assert(sscanf(p, "%lf%n", &sec, &used) == 1 && sec >= 0 && p[used] == '\n',
+                  "row %d: the seconds: %s", k + 1, p);
+        p += used + 1;
+    }
+    cr_assert_str_eq(p, "", "after the rows");
 }
 
 /* A loss written as an expression: (y - t)^2 trains exactly like mse. */
@@ -473,8 +580,8 @@ Test(nn, expression_loss_matches_the_named_loss)
     setup_run(&b, &act, &o);
     tg_epoch_stats sa, sb;
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(tg_trainer_epoch(a.tr, &sa, a.err, sizeof a.err), TG_OK, "%s", a.err);
-        cr_assert_eq(tg_trainer_epoch(b.tr, &sb, b.err, sizeof b.err), TG_OK, "%s", b.err);
+        cr_assert_eq(tg_trainer_epoch(a.tr, &sa), TG_OK, "%s", tg_trainer_error(a.tr));
+        cr_assert_eq(tg_trainer_epoch(b.tr, &sb), TG_OK, "%s", tg_trainer_error(b.tr));
     }
     cr_assert(fabs(sa.loss - sb.loss) < 1e-12, "%.17g vs %.17g", sa.loss, sb.loss);
     double la, lb;
@@ -486,14 +593,13 @@ Test(nn, expression_loss_matches_the_named_loss)
 
     tg_dataset ds;
     tg_mlp m;
-    tg_trainer *tr;
-    char err[TG_NN_ERRSIZE];
     int w[3] = {2, 4, 2};
     cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
-    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1, err, sizeof err), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1), TG_OK);
     o.loss_expr = "(y - z)^2";
-    cr_assert_eq(tg_trainer_new(&tr, &m, &ds, &o, err, sizeof err), TG_ERR_PARSE);
-    cr_assert_str_eq(err, "loss '(y - z)^2': tg_parse: at column 6: unknown name 'z' (did you mean 't'?)");
+    trainer_refuses(&m, &ds, &o, TG_ERR_PARSE,
+                    "loss '(y - z)^2': tg_parse: at column 6: unknown name 'z' (did you mean "
+                    "'t'?)");
     tg_mlp_fini(&m);
     tg_data_free(&ds);
 }

@@ -110,7 +110,7 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
     if ((r = cli_option(cmd, argc, argv, i, "--loss", &v)) != 0) {
         tg_loss l;
         if (r < 0) return -1;
-        if (tg_loss_from_name(v, &l) && is_name(v))
+        if (tg_loss_from_name(v, &l) != TG_OK && is_name(v))
             return cli_fail(cmd, "--loss: unknown loss '%s' (mse, cross_entropy, "
                                  "bce_with_logits, or an expression in y and t)", v), -1;
         c->loss = v;
@@ -119,7 +119,7 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
     if ((r = cli_option(cmd, argc, argv, i, "--opt", &v)) != 0) {
         tg_opt_kind k;
         if (r < 0) return -1;
-        if (tg_opt_from_name(v, &k))
+        if (tg_opt_from_name(v, &k) != TG_OK)
             return cli_fail(cmd, "--opt: unknown optimizer '%s' (sgd, momentum, adam)", v), -1;
         c->opt = v;
         return 1;
@@ -182,7 +182,7 @@ static int load_digits(const char *cmd, tg_dataset *ds)
     if (!path)
         return cli_fail(cmd, "--data digits needs scikit-learn's data files: install "
                              "python3-sklearn (apt-get install -y python3-sklearn)");
-    char command[4200], err[TG_NN_ERRSIZE];
+    char command[4200];
     snprintf(command, sizeof command, "gzip -dc '%s'", path);
     FILE *p = popen(command, "r");
     if (!p) {
@@ -190,7 +190,7 @@ static int load_digits(const char *cmd, tg_dataset *ds)
         free(path);
         return 2;
     }
-    tg_status st = tg_data_csv_stream(ds, p, "digits.csv.gz", err, sizeof err);
+    tg_status st = tg_data_csv_stream(ds, p, "digits.csv.gz");
     int zs = pclose(p);
     if (st == TG_OK && zs != 0) {
         tg_data_free(ds);
@@ -199,7 +199,7 @@ static int load_digits(const char *cmd, tg_dataset *ds)
         return 2;
     }
     free(path);
-    return st ? cli_fail(cmd, "%s", err) : 0;
+    return st ? cli_fail(cmd, "%s", tg_data_error(ds)) : 0;
 }
 
 int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
@@ -207,7 +207,6 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     memset(d, 0, sizeof *d);
     tg_dataset all;
     tg_status st;
-    char err[TG_NN_ERRSIZE];
     const char *s = c->data;
     d->name = s;
     if (strcmp(s, "spirals") == 0) st = tg_data_spirals(&all, c->points, c->seed);
@@ -219,12 +218,12 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
         if (rc) return rc;
         st = TG_OK;
     } else if (cli_ends_with(s, ".csv") || access(s, R_OK) == 0) {
-        if (tg_data_csv(&all, s, err, sizeof err)) return cli_fail(cmd, "%s", err);
+        if (tg_data_csv(&all, s) != TG_OK) return cli_fail(cmd, "%s", tg_data_error(&all));
         st = TG_OK;
     } else
         return cli_fail(cmd, "--data: unknown data set '%s' (spirals, moons, xor, curve, "
                              "digits, or a FILE.csv)", s);
-    if (st) return cli_fail(cmd, "cannot make the data set: %s", tg_status_str(st));
+    if (st) return cli_fail(cmd, "cannot make the data set: %s", tg_data_error(&all));
     for (int i = 0; all.classes >= 2 && i < all.n; i++)
         if (all.y[i] < 0) { /* before the split shuffles the rows: the file's row number */
             cli_fail(cmd, "%s: data row %d: label %g is out of range (labels are 0, 1, ...)", s,
@@ -238,7 +237,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     }
     st = tg_data_split(&all, 0.2, c->seed, &d->train, &d->test);
     tg_data_free(&all);
-    if (st) return cli_fail(cmd, "out of memory");
+    if (st) return cli_fail(cmd, "%s", tg_data_error(&d->train));
     tg_data_standardize(&d->train, &d->test);
     return 0;
 }
@@ -299,17 +298,17 @@ void train_act_free(train_act *a)
 
 int train_act_check(const char *cmd, const train_act *a)
 {
-    char err[TG_NN_ERRSIZE];
-    double worst = 0;
-    tg_check_result r;
-    int rc = tg_activation_check(&a->a, -4.0, 4.0, 81, &worst, &r, err, sizeof err);
-    if (rc == 0) return 0;
-    if (rc > 1) return cli_fail(cmd, "--activation '%s': %s", a->text, err);
+    tg_activation_report rep;
+    if (tg_activation_check(&a->a, -4.0, 4.0, 81, &rep) != TG_OK)
+        return cli_fail(cmd, "--activation '%s': %s", a->text, tg_activation_report_error(&rep));
+    if (rep.agree) return 0;
+    const tg_check_result *r = &rep.worst;
     fprintf(stderr,
             "tapegrad: %s: the derivative of '%s' is wrong: at x = %.17g reverse mode gives "
             "%.10g, forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of "
             "%zu points disagree); not training\n",
-            cmd, a->text, worst, r.reverse, r.forward, r.fd, r.rel_err, r.failed, r.checked);
+            cmd, a->text, rep.worst_x, r->reverse, r->forward, r->fd, r->rel_err, r->failed,
+            r->checked);
     return 1;
 }
 
@@ -355,7 +354,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     }
     tg_train_opts o;
     memset(&o, 0, sizeof o);
-    if (c->loss && tg_loss_from_name(c->loss, &o.loss) != 0) { /* an expression in y, t */
+    if (c->loss && tg_loss_from_name(c->loss, &o.loss) != TG_OK) { /* an expression in y, t */
         o.loss_expr = c->loss;
         o.loss_defs = a->defs;
     } else if (!c->loss)
@@ -364,15 +363,18 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     o.lr = c->lr;
     o.batch = c->batch;
     o.seed = seed;
-    char err[TG_NN_ERRSIZE];
     tg_mlp m;
     tg_trainer *t = NULL;
-    if (tg_mlp_init(&m, nw, w, &a->a, seed, err, sizeof err)) return cli_fail(cmd, "%s", err);
-    if (tg_trainer_new(&t, &m, tr, &o, err, sizeof err)) {
+    if (tg_mlp_init(&m, nw, w, &a->a, seed) != TG_OK)
+        return cli_fail(cmd, "%s", tg_mlp_error(&m));
+    if (tg_trainer_new(&t, &m, tr, &o) != TG_OK) {
+        const char *err = tg_trainer_error(t);
+        int r = cli_fail(cmd, "%s%s", err,
+                         strstr(err, "features") || strstr(err, "outputs") ? " (see --layers)"
+                                                                             : "");
+        tg_trainer_free(t); /* after the message: it lives on the trainer */
         tg_mlp_fini(&m);
-        return cli_fail(cmd, "%s%s", err,
-                        strstr(err, "features") || strstr(err, "outputs")
-                            ? " (see --layers)" : "");
+        return r;
     }
     out->loss = calloc((size_t)c->epochs, sizeof(double));
     out->train_acc = calloc((size_t)c->epochs, sizeof(double));
@@ -385,9 +387,9 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
     for (int e = 1; e <= c->epochs; e++) {
         tg_epoch_stats st;
-        if (tg_trainer_epoch(t, &st, err, sizeof err)) {
+        if (tg_trainer_epoch(t, &st) != TG_OK) {
             if (progress == 2) fputc('\n', stderr);
-            rc = cli_fail(cmd, "%s", err);
+            rc = cli_fail(cmd, "%s", tg_trainer_error(t));
             goto done;
         }
         out->seconds += st.seconds;
@@ -409,7 +411,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     }
     if (tg_evaluate_opts(&m, tr, &o, &out->train_accuracy, &out->final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->test_accuracy, &out->test_loss))
-        rc = cli_fail(cmd, "evaluation failed");
+        rc = cli_fail(cmd, "evaluation failed: %s", tg_mlp_error(&m));
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
