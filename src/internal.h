@@ -3,6 +3,7 @@
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
 
+#include "table.h"
 #include "tapegrad_op.h"
 
 /* One recorded node: 24 bytes (an active op node also has its partials in tape->part).
@@ -94,7 +95,9 @@ struct tg_tape {
     double *scratch; /* the checker's working memory, kept like the rest */
     size_t scratch_cap;
 
-    tg_label_entry *by_index, *by_name; /* uthash tables over the same entries */
+    tg_table labels;          /* label names to their entries (label.c) */
+    tg_label_entry **by_node; /* the same entries in node order, for naming a node */
+    uint32_t nlabels, labels_cap;
 
     int check_nan;
     tg_status status;
@@ -242,6 +245,8 @@ tg_node *tg_resolve(tg_var v, const char *who);
 tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what);
 /* "'z1[3]'" if labelled, else "#12": names a node in messages. */
 const char *tg_node_name(const tg_tape *t, uint32_t i, char *buf, size_t size);
+/* A new tape's empty label table; freeing every label and the memory they hold. */
+void tg_labels_init(tg_tape *t);
 void tg_labels_clear(tg_tape *t);
 /* Anomaly mode's report: op gave y from the n inputs x at node (no report if an x is not
  * finite: the NaN came from upstream). */
