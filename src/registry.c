@@ -1,5 +1,7 @@
 /* registry.c - op names to descriptors: the built-in list (alphabetical, read-only) and
- * registries users extend with their own ops (a uthash table keyed by name). See LICENSE. */
+ * registries users extend with their own ops (a name table for lookups, an array in name
+ * order for walking). See LICENSE. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,43 +46,56 @@ static const tg_op_def *const builtins[] = {
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 
-/* A registry allocates with plain malloc/free; out of memory is reported, never fatal. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = 1)
-#include <uthash.h>
+/* ---- registries ---- */
 
-typedef struct entry {
-    const tg_op_def *op;
-    UT_hash_handle hh;
-} entry;
-
+/* The table's records are descriptor pointers; ops[] holds them again in name order. */
 struct tg_registry {
-    entry *table;
+    tg_table table;
+    const tg_op_def **ops;
+    int n, cap;
 };
 
-static int by_name(const entry *a, const entry *b) { return strcmp(a->op->name, b->op->name); }
-
-static tg_status add(tg_registry *r, const tg_op_def *op)
+static void *default_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
-    int hash_oom = 0;
-    entry *e = malloc(sizeof *e);
-    if (!e) return TG_ERR_NOMEM;
-    e->op = op;
-    HASH_ADD_KEYPTR(hh, r->table, op->name, strlen(op->name), e);
-    if (hash_oom) {
-        free(e);
-        return TG_ERR_NOMEM;
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
     }
-    HASH_SRT(hh, r->table, by_name);
-    return TG_OK;
+    return realloc(p, nsize);
 }
 
-tg_registry *tg_registry_new(void)
+static void *mem(tg_registry *r, void *p, size_t osize, size_t nsize)
 {
-    tg_registry *r = calloc(1, sizeof *r);
+    return r->table.alloc(r->table.ud, p, osize, nsize);
+}
+
+static tg_status add_name(tg_registry *r, const tg_op_def *op)
+{
+    void *rec;
+    tg_status st = tg_table_add(&r->table, op->name, strlen(op->name), &rec);
+    if (st == TG_OK) *(const tg_op_def **)rec = op;
+    return st;
+}
+
+tg_registry *tg_registry_new_with(tg_alloc_fn fn, void *ud)
+{
+    if (!fn) return NULL;
+    tg_registry *r = fn(ud, NULL, 0, sizeof *r);
     if (!r) return NULL;
+    memset(r, 0, sizeof *r);
+    tg_table_init(&r->table, sizeof(const tg_op_def *), fn, ud);
+    /* the built-ins are already in name order: one copy, no insertions */
+    r->ops = mem(r, NULL, 0, sizeof builtins);
+    if (!r->ops) {
+        tg_registry_free(r);
+        return NULL;
+    }
+    memcpy(r->ops, builtins, sizeof builtins);
+    r->n = r->cap = NBUILTINS;
     for (int i = 0; i < NBUILTINS; i++) {
-        if (add(r, builtins[i]) != TG_OK) {
+        if (add_name(r, builtins[i]) != TG_OK) {
             tg_registry_free(r);
             return NULL;
         }
@@ -88,16 +103,15 @@ tg_registry *tg_registry_new(void)
     return r;
 }
 
+tg_registry *tg_registry_new(void) { return tg_registry_new_with(default_alloc, NULL); }
+
 void tg_registry_free(tg_registry *r)
 {
     if (!r) return;
-    entry *e, *tmp;
-    HASH_ITER(hh, r->table, e, tmp)
-    {
-        HASH_DEL(r->table, e);
-        free(e);
-    }
-    free(r);
+    tg_table tb = r->table;
+    mem(r, r->ops, (size_t)r->cap * sizeof *r->ops, 0);
+    tg_table_clear(&tb);
+    tb.alloc(tb.ud, r, sizeof *r, 0);
 }
 
 static int cmp_builtin(const void *key, const void *elt)
@@ -105,17 +119,32 @@ static int cmp_builtin(const void *key, const void *elt)
     return strcmp(key, (*(const tg_op_def *const *)elt)->name);
 }
 
+static const tg_op_def *find_builtin(const char *name)
+{
+    const tg_op_def *const *p = bsearch(name, builtins, NBUILTINS, sizeof builtins[0], cmp_builtin);
+    return p ? *p : NULL;
+}
+
 const tg_op_def *tg_registry_find(const tg_registry *r, const char *name)
 {
     if (!name) return NULL;
-    if (!r) {
-        const tg_op_def *const *p =
-            bsearch(name, builtins, NBUILTINS, sizeof builtins[0], cmp_builtin);
-        return p ? *p : NULL;
+    if (!r) return find_builtin(name);
+    const tg_op_def *const *rec = tg_table_find(&r->table, name, strlen(name));
+    return rec ? *rec : NULL;
+}
+
+/* The first position in r->ops whose name is not below name. */
+static int lower(const tg_registry *r, const char *name)
+{
+    int lo = 0, hi = r->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(r->ops[mid]->name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    entry *e = NULL;
-    HASH_FIND_STR(r->table, name, e);
-    return e ? e->op : NULL;
+    return lo;
 }
 
 tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
@@ -125,19 +154,26 @@ tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
         op->arity < 1 || op->arity > TG_MAX_ARITY || !tg_op_form_ok(op))
         return TG_ERR_ARG;
     if (tg_registry_find(r, op->name)) return TG_ERR_ARG;
-    return add(r, op);
+    if (r->n == r->cap) {
+        if (r->cap > INT_MAX / 2) return TG_ERR_NOMEM;
+        int ncap = 2 * r->cap;
+        void *q = mem(r, r->ops, (size_t)r->cap * sizeof *r->ops, (size_t)ncap * sizeof *r->ops);
+        if (!q) return TG_ERR_NOMEM;
+        r->ops = q;
+        r->cap = ncap;
+    }
+    if (add_name(r, op) != TG_OK) return TG_ERR_NOMEM;
+    int k = lower(r, op->name);
+    memmove(&r->ops[k + 1], &r->ops[k], (size_t)(r->n - k) * sizeof *r->ops);
+    r->ops[k] = op;
+    r->n++;
+    return TG_OK;
 }
 
-int tg_registry_count(const tg_registry *r)
-{
-    return r ? (int)HASH_COUNT(r->table) : NBUILTINS;
-}
+int tg_registry_count(const tg_registry *r) { return r ? r->n : NBUILTINS; }
 
 const tg_op_def *tg_registry_at(const tg_registry *r, int i)
 {
     if (i < 0 || i >= tg_registry_count(r)) return NULL;
-    if (!r) return builtins[i];
-    const entry *e = r->table;
-    while (i-- > 0) e = e->hh.next;
-    return e->op;
+    return r ? r->ops[i] : builtins[i];
 }
