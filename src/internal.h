@@ -277,6 +277,13 @@ double *tg_tensor_slot(tg_tape *t, uint32_t j, double *base, double *flags, int 
 int tg_tensor_grad_ready(tg_tape *t);
 int tg_tensor_tan_ready(tg_tape *t);
 
+/* ---- registry.c ---- */
+/* Check every property of a descriptor the library relies on: op not NULL, a name, arity in
+ * 1..TG_MAX_ARITY, eval or infer + forward + vjp, a known partials form (TG_PARTIALS_SWAP with
+ * arity 2). TG_OK with msg ""; else TG_ERR_ARG with the reason in msg, "<problem> (<details>)"
+ * naming the op, for the caller to prefix with its own name. */
+tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size);
+
 /* ---- shape.c ---- */
 /* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when
  * they do not broadcast. */

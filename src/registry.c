@@ -1,7 +1,9 @@
-/* registry.c - op names to descriptors: the built-in list (alphabetical, read-only) and
+/* registry.c - op names to descriptors: the built-in list (alphabetical, read-only),
  * registries users extend with their own ops (a name table for lookups, an array in name
- * order for walking). See LICENSE. */
+ * order for walking), and the one check of a descriptor, tg_op_validate. See LICENSE. */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +48,56 @@ static const tg_op_def *const builtins[] = {
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 
+/* ---- checking a descriptor ---- */
+
+tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size)
+{
+    char none[1];
+    if (size == 0) { /* no room for a message: write it nowhere */
+        msg = none;
+        size = sizeof none;
+    }
+    if (!op) {
+        snprintf(msg, size, "op is NULL");
+        return TG_ERR_ARG;
+    }
+    if (!op->name || !*op->name) {
+        snprintf(msg, size, "the op's name is %s", op->name ? "empty" : "NULL");
+        return TG_ERR_ARG;
+    }
+    if (op->arity < 1 || op->arity > TG_MAX_ARITY) {
+        snprintf(msg, size, "op '%.64s' has arity %d, outside 1..%d", op->name, op->arity,
+                 TG_MAX_ARITY);
+        return TG_ERR_ARG;
+    }
+    if (!op->eval && !(op->infer && op->forward && op->vjp)) {
+        const char *kernel[3] = {"infer", "forward", "vjp"};
+        const int has[3] = {op->infer != NULL, op->forward != NULL, op->vjp != NULL};
+        char missing[32] = "";
+        for (int i = 0; i < 3; i++) {
+            if (has[i]) continue;
+            if (missing[0]) strcat(missing, ", ");
+            strcat(missing, kernel[i]);
+        }
+        snprintf(msg, size, "op '%.64s' has no eval and no %s (it needs eval, or infer, forward "
+                 "and vjp)", op->name, missing);
+        return TG_ERR_ARG;
+    }
+    if (op->partials != TG_PARTIALS_KEPT && op->partials != TG_PARTIALS_CONST &&
+        op->partials != TG_PARTIALS_SWAP) {
+        snprintf(msg, size, "op '%.64s' has partials form %d, not TG_PARTIALS_KEPT, _CONST or "
+                 "_SWAP", op->name, op->partials);
+        return TG_ERR_ARG;
+    }
+    if (op->partials == TG_PARTIALS_SWAP && op->arity != 2) {
+        snprintf(msg, size, "op '%.64s' has partials form TG_PARTIALS_SWAP and arity %d (the "
+                 "product of two operands needs arity 2)", op->name, op->arity);
+        return TG_ERR_ARG;
+    }
+    msg[0] = '\0';
+    return TG_OK;
+}
+
 /* ---- registries ---- */
 
 /* The table's records are descriptor pointers; ops[] holds them again in name order. */
@@ -53,6 +105,7 @@ struct tg_registry {
     tg_table table;
     const tg_op_def **ops;
     int n, cap;
+    char msg[200]; /* the last tg_op_register's refusal, or "" */
 };
 
 static void *default_alloc(void *ud, void *p, size_t osize, size_t nsize)
@@ -133,6 +186,19 @@ const tg_op_def *tg_registry_find(const tg_registry *r, const char *name)
     return rec ? *rec : NULL;
 }
 
+/* Set the last refusal's message and return s. */
+#ifdef __GNUC__
+__attribute__((format(printf, 3, 4)))
+#endif
+static tg_status refuse(tg_registry *r, tg_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 /* The first position in r->ops whose name is not below name. */
 static int lower(const tg_registry *r, const char *name)
 {
@@ -147,27 +213,45 @@ static int lower(const tg_registry *r, const char *name)
     return lo;
 }
 
+/* Room for one more op in r->ops: 0, or -1 out of memory (nothing changed). */
+static int reserve(tg_registry *r)
+{
+    if (r->n < r->cap) return 0;
+    if (r->cap > INT_MAX / 2) return -1;
+    int ncap = 2 * r->cap;
+    void *q = mem(r, r->ops, (size_t)r->cap * sizeof *r->ops, (size_t)ncap * sizeof *r->ops);
+    if (!q) return -1;
+    r->ops = q;
+    r->cap = ncap;
+    return 0;
+}
+
 tg_status tg_op_register(tg_registry *r, const tg_op_def *op)
 {
-    if (!r || !op || !op->name || !*op->name ||
-        (!op->eval && !(op->infer && op->forward && op->vjp)) ||
-        op->arity < 1 || op->arity > TG_MAX_ARITY || !tg_op_form_ok(op))
-        return TG_ERR_ARG;
-    if (tg_registry_find(r, op->name)) return TG_ERR_ARG;
-    if (r->n == r->cap) {
-        if (r->cap > INT_MAX / 2) return TG_ERR_NOMEM;
-        int ncap = 2 * r->cap;
-        void *q = mem(r, r->ops, (size_t)r->cap * sizeof *r->ops, (size_t)ncap * sizeof *r->ops);
-        if (!q) return TG_ERR_NOMEM;
-        r->ops = q;
-        r->cap = ncap;
-    }
-    if (add_name(r, op) != TG_OK) return TG_ERR_NOMEM;
+    if (!r) return TG_ERR_ARG;
+    char why[sizeof r->msg - 32];
+    if (tg_op_validate(op, why, sizeof why) != TG_OK)
+        return refuse(r, TG_ERR_ARG, "tg_op_register: %s", why);
+    const tg_op_def *held = tg_registry_find(r, op->name);
+    if (held == op)
+        return refuse(r, TG_ERR_ARG, "tg_op_register: the name '%.64s' is taken (this "
+                      "descriptor is registered already)", op->name);
+    if (held) return refuse(r, TG_ERR_ARG, "tg_op_register: the name '%.64s' is taken", op->name);
+    if (reserve(r) || add_name(r, op) != TG_OK)
+        return refuse(r, TG_ERR_NOMEM, "tg_op_register: out of memory adding op '%.64s'",
+                      op->name);
     int k = lower(r, op->name);
     memmove(&r->ops[k + 1], &r->ops[k], (size_t)(r->n - k) * sizeof *r->ops);
     r->ops[k] = op;
     r->n++;
+    r->msg[0] = '\0';
     return TG_OK;
+}
+
+const char *tg_registry_error(const tg_registry *r)
+{
+    if (!r) return "registry is NULL";
+    return r->msg[0] ? r->msg : NULL;
 }
 
 int tg_registry_count(const tg_registry *r) { return r ? r->n : NBUILTINS; }

@@ -382,18 +382,26 @@ static int registry_failing_at(const reg_ops *o, size_t k, int after)
                      "allocation refused", k);
     } else {
         int refused = -1, changed = 0, retried = TG_OK;
+        char want[64], said[200] = "";
         for (int i = 0; i < NREG; i++) {
             tg_status st = tg_op_register(r, &o->op[i]);
             if (st == TG_OK) continue;
             refused = i;
             changed = st != TG_ERR_NOMEM || !registry_intact(r, o, i);
+            snprintf(want, sizeof want, "tg_op_register: out of memory adding op '%s'",
+                     o->name[i]);
+            snprintf(said, sizeof said, "%s", tg_registry_error(r) ? tg_registry_error(r) : "");
             a.fail_at = 0;
             retried = tg_op_register(r, &o->op[i]);
         }
         cr_expect(!changed, "k = %zu%s: op %d refused with a status other than TG_ERR_NOMEM "
                   "or the registry changed", k, after ? " and after" : "", refused);
+        if (refused >= 0)
+            cr_expect_str_eq(said, want, "k = %zu: the refusal said \"%s\"", k, said);
         cr_expect_eq(retried, TG_OK, "k = %zu: op %d was refused again once memory was back",
                      k, refused);
+        cr_expect_null(tg_registry_error(r), "k = %zu: a message after the last registration "
+                       "succeeded: %s", k, tg_registry_error(r));
         cr_expect(registry_intact(r, o, NREG), "k = %zu%s: the registry lost an op or its "
                   "name order", k, after ? " and after" : "");
         tg_registry_free(r);
