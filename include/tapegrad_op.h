@@ -287,11 +287,19 @@ typedef struct tg_registry tg_registry;
 
 /* A registry holding the built-in ops. NULL if out of memory. */
 TG_API tg_registry *tg_registry_new(void);
+/* The same with all of its memory from fn(ud, ...), as tg_tape_new_with (tg_registry_new uses
+ * realloc/free). NULL if fn is NULL or out of memory. */
+TG_API tg_registry *tg_registry_new_with(tg_alloc_fn fn, void *ud);
 TG_API void tg_registry_free(tg_registry *r);
-/* Add op (not copied: it must outlive the registry). TG_ERR_ARG if op is NULL, has no name,
- * neither eval nor infer+forward+vjp, arity outside 1..TG_MAX_ARITY, partials not one of
- * the three forms (TG_PARTIALS_SWAP needs arity 2), or its name is taken; TG_ERR_NOMEM. */
+/* Add op (not copied: it must outlive the registry). TG_ERR_ARG if r or op is NULL, op has no
+ * name, neither eval nor infer+forward+vjp, arity outside 1..TG_MAX_ARITY, partials not one
+ * of the three forms (TG_PARTIALS_SWAP needs arity 2), or its name is taken; TG_ERR_NOMEM.
+ * A refused op leaves the registry as it was; tg_registry_error says why. */
 TG_API tg_status tg_op_register(tg_registry *r, const tg_op_def *op);
+/* Why the last tg_op_register on r refused its op, e.g. "tg_op_register: op 'foo' has arity
+ * 7, outside 1..4"; NULL when it succeeded (or none was made). Owned by r, valid until the
+ * next tg_op_register on it. "registry is NULL" for r NULL. */
+TG_API const char *tg_registry_error(const tg_registry *r);
 /* The op called name, or NULL. */
 TG_API const tg_op_def *tg_registry_find(const tg_registry *r, const char *name);
 /* Number of ops, and the i-th in name order (for walking every op). */

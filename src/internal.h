@@ -3,6 +3,7 @@
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
 
+#include "table.h"
 #include "tapegrad_op.h"
 
 /* The node record (tg_node), its flag bits and the tape's head are in tapegrad_op.h: the
@@ -83,7 +84,9 @@ struct tg_tape {
     double *scratch; /* the checker's working memory, kept like the rest */
     size_t scratch_cap;
 
-    tg_label_entry *by_index, *by_name; /* uthash tables over the same entries */
+    tg_table labels;          /* label names to their entries (label.c) */
+    tg_label_entry **by_node; /* the same entries in node order, for naming a node */
+    uint32_t nlabels, labels_cap;
 
     int check_nan;
     tg_status status;
@@ -197,6 +200,8 @@ tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what);
 /* ---- label.c ---- */
 /* "'z1[3]'" if labelled, else "#12": names a node in messages. */
 const char *tg_node_name(const tg_tape *t, uint32_t i, char *buf, size_t size);
+/* A new tape's empty label table; freeing every label and the memory they hold. */
+void tg_labels_init(tg_tape *t);
 void tg_labels_clear(tg_tape *t);
 
 /* ---- node.c: tensor entries, views, leaves ---- */
@@ -222,11 +227,6 @@ void tg_ew_jvp(const tg_op_def *op, tg_op_ctx *c, const double *part);
 /* The branch quantity of every output element into s. */
 void tg_ew_branch(const tg_op_def *op, const tg_op_ctx *c, double *s);
 
-/* ---- registry.c ---- */
-/* Whether op is a descriptor the library can record: TG_OK, or TG_ERR_ARG with the reason
- * ("<problem> (<details>)") in msg. The one check of a descriptor. */
-tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size);
-
 /* ---- record.c: tg_apply, for scalar and tensor nodes ---- */
 /* A tensor node's branch quantities (or choices) at c, in the tape's work buffer (out.n of
  * them); NULL when out of memory (error set). */
@@ -239,6 +239,13 @@ void tg_kinks_keep(tg_tape *t, const tg_kink *k, const double *now, size_t n, in
 void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
                          uint32_t node);
 void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint32_t node);
+
+/* ---- registry.c ---- */
+/* Check every property of a descriptor the library relies on: op not NULL, a name, arity in
+ * 1..TG_MAX_ARITY, eval or infer + forward + vjp, a known partials form (TG_PARTIALS_SWAP with
+ * arity 2). TG_OK with msg ""; else TG_ERR_ARG with the reason in msg, "<problem> (<details>)"
+ * naming the op, for the caller to prefix with its own name. */
+tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size);
 
 /* ---- shape.c ---- */
 /* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when

@@ -1,82 +1,103 @@
-/* label.c - a tape's node names ("z1[3]"): two uthash tables over one set of entries, by node
- * index (for messages and reports) and by name (for lookups). Entries outlive tg_tape_reset,
- * marked with the epoch that set them, so re-recording a labelled graph after a reset finds
- * its names already there and allocates nothing. See LICENSE. */
+/* label.c - a tape's node names ("z1[3]"): a name table (table.h) for lookups by name, and the
+ * same entries in an array sorted by node, for naming a node in messages and reports. Entries
+ * outlive tg_tape_reset, marked with the epoch that set them, so re-recording a labelled graph
+ * after a reset finds its names already there and allocates nothing. See LICENSE. */
 #include <string.h>
 
 #include "internal.h"
 
-/* uthash allocates through the tape's hook; each function using HASH_ADD names the tape
- * hash_tape and an out-of-memory flag hash_oom. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) tg_mem(hash_tape, NULL, 0, (sz))
-#define uthash_free(p, sz) tg_mem(hash_tape, (p), (sz), 0)
-#define uthash_nonfatal_oom(obj) (hash_oom = 1)
-#include <uthash.h>
-
+/* A label's record in the tape's table; its name is the table's copy. */
 struct tg_label_entry {
     uint32_t node;
     uint32_t epoch; /* live while it equals the tape's */
-    size_t len;
-    char *name;
-    UT_hash_handle hi, hn;
 };
 
-static void entry_free(tg_tape *t, tg_label_entry *e)
+void tg_labels_init(tg_tape *t)
 {
-    tg_mem(t, e->name, e->len + 1, 0);
-    tg_mem(t, e, sizeof *e, 0);
+    tg_table_init(&t->labels, sizeof(tg_label_entry), t->alloc, t->ud);
 }
 
 void tg_labels_clear(tg_tape *t)
 {
-    tg_tape *hash_tape = t;
-    tg_label_entry *e, *tmp;
-    HASH_ITER(hi, t->by_index, e, tmp)
-    {
-        HASH_DELETE(hi, t->by_index, e);
-        HASH_DELETE(hn, t->by_name, e);
-        entry_free(t, e);
+    tg_table_clear(&t->labels);
+    tg_mem(t, t->by_node, (size_t)t->labels_cap * sizeof *t->by_node, 0);
+    t->by_node = NULL;
+    t->nlabels = t->labels_cap = 0;
+}
+
+/* ---- the entries in node order: by_node[0 .. nlabels) ---- */
+
+/* The first position whose entry's node is not below node. */
+static uint32_t lower(const tg_tape *t, uint32_t node)
+{
+    uint32_t lo = 0, hi = t->nlabels;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->by_node[mid]->node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
+    return lo;
 }
 
-static tg_label_entry *find_index(const tg_tape *t, uint32_t i)
+/* Node i's entry (live or not), or NULL. */
+static tg_label_entry *entry_at(const tg_tape *t, uint32_t i)
 {
-    tg_label_entry *e = NULL;
-    HASH_FIND(hi, t->by_index, &i, sizeof i, e);
-    return e;
+    uint32_t k = lower(t, i);
+    return k < t->nlabels && t->by_node[k]->node == i ? t->by_node[k] : NULL;
 }
 
-static tg_label_entry *find_name(const tg_tape *t, const char *name)
+static void unlist(tg_tape *t, const tg_label_entry *e)
 {
-    tg_label_entry *e = NULL;
-    HASH_FIND(hn, t->by_name, name, strlen(name), e);
-    return e;
+    uint32_t k = lower(t, e->node);
+    memmove(&t->by_node[k], &t->by_node[k + 1], (t->nlabels - k - 1) * sizeof *t->by_node);
+    t->nlabels--;
 }
+
+/* List e (room reserved); labels are mostly set in node order, so this appends. */
+static void list(tg_tape *t, tg_label_entry *e)
+{
+    uint32_t k = lower(t, e->node);
+    memmove(&t->by_node[k + 1], &t->by_node[k], (t->nlabels - k) * sizeof *t->by_node);
+    t->by_node[k] = e;
+    t->nlabels++;
+}
+
+/* Room for one more entry in by_node: 0, or -1 out of memory (nothing changed). */
+static int reserve(tg_tape *t)
+{
+    if (t->nlabels < t->labels_cap) return 0;
+    uint32_t ncap = t->labels_cap ? 2 * t->labels_cap : 16; /* nlabels < TG_MAX_NODES */
+    void *q = tg_mem(t, t->by_node, (size_t)t->labels_cap * sizeof *t->by_node,
+                     (size_t)ncap * sizeof *t->by_node);
+    if (!q) return -1;
+    t->by_node = q;
+    t->labels_cap = ncap;
+    return 0;
+}
+
+/* ---- labels ---- */
 
 static tg_label_entry *live_entry(const tg_tape *t, tg_label_entry *e)
 {
     return e && e->epoch == t->epoch && e->node < t->n ? e : NULL;
 }
 
-static void entry_drop(tg_tape *t, tg_label_entry *e)
+static tg_label_entry *find_name(const tg_tape *t, const char *name)
 {
-    tg_tape *hash_tape = t;
-    HASH_DELETE(hi, t->by_index, e);
-    HASH_DELETE(hn, t->by_name, e);
-    entry_free(t, e);
+    return tg_table_find(&t->labels, name, strlen(name));
 }
 
 void tg_label(tg_var v, const char *name)
 {
     if (!tg_resolve(v, "tg_label")) return;
-    tg_tape *t = v.tape, *hash_tape = t;
-    int hash_oom = 0;
+    tg_tape *t = v.tape;
     if (!name || !*name) {
         tg_fail(t, TG_ERR_ARG, "tg_label: the name is %s", name ? "empty" : "NULL");
         return;
     }
-    tg_label_entry *named = find_name(t, name), *mine = find_index(t, v.index);
+    tg_label_entry *named = find_name(t, name), *mine = entry_at(t, v.index);
     if (named && named == mine) { /* this node had this name: before a reset, or now */
         named->epoch = t->epoch;
         return;
@@ -85,33 +106,30 @@ void tg_label(tg_var v, const char *name)
         tg_fail(t, TG_ERR_ARG, "tg_label: name '%s' already labels node #%u", name, named->node);
         return;
     }
-    tg_label_entry *e = tg_mem(t, NULL, 0, sizeof *e);
-    size_t len = strlen(name);
-    char *copy = e ? tg_mem(t, NULL, 0, len + 1) : NULL;
-    if (!copy) {
-        if (e) tg_mem(t, e, sizeof *e, 0);
+    /* What can fail comes first, so a failure leaves the labels as they were. A stale holder
+     * of the name gives its entry to this node; else the name is added, and listed in the
+     * place of this node's old name if it had one. */
+    void *rec = named;
+    if (!named && ((!mine && reserve(t)) ||
+                   tg_table_add(&t->labels, name, strlen(name), &rec) != TG_OK)) {
         tg_fail(t, TG_ERR_NOMEM, "tg_label: out of memory naming node #%u '%s'", v.index, name);
         return;
     }
-    /* the name's stale holder and this node's old name give way to the new entry */
-    if (named) entry_drop(t, named);
-    if (mine) entry_drop(t, mine);
-    memcpy(copy, name, len + 1);
-    *e = (tg_label_entry){.node = v.index, .epoch = t->epoch, .len = len, .name = copy};
-    HASH_ADD(hi, t->by_index, node, sizeof e->node, e);
-    if (!hash_oom) HASH_ADD_KEYPTR(hn, t->by_name, e->name, e->len, e);
-    if (hash_oom) {
-        if (e->hi.tbl) HASH_DELETE(hi, t->by_index, e);
-        entry_free(t, e);
-        tg_fail(t, TG_ERR_NOMEM, "tg_label: out of memory naming node #%u '%s'", v.index, name);
+    if (named) unlist(t, named);
+    if (mine) { /* this node's old name */
+        unlist(t, mine);
+        tg_table_delete(&t->labels, mine);
     }
+    tg_label_entry *e = rec;
+    *e = (tg_label_entry){.node = v.index, .epoch = t->epoch};
+    list(t, e);
 }
 
 const char *tg_label_of(tg_var v)
 {
     if (!v.tape || !tg_live(v.tape, v)) return NULL;
-    tg_label_entry *e = live_entry(v.tape, find_index(v.tape, v.index));
-    return e ? e->name : NULL;
+    tg_label_entry *e = live_entry(v.tape, entry_at(v.tape, v.index));
+    return e ? tg_table_name(e) : NULL;
 }
 
 tg_var tg_tape_find(tg_tape *t, const char *name)
@@ -124,9 +142,9 @@ tg_var tg_tape_find(tg_tape *t, const char *name)
 
 const char *tg_node_name(const tg_tape *t, uint32_t i, char *buf, size_t size)
 {
-    tg_label_entry *e = live_entry(t, find_index(t, i));
+    tg_label_entry *e = live_entry(t, entry_at(t, i));
     if (e)
-        snprintf(buf, size, "'%s'", e->name);
+        snprintf(buf, size, "'%s'", tg_table_name(e));
     else
         snprintf(buf, size, "#%u", i);
     return buf;

@@ -69,6 +69,7 @@ tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud)
     t->alloc = fn;
     t->ud = ud;
     t->epoch = 1;
+    tg_labels_init(t);
     return t;
 }
 

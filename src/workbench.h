@@ -10,10 +10,10 @@
 /* One definition "NAME(P1, ..., Pk) = BODY": the whole text is kept, so a body is parsed
  * again (into nodes) at each call and columns in messages are columns of the text. */
 typedef struct wb_def {
-    char *text;   /* NUL-terminated copy of the definition */
+    char *text;       /* NUL-terminated copy of the definition */
     size_t len;
-    char *name;   /* NUL-terminated copy of NAME */
-    size_t body;  /* offset of BODY in text */
+    const char *name; /* NUL-terminated copy of NAME, held by the definitions' table */
+    size_t body;      /* offset of BODY in text */
     int nparams;
     uint32_t poff[TG_DEF_MAX_PARAMS]; /* parameter k is text[poff[k] .. poff[k] + plen[k]) */
     uint32_t plen[TG_DEF_MAX_PARAMS];

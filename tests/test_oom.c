@@ -327,3 +327,116 @@ Test(oom, tensor_workload_an_allocator_that_stays_exhausted_is_survived)
     toutcome clean = tensor_clean_run();
     walk_all(&tensor_walk, 1, &clean);
 }
+
+/* ---- the op registry: tg_registry_new_with, then user ops registered at the front, in the
+ * middle and at the end of the name order, enough of them that the name table grows its
+ * buckets; every allocation refused in turn ---- */
+
+#define NREG 300
+
+typedef struct reg_ops {
+    tg_op_def op[NREG];
+    char name[NREG][8];
+} reg_ops;
+
+static double reg_eval(const double *x, double *d)
+{
+    if (d) d[0] = 1.0;
+    return x[0];
+}
+
+/* "aa003" before every built-in, "mm006" among them, "zz009" after them; not in name order */
+static reg_ops *reg_ops_new(void)
+{
+    reg_ops *o = calloc(1, sizeof *o);
+    cr_assert_not_null(o);
+    for (int i = 0; i < NREG; i++) {
+        int j = (i * 7 + 3) % NREG;
+        char c = "amz"[j % 3];
+        snprintf(o->name[i], sizeof o->name[i], "%c%c%03d", c, c, j);
+        o->op[i] = (tg_op_def){.name = o->name[i], .arity = 1, .eval = reg_eval};
+    }
+    return o;
+}
+
+/* Whether r holds the built-ins and ops[0 .. n) in name order, each found by its name. */
+static int registry_intact(const tg_registry *r, const reg_ops *o, int n)
+{
+    int ok = tg_registry_count(r) == tg_registry_count(NULL) + n;
+    for (int i = 0; ok && i < tg_registry_count(r); i++) {
+        const tg_op_def *op = tg_registry_at(r, i);
+        ok = tg_registry_find(r, op->name) == op &&
+             (i == 0 || strcmp(tg_registry_at(r, i - 1)->name, op->name) < 0);
+    }
+    for (int i = 0; ok && i < n; i++) ok = tg_registry_find(r, o->name[i]) == &o->op[i];
+    return ok;
+}
+
+/* Build the registry with allocation k refused (and, with after, every one from k on); a
+ * registration refused for want of memory must change nothing and succeed once the allocator
+ * recovers. Returns 1 when an allocation was refused. */
+static int registry_failing_at(const reg_ops *o, size_t k, int after)
+{
+    th_alloc a;
+    memset(&a, 0, sizeof a);
+    a.fail_at = k;
+    a.fail_after = after;
+    tg_registry *r = tg_registry_new_with(th_alloc_fn, &a);
+    if (!r) {
+        cr_expect_gt(a.failures, 0, "k = %zu: tg_registry_new_with returned NULL with no "
+                     "allocation refused", k);
+    } else {
+        int refused = -1, changed = 0, retried = TG_OK;
+        char want[64], said[200] = "";
+        for (int i = 0; i < NREG; i++) {
+            tg_status st = tg_op_register(r, &o->op[i]);
+            if (st == TG_OK) continue;
+            refused = i;
+            changed = st != TG_ERR_NOMEM || !registry_intact(r, o, i);
+            snprintf(want, sizeof want, "tg_op_register: out of memory adding op '%s'",
+                     o->name[i]);
+            snprintf(said, sizeof said, "%s", tg_registry_error(r) ? tg_registry_error(r) : "");
+            a.fail_at = 0;
+            retried = tg_op_register(r, &o->op[i]);
+        }
+        cr_expect(!changed, "k = %zu%s: op %d refused with a status other than TG_ERR_NOMEM "
+                  "or the registry changed", k, after ? " and after" : "", refused);
+        if (refused >= 0)
+            cr_expect_str_eq(said, want, "k = %zu: the refusal said \"%s\"", k, said);
+        cr_expect_eq(retried, TG_OK, "k = %zu: op %d was refused again once memory was back",
+                     k, refused);
+        cr_expect_null(tg_registry_error(r), "k = %zu: a message after the last registration "
+                       "succeeded: %s", k, tg_registry_error(r));
+        cr_expect(registry_intact(r, o, NREG), "k = %zu%s: the registry lost an op or its "
+                  "name order", k, after ? " and after" : "");
+        tg_registry_free(r);
+    }
+    cr_expect_eq(a.live, 0, "registry, k = %zu%s: %lld bytes leaked", k,
+                 after ? " and after" : "", a.live);
+    cr_expect_eq(a.bad_osize, 0, "registry, k = %zu: %zu frees with a wrong old size", k,
+                 a.bad_osize);
+    return a.failures > 0;
+}
+
+static void registry_walk(int after)
+{
+    reg_ops *o = reg_ops_new();
+    size_t k = 1;
+    while (k < MAX_K && registry_failing_at(o, k, after)) k++;
+    cr_expect_lt(k, MAX_K, "the registry never completed");
+    cr_expect_gt(k, (size_t)NREG, "only %zu allocations for %d ops: the hook is bypassed?",
+                 k - 1, NREG);
+    cr_log_info("oom: %zu failure points exercised in the registry (%s)", k - 1,
+                after ? "every allocation refused from the k-th on" : "one refused allocation "
+                "each");
+    free(o);
+}
+
+Test(oom, registry_each_failed_allocation_is_reported_and_recoverable) { registry_walk(0); }
+
+Test(oom, registry_an_allocator_that_stays_exhausted_is_survived) { registry_walk(1); }
+
+Test(oom, registry_new_with_needs_an_allocator)
+{
+    cr_expect_null(tg_registry_new_with(NULL, NULL));
+}

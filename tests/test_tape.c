@@ -307,3 +307,45 @@ Test(tape, stale_handles_after_reset_are_detected)
     cr_expect_str_eq(tg_tape_error(t), "add: operand 2 is stale (recorded before tg_tape_reset)");
     tg_tape_free(t);
 }
+
+/* Labels set in no particular node order, moved to other nodes after a reset, and set again
+ * the same way: each node keeps the name last given it, and messages name nodes by it. */
+Test(tape, labels_set_out_of_node_order_and_moved_name_the_right_nodes)
+{
+    enum { N = 50 };
+    th_alloc a;
+    tg_tape *t = counted_tape(&a);
+    char name[16], want[96];
+    for (int pass = 0; pass < 3; pass++) {
+        int shift = pass > 0; /* after the first reset, node i is called n<i+1> */
+        size_t before = a.calls;
+        tg_tape_reset(t);
+        tg_var p = tg_param(t, 1.0), v[N];
+        for (int i = 0; i < N; i++) v[i] = tg_exp(p);
+        for (int k = 0; k < N; k++) {
+            int i = (k * 17 + 5 * pass) % N;
+            snprintf(name, sizeof name, "n%d", (i + shift) % N);
+            tg_label(v[i], name);
+        }
+        cr_assert_eq(tg_tape_status(t), TG_OK, "pass %d: %s", pass + 1, tg_tape_error(t));
+        for (int i = 0; i < N; i++) {
+            snprintf(name, sizeof name, "n%d", (i + shift) % N);
+            cr_expect_str_eq(tg_label_of(v[i]), name, "pass %d: node #%u", pass + 1,
+                             v[i].index);
+            cr_expect_eq(tg_tape_find(t, name).index, v[i].index, "pass %d: '%s' finds #%u, "
+                         "not #%u", pass + 1, name, tg_tape_find(t, name).index, v[i].index);
+        }
+        cr_expect_null(tg_label_of(p), "pass %d: the unlabelled leaf is called %s", pass + 1,
+                       tg_label_of(p));
+        tg_set(v[7], 2.0);
+        snprintf(want, sizeof want, "tg_set: node 'n%d' is a exp, not a leaf (only tg_param and "
+                 "tg_const nodes can be set)", 7 + shift);
+        cr_expect_str_eq(tg_tape_error(t), want, "pass %d", pass + 1);
+        if (pass == 2)
+            cr_expect_eq(a.calls - before, 0, "labelling as before the reset made %zu allocator "
+                         "calls", a.calls - before);
+    }
+    tg_tape_free(t);
+    cr_expect_eq(a.live, 0, "%lld bytes leaked", a.live);
+    cr_expect_eq(a.bad_osize, 0, "%zu frees with a wrong old size", a.bad_osize);
+}
