@@ -41,7 +41,11 @@ typedef struct tg_tensor {
 
 #define TG_NONE_OFF ((size_t)-1)
 
-typedef struct tg_label_entry tg_label_entry;
+/* A label's record in the tape's name table (its name is the table's copy); label.c. */
+typedef struct tg_label_entry {
+    uint32_t node;
+    uint32_t epoch; /* live while it equals the tape's */
+} tg_label_entry;
 
 struct tg_tape {
     union { /* the head first, as the inline recording path sees it (tapegrad_op.h) */
@@ -200,9 +204,6 @@ tg_node *tg_resolve_on(tg_tape *t, tg_var v, const char *who, const char *what);
 /* ---- label.c ---- */
 /* "'z1[3]'" if labelled, else "#12": names a node in messages. */
 const char *tg_node_name(const tg_tape *t, uint32_t i, char *buf, size_t size);
-/* A new tape's empty label table; freeing every label and the memory they hold. */
-void tg_labels_init(tg_tape *t);
-void tg_labels_clear(tg_tape *t);
 
 /* ---- node.c: tensor entries, views, leaves ---- */
 /* A new tg_tensor entry of v's rank and shape (and attributes) with room for its values;

@@ -6,25 +6,6 @@
 
 #include "internal.h"
 
-/* A label's record in the tape's table; its name is the table's copy. */
-struct tg_label_entry {
-    uint32_t node;
-    uint32_t epoch; /* live while it equals the tape's */
-};
-
-void tg_labels_init(tg_tape *t)
-{
-    tg_table_init(&t->labels, sizeof(tg_label_entry), t->alloc, t->ud);
-}
-
-void tg_labels_clear(tg_tape *t)
-{
-    tg_table_clear(&t->labels);
-    tg_mem(t, t->by_node, (size_t)t->labels_cap * sizeof *t->by_node, 0);
-    t->by_node = NULL;
-    t->nlabels = t->labels_cap = 0;
-}
-
 /* ---- the entries in node order: by_node[0 .. nlabels) ---- */
 
 /* The first position whose entry's node is not below node. */

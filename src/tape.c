@@ -69,7 +69,7 @@ tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud)
     t->alloc = fn;
     t->ud = ud;
     t->epoch = 1;
-    tg_labels_init(t);
+    tg_table_init(&t->labels, sizeof(tg_label_entry), fn, ud);
     return t;
 }
 
@@ -78,7 +78,8 @@ tg_tape *tg_tape_new(void) { return tg_tape_new_with(default_alloc, NULL); }
 void tg_tape_free(tg_tape *t)
 {
     if (!t) return;
-    tg_labels_clear(t);
+    tg_table_clear(&t->labels);
+    tg_mem(t, t->by_node, (size_t)t->labels_cap * sizeof *t->by_node, 0);
     tg_mem(t, t->nodes, (size_t)t->cap * sizeof *t->nodes, 0);
     tg_mem(t, t->part, (size_t)t->part_cap * 2 * sizeof *t->part, 0);
     tg_mem(t, t->ext, (size_t)t->ext_cap * sizeof *t->ext, 0);
