@@ -176,6 +176,10 @@ static inline int tg_passes(double v, double g, double d)
 #define TG_ALWAYS_INLINE inline
 #endif
 
+/* ---- alloc.c ---- */
+/* The default allocator hook: realloc and free. */
+void *tg_default_alloc(void *ud, void *p, size_t osize, size_t nsize);
+
 /* ---- tape.c: memory, lifecycle, errors, handles, appending records ---- */
 void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize);
 int tg_grow(tg_tape *t, void **p, uint32_t *cap, uint32_t need, size_t elem);

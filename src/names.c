@@ -6,17 +6,6 @@
 
 #include "workbench.h"
 
-static void *std_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, nsize);
-}
-
 /* The table's hook, for the memory beside it. */
 static void *mem(const tg_table *tb, void *p, size_t osize, size_t nsize)
 {
@@ -70,7 +59,7 @@ tg_names *tg_names_new_with(tg_alloc_fn fn, void *ud)
     return n;
 }
 
-tg_names *tg_names_new(void) { return tg_names_new_with(std_alloc, NULL); }
+tg_names *tg_names_new(void) { return tg_names_new_with(tg_default_alloc, NULL); }
 
 void tg_names_free(tg_names *n)
 {
@@ -147,7 +136,7 @@ tg_defs *tg_defs_new_with(tg_alloc_fn fn, void *ud)
     return d;
 }
 
-tg_defs *tg_defs_new(void) { return tg_defs_new_with(std_alloc, NULL); }
+tg_defs *tg_defs_new(void) { return tg_defs_new_with(tg_default_alloc, NULL); }
 
 void tg_defs_free(tg_defs *d)
 {

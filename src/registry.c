@@ -108,17 +108,6 @@ struct tg_registry {
     char msg[200]; /* the last tg_op_register's refusal, or "" */
 };
 
-static void *default_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, nsize);
-}
-
 static void *mem(tg_registry *r, void *p, size_t osize, size_t nsize)
 {
     return r->table.alloc(r->table.ud, p, osize, nsize);
@@ -156,7 +145,7 @@ tg_registry *tg_registry_new_with(tg_alloc_fn fn, void *ud)
     return r;
 }
 
-tg_registry *tg_registry_new(void) { return tg_registry_new_with(default_alloc, NULL); }
+tg_registry *tg_registry_new(void) { return tg_registry_new_with(tg_default_alloc, NULL); }
 
 void tg_registry_free(tg_registry *r)
 {

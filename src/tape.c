@@ -3,23 +3,11 @@
  * records in the order they were computed. See LICENSE. */
 #include <math.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 /* ---- memory: every byte goes through the tape's hook ---- */
-
-static void *default_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-    (void)ud;
-    (void)osize;
-    if (nsize == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, nsize);
-}
 
 void *tg_mem(tg_tape *t, void *p, size_t osize, size_t nsize)
 {
@@ -73,7 +61,7 @@ tg_tape *tg_tape_new_with(tg_alloc_fn fn, void *ud)
     return t;
 }
 
-tg_tape *tg_tape_new(void) { return tg_tape_new_with(default_alloc, NULL); }
+tg_tape *tg_tape_new(void) { return tg_tape_new_with(tg_default_alloc, NULL); }
 
 void tg_tape_free(tg_tape *t)
 {
