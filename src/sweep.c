@@ -58,7 +58,7 @@ static double *slot(tg_tape *t, uint32_t j, double *base, double *flags, int *fr
 }
 
 /* An active elementwise node's kept partials, or NULL when its op's are not kept. */
-static const double *ew_kept(const tg_tape *t, uint32_t i)
+static double *ew_kept(const tg_tape *t, uint32_t i)
 {
     const size_t poff = tg_node_tensor(t, &t->nodes[i])->poff;
     return poff == TG_NONE_OFF ? NULL : t->tpart + poff;
@@ -75,7 +75,7 @@ static void tensor_forward(tg_tape *t, uint32_t i, const tg_kink *k)
     if (op->infer)
         op->forward(&c);
     else
-        tg_ew_forward(op, &c, (double *)ew_kept(t, i));
+        tg_ew_forward(op, &c, ew_kept(t, i));
     if (k) {
         const double *now = tg_kinks_now(t, op, &c);
         if (!now) return;
@@ -175,15 +175,17 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
         if (!(a & TG_ACTIVE)) continue;
         if (gy == 0.0) continue;
         const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
+        const double *kept = &t->part[2 * (size_t)i]; /* for arity <= 2 */
         if (kind == TG_BINARY) {
-            const double p0 = tg_node_partial(t, nd, i, 0, in), p1 = tg_node_partial(t, nd, i, 1, in);
+            const double p0 = tg_node_partial(t, nd->op, kept, 0, in);
+            const double p1 = tg_node_partial(t, nd->op, kept, 1, in);
             if (!check || (isfinite(gy * p0) && isfinite(gy * p1))) {
                 pass_back(adj, &carry, in[1], prev, gy * p1);
                 pass_back(adj, &carry, in[0], prev, gy * p0);
                 continue;
             }
         } else if (kind == TG_UNARY) {
-            const double p0 = tg_node_partial(t, nd, i, 0, in);
+            const double p0 = tg_node_partial(t, nd->op, kept, 0, in);
             if (!check || isfinite(gy * p0)) {
                 pass_back(adj, &carry, in[0], prev, gy * p0);
                 continue;
@@ -197,8 +199,9 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
         /* more operands, or a non-finite contribution in anomaly mode */
         uint32_t idx[TG_MAX_ARITY];
         int k = tg_node_inputs(t, nd, idx);
+        const double *kept_n = tg_node_kept(t, nd, i);
         for (int j = 0; j < k; j++) {
-            const double p = tg_node_partial(t, nd, i, j, idx), g = gy * p;
+            const double p = tg_node_partial(t, nd->op, kept_n, j, idx), g = gy * p;
             if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
                 return backward_anomaly(t, i, j, p);
             pass_back(adj, &carry, idx[j], prev, g);
@@ -339,12 +342,13 @@ tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
         if (kind == TG_LEAF || !(a & TG_ACTIVE)) continue;
         const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
+        const double *kept = &t->part[2 * (size_t)i]; /* for arity <= 2 */
         double dy = 0.0;
         if (kind == TG_BINARY) {
-            tangent_term(&dy, tg_node_partial(t, nd, i, 0, in), tan[in[0]]);
-            tangent_term(&dy, tg_node_partial(t, nd, i, 1, in), tan[in[1]]);
+            tangent_term(&dy, tg_node_partial(t, nd->op, kept, 0, in), tan[in[0]]);
+            tangent_term(&dy, tg_node_partial(t, nd->op, kept, 1, in), tan[in[1]]);
         } else if (kind == TG_UNARY) {
-            tangent_term(&dy, tg_node_partial(t, nd, i, 0, in), tan[in[0]]);
+            tangent_term(&dy, tg_node_partial(t, nd->op, kept, 0, in), tan[in[0]]);
         } else if (a & TG_TENSOR) {
             tg_status st = tensor_jvp(t, i);
             if (st) return st;
@@ -352,7 +356,9 @@ tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         } else {
             uint32_t idx[TG_MAX_ARITY];
             int k = tg_node_inputs(t, nd, idx);
-            for (int j = 0; j < k; j++) tangent_term(&dy, tg_node_partial(t, nd, i, j, idx), tan[idx[j]]);
+            const double *kept_n = tg_node_kept(t, nd, i);
+            for (int j = 0; j < k; j++)
+                tangent_term(&dy, tg_node_partial(t, nd->op, kept_n, j, idx), tan[idx[j]]);
         }
         tan[i] = dy;
     }
