@@ -212,14 +212,16 @@ TG_API tg_var tg_apply2_general(const tg_op_def *op, tg_var a, tg_var b);
 
 /* Write node n of h (room checked by the caller): the one place a node record is written. */
 TG_INLINE tg_var tg_node_put(tg_tape_head *h, const tg_op_def *op, uint32_t in0,
-                                 uint32_t in1, double v)
+                             uint32_t in1, double v)
 {
-    tg_node *nd = &h->nodes[h->n];
+    const uint32_t i = h->n, epoch = h->epoch; /* read before the stores, which may alias */
+    tg_node *nd = &h->nodes[i];
     nd->op = op;
     nd->in[0] = in0;
     nd->in[1] = in1;
     nd->v = v;
-    tg_var r = {(tg_tape *)(void *)h, h->n++, h->epoch};
+    h->n = i + 1;
+    tg_var r = {(tg_tape *)(void *)h, i, epoch};
     return r;
 }
 

@@ -129,7 +129,7 @@ static inline int tg_node_inputs(const tg_tape *t, const tg_node *nd, uint32_t *
 /* ---- partials: how the sweeps have dy/dx[j], in whichever form the op keeps them ---- */
 
 /* Where active node i keeps its partials (arity of them): NULL when its op's are not kept. */
-static inline const double *tg_node_kept(const tg_tape *t, const tg_node *nd, uint32_t i)
+static inline double *tg_node_kept(const tg_tape *t, const tg_node *nd, uint32_t i)
 {
     if (nd->op->partials != TG_PARTIALS_KEPT) return NULL;
     return tg_node_kind(nd) == TG_NARY ? &t->pext[nd->in[0] & TG_INDEX] : &t->part[2 * (size_t)i];

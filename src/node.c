@@ -214,11 +214,15 @@ static double *one_value(tg_var v, const char *who)
 
 void tg_set(tg_var leaf, double v)
 {
-    tg_node *nd = tg_resolve(leaf, "tg_set");
-    if (nd && nd->op == &tg_leaf_const && !tg_node_is_tensor(nd)) { /* an input changes */
-        nd->v = v;
-        return;
+    tg_tape *t = leaf.tape;
+    if (t && tg_live(t, leaf)) { /* the common case, a scalar leaf, without a call */
+        tg_node *nd = &t->nodes[leaf.index];
+        if (tg_node_is_leaf(nd) && !tg_node_is_tensor(nd)) {
+            nd->v = v;
+            return;
+        }
     }
+    tg_node *nd = tg_resolve(leaf, "tg_set");
     if (!nd) return;
     if (!tg_node_is_leaf(nd)) {
         char nm[64];

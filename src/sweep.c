@@ -174,9 +174,9 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
         /* a zero adjoint passes nothing back, so 0 * Inf never reaches an input */
         if (!(a & TG_ACTIVE)) continue;
         if (gy == 0.0) continue;
-        const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
-        const double *kept = &t->part[2 * (size_t)i]; /* for arity <= 2 */
         if (kind == TG_BINARY) {
+            const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
+            const double *kept = &t->part[2 * (size_t)i];
             const double p0 = tg_node_partial(t, nd->op, kept, 0, in);
             const double p1 = tg_node_partial(t, nd->op, kept, 1, in);
             if (!check || (isfinite(gy * p0) && isfinite(gy * p1))) {
@@ -185,7 +185,8 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
                 continue;
             }
         } else if (kind == TG_UNARY) {
-            const double p0 = tg_node_partial(t, nd->op, kept, 0, in);
+            const uint32_t in[2] = {a & TG_INDEX, 0};
+            const double p0 = tg_node_partial(t, nd->op, &t->part[2 * (size_t)i], 0, in);
             if (!check || isfinite(gy * p0)) {
                 pass_back(adj, &carry, in[0], prev, gy * p0);
                 continue;
@@ -377,6 +378,14 @@ double tg_tangent(tg_var v)
 
 /* ---- replay ---- */
 
+/* Kink entry *k (the one for node *node), moving *k and *node on to the next entry. */
+static inline const tg_kink *next(const tg_tape *t, uint32_t *k, uint32_t *node)
+{
+    const tg_kink *kink = &t->kinks[(*k)++];
+    *node = *k < t->nkinks ? t->kinks[*k].node : UINT32_MAX;
+    return kink;
+}
+
 /* The replay loop; check (anomaly mode) is a constant in each of its two copies. */
 static TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check)
 {
@@ -391,10 +400,8 @@ static TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check)
             prev = nd->v;
             continue;
         }
-        const tg_kink *kink = i == next_kink ? &t->kinks[k] : NULL;
-        if (kink) next_kink = ++k < t->nkinks ? t->kinks[k].node : UINT32_MAX;
         if (a & TG_TENSOR) { /* before reading inputs: its in[0] is an offset into ext */
-            tensor_forward(t, i, kink);
+            tensor_forward(t, i, i == next_kink ? next(t, &k, &next_kink) : NULL);
             if (t->status) return t->status;
             continue;
         }
@@ -413,14 +420,14 @@ static TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check)
                 x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
             }
         }
-        prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? (double *)tg_node_kept(t, nd, i) : NULL);
+        prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? tg_node_kept(t, nd, i) : NULL);
         if (check && !isfinite(prev)) {
             tg_report_nonfinite(t, nd->op, n, x, prev, i);
             if (t->status) return t->status;
         }
-        if (kink) {
+        if (i == next_kink) {
             const double s = nd->op->branch(x);
-            tg_kinks_keep(t, kink, &s, 1, 1);
+            tg_kinks_keep(t, next(t, &k, &next_kink), &s, 1, 1);
         }
     }
     return TG_OK;
