@@ -1,4 +1,5 @@
-/* shape.c - shapes: NumPy broadcasting and formatting shapes for messages. See LICENSE. */
+/* shape.c - shapes: NumPy broadcasting, axes, the ready-made infers of the op contract, and
+ * formatting shapes for messages. See LICENSE. */
 #include <stdio.h>
 
 #include "internal.h"
@@ -34,6 +35,22 @@ int tg_broadcast(const tg_view *in, int n, tg_view *out)
         out->n *= (size_t)size;
     }
     return 0;
+}
+
+int tg_axis(int rank, int axis)
+{
+    if (axis < -rank || axis >= rank) return -1;
+    return axis < 0 ? axis + rank : axis;
+}
+
+tg_span tg_view_span(const tg_view *x, int axis)
+{
+    tg_span s = {tg_axis(x->rank, axis), 1, x->n, 1};
+    if (s.axis < 0) return s;
+    s.len = (size_t)x->shape[s.axis];
+    for (int d = 0; d < s.axis; d++) s.outer *= (size_t)x->shape[d];
+    for (int d = s.axis + 1; d < x->rank; d++) s.inner *= (size_t)x->shape[d];
+    return s;
 }
 
 tg_status tg_infer_last_axis(tg_op_ctx *c)
