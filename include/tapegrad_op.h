@@ -164,6 +164,9 @@ TG_API tg_span tg_view_span(const tg_view *x, int axis);
 /* shape(y) = shape(x), rank(x) >= 1, no attributes: ops that run along the last axis of one
  * operand (softmax, log_softmax). */
 TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
+/* shape(y) = shape(x) without the axis (keepdims 0) or with it as 1 (keepdims 1), attributes
+ * {axis, keepdims} with axis as tg_axis takes it: reductions along an axis (max; sum). */
+TG_API tg_status tg_infer_reduce_axis(tg_op_ctx *c);
 
 /* "[2,3]" ("[]" for a scalar): v's shape for messages, written into buf. Returns buf. */
 TG_API const char *tg_view_shape(const tg_view *v, char *buf, size_t size);

@@ -18,35 +18,6 @@
 /* x as [outer, len, inner] around the reduced axis. */
 static tg_span span_of(const tg_op_ctx *c) { return tg_view_span(&c->in[0], c->attr[0]); }
 
-static tg_status max_infer(tg_op_ctx *c)
-{
-    const tg_view *x = &c->in[0];
-    char sx[48];
-    if (c->nattr != 2) {
-        snprintf(c->msg, c->msgsize, "takes attributes {axis, keepdims}, got %d (x is %s)",
-                 c->nattr, tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    int axis = c->attr[0], keep = c->attr[1];
-    if (axis < -x->rank || axis >= x->rank) {
-        snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d (x is %s)", axis,
-                 x->rank, tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (keep != 0 && keep != 1) {
-        snprintf(c->msg, c->msgsize, "keepdims is %d, not 0 or 1 (x is %s)", keep,
-                 tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (axis < 0) axis += x->rank;
-    c->out.rank = 0;
-    for (int d = 0; d < x->rank; d++) {
-        if (d != axis) c->out.shape[c->out.rank++] = x->shape[d];
-        else if (keep) c->out.shape[c->out.rank++] = 1;
-    }
-    return TG_OK;
-}
-
 /* The offset in x of the first arg-max of output element (o, i): the first NaN if any. */
 static size_t argmax(const tg_span *s, const double *x, size_t o, size_t i)
 {
@@ -118,8 +89,8 @@ static tg_var max_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 const tg_op_def tg_op_max = {.name = "max", .arity = 1,
                              .math = "y = max x along an axis; dy/dx = 1 at the first arg-max, "
                                      "0 elsewhere",
-                             .infer = max_infer, .forward = max_forward, .vjp = max_vjp,
-                             .jvp = max_jvp, .choose = max_choose,
+                             .infer = tg_infer_reduce_axis, .forward = max_forward,
+                             .vjp = max_vjp, .jvp = max_jvp, .choose = max_choose,
                              .vjp_graph = max_vjp_graph};
 
 tg_var tg_max_axis(tg_var x, int axis, int keepdims)

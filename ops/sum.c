@@ -15,22 +15,8 @@ static tg_span span_of(const tg_op_ctx *c)
 
 static tg_status sum_infer(tg_op_ctx *c)
 {
-    const tg_view *x = &c->in[0];
-    if (c->nattr == 0) { /* every element: a scalar */
-        c->out.rank = 0;
-        return TG_OK;
-    }
-    int axis = c->attr[0], keep = c->nattr > 1 && c->attr[1];
-    if (c->nattr != 2 || axis < -x->rank || axis >= x->rank || x->rank == 0) {
-        snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d", axis, x->rank);
-        return TG_ERR_ARG;
-    }
-    if (axis < 0) axis += x->rank;
-    c->out.rank = 0;
-    for (int d = 0; d < x->rank; d++) {
-        if (d != axis) c->out.shape[c->out.rank++] = x->shape[d];
-        else if (keep) c->out.shape[c->out.rank++] = 1;
-    }
+    if (c->nattr) return tg_infer_reduce_axis(c);
+    c->out.rank = 0; /* every element: a scalar */
     return TG_OK;
 }
 

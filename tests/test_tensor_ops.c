@@ -887,6 +887,8 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 20: return tg_add(x, tg_tensor_fill(t, 2, wide, 1.0));
     case 21: return tg_matmul(x, tg_tensor_fill(t, 1, &fourn, 1.0));
     case 22: return tg_matmul(x, z);
+    case 23: return tg_apply_attr(&tg_op_sum, 1, &x, 1, attr2);
+    case 24: return tg_sum_axis(x, 2, 1);
     default: return tg_tensor_param(t, 2, wide, NULL);
     }
 }
@@ -931,6 +933,8 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
         {TG_ERR_SHAPE, "matmul: operands must be matrices or batches of them (a is [3,4], b is "
                        "[4])"},
         {TG_ERR_SHAPE, "matmul: inner dimensions differ (a is [3,4], b is [3,5])"},
+        {TG_ERR_ARG, "sum: takes attributes {axis, keepdims}, got 1 (x is [3,4])"},
+        {TG_ERR_ARG, "sum: axis 2 is out of range for rank 2 (x is [3,4])"},
         {TG_ERR_ARG, "tg_tensor_param: data is NULL"},
     };
     double zeros[15] = {0};
