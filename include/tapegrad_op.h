@@ -164,6 +164,9 @@ TG_API tg_span tg_view_span(const tg_view *x, int axis);
 /* shape(y) = shape(x), rank(x) >= 1, no attributes: ops that run along the last axis of one
  * operand (softmax, log_softmax). */
 TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
+/* y a scalar, shape(x_j) = shape(x_1) for every operand (no broadcasting), no attributes:
+ * losses over elementwise pairs (mse, bce_with_logits). */
+TG_API tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c);
 /* shape(y) = shape(x) without the axis (keepdims 0) or with it as 1 (keepdims 1), attributes
  * {axis, keepdims} with axis as tg_axis takes it: reductions along an axis (max; sum). */
 TG_API tg_status tg_infer_reduce_axis(tg_op_ctx *c);

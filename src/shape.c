@@ -1,6 +1,7 @@
 /* shape.c - shapes: NumPy broadcasting, axes, the ready-made infers of the op contract, and
  * formatting shapes for messages. See LICENSE. */
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -91,6 +92,26 @@ tg_status tg_infer_last_axis(tg_op_ctx *c)
     }
     c->out.rank = x->rank;
     for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
+    return TG_OK;
+}
+
+tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c)
+{
+    const tg_view *x = &c->in[0];
+    char ops[OPERANDS_SIZE];
+    if (c->nattr != 0) {
+        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (%s)", c->nattr,
+                 operands(c, ops, sizeof ops));
+        return TG_ERR_ARG;
+    }
+    for (int j = 1; j < c->n; j++) {
+        const tg_view *v = &c->in[j];
+        if (v->rank == x->rank && !memcmp(v->shape, x->shape, (size_t)x->rank * sizeof *x->shape))
+            continue;
+        snprintf(c->msg, c->msgsize, "shapes differ (%s)", operands(c, ops, sizeof ops));
+        return TG_ERR_SHAPE;
+    }
+    c->out.rank = 0;
     return TG_OK;
 }
 

@@ -926,9 +926,8 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
         {TG_ERR_SHAPE, "cross_entropy: 4 labels for 3 rows of logits (logits are [3,5], labels "
                        "are [4])"},
         {TG_ERR_ARG, "cross_entropy: labels is NULL (logits are [3,5])"},
-        {TG_ERR_SHAPE, "mse: pred and target shapes differ (pred is [4,1], target is [4])"},
-        {TG_ERR_SHAPE, "bce_with_logits: logits and target shapes differ (logits are [3], target "
-                       "is [3,1])"},
+        {TG_ERR_SHAPE, "mse: shapes differ (x1 is [4,1], x2 is [4])"},
+        {TG_ERR_SHAPE, "bce_with_logits: shapes differ (x1 is [3], x2 is [3,1])"},
         {TG_ERR_SHAPE, "add: shapes [3,4] and [5,4] do not broadcast"},
         {TG_ERR_SHAPE, "matmul: operands must be matrices or batches of them (a is [3,4], b is "
                        "[4])"},
