@@ -76,15 +76,20 @@ static const char *operands(const tg_op_ctx *c, char *buf, size_t size)
     return buf;
 }
 
+/* An infer that takes no attributes, given some. */
+static tg_status no_attributes(tg_op_ctx *c)
+{
+    char ops[OPERANDS_SIZE];
+    snprintf(c->msg, c->msgsize, "takes no attributes, got %d (%s)", c->nattr,
+             operands(c, ops, sizeof ops));
+    return TG_ERR_ARG;
+}
+
 tg_status tg_infer_last_axis(tg_op_ctx *c)
 {
     const tg_view *x = &c->in[0];
     char ops[OPERANDS_SIZE];
-    if (c->nattr != 0) {
-        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (%s)", c->nattr,
-                 operands(c, ops, sizeof ops));
-        return TG_ERR_ARG;
-    }
+    if (c->nattr != 0) return no_attributes(c);
     if (x->rank < 1) {
         snprintf(c->msg, c->msgsize, "needs rank 1 or more (it runs along the last axis), got "
                  "rank 0 (%s)", operands(c, ops, sizeof ops));
@@ -98,16 +103,12 @@ tg_status tg_infer_last_axis(tg_op_ctx *c)
 tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c)
 {
     const tg_view *x = &c->in[0];
-    char ops[OPERANDS_SIZE];
-    if (c->nattr != 0) {
-        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (%s)", c->nattr,
-                 operands(c, ops, sizeof ops));
-        return TG_ERR_ARG;
-    }
+    if (c->nattr != 0) return no_attributes(c);
     for (int j = 1; j < c->n; j++) {
         const tg_view *v = &c->in[j];
         if (v->rank == x->rank && !memcmp(v->shape, x->shape, (size_t)x->rank * sizeof *x->shape))
             continue;
+        char ops[OPERANDS_SIZE];
         snprintf(c->msg, c->msgsize, "shapes differ (%s)", operands(c, ops, sizeof ops));
         return TG_ERR_SHAPE;
     }
