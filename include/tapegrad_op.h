@@ -140,9 +140,36 @@ TG_API tg_var tg_tape_fail(tg_tape *t, tg_status s, const char *fmt, ...)
  * it ("<op>: operand k is stale (...)"). */
 TG_API tg_status tg_operand(tg_var v, const char *op, int k, tg_view *view);
 
-/* A ready-made infer for ops that work row by row along the last axis of one operand and
- * keep its shape (softmax, log_softmax): rank >= 1, no attributes. */
+/* ---- shapes for infer kernels and reverse rules ----
+ * Negative axes count from the end, as in NumPy; tg_axis is the one place that says so. */
+
+/* a' = a + rank for -rank <= a < 0, a for 0 <= a < rank; -1 (out of range) otherwise. */
+TG_API int tg_axis(int rank, int axis);
+
+/* A tensor around one axis as [outer, len, inner], row-major: element (o, k, i) is at
+ * (o * len + k) * inner + i. */
+typedef struct tg_span {
+    int axis;
+    size_t outer, len, inner;
+} tg_span;
+
+/* outer = prod shape[<axis], len = shape[axis], inner = prod shape[>axis], axis normalised by
+ * tg_axis; an axis out of range gives axis -1 and all of x as len (outer = inner = 1). */
+TG_API tg_span tg_view_span(const tg_view *x, int axis);
+
+/* Ready-made infers (use them as .infer, or call them from one). On error they return
+ * TG_ERR_ARG (attributes) or TG_ERR_SHAPE (shapes) with the operands' shapes in the message:
+ * "(x is [3,4])", or "(x1 is [4,1], x2 is [4])" for several operands. */
+
+/* shape(y) = shape(x), rank(x) >= 1, no attributes: ops that run along the last axis of one
+ * operand (softmax, log_softmax). */
 TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
+/* y a scalar, shape(x_j) = shape(x_1) for every operand (no broadcasting), no attributes:
+ * losses over elementwise pairs (mse, bce_with_logits). */
+TG_API tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c);
+/* shape(y) = shape(x) without the axis (keepdims 0) or with it as 1 (keepdims 1), attributes
+ * {axis, keepdims} with axis as tg_axis takes it: reductions along an axis (max; sum). */
+TG_API tg_status tg_infer_reduce_axis(tg_op_ctx *c);
 
 /* "[2,3]" ("[]" for a scalar): v's shape for messages, written into buf. Returns buf. */
 TG_API const char *tg_view_shape(const tg_view *v, char *buf, size_t size);

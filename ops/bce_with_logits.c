@@ -11,27 +11,8 @@
  * One node instead of five.  Nothing is saved.
  * Reverse rule as nodes: gx = (sigmoid(x) - t) * (gy / N), gt = -x * (gy / N). See LICENSE. */
 #include <math.h>
-#include <string.h>
 
 #include "tapegrad_op.h"
-
-static tg_status bce_with_logits_infer(tg_op_ctx *c)
-{
-    const tg_view *x = &c->in[0], *t = &c->in[1];
-    char sx[48], st[48];
-    if (c->nattr != 0) {
-        snprintf(c->msg, c->msgsize, "takes no attributes, got %d (logits are %s)", c->nattr,
-                 tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (x->rank != t->rank || memcmp(x->shape, t->shape, (size_t)x->rank * sizeof *x->shape)) {
-        snprintf(c->msg, c->msgsize, "logits and target shapes differ (logits are %s, target "
-                 "is %s)", tg_view_shape(x, sx, sizeof sx), tg_view_shape(t, st, sizeof st));
-        return TG_ERR_SHAPE;
-    }
-    c->out.rank = 0;
-    return TG_OK;
-}
 
 /* sigmoid(x) - t without cancellation against t = 1 for large x */
 static double residual(double x, double t)
@@ -84,7 +65,7 @@ static tg_var bce_with_logits_vjp_graph(const tg_var *x, tg_var y, tg_var gy, in
 const tg_op_def tg_op_bce_with_logits = {.name = "bce_with_logits", .arity = 2,
                                          .math = "y = mean(max(x,0) - x t + ln(1 + e^-|x|)); "
                                                  "gx = (sigmoid(x) - t) / N, gt = -x / N",
-                                         .infer = bce_with_logits_infer,
+                                         .infer = tg_infer_same_shape_to_scalar,
                                          .forward = bce_with_logits_forward,
                                          .vjp = bce_with_logits_vjp, .jvp = bce_with_logits_jvp,
                                          .vjp_graph = bce_with_logits_vjp_graph};

@@ -15,49 +15,11 @@
 
 #include "tapegrad_op.h"
 
-/* The reduced axis and the sizes around it: x is [outer, len, inner] in row-major order. */
-typedef struct { int axis; size_t outer, len, inner; } span;
-
-static span span_of(const tg_op_ctx *c)
-{
-    span s = {c->attr[0] < 0 ? c->attr[0] + c->in[0].rank : c->attr[0], 1, 0, 1};
-    s.len = (size_t)c->in[0].shape[s.axis];
-    for (int d = 0; d < s.axis; d++) s.outer *= (size_t)c->in[0].shape[d];
-    for (int d = s.axis + 1; d < c->in[0].rank; d++) s.inner *= (size_t)c->in[0].shape[d];
-    return s;
-}
-
-static tg_status max_infer(tg_op_ctx *c)
-{
-    const tg_view *x = &c->in[0];
-    char sx[48];
-    if (c->nattr != 2) {
-        snprintf(c->msg, c->msgsize, "takes attributes {axis, keepdims}, got %d (x is %s)",
-                 c->nattr, tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    int axis = c->attr[0], keep = c->attr[1];
-    if (axis < -x->rank || axis >= x->rank) {
-        snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d (x is %s)", axis,
-                 x->rank, tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (keep != 0 && keep != 1) {
-        snprintf(c->msg, c->msgsize, "keepdims is %d, not 0 or 1 (x is %s)", keep,
-                 tg_view_shape(x, sx, sizeof sx));
-        return TG_ERR_ARG;
-    }
-    if (axis < 0) axis += x->rank;
-    c->out.rank = 0;
-    for (int d = 0; d < x->rank; d++) {
-        if (d != axis) c->out.shape[c->out.rank++] = x->shape[d];
-        else if (keep) c->out.shape[c->out.rank++] = 1;
-    }
-    return TG_OK;
-}
+/* x as [outer, len, inner] around the reduced axis. */
+static tg_span span_of(const tg_op_ctx *c) { return tg_view_span(&c->in[0], c->attr[0]); }
 
 /* The offset in x of the first arg-max of output element (o, i): the first NaN if any. */
-static size_t argmax(const span *s, const double *x, size_t o, size_t i)
+static size_t argmax(const tg_span *s, const double *x, size_t o, size_t i)
 {
     size_t base = o * s->len * s->inner + i, best = base;
     for (size_t k = 0; k < s->len; k++) {
@@ -70,7 +32,7 @@ static size_t argmax(const span *s, const double *x, size_t o, size_t i)
 
 static void max_forward(tg_op_ctx *c)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t i = 0; i < s.inner; i++)
             c->out.x[o * s.inner + i] = c->in[0].x[argmax(&s, c->in[0].x, o, i)];
@@ -78,7 +40,7 @@ static void max_forward(tg_op_ctx *c)
 
 static void max_choose(const tg_op_ctx *c, double *choice)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t i = 0; i < s.inner; i++)
             choice[o * s.inner + i] = (double)argmax(&s, c->in[0].x, o, i);
@@ -86,7 +48,7 @@ static void max_choose(const tg_op_ctx *c, double *choice)
 
 static void max_vjp(tg_op_ctx *c)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t i = 0; i < s.inner; i++)
             c->gin[0][argmax(&s, c->in[0].x, o, i)] += c->gy[o * s.inner + i];
@@ -94,7 +56,7 @@ static void max_vjp(tg_op_ctx *c)
 
 static void max_jvp(tg_op_ctx *c)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t i = 0; i < s.inner; i++)
             c->dy[o * s.inner + i] = c->din[0][argmax(&s, c->in[0].x, o, i)];
@@ -114,7 +76,7 @@ static tg_var max_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     int shape[TG_MAX_RANK], keep[TG_MAX_RANK], attr[TG_MAX_ATTR];
     int rank = tg_shape(x[0], shape);
     tg_attr(y, attr);
-    int axis = attr[0] < 0 ? attr[0] + rank : attr[0], len = shape[axis];
+    int axis = tg_axis(rank, attr[0]), len = shape[axis];
     for (int d = 0; d < rank; d++) keep[d] = d == axis ? 1 : shape[d];
     tg_var one = tg_const_like(y, 1.0), yk = attr[1] ? y : tg_reshape(y, rank, keep);
     tg_var ties = tg_sub(one, tg_step(tg_sub(yk, x[0]))); /* 1 where x[k] == y */
@@ -127,8 +89,8 @@ static tg_var max_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 const tg_op_def tg_op_max = {.name = "max", .arity = 1,
                              .math = "y = max x along an axis; dy/dx = 1 at the first arg-max, "
                                      "0 elsewhere",
-                             .infer = max_infer, .forward = max_forward, .vjp = max_vjp,
-                             .jvp = max_jvp, .choose = max_choose,
+                             .infer = tg_infer_reduce_axis, .forward = max_forward,
+                             .vjp = max_vjp, .jvp = max_jvp, .choose = max_choose,
                              .vjp_graph = max_vjp_graph};
 
 tg_var tg_max_axis(tg_var x, int axis, int keepdims)

@@ -9,15 +9,17 @@ static tg_status reshape_infer(tg_op_ctx *c)
 {
     size_t n = 1;
     char sy[48], sx[48];
+    c->out.rank = c->nattr;
+    for (int d = 0; d < c->nattr; d++) c->out.shape[d] = c->attr[d];
     for (int d = 0; d < c->nattr; d++) {
         if (c->attr[d] < 1) {
-            snprintf(c->msg, c->msgsize, "dimension %d of the new shape is %d", d, c->attr[d]);
+            snprintf(c->msg, c->msgsize, "dimension %d of the new shape %s is less than 1 (x is "
+                     "%s)", d, tg_view_shape(&c->out, sy, sizeof sy),
+                     tg_view_shape(&c->in[0], sx, sizeof sx));
             return TG_ERR_SHAPE;
         }
-        c->out.shape[d] = c->attr[d];
         n *= (size_t)c->attr[d];
     }
-    c->out.rank = c->nattr;
     if (n != c->in[0].n) {
         snprintf(c->msg, c->msgsize, "%zu elements cannot take shape %s (x is %s)", c->in[0].n,
                  tg_view_shape(&c->out, sy, sizeof sy), tg_view_shape(&c->in[0], sx, sizeof sx));

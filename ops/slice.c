@@ -20,17 +20,13 @@ typedef struct { int axis, start, m, len, pad; size_t outer, inner; } span;
 static int span_of(const tg_op_ctx *c, const tg_view *x, span *s)
 {
     const int *a = c->attr;
-    memset(s, 0, sizeof *s);
-    s->pad = c->nattr == 4;
-    s->axis = a[0] < 0 ? a[0] + x->rank : a[0];
-    if (s->axis < 0 || s->axis >= x->rank) return -1;
-    s->len = s->pad ? a[3] : x->shape[s->axis];
-    int start = a[1] < 0 ? a[1] + s->len : a[1], stop = a[2] < 0 ? a[2] + s->len : a[2];
-    s->outer = s->inner = 1;
-    for (int d = 0; d < s->axis; d++) s->outer *= (size_t)x->shape[d];
-    for (int d = s->axis + 1; d < x->rank; d++) s->inner *= (size_t)x->shape[d];
-    if (start < 0 || stop > s->len) return -1; /* outside */
-    if (start >= stop) return -2;              /* empty */
+    tg_span at = tg_view_span(x, a[0]);
+    int len = c->nattr == 4 ? a[3] : (int)at.len;
+    int start = a[1] < 0 ? a[1] + len : a[1], stop = a[2] < 0 ? a[2] + len : a[2];
+    *s = (span){.axis = at.axis, .len = len, .pad = c->nattr == 4, .outer = at.outer,
+                .inner = at.inner};
+    if (at.axis < 0 || start < 0 || stop > len) return -1; /* outside */
+    if (start >= stop) return -2;                           /* empty */
     s->start = start;
     s->m = stop - start;
     return 0;
@@ -47,7 +43,7 @@ static tg_status slice_infer(tg_op_ctx *c)
         return TG_ERR_ARG;
     }
     const int *a = c->attr;
-    if (a[0] < -x->rank || a[0] >= x->rank) {
+    if (tg_axis(x->rank, a[0]) < 0) {
         snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d (x is %s)", a[0],
                  x->rank, tg_view_shape(x, sx, sizeof sx));
         return TG_ERR_ARG;
@@ -123,7 +119,7 @@ static tg_var slice_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
     (void)i;
     int attr[TG_MAX_ATTR], shape[TG_MAX_RANK], nattr = tg_attr(y, attr);
-    int rank = tg_shape(x[0], shape), axis = attr[0] < 0 ? attr[0] + rank : attr[0];
+    int rank = tg_shape(x[0], shape), axis = tg_axis(rank, attr[0]);
     if (nattr == 4) return tg_apply_attr(&tg_op_slice, 1, &gy, 3, attr); /* pad -> slice */
     attr[3] = shape[axis]; /* slice -> pad back to x's length */
     return tg_apply_attr(&tg_op_slice, 1, &gy, 4, attr);

@@ -6,44 +6,23 @@
 
 #include "tapegrad_op.h"
 
-/* The summed axis and the sizes around it: x is [outer, len, inner] in row-major order. */
-typedef struct { int axis; size_t outer, len, inner; } span;
-
-static span span_of(const tg_op_ctx *c)
+/* x as [outer, len, inner] around the summed axis; with no axis, all of x is one run. */
+static tg_span span_of(const tg_op_ctx *c)
 {
-    span s = {-1, 1, c->in[0].n, 1};
-    if (c->nattr == 0) return s;
-    s.axis = c->attr[0] < 0 ? c->attr[0] + c->in[0].rank : c->attr[0];
-    s.len = (size_t)c->in[0].shape[s.axis];
-    for (int d = 0; d < s.axis; d++) s.outer *= (size_t)c->in[0].shape[d];
-    for (int d = s.axis + 1; d < c->in[0].rank; d++) s.inner *= (size_t)c->in[0].shape[d];
-    return s;
+    tg_span all = {-1, 1, c->in[0].n, 1};
+    return c->nattr ? tg_view_span(&c->in[0], c->attr[0]) : all;
 }
 
 static tg_status sum_infer(tg_op_ctx *c)
 {
-    const tg_view *x = &c->in[0];
-    if (c->nattr == 0) { /* every element: a scalar */
-        c->out.rank = 0;
-        return TG_OK;
-    }
-    int axis = c->attr[0], keep = c->nattr > 1 && c->attr[1];
-    if (c->nattr != 2 || axis < -x->rank || axis >= x->rank || x->rank == 0) {
-        snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d", axis, x->rank);
-        return TG_ERR_ARG;
-    }
-    if (axis < 0) axis += x->rank;
-    c->out.rank = 0;
-    for (int d = 0; d < x->rank; d++) {
-        if (d != axis) c->out.shape[c->out.rank++] = x->shape[d];
-        else if (keep) c->out.shape[c->out.rank++] = 1;
-    }
+    if (c->nattr) return tg_infer_reduce_axis(c);
+    c->out.rank = 0; /* every element: a scalar */
     return TG_OK;
 }
 
 static void sum_forward(tg_op_ctx *c)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     memset(c->out.x, 0, c->out.n * sizeof *c->out.x);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t k = 0; k < s.len; k++)
@@ -53,7 +32,7 @@ static void sum_forward(tg_op_ctx *c)
 
 static void sum_vjp(tg_op_ctx *c)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t k = 0; k < s.len; k++)
             for (size_t i = 0; i < s.inner; i++)
@@ -62,7 +41,7 @@ static void sum_vjp(tg_op_ctx *c)
 
 static void sum_jvp(tg_op_ctx *c)
 {
-    span s = span_of(c);
+    tg_span s = span_of(c);
     memset(c->dy, 0, c->out.n * sizeof *c->dy);
     for (size_t o = 0; o < s.outer; o++)
         for (size_t k = 0; k < s.len; k++)
@@ -77,7 +56,7 @@ static tg_var sum_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     (void)i;
     int shape[TG_MAX_RANK], attr[TG_MAX_ATTR], rank = tg_shape(x[0], shape);
     if (tg_attr(y, attr) == 2 && !attr[1] && rank > 0) {
-        int keep[TG_MAX_RANK], axis = attr[0] < 0 ? attr[0] + rank : attr[0];
+        int keep[TG_MAX_RANK], axis = tg_axis(rank, attr[0]);
         for (int d = 0; d < rank; d++) keep[d] = d == axis ? 1 : shape[d];
         gy = tg_reshape(gy, rank, keep);
     }

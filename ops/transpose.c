@@ -6,8 +6,10 @@
 static tg_status transpose_infer(tg_op_ctx *c)
 {
     const tg_view *x = &c->in[0];
+    char sx[48];
     if (x->rank < 2) {
-        snprintf(c->msg, c->msgsize, "needs rank 2 or more, got rank %d", x->rank);
+        snprintf(c->msg, c->msgsize, "needs rank 2 or more (it swaps the last two axes), got rank "
+                 "%d (x is %s)", x->rank, tg_view_shape(x, sx, sizeof sx));
         return TG_ERR_SHAPE;
     }
     c->out.rank = x->rank;

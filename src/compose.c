@@ -11,6 +11,6 @@ tg_var tg_mean(tg_var x)
 tg_var tg_mean_axis(tg_var x, int axis, int keepdims)
 {
     int shape[TG_MAX_RANK] = {1, 1, 1, 1}, rank = x.tape && tg_live(x.tape, x) ? tg_shape(x, shape) : 0;
-    int a = axis < 0 ? axis + rank : axis, len = a >= 0 && a < rank ? shape[a] : 1;
+    int a = tg_axis(rank, axis), len = a >= 0 ? shape[a] : 1;
     return tg_mul(tg_sum_axis(x, axis, keepdims), tg_const(x.tape, 1.0 / len));
 }

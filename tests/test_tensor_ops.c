@@ -856,6 +856,7 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     static const double half[3] = {0, 1.5, 2}, four[4] = {0, 1, 2, 3};
     int three = 3, fourn = 4, attr2[2] = {0, 1}, keep2[2] = {0, 2}, pad[4] = {0, 0, 2, 5};
     int cube[3] = {2, 3, 4}, col[2] = {4, 1}, tall[2] = {3, 1}, wide[2] = {5, 4};
+    int guess[2] = {-1, 4}; /* NumPy's "infer this dimension", which reshape does not do */
     tg_var in[2];
     switch (k) {
     case 0: return tg_slice(x, 2, 0, 1);
@@ -887,6 +888,10 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 20: return tg_add(x, tg_tensor_fill(t, 2, wide, 1.0));
     case 21: return tg_matmul(x, tg_tensor_fill(t, 1, &fourn, 1.0));
     case 22: return tg_matmul(x, z);
+    case 23: return tg_apply_attr(&tg_op_sum, 1, &x, 1, attr2);
+    case 24: return tg_sum_axis(x, 2, 1);
+    case 25: return tg_transpose(tg_tensor_fill(t, 1, &three, 1.0));
+    case 26: return tg_reshape(x, 2, guess);
     default: return tg_tensor_param(t, 2, wide, NULL);
     }
 }
@@ -924,13 +929,17 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
         {TG_ERR_SHAPE, "cross_entropy: 4 labels for 3 rows of logits (logits are [3,5], labels "
                        "are [4])"},
         {TG_ERR_ARG, "cross_entropy: labels is NULL (logits are [3,5])"},
-        {TG_ERR_SHAPE, "mse: pred and target shapes differ (pred is [4,1], target is [4])"},
-        {TG_ERR_SHAPE, "bce_with_logits: logits and target shapes differ (logits are [3], target "
-                       "is [3,1])"},
+        {TG_ERR_SHAPE, "mse: shapes differ (x1 is [4,1], x2 is [4])"},
+        {TG_ERR_SHAPE, "bce_with_logits: shapes differ (x1 is [3], x2 is [3,1])"},
         {TG_ERR_SHAPE, "add: shapes [3,4] and [5,4] do not broadcast"},
         {TG_ERR_SHAPE, "matmul: operands must be matrices or batches of them (a is [3,4], b is "
                        "[4])"},
         {TG_ERR_SHAPE, "matmul: inner dimensions differ (a is [3,4], b is [3,5])"},
+        {TG_ERR_ARG, "sum: takes attributes {axis, keepdims}, got 1 (x is [3,4])"},
+        {TG_ERR_ARG, "sum: axis 2 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_SHAPE, "transpose: needs rank 2 or more (it swaps the last two axes), got rank 1 "
+                       "(x is [3])"},
+        {TG_ERR_SHAPE, "reshape: dimension 0 of the new shape [-1,4] is less than 1 (x is [3,4])"},
         {TG_ERR_ARG, "tg_tensor_param: data is NULL"},
     };
     double zeros[15] = {0};
