@@ -143,16 +143,18 @@ static inline const double *tg_partials_at(const tg_op_def *op, int j, const dou
                                            size_t *step)
 {
     const int swap = op->partials == TG_PARTIALS_SWAP, keep = op->partials == TG_PARTIALS_KEPT;
+    const double *own = keep ? kept : op->dconst; /* the node's own partials, or the constants */
     *step = swap ? ostep : keep ? kstep : 0;
-    return swap ? other : keep ? kept + j : &op->dconst[j];
+    return swap ? other : own + j;
 }
 /* A scalar node's partial dy/dx[j]: op its op, kept where it keeps them (tg_node_kept; for
- * an op of arity <= 2 &part[2i] will do, read only when the op keeps them), idx its inputs. */
-static inline double tg_node_partial(const tg_tape *t, const tg_op_def *op, const double *kept,
-                                     int j, const uint32_t *idx)
+ * an op of arity <= 2 &part[2i] will do, read only when the op keeps them), idx its inputs
+ * in the tape's nodes. */
+static inline double tg_node_partial(const tg_node *nodes, const tg_op_def *op,
+                                     const double *kept, int j, const uint32_t *idx)
 {
     size_t step;
-    return *tg_partials_at(op, j, kept, 0, &t->nodes[idx[1 - j % 2]].v, 0, &step);
+    return *tg_partials_at(op, j, kept, 0, &nodes[idx[1 - j % 2]].v, 0, &step);
 }
 /* All of node i's partials into d[0 .. arity-1]. */
 static inline void tg_node_partials_get(const tg_tape *t, const tg_node *nd, uint32_t i,
@@ -160,7 +162,8 @@ static inline void tg_node_partials_get(const tg_tape *t, const tg_node *nd, uin
 {
     uint32_t idx[TG_MAX_ARITY];
     int n = tg_node_inputs(t, nd, idx);
-    for (int j = 0; j < n; j++) d[j] = tg_node_partial(t, nd->op, tg_node_kept(t, nd, i), j, idx);
+    const double *kept = tg_node_kept(t, nd, i);
+    for (int j = 0; j < n; j++) d[j] = tg_node_partial(t->nodes, nd->op, kept, j, idx);
 }
 /* Whether the contribution v = g * d (an adjoint or tangent times a partial) is passed on:
  * always, unless it is the NaN of 0 * Inf (a zero factor passes nothing on). v is tested

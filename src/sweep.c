@@ -162,6 +162,7 @@ static inline void pass_back(double *adj, double *carry, uint32_t j, uint32_t pr
 static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int check)
 {
     const tg_node *nodes = t->nodes;
+    const double *part = t->part;
     double *adj = t->adj;
     double carry = 0.0;
     for (uint32_t i = n; i-- > 0;) {
@@ -176,9 +177,9 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
         if (gy == 0.0) continue;
         if (kind == TG_BINARY) {
             const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
-            const double *kept = &t->part[2 * (size_t)i];
-            const double p0 = tg_node_partial(t, nd->op, kept, 0, in);
-            const double p1 = tg_node_partial(t, nd->op, kept, 1, in);
+            const double *kept = &part[2 * (size_t)i];
+            const double p0 = tg_node_partial(nodes, nd->op, kept, 0, in);
+            const double p1 = tg_node_partial(nodes, nd->op, kept, 1, in);
             if (!check || (isfinite(gy * p0) && isfinite(gy * p1))) {
                 pass_back(adj, &carry, in[1], prev, gy * p1);
                 pass_back(adj, &carry, in[0], prev, gy * p0);
@@ -186,7 +187,7 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
             }
         } else if (kind == TG_UNARY) {
             const uint32_t in[2] = {a & TG_INDEX, 0};
-            const double p0 = tg_node_partial(t, nd->op, &t->part[2 * (size_t)i], 0, in);
+            const double p0 = tg_node_partial(nodes, nd->op, &part[2 * (size_t)i], 0, in);
             if (!check || isfinite(gy * p0)) {
                 pass_back(adj, &carry, in[0], prev, gy * p0);
                 continue;
@@ -202,7 +203,7 @@ static TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int chec
         int k = tg_node_inputs(t, nd, idx);
         const double *kept_n = tg_node_kept(t, nd, i);
         for (int j = 0; j < k; j++) {
-            const double p = tg_node_partial(t, nd->op, kept_n, j, idx), g = gy * p;
+            const double p = tg_node_partial(nodes, nd->op, kept_n, j, idx), g = gy * p;
             if (check && !isfinite(g) && isfinite(gy) && (nodes[idx[j]].in[0] & TG_ACTIVE))
                 return backward_anomaly(t, i, j, p);
             pass_back(adj, &carry, idx[j], prev, g);
@@ -338,18 +339,19 @@ tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
         dx += w.n;
     }
     const tg_node *nodes = t->nodes;
+    const double *part = t->part;
     for (uint32_t i = 0; i < t->n; i++) {
         const tg_node *nd = &nodes[i];
         const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
         if (kind == TG_LEAF || !(a & TG_ACTIVE)) continue;
         const uint32_t in[2] = {a & TG_INDEX, b & TG_INDEX};
-        const double *kept = &t->part[2 * (size_t)i]; /* for arity <= 2 */
+        const double *kept = &part[2 * (size_t)i]; /* for arity <= 2 */
         double dy = 0.0;
         if (kind == TG_BINARY) {
-            tangent_term(&dy, tg_node_partial(t, nd->op, kept, 0, in), tan[in[0]]);
-            tangent_term(&dy, tg_node_partial(t, nd->op, kept, 1, in), tan[in[1]]);
+            tangent_term(&dy, tg_node_partial(nodes, nd->op, kept, 0, in), tan[in[0]]);
+            tangent_term(&dy, tg_node_partial(nodes, nd->op, kept, 1, in), tan[in[1]]);
         } else if (kind == TG_UNARY) {
-            tangent_term(&dy, tg_node_partial(t, nd->op, kept, 0, in), tan[in[0]]);
+            tangent_term(&dy, tg_node_partial(nodes, nd->op, kept, 0, in), tan[in[0]]);
         } else if (a & TG_TENSOR) {
             tg_status st = tensor_jvp(t, i);
             if (st) return st;
@@ -359,7 +361,7 @@ tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx)
             int k = tg_node_inputs(t, nd, idx);
             const double *kept_n = tg_node_kept(t, nd, i);
             for (int j = 0; j < k; j++)
-                tangent_term(&dy, tg_node_partial(t, nd->op, kept_n, j, idx), tan[idx[j]]);
+                tangent_term(&dy, tg_node_partial(nodes, nd->op, kept_n, j, idx), tan[idx[j]]);
         }
         tan[i] = dy;
     }
@@ -378,59 +380,67 @@ double tg_tangent(tg_var v)
 
 /* ---- replay ---- */
 
-/* Kink entry *k (the one for node *node), moving *k and *node on to the next entry. */
-static inline const tg_kink *next(const tg_tape *t, uint32_t *k, uint32_t *node)
+/* Replay node i (of nodes, the tape's array): its value (and kept partials) from its inputs'
+ * values. prev is node i-1's
+ * value, kept in a register by the caller (most nodes consume it); kink is the node's kink
+ * entry, or NULL (a constant in the loop that walks the nodes between kinked ones, so that
+ * loop carries no kink test). Returns TG_OK or the error status. */
+static TG_ALWAYS_INLINE tg_status replay_node(tg_tape *t, tg_node *nodes, uint32_t i,
+                                              double *prev, const int check,
+                                              const tg_kink *kink)
 {
-    const tg_kink *kink = &t->kinks[(*k)++];
-    *node = *k < t->nkinks ? t->kinks[*k].node : UINT32_MAX;
-    return kink;
-}
-
-/* The replay loop; check (anomaly mode) is a constant in each of its two copies. */
-static TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check)
-{
-    tg_node *nodes = t->nodes;
-    const uint32_t nn = t->n;
-    uint32_t k = 0, next_kink = t->nkinks ? t->kinks[0].node : UINT32_MAX;
-    double prev = 0.0; /* node i-1's value, kept in a register: most nodes consume it */
-    for (uint32_t i = 0; i < nn; i++) {
-        tg_node *nd = &nodes[i];
-        const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
-        if (kind == TG_LEAF) {
-            prev = nd->v;
-            continue;
-        }
-        if (a & TG_TENSOR) { /* before reading inputs: its in[0] is an offset into ext */
-            tensor_forward(t, i, i == next_kink ? next(t, &k, &next_kink) : NULL);
-            if (t->status) return t->status;
-            continue;
-        }
-        uint32_t idx[TG_MAX_ARITY];
-        double x[TG_MAX_ARITY];
-        int n;
-        if (kind == TG_NARY) { /* in[0] is an offset into ext, not a node */
-            n = tg_node_inputs(t, nd, idx);
-            for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;
-        } else {
-            n = kind == TG_BINARY ? 2 : 1;
-            idx[0] = a & TG_INDEX;
-            x[0] = idx[0] == i - 1 ? prev : nodes[idx[0]].v;
-            if (n == 2) {
-                idx[1] = b & TG_INDEX;
-                x[1] = idx[1] == i - 1 ? prev : nodes[idx[1]].v;
-            }
-        }
-        prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? tg_node_kept(t, nd, i) : NULL);
-        if (check && !isfinite(prev)) {
-            tg_report_nonfinite(t, nd->op, n, x, prev, i);
-            if (t->status) return t->status;
-        }
-        if (i == next_kink) {
-            const double s = nd->op->branch(x);
-            tg_kinks_keep(t, next(t, &k, &next_kink), &s, 1, 1);
+    tg_node *nd = &nodes[i];
+    const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
+    if (kind == TG_LEAF) {
+        *prev = nd->v;
+        return TG_OK;
+    }
+    if (a & TG_TENSOR) { /* before reading inputs: its in[0] is an offset into ext */
+        tensor_forward(t, i, kink);
+        return t->status;
+    }
+    uint32_t idx[TG_MAX_ARITY];
+    double x[TG_MAX_ARITY];
+    int n;
+    if (kind == TG_NARY) { /* in[0] is an offset into ext, not a node */
+        n = tg_node_inputs(t, nd, idx);
+        for (int j = 0; j < n; j++) x[j] = nodes[idx[j]].v;
+    } else {
+        n = kind == TG_BINARY ? 2 : 1;
+        idx[0] = a & TG_INDEX;
+        x[0] = idx[0] == i - 1 ? *prev : nodes[idx[0]].v;
+        if (n == 2) {
+            idx[1] = b & TG_INDEX;
+            x[1] = idx[1] == i - 1 ? *prev : nodes[idx[1]].v;
         }
     }
+    *prev = nd->v = nd->op->eval(x, a & TG_ACTIVE ? tg_node_kept(t, nd, i) : NULL);
+    if (check && !isfinite(*prev)) {
+        tg_report_nonfinite(t, nd->op, n, x, *prev, i);
+        if (t->status) return t->status;
+    }
+    if (kink) {
+        const double s = nd->op->branch(x);
+        tg_kinks_keep(t, kink, &s, 1, 1);
+    }
     return TG_OK;
+}
+
+/* The replay loop, run between kinked nodes; check (anomaly mode) is a constant in each of
+ * its two copies. */
+static TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check)
+{
+    tg_node *nodes = t->nodes; /* replay records nothing: the arrays stay where they are */
+    const uint32_t nn = t->n;
+    double prev = 0.0;
+    uint32_t i = 0;
+    for (uint32_t k = 0;; k++) {
+        const uint32_t stop = k < t->nkinks ? t->kinks[k].node : nn;
+        for (; i < stop; i++)
+            if (replay_node(t, nodes, i, &prev, check, NULL)) return t->status;
+        if (i >= nn) return TG_OK;
+        if (replay_node(t, nodes, i++, &prev, check, &t->kinks[k])) return t->status;
+    }
 }
 
 tg_status tg_replay(tg_tape *t)
