@@ -76,12 +76,13 @@ TG_API tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name);
 
 /* Split ds into train and test (the last round(frac * n) of a seeded shuffle of the rows).
  * New arrays for both; ds is unchanged. On failure both are empty and hold the message:
- * TG_ERR_ARG when ds is NULL, has fewer than 2 rows or test_frac is not in (0, 1);
- * TG_ERR_NOMEM. */
+ * TG_ERR_ARG when ds is NULL, has fewer than 2 rows or test_frac is not in (0, 1), or train
+ * or test is NULL (then the other, if given, is empty and holds the message); TG_ERR_NOMEM. */
 TG_API tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed,
                                tg_dataset *train, tg_dataset *test);
 /* Scale every feature to mean 0, variance 1 using train's statistics (constant features are
- * only centred), applied to train and, when not NULL, test. */
+ * only centred), applied to train and, when not NULL, test. A NULL or empty train has no
+ * statistics: nothing changes. */
 TG_API void tg_data_standardize(tg_dataset *train, tg_dataset *test);
 TG_API void tg_data_free(tg_dataset *ds);
 
@@ -258,15 +259,16 @@ TG_API const char *tg_trainer_error(const tg_trainer *tr);
  * times the first epoch's (and 1e3 in value); another status with the tape's message. st may
  * be NULL. */
 TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
-/* The optimizer (to change lr between epochs). */
+/* The optimizer (to change lr between epochs); NULL for a NULL trainer. */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
 
 /* Mean loss and accuracy (classification: arg-max of the outputs, or output > 0 for a single
  * bce output; regression: acc = NaN) of m on ds, weights as constants (nothing is
  * differentiated). acc or loss may be NULL. TG_OK, or the status with its message left in m
  * (tg_mlp_error): the tape's (data that does not fit the model: "matmul: inner dimensions
- * differ ..."; a loss expression that does not parse), "tg_evaluate: the model has no layers"
- * (TG_ERR_ARG), "tg_evaluate: out of memory". */
+ * differ ..."; a loss expression that does not parse), "tg_evaluate: the model has no layers",
+ * "tg_evaluate: the data set is NULL", "tg_evaluate: opts is NULL" (TG_ERR_ARG),
+ * "tg_evaluate: out of memory". A NULL m: TG_ERR_ARG (no message: nowhere to keep it). */
 TG_API tg_status tg_evaluate(tg_mlp *m, const tg_dataset *ds, tg_loss loss, double *acc,
                              double *mean_loss);
 /* The same with the loss of opts (loss_expr when set). */

@@ -349,6 +349,15 @@ static tg_status split_fail(tg_dataset *train, tg_dataset *test, tg_status st, c
 tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed, tg_dataset *train,
                         tg_dataset *test)
 {
+    if (!train || !test) { /* the message goes to the half that was given, if one was */
+        tg_dataset *half = train ? train : test;
+        if (half) {
+            memset(half, 0, sizeof *half);
+            snprintf(half->error, sizeof half->error, "tg_data_split: %s is NULL",
+                     train ? "test" : "train");
+        }
+        return TG_ERR_ARG;
+    }
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     char why[96] = "";
@@ -394,6 +403,7 @@ tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed, t
 
 void tg_data_standardize(tg_dataset *train, tg_dataset *test)
 {
+    if (!train || train->n < 1) return; /* no statistics to take: nothing changes */
     int d = train->d;
     for (int j = 0; j < d; j++) {
         double mean = 0, var = 0;

@@ -529,7 +529,7 @@ void tg_trainer_free(tg_trainer *tr)
     free(tr);
 }
 
-tg_optimizer *tg_trainer_optimizer(tg_trainer *tr) { return &tr->opt; }
+tg_optimizer *tg_trainer_optimizer(tg_trainer *tr) { return tr ? &tr->opt : NULL; }
 
 /* Record the step graph for n rows on s->t (the current batch and weights). */
 static void step_record(tg_trainer *tr, step *s, int n)
@@ -623,12 +623,17 @@ tg_status tg_evaluate(tg_mlp *m, const tg_dataset *ds, tg_loss loss, double *acc
 tg_status tg_evaluate_opts(tg_mlp *m, const tg_dataset *ds, const tg_train_opts *opts,
                            double *acc, double *mean_loss)
 {
-    tg_loss loss = opts->loss;
+    if (!m) return TG_ERR_ARG; /* no model to hold a message */
     m->error[0] = '\0';
-    if (m->nlayers < 1) {
-        snprintf(m->error, sizeof m->error, "tg_evaluate: the model has no layers");
+    const char *why = m->nlayers < 1 ? "the model has no layers"
+                      : !ds          ? "the data set is NULL"
+                      : !opts        ? "opts is NULL"
+                                     : NULL;
+    if (why) {
+        snprintf(m->error, sizeof m->error, "tg_evaluate: %s", why);
         return TG_ERR_ARG;
     }
+    tg_loss loss = opts->loss;
     int n = ds->n, d = ds->d, K = m->layer[m->nlayers - 1].out;
     tg_tape *t = tg_tape_new();
     double *tb = malloc((size_t)n * K * sizeof *tb);

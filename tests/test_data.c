@@ -171,3 +171,26 @@ Test(data, csv_negative_integer_labels_stay_a_classification)
     cr_assert_eq(ds.y[1], -1);
     tg_data_free(&ds);
 }
+
+/* Missing outputs and an empty training set are refused or left alone, never dereferenced. */
+Test(data, split_with_a_missing_half_and_standardize_of_nothing)
+{
+    tg_dataset ds, train, test;
+    cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
+    cr_expect_eq(tg_data_split(&ds, 0.25, 1, &train, NULL), TG_ERR_ARG);
+    cr_expect_str_eq(tg_data_error(&train), "tg_data_split: test is NULL");
+    cr_expect_eq(train.n, 0);
+    cr_expect_null(train.X);
+    cr_expect_eq(tg_data_split(&ds, 0.25, 1, NULL, &test), TG_ERR_ARG);
+    cr_expect_str_eq(tg_data_error(&test), "tg_data_split: train is NULL");
+    cr_expect_eq(tg_data_split(&ds, 0.25, 1, NULL, NULL), TG_ERR_ARG);
+
+    double x0 = ds.X[0];
+    tg_dataset empty = {0};
+    empty.d = ds.d;
+    tg_data_standardize(&empty, &ds); /* no statistics: ds is left as it was */
+    cr_expect_eq(ds.X[0], x0, "an empty train changed the test data: %.17g", ds.X[0]);
+    tg_data_standardize(NULL, &ds);
+    cr_expect_eq(ds.X[0], x0);
+    tg_data_free(&ds);
+}

@@ -603,3 +603,28 @@ Test(nn, expression_loss_matches_the_named_loss)
     tg_mlp_fini(&m);
     tg_data_free(&ds);
 }
+
+/* NULL where a model, data set or options belong: TG_ERR_ARG with the message on the model
+ * (nothing is dereferenced); a NULL trainer has no optimizer. */
+Test(nn, evaluate_and_trainer_refuse_null)
+{
+    tg_dataset ds;
+    tg_mlp m;
+    tg_activation act = {0};
+    act.op = &tg_op_tanh;
+    int w[3] = {2, 4, 2};
+    cr_assert_eq(tg_data_xor(&ds, 20, 1), TG_OK);
+    cr_assert_eq(tg_mlp_init(&m, 3, w, &act, 1), TG_OK);
+    double acc, loss;
+    cr_expect_eq(tg_evaluate(NULL, &ds, TG_LOSS_CROSS_ENTROPY, &acc, &loss), TG_ERR_ARG);
+    cr_expect_eq(tg_evaluate(&m, NULL, TG_LOSS_CROSS_ENTROPY, &acc, &loss), TG_ERR_ARG);
+    cr_expect_str_eq(tg_mlp_error(&m), "tg_evaluate: the data set is NULL");
+    cr_expect_eq(tg_evaluate_opts(&m, &ds, NULL, &acc, &loss), TG_ERR_ARG);
+    cr_expect_str_eq(tg_mlp_error(&m), "tg_evaluate: opts is NULL");
+    cr_expect_eq(tg_evaluate(&m, &ds, TG_LOSS_CROSS_ENTROPY, &acc, &loss), TG_OK, "%s",
+                 tg_mlp_error(&m));
+    cr_expect_null(tg_mlp_error(&m), "a success leaves no message: %s", tg_mlp_error(&m));
+    cr_expect_null(tg_trainer_optimizer(NULL));
+    tg_mlp_fini(&m);
+    tg_data_free(&ds);
+}
