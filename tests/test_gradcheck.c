@@ -450,6 +450,16 @@ Test(gradcheck, kinked_ops_take_the_documented_value_at_the_kink)
         cr_expect_eq(df, cases[i].want, "%s'(0) (slope %g): tg_diff gives %.17g, expected %g",
                      cases[i].op, cases[i].slope, df, cases[i].want);
     }
+    /* every built-in with a branch rule has its documented value pinned here: a new kinked op
+     * fails this test until its row is added above */
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (!op->branch) continue;
+        size_t k = 0;
+        while (k < sizeof cases / sizeof cases[0] && strcmp(cases[k].op, op->name)) k++;
+        cr_expect_lt(k, sizeof cases / sizeof cases[0], "%s has a branch rule but no pinned "
+                     "value at its kink in this test", op->name);
+    }
 }
 
 Test(gradcheck, check_grad_reports_a_kink_not_a_failure)
