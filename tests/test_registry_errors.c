@@ -49,6 +49,7 @@ static tg_registry *new_registry(void)
 static void expect_register(tg_registry *r, const tg_op_def *op, tg_status want, const char *msg)
 {
     int n0 = tg_registry_count(r);
+    const tg_op_def *held = op && op->name ? tg_registry_find(r, op->name) : NULL;
     tg_status st = tg_op_register(r, op);
     cr_expect_eq(st, want, "op %s: status %d (%s), expected %d (%s)",
                  op && op->name ? op->name : "(no name)", st, tg_status_str(st), want,
@@ -63,6 +64,9 @@ static void expect_register(tg_registry *r, const tg_op_def *op, tg_status want,
     cr_expect_str_eq(got, msg);
     cr_expect_eq(tg_registry_count(r), n0, "a refused op changed the count from %d to %d", n0,
                  tg_registry_count(r));
+    if (op && op->name) /* its name still finds what it found before, if anything */
+        cr_expect_eq(tg_registry_find(r, op->name), held, "op %s was refused, yet its name "
+                     "now finds another op", op->name);
 }
 
 Test(registry_errors, each_refusal_says_why)
