@@ -172,12 +172,6 @@ static inline int tg_passes(double v, double g, double d)
 {
     return v == v || (g != 0.0 && d != 0.0);
 }
-/* For loops specialised on a constant argument: each call gets its own copy. */
-#ifdef __GNUC__
-#define TG_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define TG_ALWAYS_INLINE inline
-#endif
 
 /* ---- alloc.c ---- */
 /* The default allocator hook: realloc and free. */
