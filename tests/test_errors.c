@@ -457,6 +457,7 @@ Test(errors, exp_overflow_without_anomaly_mode_is_inf_not_an_error)
     tg_tape_free(t);
 }
 
+/* The message docs/errors.md shows for TG_ERR_DOMAIN while recording. */
 Test(errors, anomaly_log_of_zero)
 {
     tg_tape *t = tg_tape_new();
@@ -540,7 +541,7 @@ Test(errors, anomaly_in_replay_blames_the_first_op_only)
     tg_tape_free(t);
 }
 
-/* The message docs/errors.md shows for TG_ERR_DOMAIN. */
+/* The message docs/errors.md shows for TG_ERR_DOMAIN on replay. */
 Test(errors, anomaly_in_replay_names_the_labelled_node)
 {
     tg_tape *t = tg_tape_new();
