@@ -1,7 +1,8 @@
 /* test_docs.c - the docs tell the truth, and keep telling it: every `$ tapegrad ...` example
- * in README.md and the pages of docs/ is run and must print what the page shows, and the
- * outputs the pages show for the docs/examples programs must be what those print. What may
- * differ between a page and a run is the convention below. See LICENSE. */
+ * in README.md and the pages of docs/ is run and must print what the page shows; the outputs
+ * the pages show for the docs/examples programs must be what those print; docs/cli.md has a
+ * section for every command naming every option of its --help. What may differ between a page
+ * and a run is the convention below. See LICENSE. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <libgen.h>
@@ -829,4 +830,109 @@ Test(docs, example_programs_print_what_the_pages_show)
                   "docs/examples/NAME.c -->");
     cr_assert_eq(p.failed, 0, "%d of %d blocks are not what their program prints (see above)",
                  p.failed, p.blocks);
+}
+
+/* ---- docs/cli.md: a section for every command, naming every option of its --help ---- */
+
+/* What `tapegrad ARGS` prints on stdout, malloc'd. */
+static char *stdout_of(const char *tg, const char *args)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", tg, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run %s", cmd);
+    size_t cap = 8192, n = 0, k;
+    char *buf = malloc(cap);
+    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0)
+        if ((n += k) + 1 == cap) buf = realloc(buf, cap *= 2);
+    buf[n] = '\0';
+    pclose(p);
+    return buf;
+}
+
+static int option_char(char c)
+{
+    return is_alnum(c) || c == '-';
+}
+
+/* Does text name the option opt (not as a part of a longer one, --seed in --seeds)? */
+static int names_option(const char *text, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (const char *p = strstr(text, opt); p; p = strstr(p + 1, opt))
+        if ((p == text || !option_char(p[-1])) && !option_char(p[n])) return 1;
+    return 0;
+}
+
+/* The text of docs/cli.md's sections about tapegrad CMD ("## `tapegrad CMD`" or
+ * "## `tapegrad CMD ...`", each up to the next "## " heading), malloc'd; NULL if none. */
+static char *cli_md_sections(const lines *md, const char *cmd)
+{
+    char head[96];
+    snprintf(head, sizeof head, "## `tapegrad %s", cmd);
+    size_t cap = 1024, len = 0;
+    char *text = NULL;
+    for (int k = 0; k < md->n; k++) {
+        const char *s = md->at[k];
+        if (!starts_with(s, head) || (s[strlen(head)] != '`' && s[strlen(head)] != ' ')) continue;
+        if (!text) text = calloc(cap, 1);
+        for (int j = k; j < md->n && (j == k || !starts_with(md->at[j], "## ")); j++) {
+            size_t sl = strlen(md->at[j]);
+            while (len + sl + 2 > cap) text = realloc(text, cap *= 2);
+            memcpy(text + len, md->at[j], sl);
+            len += sl;
+            text[len++] = '\n';
+            text[len] = '\0';
+        }
+    }
+    return text;
+}
+
+Test(docs, cli_md_has_a_section_naming_every_option_of_each_command)
+{
+    const char *tg = binary();
+    char *help = stdout_of(tg, "--help");
+    const char *p = strstr(help, "\ncommands:\n");
+    cr_assert_not_null(p, "no commands: list in tapegrad --help:\n%s", help);
+    char *doc = read_all("docs/cli.md");
+    cr_assert_not_null(doc, "no docs/cli.md (run from the repository root)");
+    lines md = split_lines(doc);
+    int commands = 0, options = 0, missing = 0;
+    for (p += strlen("\ncommands:\n"); starts_with(p, "  "); p = strchr(p, '\n') + 1) {
+        char name[64], args[96];
+        cr_assert_eq(sscanf(p, "%63s", name), 1);
+        commands++;
+        char *section = cli_md_sections(&md, name);
+        if (!section) {
+            cr_log_error("docs/cli.md has no section \"## `tapegrad %s`\"", name);
+            missing++;
+            continue;
+        }
+        snprintf(args, sizeof args, "%s --help", name);
+        char *usage = stdout_of(tg, args);
+        lines ul = split_lines(usage);
+        /* an option line: two blanks, then the options up to the next two blanks */
+        for (int k = 0; k < ul.n; k++) {
+            if (!starts_with(ul.at[k], "  -")) continue;
+            char *end = strstr(ul.at[k] + 2, "  ");
+            if (end) *end = '\0';
+            for (char *tok = strtok(ul.at[k] + 2, " ,"); tok; tok = strtok(NULL, " ,")) {
+                if (tok[0] != '-') continue;
+                options++;
+                if (!names_option(section, tok)) {
+                    cr_log_error("docs/cli.md: the section of tapegrad %s does not name %s",
+                                 name, tok);
+                    missing++;
+                }
+            }
+        }
+        free_lines(&ul);
+        free(section);
+    }
+    free_lines(&md);
+    free(help);
+    cr_assert_geq(commands, 8, "only %d commands in tapegrad --help", commands);
+    cr_assert_geq(options, 40, "only %d options in the commands' --help", options);
+    cr_assert_eq(missing, 0, "docs/cli.md lacks %d sections or options of --help (see above)",
+                 missing);
 }
