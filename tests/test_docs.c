@@ -2,7 +2,7 @@
  * in README.md and the pages of docs/ is run and must print what the page shows; the outputs
  * the pages show for the docs/examples programs must be what those print; docs/cli.md has a
  * section for every command naming every option of its --help. What may differ between a page
- * and a run is the convention below. See LICENSE. */
+ * and a run is the convention below (docs/reliability.md gives it to writers). See LICENSE. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <libgen.h>
