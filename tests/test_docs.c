@@ -411,7 +411,7 @@ static void heredoc_word(const char *cmd, char *word, size_t size)
 {
     word[0] = '\0';
     const char *h = strstr(cmd, "<<");
-    if (!h) return;
+    if (!h || h[2] == '<') return; /* none, or a here-string (<<<) */
     h += 2;
     if (*h == '-') h++;
     while (*h == ' ') h++;
@@ -755,10 +755,15 @@ static const char *program_output(programs *p, const char *src)
     cr_assert_eq(stat(lib, &sl), 0);
     if (stat(exe, &se) != 0 || se.st_mtime < ss.st_mtime || se.st_mtime < sl.st_mtime) {
         snprintf(exe, sizeof exe, "%s/%s", p->base, name);
-        snprintf(cmd, sizeof cmd, "cc -std=c11 -O2 -Iinclude -o '%s' '%s' '%s' -lopenblas -lm",
-                 exe, src, lib);
-        cr_assert_eq(system(cmd), 0, "cannot build %s (`make examples` builds it): %s", src,
-                     cmd);
+        /* a library built with SANITIZE=1 needs the sanitizers' runtime at link time too */
+        const char *flags[] = {"", " -fsanitize=address,undefined"};
+        int st = -1;
+        for (int k = 0; k < 2 && st != 0; k++) {
+            snprintf(cmd, sizeof cmd, "cc -std=c11 -O2%s -Iinclude -o '%s' '%s' '%s' -lopenblas "
+                     "-lm 2>/dev/null", flags[k], exe, src, lib);
+            st = system(cmd);
+        }
+        cr_assert_eq(st, 0, "cannot build %s (`make examples` builds it): %s", src, cmd);
     }
     char script[1400], cwd[600] = "";
     int signaled;
