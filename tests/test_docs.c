@@ -673,11 +673,15 @@ static void make_base(char *base, const char *tapegrad)
     run_or_die(cmd);
 }
 
-static void remove_base(const char *base)
+/* The test's temporary directory, removed by the test's fini even when an assertion ends it. */
+static char tmp_base[] = "/tmp/tg-docs-XXXXXX";
+
+static void remove_base(void)
 {
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    run_or_die(cmd);
+    if (strcmp(tmp_base + strlen(tmp_base) - 6, "XXXXXX") == 0) return; /* never made */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_base);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_base);
 }
 
 typedef struct examples {
@@ -702,19 +706,17 @@ static void example_block(const char *file, const lines *page, int a, int b, con
     for (int c = 0; c < n; c++) free(cmds[c].cmd);
 }
 
-Test(docs, every_tapegrad_example_prints_what_the_page_shows)
+Test(docs, every_tapegrad_example_prints_what_the_page_shows, .fini = remove_base)
 {
     const char *tg = binary();
     if (!have("stdbuf"))
         cr_skip_test("stdbuf (coreutils) is needed to see stdout as a terminal does");
     examples x = {NULL, {have("gnuplot"), have("dot")}, {0, 0, 0, 0}};
-    char base[] = "/tmp/tg-docs-XXXXXX";
-    make_base(base, tg);
-    x.base = base;
+    make_base(tmp_base, tg);
+    x.base = tmp_base;
     static page_name names[MAX_PAGES];
     int n = pages(names);
     for (int i = 0; i < n; i++) each_block(names[i], example_block, &x);
-    remove_base(base);
     if (!x.tl.gnuplot)
         cr_log_warn("gnuplot is not installed: its drawing lines were compared with the 'not "
                     "installed' message in their place");
@@ -812,7 +814,7 @@ static void printed_block(const char *file, const lines *page, int a, int b, con
     free_lines(&out);
 }
 
-Test(docs, example_programs_print_what_the_pages_show)
+Test(docs, example_programs_print_what_the_pages_show, .fini = remove_base)
 {
     const char *tg = binary();
     char path[600], build[600], lib[700];
@@ -823,14 +825,12 @@ Test(docs, example_programs_print_what_the_pages_show)
         cr_skip_test("no %s beside $TAPEGRAD to build docs/examples with", lib);
     if (!have("stdbuf"))
         cr_skip_test("stdbuf (coreutils) is needed to see stdout as a terminal does");
-    char base[] = "/tmp/tg-docs-XXXXXX";
-    cr_assert_not_null(mkdtemp(base));
-    programs p = {base, build, 0, 0, 0, {{0}}, {0}};
+    cr_assert_not_null(mkdtemp(tmp_base));
+    programs p = {tmp_base, build, 0, 0, 0, {{0}}, {0}};
     static page_name names[MAX_PAGES];
     int n = pages(names);
     for (int i = 0; i < n; i++) each_block(names[i], printed_block, &p);
     for (int k = 0; k < p.n; k++) free(p.out[k]);
-    remove_base(base);
     cr_assert_geq(p.blocks, 1, "no block is marked <!-- docs-test: printed by "
                   "docs/examples/NAME.c -->");
     cr_assert_eq(p.failed, 0, "%d of %d blocks are not what their program prints (see above)",
