@@ -155,11 +155,14 @@ typedef struct tg_formula_report {
 /* Compare the hand-written derivative hand (a node of f's tape, usually from tg_parse) with
  * the tape's d^order f / d wrt^order (order 1: the reverse sweep; order 2: tg_diff twice,
  * recorded once on the tape), at opts->samples points where each of draw[0..ndraw-1] (leaves)
- * is uniform in [lo, hi); other leaves keep their values. Points where f or either side is
+ * is uniform in [lo, hi); other leaves keep their values. For order 1, wrt may also be a
+ * scalar node recorded before f (or f itself), such as a program's step: the tape's side is
+ * then the adjoint df/dwrt (the delta of a hand derivation), and the finite differences move
+ * wrt's value with the nodes it depends on unchanged. Points where f or either side is
  * not finite are skipped and counted. Afterwards the leaves hold the worst point and the tape's
  * values and gradients are those of that point. Returns TG_OK when the check ran, its verdict
- * in rep->agree; or an error status: bad handles, wrt not a parameter, order not 1 or 2, rep
- * NULL, or an op without a vjp_graph rule for order 2. */
+ * in rep->agree; or an error status: bad handles, wrt not a parameter (or such a node), order
+ * not 1 or 2, rep NULL, or an op without a vjp_graph rule for order 2. */
 TG_API tg_status tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndraw,
                             const tg_var *draw, const tg_formula_opts *opts,
                             tg_formula_report *rep);

@@ -425,15 +425,16 @@ TG_INLINE tg_status replay_node(tg_tape *t, tg_node *nodes, uint32_t i, double *
     return TG_OK;
 }
 
-/* The replay loop, run between kinked nodes; check (anomaly mode) is a constant in each of
- * its two copies. */
-TG_INLINE tg_status replay(tg_tape *t, const int check)
+/* The replay loop from node `from` on, run between kinked nodes; check (anomaly mode) is a
+ * constant in each of its copies. */
+TG_INLINE tg_status replay(tg_tape *t, const int check, const uint32_t from)
 {
     tg_node *nodes = t->nodes; /* replay records nothing: the arrays stay where they are */
     const uint32_t nn = t->n;
-    double prev = 0.0;
-    uint32_t i = 0;
-    for (uint32_t k = 0;; k++) {
+    double prev = from > 0 ? nodes[from - 1].v : 0.0;
+    uint32_t i = from, k = 0;
+    while (k < t->nkinks && t->kinks[k].node < from) k++;
+    for (;; k++) {
         const uint32_t stop = k < t->nkinks ? t->kinks[k].node : nn;
         for (; i < stop; i++)
             if (replay_node(t, nodes, i, &prev, check, NULL)) return t->status;
@@ -448,7 +449,14 @@ tg_status tg_replay(tg_tape *t)
     if (t->status) return t->status;
     t->note[0] = '\0';
     t->adj_n = t->tan_n = 0; /* the last sweeps' results belong to the old point */
-    return t->check_nan ? replay(t, 1) : replay(t, 0);
+    return t->check_nan ? replay(t, 1, 0) : replay(t, 0, 0);
+}
+
+tg_status tg_replay_after(tg_tape *t, uint32_t i)
+{
+    if (t->status) return t->status;
+    t->adj_n = t->tan_n = 0;
+    return replay(t, t->check_nan, i + 1);
 }
 
 const char *tg_replay_note(const tg_tape *t)
