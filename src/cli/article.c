@@ -87,7 +87,8 @@ static int bind(void *ud, const char *name, double value)
 static void print_row(const char *name, double value, double tape, double formula, double diff,
                       const char *rule)
 {
-    printf("%-7s %+10.6f  %+.12e  %+.12e  %+12.1e  %s\n", name, value, tape, formula, diff, rule);
+    printf("%-7s %+13.6g  %-+20.12e  %-+20.12e  %+12.1e  %s\n", name, value, tape, formula, diff,
+           rule);
 }
 
 static void print_tables(const tg_article *net, const tg_article_report *r, const char *act,
@@ -98,10 +99,10 @@ static void print_tables(const tg_article *net, const tg_article_report *r, cons
     printf("The backpropagation article's 2-3-1 network, g = %s", act);
     if (strcmp(act, "leaky_relu") == 0) printf(" (slope %g)", slope);
     if (seeded) printf(", unset values from seed %llu", (unsigned long long)seed);
-    printf("\n  x1 = %.6f   x2 = %.6f   t = %.6f   E = 1/2 (a1[3] - t)^2 = %.12e\n\n", p.x[0],
+    printf("\n  x1 = %.6g   x2 = %.6g   t = %.6g   E = 1/2 (a1[3] - t)^2 = %.12e\n\n", p.x[0],
            p.x[1], p.t, r->E);
 
-    printf("%-7s %10s  %-19s  %-19s  %12s  %s\n", "weight", "value", "dE/dw (tape)",
+    printf("%-7s %13s  %-20s  %-20s  %12s  %s\n", "weight", "value", "dE/dw (tape)",
            "dE/dw (formula)", "tape-formula", "formula");
     char rule[96];
     for (int i = 0; i < 2; i++) {
@@ -117,7 +118,7 @@ static void print_tables(const tg_article *net, const tg_article_report *r, cons
                   r->diff.w2[j], rule);
     }
 
-    printf("\n%-7s %10s  %-19s  %-19s  %12s  %s\n", "node", "value", "dE/dz (tape)",
+    printf("\n%-7s %13s  %-20s  %-20s  %12s  %s\n", "node", "value", "dE/dz (tape)",
            "delta (formula)", "tape-formula", "formula");
     print_row(tg_label_of(net->z3), tg_value(net->z3), r->tape.delta3, r->formula.delta3,
               r->diff.delta3, "delta1[3] = (a1[3]-t)*g'(z1[3])");
