@@ -653,3 +653,16 @@ Test(article, bad_arguments_are_reported_on_the_tape)
     cr_expect_str_eq(tg_tape_error(tp), "tg_article_build: the point is NULL");
     tg_tape_free(tp);
 }
+
+Test(article, program_refuses_bad_arguments)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_expect_eq(tg_article_program(NULL, &tg_op_sigmoid, 0), TG_ERR_ARG);
+    cr_expect_eq(tg_article_program(f, NULL, 0), TG_ERR_ARG);
+    cr_expect_eq(tg_article_program(f, &tg_op_where, 0), TG_ERR_ARG); /* three operands */
+    cr_expect_eq(ftell(f), 0, "nothing is written when refused");
+    cr_expect_eq(tg_article_program(f, &tg_op_tanh, 0), TG_OK);
+    cr_expect_gt(ftell(f), 0);
+    fclose(f);
+}
