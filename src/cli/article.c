@@ -18,6 +18,7 @@
 static const char usage[] =
     "usage: tapegrad article [--activation NAME] [--slope S] [--at NAME=V,...] [--seed N]\n"
     "                        [--lr ETA] [--steps K] [--json]\n"
+    "       tapegrad article --program [--activation NAME] [--slope S]\n"
     "\n"
     "Builds the 2-3-1 network of the classic backpropagation article on a tape,\n"
     "  z_j[2] = w1j[1]*x1 + w2j[1]*x2, a_j[2] = g(z_j[2]), z1[3] = sum_j wj1[2]*a_j[2],\n"
@@ -46,12 +47,16 @@ static const char usage[] =
     "                     every node with its value and dE/dnode\n"
     "  -o FILE            with --dot: write FILE.dot, or draw FILE.svg / FILE.png with\n"
     "                     Graphviz's dot when it is installed\n"
+    "  --program          print the network as a program of named steps (z1[2], a1[2], ...,\n"
+    "                     z1[3], a1[3], E) for grad, check and the other commands; with the\n"
+    "                     default activation it is docs/examples/article.tg\n"
     "\n"
     "examples:\n"
     "  tapegrad article\n"
     "  tapegrad article --activation tanh --at x1=0.5,x2=-1,t=0.2 --steps 10\n"
     "  tapegrad article --explain 'w11[1]'\n"
-    "  tapegrad article --dot -o article.svg\n";
+    "  tapegrad article --dot -o article.svg\n"
+    "  tapegrad article --program --activation tanh > article-tanh.tg\n";
 
 /* --at values, applied over the seeded point once all options are read. */
 typedef struct overrides {
@@ -303,8 +308,9 @@ typedef struct options {
     const char *activation;
     double slope, lr;
     uint64_t seed, steps;
-    int json, help, dot;
+    int json, help, dot, program;
     const char *explain, *out;
+    const char *other; /* the last option given that --program does not take */
     overrides at;
 } options;
 
@@ -316,16 +322,22 @@ static int parse(int argc, char **argv, options *o)
         int m;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             o->help = 1;
+        } else if (strcmp(argv[i], "--program") == 0) {
+            o->program = 1;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
+            o->other = "--json";
         } else if (strcmp(argv[i], "--dot") == 0) {
             o->dot = 1;
+            o->other = "--dot";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--explain", &v)) != 0) {
             if (m < 0) return 2;
             o->explain = v;
+            o->other = "--explain";
         } else if ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0) {
             if (m < 0) return 2;
             o->out = v;
+            o->other = "-o";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--activation", &v)) != 0) {
             if (m < 0) return 2;
             o->activation = v;
@@ -333,12 +345,16 @@ static int parse(int argc, char **argv, options *o)
             if (m < 0 || cli_number(CMD, "--slope", v, &o->slope)) return 2;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
             if (m < 0 || cli_at_each(CMD, v, bind, &o->at)) return 2;
+            o->other = "--at";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--seed", &v)) != 0) {
             if (m < 0 || cli_count(CMD, "--seed", v, UINT64_MAX, &o->seed)) return 2;
+            o->other = "--seed";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--lr", &v)) != 0) {
             if (m < 0 || cli_number(CMD, "--lr", v, &o->lr)) return 2;
+            o->other = "--lr";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--steps", &v)) != 0) {
             if (m < 0 || cli_count(CMD, "--steps", v, MAX_STEPS, &o->steps)) return 2;
+            o->other = "--steps";
         } else {
             return cli_fail(CMD, "unknown option '%s' (see 'tapegrad article --help')",
                             argv[i]);
@@ -355,12 +371,20 @@ int cli_article(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (o.program && o.other)
+        return cli_fail(CMD, "--program prints the network as a program and takes only "
+                        "--activation and --slope (not %s)", o.other);
     if (o.out && !o.dot) return cli_fail(CMD, "-o goes with --dot (the graph's file)");
     const struct tg_op_def *g = tg_article_activation(o.activation);
     if (!g) {
         char list[128];
         name_list(list, sizeof list, tg_article_activation_name);
         return cli_fail(CMD, "unknown activation '%s' (valid: %s)", o.activation, list);
+    }
+    if (o.program) {
+        if (tg_article_program(stdout, g, o.slope) != TG_OK || fflush(stdout) != 0)
+            return cli_fail(CMD, "--program: cannot write the program to standard output");
+        return 0;
     }
 
     tg_article_point p;
