@@ -1,8 +1,8 @@
 /* article.c - the backpropagation article's 2-3-1 network: recorded on a tape with the
- * article's names, and its hand-derived delta formulas computed in plain C from the node
- * values, so the generic reverse sweep and the hand derivation can be compared number by
- * number. docs/article.md maps each formula to the function here and the test checking it.
- * See LICENSE. */
+ * article's names (or written as a program of named steps), and its hand-derived delta
+ * formulas computed in plain C from the node values, so the generic reverse sweep and the
+ * hand derivation can be compared number by number. docs/article.md maps each formula to the
+ * function here and the test checking it. See LICENSE. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

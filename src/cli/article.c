@@ -1,7 +1,8 @@
 /* article.c - `tapegrad article`: the backpropagation article's 2-3-1 network, built by the
  * library (src/article.c), with dE/dw from the reverse sweep beside the article's delta
- * formulas; optional gradient-descent steps on the one recorded tape. Parses, calls, prints:
- * every number shown comes from the library. See LICENSE. */
+ * formulas; optional gradient-descent steps on the one recorded tape; or, with --program, the
+ * network as a program of named steps. Parses, calls, prints: every number shown and the
+ * program's text come from the library. See LICENSE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
