@@ -32,6 +32,8 @@ static const char usage[] =
     "  --seed S              the points' seed (default 1)\n"
     "  --rtol R, --atol A    tolerances (default 1e-6 and 1e-8)\n"
     "  --def 'f(x) = E'      define a function (repeatable; see tapegrad grad --help)\n"
+    "  --file F              read EXPR from the file F ('-': standard input)\n"
+    "  --                    every later argument is EXPR, even one that starts with --\n"
     "\n"
     "exit status: 0 they agree at every compared point, 1 they disagree somewhere (the worst\n"
     "point is shown with central finite differences as a second opinion), 2 bad input\n"
@@ -149,6 +151,10 @@ int cli_check(int argc, char **argv)
     int rc = 0, m;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
+        if (w.rest) { /* after "--", expressions only */
+            rc = cli_wb_arg(&w, argc, argv, &i, usage, &o.expr);
+            continue;
+        }
         if ((m = cli_option(CMD, argc, argv, &i, "--wrt", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             o.wrt = v;
