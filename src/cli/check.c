@@ -136,14 +136,26 @@ static void print_point(const cli_wb *w, const check *c, int steps, const char *
     if (k) putchar('\n');
 }
 
-/* One check's verdict: a line when it agrees; the worst point, both sides, the error and
- * the finite differences' opinion when it does not. 0 agree, 1 disagree. */
-static int report(const cli_wb *w, const options *o, const check *c, const tg_var *draw,
-                  int ndraw)
+/* Where c disagrees most: the point, both sides, the error, the finite differences. */
+static void details(const cli_wb *w, const options *o, const check *c)
 {
     const tg_formula_report *r = &c->r;
-    char span[512], skipped[96] = "", count[96];
-    where(span, sizeof span, draw, ndraw, o);
+    print_point(w, c, 0, "worst point:");
+    print_point(w, c, 1, "  the steps there:");
+    printf("  tape  %-22s = %.17g\n", c->label, r->tape);
+    printf("  hand  %-22s = %.17g\n", c->hand_text, r->hand);
+    printf("  error %.3g absolute, %.3g relative (allowed: %g + %g*|larger|)\n", r->abs_err,
+           r->rel_err, o->atol, o->rtol);
+    printf("  central finite differences there: %.17g\n    -> %s\n", r->fd,
+           second_opinion(r->fd, r->fd_kink, r->tape, r->hand, c->order));
+}
+
+/* One check alone: a line when it agrees; the line and the details when it does not. */
+static void report(const cli_wb *w, const options *o, const check *c, const char *span,
+                   int ndraw)
+{
+    const tg_formula_report *r = &c->r;
+    char skipped[96] = "", count[96];
     if (r->skipped)
         snprintf(skipped, sizeof skipped, "; %d of %d points skipped (not finite there)",
                  r->skipped, r->points);
@@ -157,19 +169,37 @@ static int report(const cli_wb *w, const options *o, const check *c, const tg_va
         else
             printf("agree: %s = %s at %s (%s; worst error %.2g absolute, %.2g relative)%s\n",
                    c->label, c->hand_text, count, span, r->abs_err, r->rel_err, skipped);
-        return 0;
+        return;
     }
     printf("DISAGREE: %s and %s differ at %d of %d point%s (%s)%s\n", c->label, c->hand_text,
            r->failed, r->compared, r->compared == 1 ? "" : "s", span, skipped);
-    print_point(w, c, 0, "worst point:");
-    print_point(w, c, 1, "  the steps there:");
-    printf("  tape  %-22s = %.17g\n", c->label, r->tape);
-    printf("  hand  %-22s = %.17g\n", c->hand_text, r->hand);
-    printf("  error %.3g absolute, %.3g relative (allowed: %g + %g*|larger|)\n", r->abs_err,
-           r->rel_err, o->atol, o->rtol);
-    printf("  central finite differences there: %.17g\n    -> %s\n", r->fd,
-           second_opinion(r->fd, r->fd_kink, r->tape, r->hand, c->order));
-    return 1;
+    details(w, o, c);
+}
+
+/* Several checks: the verdict and the first wrong step, one line per check in the order the
+ * reverse sweep reaches them, then the first wrong one's details. */
+static void report_all(const cli_wb *w, const options *o, const check *c, int n, int first,
+                       int wrong, const char *span)
+{
+    if (first < 0)
+        printf("agree: all %d checks (%s)\n", n, span);
+    else
+        printf("DISAGREE: %d of %d checks (%s); the first wrong step, in the order the reverse "
+               "sweep reaches them, is %s\n", wrong, n, span, c[first].name);
+    for (int k = 0; k < n; k++) {
+        const tg_formula_report *r = &c[k].r;
+        char skipped[64] = "";
+        if (r->skipped) snprintf(skipped, sizeof skipped, "; %d points skipped", r->skipped);
+        if (r->agree)
+            printf("  agree     %s = %s (worst error %.2g relative%s)\n", c[k].label,
+                   c[k].hand_text, r->rel_err, skipped);
+        else
+            printf("  DISAGREE  %s and %s differ at %d of %d points%s\n", c[k].label,
+                   c[k].hand_text, r->failed, r->compared, skipped);
+    }
+    if (first < 0) return;
+    printf("the first wrong step, %s (%s), at its worst point:\n", c[first].name, c[first].label);
+    details(w, o, &c[first]);
 }
 
 static void json_report(const cli_wb *w, const check *c, int n, int first)
@@ -373,16 +403,11 @@ int cli_check(int argc, char **argv)
         for (int i = 0; i < names; i++) c[k].at[i] = tg_value(tg_names_var(w.names, i));
         if (!c[k].r.agree && wrong++ == 0) first = k;
     }
-    if (rc == 0 && o.json) {
-        json_report(&w, c, n, first);
-    } else if (rc == 0 && n > 1) {
-        if (first < 0)
-            printf("agree: all %d checks, in the order the reverse sweep reaches them:\n", n);
-        else
-            printf("DISAGREE: %d of %d checks; the first wrong step, in the order the reverse "
-                   "sweep reaches them, is %s (%s)\n", wrong, n, c[first].name, c[first].label);
-    }
-    for (int k = 0; k < n && rc == 0 && !o.json; k++) report(&w, &o, &c[k], draw, ndraw);
+    char span[512];
+    where(span, sizeof span, draw, ndraw, &o);
+    if (rc == 0 && o.json) json_report(&w, c, n, first);
+    else if (rc == 0 && n > 1) report_all(&w, &o, c, n, first, wrong, span);
+    else if (rc == 0) report(&w, &o, &c[0], span, ndraw);
     if (rc == 0) rc = wrong ? 1 : 0;
     free(at);
     free(c);
