@@ -83,9 +83,10 @@ int cli_hess(int argc, char **argv)
         }
         fputs("]}\n", stdout);
     } else if (rc == 0) {
-        printf("f = %.15g\n", tg_value(f));
-        for (int i = 0; i < n; i++) printf("df/d%s = %.15g\n", name[i], g[i]);
-        printf("\nHessian (row i, column j: d2f/d%s_i d%s_j):\n%12s", "NAME", "NAME", "");
+        const char *out = cli_wb_out_name(&w, f);
+        printf("%s = %.15g\n", out, tg_value(f));
+        for (int i = 0; i < n; i++) printf("d%s/d%s = %.15g\n", out, name[i], g[i]);
+        printf("\nHessian (row i, column j: d2%s/dNAME_i dNAME_j):\n%12s", out, "");
         for (int j = 0; j < n; j++) printf(" %20s", name[j]);
         putchar('\n');
         for (int i = 0; i < n; i++) {
