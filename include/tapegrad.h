@@ -143,6 +143,7 @@ TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; 
 TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
+TG_API tg_var tg_mul0(tg_var a, tg_var b);       /* a * b, but 0 if a or b is 0 (0*Inf = 0*NaN = 0) */
 
 /* ---- tensors ----
  * A tensor is a node of rank 1..4 (row-major, contiguous) on the same tape as scalars; every
@@ -211,15 +212,25 @@ TG_API tg_var tg_cross_entropy_var(tg_var logits, tg_var labels);
 TG_API tg_var tg_mse(tg_var pred, tg_var target); /* mean (pred - target)^2 (shapes equal) */
 TG_API tg_var tg_bce_with_logits(tg_var logits, tg_var target); /* mean max(x,0) - x t + ln(1 + e^-|x|) (shapes equal) */
 
-/* ---- values, labels ---- */
+/* ---- values, labels ----
+ * Reading never breaks a tape. The getters (tg_value, tg_gradient, tg_tangent, tg_data,
+ * tg_gradient_data, tg_tangent_data, tg_shape, tg_numel, tg_attr) answer any live handle of
+ * the tape without touching its error: where there is no number to give they give their
+ * "none" (NaN, 0, NULL). A handle that is no live node -- stale (from before tg_tape_reset),
+ * an error handle, an index the tape does not hold -- is a bug in the caller, as it is for a
+ * builder: the getter sets the sticky error (a tape already in error keeps its first
+ * message) and answers its "none" (NaN, 0, NULL, -1). tg_label_of and tg_tape_find set no
+ * error at all. */
 
-/* The node's value (NaN for an error handle or a stale one). */
+/* The node's value (one element of a one-element tensor). NaN for a tensor of several
+ * elements (read those with tg_data; not an error), and for a handle that is no live node. */
 TG_API double tg_value(tg_var v);
 /* Name a node ("z1[3]"): the name appears in error messages, reports and graph output and can
  * be looked up with tg_tape_find. The text is copied. A name already used on this tape, or
  * NULL, sets TG_ERR_ARG. */
 TG_API void tg_label(tg_var v, const char *name);
-/* The node's label, or NULL. Borrowed until the next reset. */
+/* The node's label, or NULL (also for a handle that is no live node; sets no error).
+ * Borrowed until the next reset. */
 TG_API const char *tg_label_of(tg_var v);
 /* The node labelled name, or an error handle (index TG_NONE) if none; sets no error. */
 TG_API tg_var tg_tape_find(tg_tape *t, const char *name);
@@ -234,7 +245,8 @@ TG_API tg_var tg_tape_find(tg_tape *t, const char *name);
  * the tape): out is an error handle, stale, or the tape has an error. */
 TG_API tg_status tg_backward(tg_var out);
 /* d(out)/d(v) from the last tg_backward. 0 for constants, for nodes the sweep did not reach,
- * and for nodes recorded after it. */
+ * for nodes recorded after it, for a tensor of several elements (tg_gradient_data; not an
+ * error) and for a handle that is no live node (see "values, labels" above). */
 TG_API double tg_gradient(tg_var v);
 
 /* Forward sweep: the tangent of every node when the parameters leaves[k] move in direction
@@ -242,7 +254,8 @@ TG_API double tg_gradient(tg_var v);
  * scalar). Afterwards tg_tangent(v) = sum_k dv/dleaves[k] . dx_k (tg_tangent_data for a
  * tensor v). Returns TG_OK or an error status. */
 TG_API tg_status tg_jvp(tg_tape *t, int n, const tg_var *leaves, const double *dx);
-/* The tangent of v from the last tg_jvp (0 for nodes recorded after it). */
+/* The tangent of v from the last tg_jvp. 0 for nodes recorded after it, for a tensor of
+ * several elements (tg_tangent_data; not an error) and for a handle that is no live node. */
 TG_API double tg_tangent(tg_var v);
 
 /* Recompute every value after tg_set or tg_tensor_set changed leaves, without re-recording.

@@ -96,6 +96,15 @@ TG_API void tg_article_point_get(const tg_article *net, tg_article_point *p);
  * argument or an activation of another arity, with the tape's message saying which). */
 TG_API tg_status tg_article_build(tg_article *net, tg_tape *t, const struct tg_op_def *g,
                                   double slope, const tg_article_point *p);
+/* Write the network as a program of the expression language (docs/cli.md) to f: the named
+ * steps z1[2], a1[2], z2[2], a2[2], z3[2], a3[2], z1[3], a1[3] and E (the output), in the order
+ * and with the sums tg_article_build records, after comments on the article's notation. The
+ * leaves x1, x2, t and the nine weights have no values in it. g is called by its registry
+ * name, with slope as its second operand when it takes two ("leaky_relu(z1[2], 0.01)"); E's
+ * square is written ^2 (pow, where tg_article_build multiplies a1[3]-t by itself: the same
+ * numbers to rounding). docs/examples/article.tg is the text for sigmoid. Returns TG_OK, or
+ * TG_ERR_ARG when f or g is NULL, g takes other than 1 or 2 operands, or writing failed. */
+TG_API tg_status tg_article_program(FILE *f, const struct tg_op_def *g, double slope);
 /* Move the network to point p without re-recording: tg_set every leaf, then tg_replay.
  * Returns tg_replay's answer (TG_OK; tg_replay_note names a node that crossed a kink). */
 TG_API tg_status tg_article_set_point(tg_article *net, const tg_article_point *p);

@@ -36,6 +36,9 @@ TG_API tg_var tg_names_get(const tg_names *n, const char *name);
 TG_API int tg_names_count(const tg_names *n);
 TG_API const char *tg_names_name(const tg_names *n, int i);
 TG_API tg_var tg_names_var(const tg_names *n, int i);
+/* Whether the i-th name is a step: assigned by a program's statement "NAME = EXPR" in
+ * tg_parse (1), or a leaf or a binding made with tg_names_set (0; 0 when i is out of range). */
+TG_API int tg_names_is_step(const tg_names *n, int i);
 
 #define TG_NAME_MAX 255
 
@@ -43,7 +46,8 @@ TG_API tg_var tg_names_var(const tg_names *n, int i);
 
 typedef struct tg_parse_error {
     tg_status status;  /* TG_OK, TG_ERR_PARSE, or the tape's error (TG_ERR_NOMEM, ...) */
-    int column;        /* 1-based byte column in the text where it went wrong, 0 if nowhere */
+    int column;        /* 1-based byte column where it went wrong (in its line), 0 if nowhere */
+    int line;          /* 1-based line of the text when it has several lines, else 0 */
     char message[256]; /* what, without the column: "unknown function 'sigmod' (did you
                         * mean 'sigmoid'?)" */
 } tg_parse_error;
@@ -90,24 +94,36 @@ typedef struct tg_parse_opts {
     uint32_t max_nodes;                 /* nodes one call may record; 0: TG_PARSE_MAX_NODES */
 } tg_parse_opts;
 
-/* Record the expression text on t and return its node. The grammar (docs/cli.md):
+/* Record the expression or program text on t and return its node (the output's). The
+ * grammar (docs/cli.md):
+ *   program := statement (SEP statement)*     statement := NAME '=' expr | expr
  *   expr    := term (('+' | '-') term)*
  *   term    := unary (('*' | '/') unary)*
  *   unary   := ('-' | '+') unary | power
  *   power   := primary ('^' unary)?          right-associative: -x^2 is -(x^2)
  *   primary := NUMBER | NAME | NAME '(' expr (',' expr)* ')' | '(' expr ')'
  *   NAME    := [A-Za-z_][A-Za-z0-9_]* ('[' [0-9]+ ']')?
+ * SEP is ';', or a line's end outside parentheses after a name, a number or ')' (after an
+ * operator the statement goes on to the next line); '#' starts a comment to the line's end;
+ * empty statements are skipped. Every statement but the last is a step NAME = expr, which
+ * may use the leaves and earlier steps: its node is labelled NAME (unless the node has a
+ * label already, as in an alias z = x) and bound to NAME in names as a step
+ * (tg_names_is_step). The last statement, a step or a bare expression, is the output.
+ * A step's name must be new: used before its assignment, assigned twice, used in its own
+ * expression, the name of a function, or bound before this call are errors that say where
+ * both places are.
  * NUMBER is C's floating constant (1, 2.5, .5e-3, 0x1p-4). + - * / ^ and unary - record the
  * ops add, sub, mul, div, pow and neg (a minus before a literal folds into the constant);
  * NAME(...) calls a definition of opts->defs, else the op of that name in opts->registry
  * (a scalar op: one with an eval kernel; tensor-only ops such as matmul are refused).
  * A name is looked up in names (which may be NULL: a table private to this call), else made
  * by opts->bind and added to names; either way its node is labelled with the name (tg_label)
- * when it has no label and the name labels no other node, so reports and graphs show it. Returns the node, or on error an error handle: *err (if given) has the status, the
- * column and the message, and the tape's sticky error is set to "tg_parse: at column C:
- * MESSAGE" (status TG_ERR_PARSE) unless the tape failed on its own (out of memory, anomaly
- * mode). Nodes and bindings made before the error stay. Never prints, never aborts;
- * recursion is bounded by opts->max_depth. */
+ * when it has no label and the name labels no other node, so reports and graphs show it.
+ * Returns the node, or on error an error handle: *err (if given) has the status, the place
+ * (line and column) and the message, and the tape's sticky error is set to "tg_parse: at
+ * [line L, ]column C: MESSAGE" (status TG_ERR_PARSE) unless the tape failed on its own (out
+ * of memory, anomaly mode). Nodes and bindings made before the error stay. Never prints,
+ * never aborts; recursion is bounded by opts->max_depth. */
 TG_API tg_var tg_parse(tg_tape *t, const char *text, tg_names *names, const tg_parse_opts *opts,
                        tg_parse_error *err);
 
@@ -139,11 +155,14 @@ typedef struct tg_formula_report {
 /* Compare the hand-written derivative hand (a node of f's tape, usually from tg_parse) with
  * the tape's d^order f / d wrt^order (order 1: the reverse sweep; order 2: tg_diff twice,
  * recorded once on the tape), at opts->samples points where each of draw[0..ndraw-1] (leaves)
- * is uniform in [lo, hi); other leaves keep their values. Points where f or either side is
+ * is uniform in [lo, hi); other leaves keep their values. For order 1, wrt may also be a
+ * scalar node recorded before f (or f itself), such as a program's step: the tape's side is
+ * then the adjoint df/dwrt (the delta of a hand derivation), and the finite differences move
+ * wrt's value with the nodes it depends on unchanged. Points where f or either side is
  * not finite are skipped and counted. Afterwards the leaves hold the worst point and the tape's
  * values and gradients are those of that point. Returns TG_OK when the check ran, its verdict
- * in rep->agree; or an error status: bad handles, wrt not a parameter, order not 1 or 2, rep
- * NULL, or an op without a vjp_graph rule for order 2. */
+ * in rep->agree; or an error status: bad handles, wrt not a parameter (or such a node), order
+ * not 1 or 2, rep NULL, or an op without a vjp_graph rule for order 2. */
 TG_API tg_status tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndraw,
                             const tg_var *draw, const tg_formula_opts *opts,
                             tg_formula_report *rep);

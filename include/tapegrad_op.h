@@ -85,7 +85,10 @@ typedef struct tg_op_def {
     /* The reverse rule recorded as new nodes built from other ops: the contribution
      * gy * dy/dx[i] to input i's adjoint, given the inputs x, the op's output node y and the
      * output adjoint gy (all nodes on one tape). Used by tg_diff for derivatives that can be
-     * differentiated again. NULL: tg_diff reports TG_ERR_UNSUPPORTED for this op. */
+     * differentiated again. NULL: tg_diff reports TG_ERR_UNSUPPORTED for this op. For an
+     * elementwise op tg_diff may pass gy = the constant 1 to have the partial alone, then
+     * multiply by the adjoint with mul0 (so a zero adjoint passes nothing on, at any order):
+     * the rule must be gy times a partial, as every built-in's is. */
     tg_var (*vjp_graph)(const tg_var *x, tg_var y, tg_var gy, int i);
 
     /* (The fields below came later; they are last so that an op written with positional
@@ -336,8 +339,8 @@ TG_API int tg_registry_count(const tg_registry *r);
 TG_API const tg_op_def *tg_registry_at(const tg_registry *r, int i);
 
 /* The built-in descriptors, for op authors composing rules (sigmoid's rule records a mul). */
-extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_div, tg_op_pow, tg_op_neg,
-    tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
+extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op_div, tg_op_pow,
+    tg_op_neg, tg_op_exp, tg_op_log, tg_op_sqrt, tg_op_sin, tg_op_cos, tg_op_tanh, tg_op_sigmoid,
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
     tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,

@@ -1,6 +1,7 @@
 /* where: y = c != 0 ? a : b, an elementwise select.  dy/dc = 0, dy/da = [c != 0],
  * dy/db = [c == 0].  The side not chosen gets a zero adjoint, and a zero adjoint passes
- * nothing back, so where(x > 0, log(x), 0) has a finite gradient at x = 0.
+ * nothing back, so where(x > 0, log(x), 0) has a finite gradient at x = 0; tg_diff records
+ * adjoint * partial as mul0, so its derivatives of every order are finite there too.
  * No branch rule of its own: a condition that changes between samples comes from a kinked
  * op such as step, which replay and the gradient check already watch.
  * Reverse rule as nodes: gc = 0, ga = where(c, gy, 0), gb = where(c, 0, gy). See LICENSE. */

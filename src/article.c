@@ -1,9 +1,11 @@
 /* article.c - the backpropagation article's 2-3-1 network: recorded on a tape with the
- * article's names, and its hand-derived delta formulas computed in plain C from the node
- * values, so the generic reverse sweep and the hand derivation can be compared number by
- * number. docs/article.md maps each formula to the function here and the test checking it.
- * See LICENSE. */
+ * article's names (or written as a program of named steps), and its hand-derived delta
+ * formulas computed in plain C from the node values, so the generic reverse sweep and the
+ * hand derivation can be compared number by number. docs/article.md maps each formula to the
+ * function here and the test checking it. See LICENSE. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -171,6 +173,64 @@ tg_status tg_article_build(tg_article *net, tg_tape *t, const tg_op_def *g, doub
     tg_var sq = named(tg_mul(err, err), "(a1[3]-t)^2", 0, 0);
     net->E = named(tg_mul(named(tg_const(t, 0.5), "1/2", 0, 0), sq), "E", 0, 0);
     return tg_tape_status(t);
+}
+
+/* ---- the network as a program ---- */
+
+/* The program text mirrors tg_article_build step for step: the same names, the same order,
+ * the same sums in the same order (so the parsed program records the same numbers); E's
+ * square is written ^2, as the article writes it, where the builder multiplies a1[3]-t by
+ * itself. tests/test_article.c parses the text and compares it with the builder's network. */
+
+/* The shortest %g form of v that reads back as v (0.01, not 0.01000000000000000021). */
+static void shortest(char *buf, size_t size, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+/* g applied to the step called arg, as the program calls it: "sigmoid(z1[2])", or
+ * "leaky_relu(z1[2], 0.01)" for an activation taking the slope second. */
+static void call(char *buf, size_t size, const tg_op_def *g, const char *slope, const char *arg)
+{
+    if (g->arity == 2) snprintf(buf, size, "%s(%s, %s)", g->name, arg, slope);
+    else snprintf(buf, size, "%s(%s)", g->name, arg);
+}
+
+tg_status tg_article_program(FILE *f, const tg_op_def *g, double slope)
+{
+    if (!f || !g || (g->arity != 1 && g->arity != 2)) return TG_ERR_ARG;
+    char s[32] = "", a[96];
+    if (g->arity == 2) shortest(s, sizeof s, slope);
+
+    fprintf(f, "# The backpropagation article's 2-3-1 network as a program of named steps,\n"
+               "# written by tapegrad article --program; here g = %s%s%s.\n"
+               "# Layer 1 is the inputs x1, x2, layer 2 the three hidden units, layer 3 the\n"
+               "# output unit; t is the target. wij[l] is the weight from unit i of layer l to\n"
+               "# unit j of layer l+1; zj[l] is the weighted input of unit j of layer l and\n"
+               "# aj[l] = g(zj[l]) its output. No biases. x1, x2, t and the nine weights are\n"
+               "# leaves (--at gives them values); the last step, E, is the output.\n"
+               "# The article's delta of a unit is dE/dz there, the adjoint of its z step:\n"
+               "#   delta1[3] = (a1[3] - t)*g'(z1[3])     deltaj[2] = delta1[3]*wj1[2]*g'(zj[2])\n",
+            g->name, g->arity == 2 ? " with slope " : "", s);
+
+    fputs("\n# hidden layer, j = 1, 2, 3: zj[2] = w1j[1]*x1 + w2j[1]*x2, aj[2] = g(zj[2])\n", f);
+    for (int j = 1; j <= 3; j++) {
+        char z[16];
+        snprintf(z, sizeof z, "z%d[2]", j);
+        call(a, sizeof a, g, s, z);
+        fprintf(f, "%s = w1%d[1]*x1 + w2%d[1]*x2\na%d[2] = %s\n", z, j, j, j, a);
+    }
+
+    call(a, sizeof a, g, s, "z1[3]");
+    fprintf(f, "\n# output unit: z1[3] = sum over j of wj1[2]*aj[2], a1[3] = g(z1[3])\n"
+               "z1[3] = w11[2]*a1[2] + w21[2]*a2[2] + w31[2]*a3[2]\n"
+               "a1[3] = %s\n"
+               "\n# the error\n"
+               "E = 0.5*(a1[3] - t)^2\n", a);
+    return ferror(f) ? TG_ERR_ARG : TG_OK;
 }
 
 tg_status tg_article_set_point(tg_article *net, const tg_article_point *p)

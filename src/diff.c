@@ -28,6 +28,28 @@ static tg_var sum_to(tg_var c, tg_var to)
     return tg_reshape(c, tr, ts);
 }
 
+/* Input j's share of node nd's adjoint gy: gy * dy/dx[j]. A rule forms that product with
+ * ordinary ops, so where gy is 0 and the partial NaN or infinite (a branch masked off:
+ * where's unchosen sqrt(x) at x <= 0) it would be NaN, and so every derivative taken from
+ * it. The numeric sweeps pass nothing on from a zero factor; to keep that at every order, an
+ * elementwise op's rule is asked for the partial alone (gy = one: rules are linear in gy)
+ * and the product is recorded as mul0 (0 when a factor is 0, mul's derivatives). Where the
+ * descriptor states the partials they are used as they are: constants (add, sub: the rule's
+ * product with a finite constant is exact) and the other operand (mul). */
+static tg_var share(const tg_op_def *op, const tg_var *x, tg_var y, tg_var gy, int j,
+                    tg_var one, uint32_t fresh)
+{
+    if (op->infer || op->partials == TG_PARTIALS_CONST || gy.index == one.index)
+        return op->vjp_graph(x, y, gy, j);
+    tg_var p = op->partials == TG_PARTIALS_SWAP ? x[1 - j] : op->vjp_graph(x, y, one, j);
+    if (p.index == one.index) return gy;
+    const tg_tape *t = gy.tape; /* a zero constant the rule made (step's) needs no product */
+    if (p.index != TG_NONE && p.index >= fresh && tg_node_is_leaf(&t->nodes[p.index]) &&
+        t->nodes[p.index].v == 0.0)
+        return p;
+    return tg_mul0(gy, p);
+}
+
 /* Check out (a one-element active-or-not node) and every wrt (active nodes of its tape). */
 static int diff_args(tg_var out, int n, const tg_var *wrt, const tg_var *d)
 {
@@ -71,7 +93,10 @@ tg_status tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d)
     tg_var *g = tg_mem(t, NULL, 0, (size_t)m * sizeof *g);
     if (!g) return tg_fail(t, TG_ERR_NOMEM, "tg_diff: out of memory for %u adjoint handles", m);
     for (uint32_t k = 0; k < m; k++) g[k] = tg_err_var(t);
-    if (t->nodes[out.index].in[0] & TG_ACTIVE) g[m - 1] = tg_const(t, 1.0);
+    const uint32_t fresh = t->n; /* nodes from here on are this sweep's */
+    const int active = (t->nodes[out.index].in[0] & TG_ACTIVE) != 0;
+    const tg_var one = active ? tg_const(t, 1.0) : tg_err_var(t);
+    if (active) g[m - 1] = one;
     for (uint32_t i = out.index; i > lo && !t->status; i--) {
         const tg_node nd = t->nodes[i]; /* a copy: recording below may move the records */
         tg_var gy = g[i - lo];
@@ -86,7 +111,7 @@ tg_status tg_diff_many(tg_var out, int n, const tg_var *wrt, tg_var *d)
         for (int j = 0; j < k; j++) x[j] = (tg_var){t, idx[j], t->epoch};
         for (int j = 0; j < k; j++) {
             if (idx[j] < lo || !(t->nodes[idx[j]].in[0] & TG_ACTIVE)) continue;
-            tg_var c = sum_to(nd.op->vjp_graph(x, y, gy, j), x[j]);
+            tg_var c = sum_to(share(nd.op, x, y, gy, j, one, fresh), x[j]);
             tg_var *acc = &g[idx[j] - lo];
             *acc = acc->index == TG_NONE ? c : tg_add(*acc, c);
         }

@@ -223,7 +223,7 @@ static void print_path(FILE *f, const graph *g, const uint32_t *path, const uint
                        double *sum)
 {
     char a[64], b[64], da[72], db[72], factor[160], note[64];
-    fprintf(f, "path %d of %.0f:", k, npaths);
+    fprintf(f, "path %d of %.15g:", k, npaths);
     for (int i = 0; i < len; i++)
         fprintf(f, "%s%s", i ? " -> " : "  ", step_name(g, path[i], out_name, a, sizeof a));
     fputc('\n', f);
@@ -332,17 +332,17 @@ tg_status tg_explain(FILE *f, tg_var out, tg_var wrt, const tg_explain_opts *opt
     double max_edges = (double)EDGES_PER_PATH * (max > 64 ? max : 64);
     if (npaths > max || edges > max_edges) {
         if (npaths > max)
-            fprintf(f, "%s/%s = %.15g has %.0f paths from %s down to %s, more than the limit "
+            fprintf(f, "%s/%s = %.15g has %.15g paths from %s down to %s, more than the limit "
                     "of %d: not listing them (raise the limit to see them)\n",
                     don, dwn, grad, npaths, on, wn, max);
         else
-            fprintf(f, "%s/%s = %.15g: the %.0f path%s from %s down to %s have %.0f edges in "
-                    "all, more than %.0f: not listing them\n", don, dwn, grad, npaths,
+            fprintf(f, "%s/%s = %.15g: the %.15g path%s from %s down to %s have %.15g edges in "
+                    "all, more than %.15g: not listing them\n", don, dwn, grad, npaths,
                     npaths == 1 ? "" : "s", on, wn, edges, max_edges);
         graph_free(&g);
         return TG_ERR_ARG;
     }
-    fprintf(f, "the chain rule for %s/%s: %.0f path%s from %s down to %s; each factor is a "
+    fprintf(f, "the chain rule for %s/%s: %.15g path%s from %s down to %s; each factor is a "
             "local partial derivative%s at the current values\n\n", don, dwn, npaths,
             npaths == 1 ? "" : "s", on, wn,
             named ? " (nodes between two named ones folded into one factor)" : "");

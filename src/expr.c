@@ -16,6 +16,7 @@
 
 enum {
     T_END, T_NUM, T_NAME, T_LP, T_RP, T_COMMA, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_CARET, T_EQ,
+    T_SEP, /* between a program's statements: ';', or a line's end after a name, number or ')' */
     T_BAD
 };
 
@@ -36,9 +37,14 @@ typedef struct parser {
     const wb_def *def;      /* in a definition's body: its parameters ... */
     const tg_var *args;     /* ... and the nodes they stand for (NULL when only checking) */
     const char *defining;   /* tg_defs_add: the name being defined */
+    int lines;              /* a program (tg_parse): a line's end may end a statement */
+    int parens;             /* '(' not closed yet, where a line's end is a blank */
     int depth, max_depth;
     uint32_t n0, max_nodes; /* the tape's size at the start, the nodes one parse may add */
-    int outer_col;          /* > 0: expanding a definition called at this column */
+    const char *top;        /* the text tg_parse was given, where errors are placed */
+    int lined;              /* top has several lines: places are "line L, column C" */
+    int outer;              /* expanding a definition called at top[outer_pos] */
+    size_t outer_pos;
     uint32_t lit;           /* the node of the number literal just read (folded by unary -) */
     tg_parse_error *err;
     int failed;
@@ -46,10 +52,25 @@ typedef struct parser {
 
 static const tg_var dummy = {NULL, 0, 0};
 
-static int col_of(const parser *p, size_t pos)
+static int clamp_int(size_t v) { return (int)(v > 0x7ffffffe ? 0x7fffffff : v); }
+
+/* The 1-based line (0 when text is one line) and column of text[pos]. */
+static int locate(const char *text, int lined, size_t pos, int *line)
 {
-    (void)p;
-    return (int)(pos > 0x7ffffffe ? 0x7fffffff : pos + 1);
+    size_t start = 0, n = 1;
+    for (size_t i = 0; lined && i < pos; i++)
+        if (text[i] == '\n') start = i + 1, n++;
+    *line = lined ? clamp_int(n) : 0;
+    return clamp_int(pos - start + 1);
+}
+
+/* "column C" or "line L, column C": where text[pos] is, for a message. */
+static const char *place(const char *text, int lined, size_t pos, char *buf, size_t size)
+{
+    int line, col = locate(text, lined, pos, &line);
+    if (line) snprintf(buf, size, "line %d, column %d", line, col);
+    else snprintf(buf, size, "column %d", col);
+    return buf;
 }
 
 /* dst = src, cut to dst's size. */
@@ -79,13 +100,13 @@ static void fail(parser *p, size_t pos, const char *fmt, ...)
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
     e->status = TG_ERR_PARSE;
-    e->column = col_of(p, pos);
-    if (p->outer_col && p->def) {
+    if (p->outer && p->def) {
         size_t n = strlen(e->message);
         snprintf(e->message + n, sizeof e->message - n, " (in definition '%s', column %d)",
-                 p->def->name, e->column);
-        e->column = p->outer_col;
+                 p->def->name, clamp_int(pos + 1));
+        pos = p->outer_pos;
     }
+    e->column = locate(p->top, p->lined, pos, &e->line);
 }
 
 /* The tape refused a node (out of memory, anomaly mode, a stale or foreign handle). */
@@ -94,7 +115,7 @@ static void tape_failed(parser *p, size_t pos)
     if (p->failed) return;
     p->failed = 1;
     p->err->status = p->t->status ? p->t->status : TG_ERR_ARG;
-    p->err->column = p->outer_col ? p->outer_col : col_of(p, pos);
+    p->err->column = locate(p->top, p->lined, p->outer ? p->outer_pos : pos, &p->err->line);
     copy_msg(p->err->message, sizeof p->err->message,
              p->t->status ? p->t->msg : "the tape refused a node");
 }
@@ -123,6 +144,9 @@ static const char *tok_words(const parser *p, char *buf, size_t size)
     const token *k = &p->tok;
     switch (k->kind) {
     case T_END: snprintf(buf, size, "the end of the expression"); break;
+    case T_SEP:
+        snprintf(buf, size, "%s", p->text[k->pos] == ';' ? "';'" : "the end of the line");
+        break;
     case T_NAME: snprintf(buf, size, "name '%s'", clip(p->text + k->pos, k->len, c, sizeof c)); break;
     case T_NUM: snprintf(buf, size, "number '%s'", clip(p->text + k->pos, k->len, c, sizeof c)); break;
     default: snprintf(buf, size, "'%c'", p->text[k->pos]); break;
@@ -144,17 +168,30 @@ static int nonzero_mantissa(const char *s, size_t len)
     return 0;
 }
 
-/* Read the next token into p->tok (T_BAD after fail for bytes no token starts with). */
+/* Read the next token into p->tok (T_BAD after fail for bytes no token starts with). Blanks and
+ * '#' comments are skipped; in a program, a line's end outside parentheses ends a statement
+ * when the line ends in a name, a number or ')' (after an operator the statement goes on). */
 static void advance(parser *p)
 {
     const char *s = p->text;
     size_t i = p->pos;
-    while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') i++;
     token *k = &p->tok;
+    int ends = p->lines && p->parens == 0 &&
+               (k->kind == T_NAME || k->kind == T_NUM || k->kind == T_RP);
+    for (;; i++) {
+        if (s[i] == '#')
+            while (s[i + 1] != '\0' && s[i + 1] != '\n') i++;
+        else if (s[i] == '\n' && ends)
+            break;
+        else if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            break;
+    }
     unsigned char c = (unsigned char)s[i];
     k->pos = i;
     k->len = 1;
-    if (c == '\0') {
+    if (c == '\n' || (c == ';' && p->lines)) {
+        k->kind = T_SEP;
+    } else if (c == '\0') {
         k->kind = T_END;
         k->len = 0;
     } else if (is_digit(c) || (c == '.' && is_digit((unsigned char)s[i + 1]))) {
@@ -192,6 +229,7 @@ static void advance(parser *p)
         const char *at = c ? strchr(ops, c) : NULL;
         if (at) {
             k->kind = kinds[at - ops];
+            p->parens += k->kind == T_LP ? 1 : k->kind == T_RP && p->parens > 0 ? -1 : 0;
         } else {
             k->kind = T_BAD;
             if (c >= 0x80)
@@ -405,7 +443,8 @@ static tg_var expand(parser *p, const wb_def *d, const tg_var *args, size_t pos)
     q.pos = d->body;
     q.def = d;
     q.args = args;
-    q.outer_col = p->outer_col ? p->outer_col : col_of(p, pos);
+    if (!p->outer) q.outer = 1, q.outer_pos = pos;
+    q.lines = q.parens = 0;
     advance(&q);
     tg_var r = expr(&q);
     if (!q.failed && q.tok.kind != T_END) fail(&q, q.tok.pos, "unexpected text after the body");
@@ -598,11 +637,11 @@ static tg_var expr(parser *p)
     return p->failed ? bad(p) : a;
 }
 
-/* After a whole expression only the end may come. */
+/* After a whole expression only the end may come (in a program: or the next statement). */
 static void expect_end(parser *p)
 {
     char w[80];
-    if (p->failed || p->tok.kind == T_END) return;
+    if (p->failed || p->tok.kind == T_END || (p->lines && p->tok.kind == T_SEP)) return;
     switch (p->tok.kind) {
     case T_RP: fail(p, p->tok.pos, "unmatched ')'"); break;
     case T_NAME:
@@ -611,16 +650,114 @@ static void expect_end(parser *p)
         fail(p, p->tok.pos, "missing operator before %s", tok_words(p, w, sizeof w));
         break;
     case T_EQ:
-        fail(p, p->tok.pos, "unexpected '=' (a definition f(x) = ... goes in --def / tg_defs_add)");
+        if (p->lines)
+            fail(p, p->tok.pos, "unexpected '=' (a step is NAME = EXPR; a definition f(x) = ... "
+                 "goes in --def / tg_defs_add)");
+        else
+            fail(p, p->tok.pos, "unexpected '=' (a definition f(x) = ... goes in --def / "
+                 "tg_defs_add)");
         break;
     default: fail(p, p->tok.pos, "unexpected %s", tok_words(p, w, sizeof w)); break;
+    }
+}
+
+/* Where the first NAME token name[0..len) in p's text from `from` up to pos is ("column C"
+ * into buf), and whether '=' follows it (an assignment); NULL when there is none. */
+static const char *first_use(const parser *p, const char *name, size_t len, size_t from,
+                             size_t pos, int *assigned, char *buf, size_t size)
+{
+    parser q = {.text = p->text, .pos = from, .lines = 1, .err = &(tg_parse_error){0}};
+    for (advance(&q); q.tok.kind != T_END && q.tok.pos < pos && !q.failed; advance(&q)) {
+        if (q.tok.kind != T_NAME || q.tok.len != len || memcmp(q.text + q.tok.pos, name, len))
+            continue;
+        size_t at = q.tok.pos;
+        advance(&q);
+        *assigned = q.tok.kind == T_EQ;
+        return place(p->text, p->lined, at, buf, size);
+    }
+    return NULL;
+}
+
+/* statement := NAME '=' expr      -- the token is the NAME and '=' follows it */
+static tg_var step(parser *p)
+{
+    token k = p->tok;
+    const char *name = p->text + k.pos;
+    char buf[TG_NAME_MAX + 1], at[64];
+    const char *use;
+    tg_var v;
+    int assigned = 0;
+    if (is_function(p, name, k.len))
+        fail(p, k.pos, "a step cannot be named '%.*s': that is a function", (int)k.len, name);
+    else if (p->t && wb_names_find(p->names, name, k.len, &v)) {
+        if (!(use = first_use(p, name, k.len, 0, k.pos, &assigned, at, sizeof at)))
+            fail(p, k.pos, "'%.*s' names a node already: a step takes a new name", (int)k.len,
+                 name);
+        else if (assigned)
+            fail(p, k.pos, "step '%.*s' is assigned twice (first at %s)", (int)k.len, name, use);
+        else
+            fail(p, k.pos, "step '%.*s' is used at %s, before it is assigned here", (int)k.len,
+                 name, use);
+    }
+    advance(p); /* NAME */
+    advance(p); /* '=' */
+    if (!p->failed && (p->tok.kind == T_SEP || p->tok.kind == T_END))
+        fail(p, p->tok.pos, "step '%.*s' has no expression after '='", (int)k.len, name);
+    size_t from = p->tok.pos;
+    v = expr(p);
+    if (p->failed || !p->t) return bad(p);
+    tg_var self;
+    if (wb_names_find(p->names, name, k.len, &self)) { /* bound while reading its expression */
+        use = first_use(p, name, k.len, from, p->tok.pos, &assigned, at, sizeof at);
+        fail(p, k.pos, "step '%.*s' uses itself (at %s)", (int)k.len, name, use ? use : "?");
+        return bad(p);
+    }
+    memcpy(buf, name, k.len);
+    buf[k.len] = '\0';
+    if (wb_names_bind(p->names, buf, k.len, v, 1) != TG_OK) {
+        tg_fail(p->t, TG_ERR_NOMEM, "tg_parse: out of memory binding the step '%s'", buf);
+        tape_failed(p, k.pos);
+        return bad(p);
+    }
+    if (!tg_label_of(v) && tg_tape_find(p->t, buf).index == TG_NONE) tg_label(v, buf);
+    if (p->t->status) tape_failed(p, k.pos);
+    return p->failed ? bad(p) : v;
+}
+
+/* program := statement (SEP statement)*      statement := NAME '=' expr | expr
+ * Blank statements are skipped; every statement but the last is a step; the last one's node
+ * is the program's. */
+static tg_var program(parser *p)
+{
+    tg_var out = bad(p);
+    for (;;) {
+        while (p->tok.kind == T_SEP) advance(p);
+        if (p->failed || p->tok.kind == T_END) return out;
+        size_t start = p->tok.pos, after = p->pos;
+        int parens = p->parens;
+        token k = p->tok;
+        advance(p);
+        int assign = k.kind == T_NAME && p->tok.kind == T_EQ;
+        p->tok = k; /* back to the statement's first token */
+        p->pos = after;
+        p->parens = parens;
+        if (p->failed) return bad(p);
+        out = assign ? step(p) : expr(p);
+        expect_end(p);
+        if (p->failed) return bad(p);
+        if (assign) continue;
+        while (p->tok.kind == T_SEP) advance(p);
+        if (!p->failed && p->tok.kind != T_END)
+            fail(p, start, "only the last statement may be a bare expression: name this one "
+                 "(NAME = ...), or continue it on the next line after an operator or inside "
+                 "parentheses");
     }
 }
 
 static void init_err(tg_parse_error *e)
 {
     e->status = TG_OK;
-    e->column = 0;
+    e->column = e->line = 0;
     e->message[0] = '\0';
 }
 
@@ -648,18 +785,21 @@ tg_var tg_parse(tg_tape *t, const char *text, tg_names *names, const tg_parse_op
         copy_msg(err->message, sizeof err->message, t->msg);
         return tg_err_var(t);
     }
-    parser p = {.t = t, .text = text, .names = names, .o = opts,
+    parser p = {.t = t, .text = text, .top = text, .lined = strchr(text, '\n') != NULL,
+                .names = names, .o = opts, .lines = 1,
                 .defs = opts ? opts->defs : NULL, .err = err, .n0 = t->n, .lit = TG_NONE};
     p.max_depth = opts && opts->max_depth > 0 ? opts->max_depth : TG_PARSE_MAX_DEPTH;
     p.max_nodes = opts && opts->max_nodes > 0 ? opts->max_nodes : TG_PARSE_MAX_NODES;
     advance(&p);
+    while (!p.failed && p.tok.kind == T_SEP) advance(&p);
     if (!p.failed && p.tok.kind == T_END) fail(&p, p.tok.pos, "empty expression");
-    tg_var r = expr(&p);
-    expect_end(&p);
+    tg_var r = program(&p);
     tg_names_free(own);
     if (!p.failed) return r;
+    char at[48] = "";
+    if (err->line) snprintf(at, sizeof at, "line %d, ", err->line);
     if (err->status == TG_ERR_PARSE)
-        tg_fail(t, TG_ERR_PARSE, "tg_parse: at column %d: %s", err->column, err->message);
+        tg_fail(t, TG_ERR_PARSE, "tg_parse: at %scolumn %d: %s", at, err->column, err->message);
     return tg_err_var(t);
 }
 
@@ -680,7 +820,7 @@ tg_status tg_defs_add(tg_defs *d, const char *text, const struct tg_registry *re
     }
     tg_parse_opts o = {.registry = reg};
     wb_def def = {0};
-    parser p = {.text = text, .o = &o, .defs = d, .err = err, .def = &def,
+    parser p = {.text = text, .top = text, .o = &o, .defs = d, .err = err, .def = &def,
                 .max_depth = TG_PARSE_MAX_DEPTH, .lit = TG_NONE};
     advance(&p);
     token name = p.tok;

@@ -28,17 +28,26 @@ static double tape_derivative(tg_var f, tg_var wrt, tg_var d2, int order)
     return tg_gradient(wrt);
 }
 
+/* f with x at v: a leaf is set and the tape replayed; another node (a step, for its adjoint)
+ * takes v with the nodes it depends on unchanged, and only the nodes after it are replayed. */
 static double value_at(tg_var f, tg_var x, double v, int *flip)
 {
-    tg_set(x, v);
-    tg_replay(f.tape);
-    if (tg_replay_note(f.tape)) *flip = 1;
+    tg_tape *t = f.tape;
+    tg_node *nd = &t->nodes[x.index];
+    if (tg_node_is_leaf(nd)) {
+        tg_set(x, v);
+        tg_replay(t);
+    } else {
+        nd->v = v;
+        tg_replay_after(t, x.index);
+    }
+    if (tg_replay_note(t)) *flip = 1;
     return tg_value(f);
 }
 
 /* Central differences of f in x at x0, Richardson-extrapolated from steps h and h/2: the
  * first derivative (h = cbrt(eps)*scale) or the second (h = eps^(1/6)*scale, where the
- * O(h^4) truncation and the eps/h^2 rounding balance). x is restored (not replayed). */
+ * O(h^4) truncation and the eps/h^2 rounding balance). x is left at x0 (not replayed). */
 static double central(tg_var f, tg_var x, double x0, int order, int *flip)
 {
     double scale = fmax(1.0, fabs(x0));
@@ -49,7 +58,7 @@ static double central(tg_var f, tg_var x, double x0, int order, int *flip)
         if (order == 1) d[k] = (fp - fm) / (2 * h);
         else d[k] = (fp - 2 * value_at(f, x, x0, flip) + fm) / (h * h);
     }
-    tg_set(x, x0);
+    f.tape->nodes[x.index].v = x0;
     return order == 1 ? (4 * d[1] - d[0]) / 3 : (16 * d[1] - d[0]) / 15;
 }
 
@@ -62,10 +71,12 @@ tg_status tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndr
     if (t->status) return t->status;
     const tg_node *w = tg_resolve_on(t, wrt, "tg_check_formula", "wrt");
     if (!w || !tg_resolve_on(t, hand, "tg_check_formula", "hand")) return t->status;
-    if (w->op != &tg_leaf_param)
-        return tg_fail(t, TG_ERR_ARG, "tg_check_formula: wrt is not a parameter");
     if (order != 1 && order != 2)
         return tg_fail(t, TG_ERR_ARG, "tg_check_formula: order %d (1 or 2)", order);
+    if (w->op != &tg_leaf_param && (order == 2 || tg_node_is_leaf(w) || tg_node_is_tensor(w) ||
+                                    wrt.index > f.index))
+        return tg_fail(t, TG_ERR_ARG, "tg_check_formula: wrt (node #%u) is not a parameter%s",
+                       wrt.index, order == 2 ? "" : " or a scalar node recorded before f");
     if (ndraw < 0 || (ndraw > 0 && !draw))
         return tg_fail(t, TG_ERR_ARG, "tg_check_formula: %d leaves to draw, draw is NULL", ndraw);
     if (!rep) return tg_fail(t, TG_ERR_ARG, "tg_check_formula: rep is NULL");
@@ -121,6 +132,7 @@ tg_status tg_check_formula(tg_var f, tg_var wrt, int order, tg_var hand, int ndr
         for (int k = 0; k < ndraw; k++) tg_set(draw[k], best[k]);
         int check_nan = t->check_nan; /* the steps may leave the domain on purpose */
         tg_tape_check_nan(t, 0);
+        tg_replay(t); /* wrt's value (a step's) and its inputs' at that point */
         r.fd = central(f, wrt, tg_value(wrt), order, &r.fd_kink);
         tg_tape_check_nan(t, check_nan);
         if (tg_replay(t) == TG_OK) tape_derivative(f, wrt, d2, order);

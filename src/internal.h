@@ -242,6 +242,11 @@ void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x
                          uint32_t node);
 void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint32_t node);
 
+/* ---- sweep.c ---- */
+/* Replay the nodes after node i from the values the tape holds (node i's included, which
+ * the caller may have changed): tg_replay's work and rules for part of the tape. */
+tg_status tg_replay_after(tg_tape *t, uint32_t i);
+
 /* ---- registry.c ---- */
 /* Check every property of a descriptor the library relies on: op not NULL, a name, arity in
  * 1..TG_MAX_ARITY, eval or infer + forward + vjp, a known partials form (TG_PARTIALS_SWAP with

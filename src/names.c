@@ -42,10 +42,16 @@ int wb_is_name(const char *s, size_t len)
 
 /* ---- names ---- */
 
-/* A name's record is the node it is bound to; the table keeps the name. */
+/* A name's record is the node it is bound to, and whether a program's statement assigned it;
+ * the table keeps the name. */
+typedef struct binding {
+    tg_var v;
+    int step;
+} binding;
+
 struct tg_names {
     tg_table table;
-    tg_var **order; /* the records in the order bound */
+    binding **order; /* the records in the order bound */
     int n, cap;
 };
 
@@ -55,7 +61,7 @@ tg_names *tg_names_new_with(tg_alloc_fn fn, void *ud)
     tg_names *n = fn(ud, NULL, 0, sizeof *n);
     if (!n) return NULL;
     memset(n, 0, sizeof *n);
-    tg_table_init(&n->table, sizeof(tg_var), fn, ud);
+    tg_table_init(&n->table, sizeof(binding), fn, ud);
     return n;
 }
 
@@ -72,29 +78,31 @@ void tg_names_free(tg_names *n)
 
 int wb_names_find(const tg_names *n, const char *name, size_t len, tg_var *v)
 {
-    const tg_var *rec = n ? tg_table_find(&n->table, name, len) : NULL;
-    if (rec) *v = *rec;
+    const binding *rec = n ? tg_table_find(&n->table, name, len) : NULL;
+    if (rec) *v = rec->v;
     return rec != NULL;
+}
+
+tg_status wb_names_bind(tg_names *n, const char *name, size_t len, tg_var v, int step)
+{
+    if (!n || !name || !wb_is_name(name, len)) return TG_ERR_ARG;
+    binding *rec = tg_table_find(&n->table, name, len);
+    if (!rec) {
+        void *p;
+        if (grow(&n->table, (void **)&n->order, &n->cap, n->n + 1, sizeof *n->order) ||
+            tg_table_add(&n->table, name, len, &p) != TG_OK)
+            return TG_ERR_NOMEM;
+        rec = p;
+        n->order[n->n++] = rec;
+    }
+    rec->v = v;
+    rec->step = step;
+    return TG_OK;
 }
 
 tg_status tg_names_set(tg_names *n, const char *name, tg_var v)
 {
-    if (!n || !name) return TG_ERR_ARG;
-    size_t len = strlen(name);
-    if (!wb_is_name(name, len)) return TG_ERR_ARG;
-    tg_var *rec = tg_table_find(&n->table, name, len);
-    if (rec) {
-        *rec = v;
-        return TG_OK;
-    }
-    void *p;
-    if (grow(&n->table, (void **)&n->order, &n->cap, n->n + 1, sizeof *n->order) ||
-        tg_table_add(&n->table, name, len, &p) != TG_OK)
-        return TG_ERR_NOMEM;
-    rec = p;
-    *rec = v;
-    n->order[n->n++] = rec;
-    return TG_OK;
+    return wb_names_bind(n, name, name ? strlen(name) : 0, v, 0);
 }
 
 tg_var tg_names_get(const tg_names *n, const char *name)
@@ -114,7 +122,12 @@ const char *tg_names_name(const tg_names *n, int i)
 tg_var tg_names_var(const tg_names *n, int i)
 {
     tg_var none = {NULL, TG_NONE, 0};
-    return n && i >= 0 && i < n->n ? *n->order[i] : none;
+    return n && i >= 0 && i < n->n ? n->order[i]->v : none;
+}
+
+int tg_names_is_step(const tg_names *n, int i)
+{
+    return n && i >= 0 && i < n->n && n->order[i]->step;
 }
 
 /* ---- definitions ---- */

@@ -196,20 +196,12 @@ const double *tg_data(tg_var v)
     return tg_resolve(v, "tg_data") ? tg_node_view(v.tape, v.index).x : NULL;
 }
 
-/* A tensor node where one number is wanted: its value slot if it holds one element, else
- * NULL with the error set. */
-static double *one_value(tg_var v, const char *who)
+/* Where the one number of live node i is, or NULL when it holds several (a tensor). */
+static double *one_value(const tg_tape *t, tg_node *nd, uint32_t i)
 {
-    tg_node *nd = tg_resolve(v, who);
-    if (!nd) return NULL;
     if (!tg_node_is_tensor(nd)) return &nd->v;
-    tg_view w = tg_node_view(v.tape, v.index);
-    if (w.n == 1) return w.x;
-    char nm[64], sh[48];
-    tg_fail(v.tape, TG_ERR_SHAPE, "%s: node %s is a tensor of shape %s, not a scalar (use %s)",
-            who, tg_node_name(v.tape, v.index, nm, sizeof nm), tg_view_shape(&w, sh, sizeof sh),
-            strcmp(who, "tg_set") ? "tg_data" : "tg_tensor_set");
-    return NULL;
+    tg_view w = tg_node_view(t, i);
+    return w.n == 1 ? w.x : NULL;
 }
 
 void tg_set(tg_var leaf, double v)
@@ -232,16 +224,25 @@ void tg_set(tg_var leaf, double v)
         return;
     }
     if (tg_refuse_borrowed(leaf.tape, leaf.index, "tg_set")) return;
-    double *x = one_value(leaf, "tg_set");
-    if (x) *x = v;
+    double *x = one_value(leaf.tape, nd, leaf.index);
+    if (x) {
+        *x = v;
+        return;
+    }
+    char nm[64], sh[48];
+    tg_view w = tg_node_view(leaf.tape, leaf.index);
+    tg_fail(leaf.tape, TG_ERR_SHAPE, "tg_set: node %s is a tensor of shape %s, not a scalar "
+            "(use tg_tensor_set)", tg_node_name(leaf.tape, leaf.index, nm, sizeof nm),
+            tg_view_shape(&w, sh, sizeof sh));
 }
 
 double tg_value(tg_var v)
 {
     if (v.tape && tg_live(v.tape, v) && !tg_node_is_tensor(&v.tape->nodes[v.index]))
         return v.tape->nodes[v.index].v;
-    const double *x = one_value(v, "tg_value");
-    return x ? *x : NAN;
+    tg_node *nd = tg_resolve(v, "tg_value"); /* a handle that is no live node: the error */
+    const double *x = nd ? one_value(v.tape, nd, v.index) : NULL;
+    return x ? *x : NAN; /* a tensor of several elements is read, not an error */
 }
 
 int tg_refuse_borrowed(tg_tape *t, uint32_t i, const char *who)

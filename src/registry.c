@@ -26,6 +26,7 @@ static const tg_op_def *const builtins[] = {
     &tg_op_max,
     &tg_op_mse,
     &tg_op_mul,
+    &tg_op_mul0,
     &tg_op_neg,
     &tg_op_normcdf,
     &tg_op_normpdf,

@@ -27,6 +27,8 @@ const wb_def *wb_defs_at(const tg_defs *d, int i);
 /* Add a copy of *def whose text, name and offsets describe text[0..len) (copied). */
 tg_status wb_defs_insert(tg_defs *d, const wb_def *def, const char *text, size_t len,
                          const char *name, size_t name_len);
+/* Bind name[0..len) to v, as a program's step (step 1) or not: tg_names_set's rules. */
+tg_status wb_names_bind(tg_names *n, const char *name, size_t len, tg_var v, int step);
 /* 1 and *v when name[0..len) is bound in n, else 0. */
 int wb_names_find(const tg_names *n, const char *name, size_t len, tg_var *v);
 /* Whether s[0..len) is a NAME of the grammar: [A-Za-z_][A-Za-z0-9_]* ('[' [0-9]+ ']')? */

@@ -653,3 +653,123 @@ Test(article, bad_arguments_are_reported_on_the_tape)
     cr_expect_str_eq(tg_tape_error(tp), "tg_article_build: the point is NULL");
     tg_tape_free(tp);
 }
+
+Test(article, program_refuses_bad_arguments)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_expect_eq(tg_article_program(NULL, &tg_op_sigmoid, 0), TG_ERR_ARG);
+    cr_expect_eq(tg_article_program(f, NULL, 0), TG_ERR_ARG);
+    cr_expect_eq(tg_article_program(f, &tg_op_where, 0), TG_ERR_ARG); /* three operands */
+    cr_expect_eq(ftell(f), 0, "nothing is written when refused");
+    cr_expect_eq(tg_article_program(f, &tg_op_tanh, 0), TG_OK);
+    cr_expect_gt(ftell(f), 0);
+    fclose(f);
+}
+
+/* ---- the program (tg_article_program) is the network (tg_article_build) ---- */
+
+/* The program's text for activation g, malloc'd. */
+static char *program_text(const tg_op_def *g, double slope)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert_eq(tg_article_program(f, g, slope), TG_OK);
+    long n = ftell(f);
+    char *text = malloc((size_t)n + 1);
+    rewind(f);
+    cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* The leaves of a point by name, as tg_parse meets them: x1, x2 and t constants, the nine
+ * weights parameters, as tg_article_build makes them; any other name is refused. */
+typedef struct leaves {
+    const tg_article_point *p;
+    int met[TG_ARTICLE_NLEAVES];
+} leaves;
+
+static tg_var bind_leaf(void *ud, tg_tape *t, const char *name)
+{
+    leaves *l = ud;
+    const double v[TG_ARTICLE_NLEAVES] = {
+        l->p->x[0],     l->p->x[1],     l->p->t,        l->p->w1[0][0], l->p->w1[0][1],
+        l->p->w1[0][2], l->p->w1[1][0], l->p->w1[1][1], l->p->w1[1][2], l->p->w2[0],
+        l->p->w2[1],    l->p->w2[2]};
+    for (int i = 0; i < TG_ARTICLE_NLEAVES; i++) {
+        if (strcmp(name, tg_article_leaf_name(i)) != 0) continue;
+        l->met[i]++;
+        return i < 3 ? tg_const(t, v[i]) : tg_param(t, v[i]);
+    }
+    tg_var none = {.tape = t, .index = TG_NONE};
+    return none;
+}
+
+ParameterizedTestParameters(article, program_records_the_same_network)
+{
+    return cr_make_param_array(act_case, cases_make(), NCASES);
+}
+
+/* At the article command's default point and at random ones: E, dE/dw for the nine weights
+ * and the value and dE/dNAME of every named step (z and a of each unit) of the parsed program
+ * equal the library's network's, bit for bit. Only E may differ, in the last place: the
+ * program squares with ^2 (pow), the network multiplies a1[3]-t by itself. The adjoint of
+ * a1[3]-t is the same either way (1/2*(2*e) = 1/2*e + 1/2*e exactly), so nothing below it
+ * differs. */
+ParameterizedTest(act_case *c, article, program_records_the_same_network)
+{
+    const double tol = 0.0, tol_E = 1e-15;
+    const tg_op_def *g = tg_article_activation(act_name[c->g]);
+    cr_assert_not_null(g);
+    char *text = program_text(g, c->slope);
+    tg_tape *ta = tg_tape_new(), *tb = tg_tape_new();
+    static const char *const steps[] = {"z1[2]", "a1[2]", "z2[2]", "a2[2]", "z3[2]",
+                                        "a3[2]", "z1[3]", "a1[3]"};
+    for (uint64_t k = 0; k <= POINTS; k++) {
+        tg_article_point p;
+        if (k == 0) tg_article_point_seed(&p, TG_ARTICLE_SEED); /* `tapegrad article`'s */
+        else if (k % 2) tg_article_point_seed(&p, k);
+        else p = random_point(k);
+
+        tg_tape_reset(ta);
+        tg_article net;
+        cr_assert_eq(tg_article_build(&net, ta, g, c->slope, &p), TG_OK, "%s", tg_tape_error(ta));
+        cr_assert_eq(tg_backward(net.E), TG_OK);
+        const tg_var named[] = {net.z2[0], net.a2[0], net.z2[1], net.a2[1], net.z2[2],
+                                net.a2[2], net.z3,    net.a3};
+
+        tg_tape_reset(tb);
+        leaves l = {.p = &p};
+        tg_parse_opts o = {.bind = bind_leaf, .bind_ud = &l};
+        tg_parse_error err;
+        tg_var E = tg_parse(tb, text, NULL, &o, &err);
+        cr_assert(E.index != TG_NONE, "%s: the program does not parse: column %d: %s",
+                  act_name[c->g], err.column, err.message);
+        for (int i = 0; i < TG_ARTICLE_NLEAVES; i++)
+            cr_assert_eq(l.met[i], 1, "%s: leaf %s met %d times", act_name[c->g],
+                         tg_article_leaf_name(i), l.met[i]);
+        cr_assert_eq(tg_backward(E), TG_OK, "%s", tg_tape_error(tb));
+
+        EXPECT_CLOSE(tg_value(E), tg_value(net.E), tol_E, "point %d: E", (int)k);
+        for (int i = 3; i < TG_ARTICLE_NLEAVES; i++) {
+            const char *w = tg_article_leaf_name(i);
+            EXPECT_CLOSE(tg_gradient(tg_tape_find(tb, w)), tg_gradient(tg_tape_find(ta, w)),
+                         tol, "point %d: dE/d%s", (int)k, w);
+        }
+        for (int s = 0; s < 8; s++) {
+            tg_var v = tg_tape_find(tb, steps[s]);
+            cr_assert(v.index != TG_NONE, "%s: no node labelled %s", act_name[c->g], steps[s]);
+            cr_assert_str_eq(tg_label_of(named[s]), steps[s]);
+            EXPECT_CLOSE(tg_value(v), tg_value(named[s]), tol, "point %d: %s", (int)k,
+                         steps[s]);
+            EXPECT_CLOSE(tg_gradient(v), tg_gradient(named[s]), tol, "point %d: dE/d%s",
+                         (int)k, steps[s]);
+        }
+        cr_expect_str_eq(tg_label_of(E), "E");
+    }
+    tg_tape_free(ta);
+    tg_tape_free(tb);
+    free(text);
+}

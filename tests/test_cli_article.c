@@ -1,6 +1,7 @@
 /* test_cli_article.c - `tapegrad article` run as a program (the binary named by $TAPEGRAD, as
- * `make test` sets it): the --json schema and number format, the human tables, and the exact
- * one-line messages and exit status 2 for bad input. See LICENSE. */
+ * `make test` sets it): the --json schema and number format, the human tables, the exact
+ * one-line messages and exit status 2 for bad input, and --program (docs/examples/article.tg
+ * byte for byte, the same steps for every activation). See LICENSE. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -482,4 +483,102 @@ Test(cli_article, bad_usage_exits_2)
     expect_bad("frobnicate", "tapegrad: unknown command 'frobnicate' (commands: article, grad, "
                                "check, plot, hess, train, compare, dot)");
     expect_bad("", "tapegrad: no command given (try 'tapegrad --help')");
+}
+
+/* ---- --program ---- */
+
+/* The whole of a file, malloc'd (NULL if it cannot be read). */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    static char buf[16384];
+    slurp(f, buf, sizeof buf);
+    fclose(f);
+    return strdup(buf);
+}
+
+/* s with every "from" replaced by "to", malloc'd. */
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+    size_t n = 0, lf = strlen(from), lt = strlen(to);
+    for (const char *p = s; (p = strstr(p, from)); p += lf) n++;
+    char *out = malloc(strlen(s) + n * lt + 1), *o = out;
+    for (const char *p; (p = strstr(s, from)); s = p + lf) {
+        memcpy(o, s, (size_t)(p - s));
+        o += p - s;
+        memcpy(o, to, lt);
+        o += lt;
+    }
+    strcpy(o, s);
+    return out;
+}
+
+Test(cli_article, program_is_docs_examples_article_tg_byte_for_byte)
+{
+    run *r = tapegrad("article --program");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    cr_expect_str_empty(r->err);
+    char *file = read_file("docs/examples/article.tg");
+    cr_assert_not_null(file, "no docs/examples/article.tg (run from the repository root)");
+    cr_expect_str_eq(r->out, file, "docs/examples/article.tg is not what 'tapegrad article "
+                     "--program' prints (regenerate it with that command)");
+    free(file);
+}
+
+/* Every activation gets the same program: sigmoid's, with its calls "sigmoid(z)" made
+ * "NAME(z)" (or "NAME(z, S)" for leaky_relu's slope) and the comment naming it. */
+Test(cli_article, program_has_the_same_steps_for_every_activation)
+{
+    run *r = tapegrad("article --program");
+    cr_assert_eq(r->status, 0);
+    char *sigmoid = strdup(r->out);
+    for (int i = 0; tg_article_activation_name(i); i++) {
+        const char *act = tg_article_activation_name(i);
+        char args[128], from[32], to[64], note[64];
+        int leaky = strcmp(act, "leaky_relu") == 0;
+        snprintf(args, sizeof args, "article --program --activation %s --slope 0.125", act);
+        r = tapegrad(args);
+        cr_assert_eq(r->status, 0, "%s: %s", args, r->err);
+        snprintf(note, sizeof note, "g = %s%s.", act, leaky ? " with slope 0.125" : "");
+        char *want = replace_all(sigmoid, "g = sigmoid.", note);
+        const char *steps[] = {"z1[2]", "z2[2]", "z3[2]", "z1[3]"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(from, sizeof from, "sigmoid(%s)", steps[k]);
+            snprintf(to, sizeof to, leaky ? "%s(%s, 0.125)" : "%s(%s)", act, steps[k]);
+            char *next = replace_all(want, from, to);
+            free(want);
+            want = next;
+        }
+        cr_expect_str_eq(r->out, want, "%s", args);
+        free(want);
+    }
+    free(sigmoid);
+}
+
+Test(cli_article, program_writes_the_slope_in_its_shortest_exact_form)
+{
+    run *r = tapegrad("article --program --activation leaky_relu --slope 0.1");
+    cr_assert_eq(r->status, 0);
+    cr_expect(strstr(r->out, "a1[3] = leaky_relu(z1[3], 0.1)\n") != NULL, "%s", r->out);
+    r = tapegrad("article --program --activation leaky_relu --slope 0.30000000000000004");
+    cr_assert_eq(r->status, 0);
+    cr_expect(strstr(r->out, "leaky_relu(z2[2], 0.30000000000000004)\n") != NULL, "%s", r->out);
+}
+
+Test(cli_article, program_refuses_the_options_of_the_tables)
+{
+    static const char *const others[] = {"--json", "--dot", "--explain 'w11[1]'", "-o g.dot",
+                                         "--at x1=1", "--seed 3", "--lr 0.1", "--steps 2"};
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+        char args[128], msg[256], name[16];
+        snprintf(args, sizeof args, "article --program %s", others[k]);
+        sscanf(others[k], "%15s", name);
+        snprintf(msg, sizeof msg, "tapegrad: article: --program prints the network as a "
+                 "program and takes only --activation and --slope (not %s)", name);
+        expect_bad(args, msg);
+    }
+    expect_bad("article --program --activation softmax",
+               "tapegrad: article: unknown activation 'softmax' (valid: sigmoid, tanh, relu, "
+               "leaky_relu)");
 }

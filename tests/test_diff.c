@@ -1,6 +1,7 @@
 /* test_diff.c - tg_diff: derivatives recorded as nodes. Mixed and repeated derivatives of
  * composite functions, g'' of every activation against its closed form, derivative nodes
- * replayed at new points, and derivatives that are identically zero. See LICENSE. */
+ * replayed at new points, derivatives that are identically zero, and branches masked off by
+ * where (0 at every order, NaN or Inf inside). See LICENSE. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -281,5 +282,127 @@ Test(diff, replayed_relu_derivative_follows_the_branch)
     cr_expect_eq(tg_replay(t), TG_OK);
     cr_expect_not_null(tg_replay_note(t), "relu crossed back and no note says so");
     cr_expect_eq(tg_value(d), 4.0, "d(relu(x) x)/dx at 2 after replay: %.17g", tg_value(d));
+    tg_tape_free(t);
+}
+
+/* ---- masked branches: where's unchosen side at every order ---- */
+
+/* y is w, a zero's sign included (NaN is NaN) */
+static int same_value(double y, double w)
+{
+    return isnan(w) ? isnan(y) : y == w && signbit(y) == signbit(w);
+}
+
+Test(diff, mul0_is_mul_but_a_zero_factor_wins)
+{
+    /* the product tg_diff records: a*b bit for bit, except 0 * Inf and 0 * NaN, which are 0 */
+    static const double cases[][3] = {
+        {3.0, 4.0, 12.0}, {-2.0, 0.0, -0.0}, {0.0, INFINITY, 0.0}, {-INFINITY, 0.0, 0.0},
+        {0.0, NAN, 0.0},  {NAN, -0.0, 0.0},  {NAN, 2.0, NAN},      {INFINITY, 2.0, INFINITY},
+    };
+    const int n = (int)(sizeof cases / sizeof cases[0]), shape[1] = {n};
+    double a[sizeof cases / sizeof cases[0]], b[sizeof cases / sizeof cases[0]];
+    tg_tape *t = tg_tape_new();
+    for (int i = 0; i < n; i++) {
+        a[i] = cases[i][0], b[i] = cases[i][1];
+        double y = tg_value(tg_mul0(tg_const(t, a[i]), tg_const(t, b[i])));
+        cr_expect(same_value(y, cases[i][2]), "mul0(%g, %g) = %g, want %g", a[i], b[i], y,
+                  cases[i][2]);
+    }
+    /* the same element by element on tensors (the row kernel) */
+    tg_var ta = tg_tensor_const(t, 1, shape, a), tb = tg_tensor_const(t, 1, shape, b);
+    const double *y = tg_data(tg_mul0(ta, tb));
+    expect_ok(t);
+    for (int i = 0; i < n; i++)
+        cr_expect(same_value(y[i], cases[i][2]), "mul0 on tensors, element %d: mul0(%g, %g) = "
+                  "%g, want %g", i, a[i], b[i], y[i], cases[i][2]);
+    tg_tape_free(t);
+}
+
+/* f(x) = where(step(x), g(x), 0) or, flipped, where(1 - step(x), 0, g(x)): the side not chosen
+ * may be NaN (sqrt or log of a negative) or have an infinite derivative (sqrt, log, 1/x at
+ * 0). tg_backward's gradient is 0 there, since a zero adjoint passes nothing back; the
+ * derivatives recorded by tg_diff must be 0 too, at every order, and stay so when the nodes
+ * are replayed there from a point where the branch was chosen. */
+typedef struct masked_case {
+    const char *name;
+    tg_var (*g)(tg_var);
+    double at;
+} masked_case;
+
+static tg_var recip(tg_var x) { return tg_div(tg_const_like(x, 1.0), x); }
+
+static const masked_case masked_cases[] = {
+    {"sqrt(x)", tg_sqrt, -1.0}, /* NaN */
+    {"sqrt(x)", tg_sqrt, 0.0},  /* sqrt'(0) = Inf */
+    {"log(x)", tg_log, -1.0},   /* NaN */
+    {"log(x)", tg_log, 0.0},    /* -Inf, log'(0) = Inf */
+    {"1/x", recip, 0.0},        /* Inf, and every derivative infinite */
+};
+
+static tg_var masked(tg_var x, const masked_case *c, int flip)
+{
+    tg_var zero = tg_const_like(x, 0.0);
+    return flip ? tg_where(tg_sub(tg_const_like(x, 1.0), tg_step(x)), zero, c->g(x))
+                : tg_where(tg_step(x), c->g(x), zero);
+}
+
+Test(diff, where_passes_no_nan_from_its_unchosen_side_at_any_order)
+{
+    tg_tape *t = tg_tape_new();
+    for (size_t i = 0; i < sizeof masked_cases / sizeof masked_cases[0]; i++)
+        for (int flip = 0; flip < 2; flip++) {
+            const masked_case *c = &masked_cases[i];
+            tg_tape_reset(t);
+            tg_var x = tg_param(t, c->at);
+            tg_var f = masked(x, c, flip);
+            tg_var d1 = tg_diff(f, x), d2 = tg_diff(d1, x), d3 = tg_diff(d2, x);
+            expect_ok(t);
+            cr_expect_eq(tg_backward(f), TG_OK);
+            cr_expect_eq(tg_gradient(x), 0.0, "%s (side %d) at %g: tg_backward %.17g", c->name,
+                         flip + 1, c->at, tg_gradient(x));
+            const tg_var d[3] = {d1, d2, d3};
+            for (int k = 0; k < 3; k++)
+                cr_expect_eq(tg_value(d[k]), 0.0, "%s masked off by where (side %d): order %d "
+                             "at %g is %.17g, not 0", c->name, flip + 1, k + 1, c->at,
+                             tg_value(d[k]));
+        }
+    tg_tape_free(t);
+}
+
+Test(diff, where_masks_by_a_constant_condition_too)
+{
+    /* where(k, x log(m), 0) with constants k = 0 and m = -1: the adjoint reaching the mul is
+     * a constant 0 and its partial log(m) a constant NaN; their product passes nothing */
+    tg_tape *t = tg_tape_new();
+    tg_var x = tg_param(t, 2.0), k = tg_const(t, 0.0), m = tg_const(t, -1.0);
+    tg_var f = tg_where(k, tg_mul(x, tg_log(m)), tg_const(t, 0.0));
+    tg_var d1 = tg_diff(f, x), d2 = tg_diff(d1, x);
+    expect_ok(t);
+    cr_expect_eq(tg_value(d1), 0.0, "f' is %.17g", tg_value(d1));
+    cr_expect_eq(tg_value(d2), 0.0, "f'' is %.17g", tg_value(d2));
+    tg_tape_free(t);
+}
+
+Test(diff, where_masked_derivatives_replay_across_the_switch)
+{
+    /* recorded where sqrt is chosen (x = 4), replayed where it is not (-1, 0) and back */
+    tg_tape *t = tg_tape_new();
+    tg_var x = tg_param(t, 4.0);
+    tg_var f = tg_where(tg_step(x), tg_sqrt(x), tg_const(t, 0.0));
+    tg_var d1 = tg_diff(f, x), d2 = tg_diff(d1, x), d3 = tg_diff(d2, x);
+    expect_ok(t);
+    const double at[] = {4.0, -1.0, 0.0, 9.0};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        double v = at[i], on = v > 0;
+        tg_set(x, v);
+        cr_assert_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+        /* sqrt' = x^-1/2 / 2, sqrt'' = -x^-3/2 / 4, sqrt''' = 3 x^-5/2 / 8 */
+        double want[3] = {on ? 0.5 / sqrt(v) : 0.0, on ? -0.25 / (v * sqrt(v)) : 0.0,
+                          on ? 0.375 / (v * v * sqrt(v)) : 0.0};
+        const tg_var d[3] = {d1, d2, d3};
+        for (int k = 0; k < 3; k++)
+            EXPECT_CLOSE(tg_value(d[k]), want[k], 1e-14, "replayed order %d at %g", k + 1, v);
+    }
     tg_tape_free(t);
 }

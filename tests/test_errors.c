@@ -64,6 +64,55 @@ Test(errors, handles_after_reset_are_stale)
     tg_tape_free(t);
 }
 
+/* docs/errors.md: reading never breaks a tape that is fine. Asked for one number where a
+ * live handle holds several (a tensor), a getter answers "none" -- NaN for a value, 0 for a
+ * gradient or tangent -- and leaves the tape's error alone: later builders still record. */
+Test(errors, reading_a_tensor_as_a_scalar_leaves_the_tape_usable)
+{
+    tg_tape *t = tg_tape_new();
+    int s[1] = {3};
+    const double d[3] = {1, 2, 3};
+    tg_var T = tg_tensor_param(t, 1, s, d), x = tg_param(t, 2.0);
+    tg_var E = tg_sum(tg_mul(T, x));
+    cr_assert_eq(tg_backward(E), TG_OK, "%s", tg_tape_error(t));
+    double one = 1.0;
+    cr_assert_eq(tg_jvp(t, 1, &x, &one), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(isnan(tg_value(T)), "tg_value of a [3] tensor: %g, expected NaN", tg_value(T));
+    cr_expect_eq(tg_gradient(T), 0.0, "tg_gradient of a [3] tensor: %g", tg_gradient(T));
+    cr_expect_eq(tg_tangent(T), 0.0, "tg_tangent of a [3] tensor: %g", tg_tangent(T));
+    cr_expect_eq(tg_tape_status(t), TG_OK, "a read set the tape's error: %s", tg_tape_error(t));
+    cr_expect_null(tg_tape_error(t));
+    /* the tape still records and sweeps */
+    tg_var y = tg_add(x, x);
+    cr_assert_neq(y.index, TG_NONE, "tg_add after the reads failed: %s", tg_tape_error(t));
+    cr_expect_eq(tg_value(y), 4.0);
+    cr_assert_eq(tg_backward(tg_sum(tg_mul(T, y))), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_gradient(x), 12.0, "d sum(T * 2x)/dx = 2 sum(T) = 12, got %g",
+                 tg_gradient(x));
+    cr_expect_eq(tg_gradient_data(T)[1], 4.0);
+    /* one-element tensors have one number: it is the answer */
+    cr_expect_eq(tg_value(E), 12.0);
+    tg_tape_free(t);
+}
+
+/* A handle that is no live node is the caller's bug, as in a builder: the read sets the
+ * sticky error, but an error handle read on a tape already in error adds nothing to it. */
+Test(errors, reading_an_error_handle_keeps_the_first_error)
+{
+    tg_tape *t = tg_tape_new();
+    tg_var bad = tg_mul(tg_param(t, 1.0), tg_tape_find(t, "nope"));
+    th_expect_error(t, TG_ERR_ARG, "mul: operand 2 is not a node (a failed builder or lookup)");
+    cr_expect(isnan(tg_value(bad)));
+    cr_expect_eq(tg_gradient(bad), 0.0);
+    cr_expect_eq(tg_shape(bad, NULL), -1);
+    th_expect_error(t, TG_ERR_ARG, "mul: operand 2 is not a node (a failed builder or lookup)");
+    tg_tape_reset(t);
+    cr_expect(isnan(tg_value(tg_tape_find(t, "nope"))));
+    th_expect_error(t, TG_ERR_ARG, "tg_value: the handle is not a node (a failed builder or "
+                                   "lookup)");
+    tg_tape_free(t);
+}
+
 Test(errors, failed_lookup_used_as_an_operand)
 {
     tg_tape *t = tg_tape_new();

@@ -91,11 +91,11 @@ static bad_case bad[] = {
     {"w[1a]", 2, "a name's '[' takes digits"},
     {"x [2]", 3, "unexpected '['"},
     {"x ** 2", 4, "'**' is not a power"},
-    {"x = 2", 3, "unexpected '='"},
+    {"2 = x", 3, "unexpected '='"},
     {"2x", 2, "missing operator before name 'x'"},
     {"1.2.3", 4, "missing operator before number '.3'"},
     {"x.y", 2, "unexpected character '.'"},
-    {"x # comment", 3, "unexpected character '#'"},
+    {"x @ y", 3, "unexpected character '@'"},
 };
 
 ParameterizedTestParameters(expr_lex, bad_bytes_are_refused_at_their_column)

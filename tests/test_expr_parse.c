@@ -213,7 +213,7 @@ static err_case errors[] = {
     {"sigmoid(x, y)", 1, "sigmoid takes 1 argument, got 2 (y = 1/(1+e^-x); dy/dx = y(1-y))"},
     {"sigmoid()", 1, "sigmoid takes 1 argument, got 0 (y = 1/(1+e^-x); dy/dx = y(1-y))"},
     {"sigmoid(x", 8, "'(' of sigmoid(...) is never closed"},
-    {"sigmoid(x;", 10, "unexpected character ';'"},
+    {"sigmoid(x;", 10, "expected ',' or ')' in the arguments of sigmoid, found ';'"},
     {"exp(x y)", 7, "expected ',' or ')' in the arguments of exp, found name 'y'"},
     {"sigmoid + 1", 1, "'sigmoid' is a function: call it as sigmoid(...)"},
     {"x + nosuch(2)", 5, "unknown function 'nosuch'"},

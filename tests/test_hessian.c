@@ -171,3 +171,55 @@ Test(hessian, article_hessian_is_gauss_newton_plus_residual_part)
     cr_expect_gt(gn_only_err, 1e-6, "Gauss-Newton alone matches E's Hessian to %g", gn_only_err);
     tg_tape_free(t);
 }
+
+/* where's unchosen side (NaN: sqrt(-1); infinite derivatives: sqrt at 0) gives the Hessian
+ * nothing, as it gives the gradient nothing: forward over reverse must not meet 0 * NaN. */
+Test(hessian, where_masks_its_unchosen_side_in_scalar_hessians)
+{
+    tg_tape *t = tg_tape_new();
+    const double at[] = {-1.0, 0.0, 4.0};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        tg_tape_reset(t);
+        tg_var x = tg_param(t, at[i]), y = tg_param(t, 2.0);
+        /* f = where(step(x), y sqrt(x), y^2): fxx = -y x^-3/2 / 4, fxy = x^-1/2 / 2, fyy = 0
+         * when x > 0; else 0, 0, 2 */
+        tg_var f = tg_where(tg_step(x), tg_mul(y, tg_sqrt(x)), tg_mul(y, y));
+        tg_var p[2] = {x, y};
+        double h[4], v = at[i], on = v > 0;
+        double want[4] = {on ? -2.0 * 0.25 / (v * sqrt(v)) : 0.0, on ? 0.5 / sqrt(v) : 0.0,
+                          on ? 0.5 / sqrt(v) : 0.0, on ? 0.0 : 2.0};
+        cr_assert_eq(tg_hessian(f, 2, p, h), TG_OK, "%s", tg_tape_error(t));
+        for (int k = 0; k < 4; k++)
+            cr_expect(th_close(h[k], want[k], 1e-14, 0), "H[%d][%d] at x = %g: %.17g, want "
+                      "%.17g", k / 2, k % 2, v, h[k], want[k]);
+        double dir[2] = {1.0, -0.5}, hv[2];
+        cr_assert_eq(tg_hvp(f, 2, p, dir, 2, hv), TG_OK, "%s", tg_tape_error(t));
+        for (int k = 0; k < 2; k++) {
+            double w = want[2 * k] + want[2 * k + 1] * dir[1];
+            cr_expect(th_close(hv[k], w, 1e-14, 0), "Hv[%d] at x = %g: %.17g, want %.17g", k, v,
+                      hv[k], w);
+        }
+    }
+    tg_tape_free(t);
+}
+
+Test(hessian, where_masks_its_unchosen_side_in_tensor_hessians)
+{
+    /* F = sum(where(step(X), y sqrt(X), 0)), X = [-1, 0, 4] and a scalar y broadcast over it:
+     * only X[2] is chosen. H over (X0, X1, X2, y): d2F/dX2^2 = -y X2^-3/2 / 4,
+     * d2F/dX2 dy = X2^-1/2 / 2, everything else 0. */
+    tg_tape *t = tg_tape_new();
+    int s[1] = {3};
+    double xd[3] = {-1.0, 0.0, 4.0};
+    tg_var X = tg_tensor_param(t, 1, s, xd), y = tg_param(t, 2.0);
+    tg_var F = tg_sum(tg_where(tg_step(X), tg_mul(y, tg_sqrt(X)), tg_const(t, 0.0)));
+    tg_var p[2] = {X, y};
+    double h[16], want[16] = {0};
+    want[2 * 4 + 2] = -2.0 * 0.25 / 8.0;
+    want[2 * 4 + 3] = want[3 * 4 + 2] = 0.25;
+    cr_assert_eq(tg_hessian(F, 2, p, h), TG_OK, "%s", tg_tape_error(t));
+    for (int k = 0; k < 16; k++)
+        cr_expect(th_close(h[k], want[k], 1e-14, 0), "H[%d][%d]: %.17g, want %.17g", k / 4,
+                  k % 4, h[k], want[k]);
+    tg_tape_free(t);
+}

@@ -185,14 +185,73 @@ Test(workbench, check_formula_reports_bad_arguments)
 {
     tg_tape *t = tg_tape_new();
     tg_names *n = tg_names_new();
-    tg_var f = tg_parse(t, "x*y", n, NULL, NULL);
-    cr_assert_eq(tg_check_formula(f, f, 1, f, 0, NULL, NULL, NULL), TG_ERR_ARG);
-    cr_assert_str_eq(tg_tape_error(t), "tg_check_formula: wrt is not a parameter");
-    tg_tape_reset(t);
+    tg_formula_report r;
+    struct {
+        int order, null_rep;
+        const char *wrt, *error;
+    } cases[] = {
+        {1, 0, "c", "tg_check_formula: wrt (node #3) is not a parameter or a scalar node "
+                    "recorded before f"},
+        {1, 0, "later", "tg_check_formula: wrt (node #5) is not a parameter or a scalar node "
+                        "recorded before f"},
+        {2, 0, "f", "tg_check_formula: wrt (node #2) is not a parameter"},
+        {1, 1, "f", "tg_check_formula: rep is NULL"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tg_names *m = tg_names_new();
+        tg_var f = tg_parse(t, "x*y", m, NULL, NULL), c = tg_const(t, 2);
+        tg_var later = tg_parse(t, "later = 2*y; later", m, NULL, NULL);
+        tg_var wrt = cases[k].wrt[0] == 'c' ? c : cases[k].wrt[0] == 'f' ? f : later;
+        cr_assert_eq(tg_check_formula(f, wrt, cases[k].order, f, 0, NULL, NULL,
+                                      cases[k].null_rep ? NULL : &r), TG_ERR_ARG);
+        cr_assert_str_eq(tg_tape_error(t), cases[k].error);
+        tg_tape_reset(t);
+        tg_names_free(m);
+    }
     tg_names_free(n);
     n = tg_names_new();
-    f = tg_parse(t, "x*y", n, NULL, NULL);
+    tg_var f = tg_parse(t, "x*y", n, NULL, NULL);
     cr_assert_eq(tg_check_formula(f, tg_names_get(n, "x"), 3, f, 0, NULL, NULL, NULL), TG_ERR_ARG);
+    tg_names_free(n);
+    tg_tape_free(t);
+}
+
+/* A step's hand delta: the tape's side is the adjoint dE/dz, and finite differences move z
+ * with what it depends on fixed (only the nodes after z replayed). */
+Test(workbench, check_formula_checks_the_delta_of_a_step)
+{
+    tg_tape *t = tg_tape_new();
+    tg_names *n = tg_names_new();
+    tg_var E = tg_parse(t, "z = w*x + b; a = sigmoid(z); E = 0.5*(a - t)^2", n, NULL, NULL);
+    tg_var z = tg_names_get(n, "z"), a = tg_names_get(n, "a");
+    tg_var right = tg_parse(t, "(a - t)*a*(1 - a)", n, NULL, NULL);
+    tg_var slip = tg_parse(t, "a - t", n, NULL, NULL); /* g' dropped */
+    tg_var draw[4];
+    for (int i = 0; i < 4; i++) draw[i] = tg_names_get(n, (const char *[]){"w", "x", "b", "t"}[i]);
+    tg_formula_opts o = {.samples = 300, .seed = 5};
+    tg_formula_report r;
+    cr_assert_eq(tg_check_formula(E, z, 1, right, 4, draw, &o, &r), TG_OK, "%s", tg_tape_error(t));
+    cr_assert(r.agree);
+    cr_assert_eq(r.compared, 300);
+    cr_assert_float_eq(r.fd, r.tape, 1e-8 * fmax(1, fabs(r.tape)), "fd %.17g tape %.17g", r.fd,
+                       r.tape);
+    cr_assert_eq(tg_check_formula(E, z, 1, slip, 4, draw, &o, &r), TG_OK);
+    cr_assert_not(r.agree);
+    cr_assert_float_eq(r.fd, r.tape, 1e-7 * fmax(1, fabs(r.tape)), "fd %.17g tape %.17g", r.fd,
+                       r.tape);
+    cr_assert_gt(fabs(r.fd - r.hand), 1e-3, "fd sides with the tape, not the slip");
+    /* the leaves are at the worst point, the tape's values are theirs, the sweep is done */
+    cr_assert_eq(tg_value(slip), r.hand);
+    cr_assert_eq(tg_gradient(z), r.tape);
+    double zv = tg_value(tg_names_get(n, "w")) * tg_value(tg_names_get(n, "x")) +
+                tg_value(tg_names_get(n, "b"));
+    cr_assert_eq(tg_value(z), zv, "z is its inputs' again after the differences");
+    cr_assert_float_eq(tg_value(a), 1 / (1 + exp(-zv)), 1e-15);
+    /* the output's own delta is 1 */
+    tg_var one = tg_parse(t, "1", n, NULL, NULL);
+    cr_assert_eq(tg_check_formula(E, E, 1, one, 4, draw, &o, &r), TG_OK);
+    cr_assert(r.agree);
+    cr_assert_float_eq(r.fd, 1, 1e-9);
     tg_names_free(n);
     tg_tape_free(t);
 }

@@ -1,7 +1,8 @@
 /* article.c - `tapegrad article`: the backpropagation article's 2-3-1 network, built by the
  * library (src/article.c), with dE/dw from the reverse sweep beside the article's delta
- * formulas; optional gradient-descent steps on the one recorded tape. Parses, calls, prints:
- * every number shown comes from the library. See LICENSE. */
+ * formulas; optional gradient-descent steps on the one recorded tape; or, with --program, the
+ * network as a program of named steps. Parses, calls, prints: every number shown and the
+ * program's text come from the library. See LICENSE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 static const char usage[] =
     "usage: tapegrad article [--activation NAME] [--slope S] [--at NAME=V,...] [--seed N]\n"
     "                        [--lr ETA] [--steps K] [--json]\n"
+    "       tapegrad article --program [--activation NAME] [--slope S]\n"
     "\n"
     "Builds the 2-3-1 network of the classic backpropagation article on a tape,\n"
     "  z_j[2] = w1j[1]*x1 + w2j[1]*x2, a_j[2] = g(z_j[2]), z1[3] = sum_j wj1[2]*a_j[2],\n"
@@ -46,12 +48,16 @@ static const char usage[] =
     "                     every node with its value and dE/dnode\n"
     "  -o FILE            with --dot: write FILE.dot, or draw FILE.svg / FILE.png with\n"
     "                     Graphviz's dot when it is installed\n"
+    "  --program          print the network as a program of named steps (z1[2], a1[2], ...,\n"
+    "                     z1[3], a1[3], E) for grad, check and the other commands; with the\n"
+    "                     default activation it is docs/examples/article.tg\n"
     "\n"
     "examples:\n"
     "  tapegrad article\n"
     "  tapegrad article --activation tanh --at x1=0.5,x2=-1,t=0.2 --steps 10\n"
     "  tapegrad article --explain 'w11[1]'\n"
-    "  tapegrad article --dot -o article.svg\n";
+    "  tapegrad article --dot -o article.svg\n"
+    "  tapegrad article --program --activation tanh > article-tanh.tg\n";
 
 /* --at values, applied over the seeded point once all options are read. */
 typedef struct overrides {
@@ -87,7 +93,8 @@ static int bind(void *ud, const char *name, double value)
 static void print_row(const char *name, double value, double tape, double formula, double diff,
                       const char *rule)
 {
-    printf("%-7s %+10.6f  %+.12e  %+.12e  %+12.1e  %s\n", name, value, tape, formula, diff, rule);
+    printf("%-7s %+13.6g  %-+20.12e  %-+20.12e  %+12.1e  %s\n", name, value, tape, formula, diff,
+           rule);
 }
 
 static void print_tables(const tg_article *net, const tg_article_report *r, const char *act,
@@ -98,10 +105,10 @@ static void print_tables(const tg_article *net, const tg_article_report *r, cons
     printf("The backpropagation article's 2-3-1 network, g = %s", act);
     if (strcmp(act, "leaky_relu") == 0) printf(" (slope %g)", slope);
     if (seeded) printf(", unset values from seed %llu", (unsigned long long)seed);
-    printf("\n  x1 = %.6f   x2 = %.6f   t = %.6f   E = 1/2 (a1[3] - t)^2 = %.12e\n\n", p.x[0],
+    printf("\n  x1 = %.6g   x2 = %.6g   t = %.6g   E = 1/2 (a1[3] - t)^2 = %.12e\n\n", p.x[0],
            p.x[1], p.t, r->E);
 
-    printf("%-7s %10s  %-19s  %-19s  %12s  %s\n", "weight", "value", "dE/dw (tape)",
+    printf("%-7s %13s  %-20s  %-20s  %12s  %s\n", "weight", "value", "dE/dw (tape)",
            "dE/dw (formula)", "tape-formula", "formula");
     char rule[96];
     for (int i = 0; i < 2; i++) {
@@ -117,7 +124,7 @@ static void print_tables(const tg_article *net, const tg_article_report *r, cons
                   r->diff.w2[j], rule);
     }
 
-    printf("\n%-7s %10s  %-19s  %-19s  %12s  %s\n", "node", "value", "dE/dz (tape)",
+    printf("\n%-7s %13s  %-20s  %-20s  %12s  %s\n", "node", "value", "dE/dz (tape)",
            "delta (formula)", "tape-formula", "formula");
     print_row(tg_label_of(net->z3), tg_value(net->z3), r->tape.delta3, r->formula.delta3,
               r->diff.delta3, "delta1[3] = (a1[3]-t)*g'(z1[3])");
@@ -302,8 +309,9 @@ typedef struct options {
     const char *activation;
     double slope, lr;
     uint64_t seed, steps;
-    int json, help, dot;
+    int json, help, dot, program;
     const char *explain, *out;
+    const char *other; /* the last option given that --program does not take */
     overrides at;
 } options;
 
@@ -315,16 +323,22 @@ static int parse(int argc, char **argv, options *o)
         int m;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             o->help = 1;
+        } else if (strcmp(argv[i], "--program") == 0) {
+            o->program = 1;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
+            o->other = "--json";
         } else if (strcmp(argv[i], "--dot") == 0) {
             o->dot = 1;
+            o->other = "--dot";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--explain", &v)) != 0) {
             if (m < 0) return 2;
             o->explain = v;
+            o->other = "--explain";
         } else if ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0) {
             if (m < 0) return 2;
             o->out = v;
+            o->other = "-o";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--activation", &v)) != 0) {
             if (m < 0) return 2;
             o->activation = v;
@@ -332,12 +346,16 @@ static int parse(int argc, char **argv, options *o)
             if (m < 0 || cli_number(CMD, "--slope", v, &o->slope)) return 2;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--at", &v)) != 0) {
             if (m < 0 || cli_at_each(CMD, v, bind, &o->at)) return 2;
+            o->other = "--at";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--seed", &v)) != 0) {
             if (m < 0 || cli_count(CMD, "--seed", v, UINT64_MAX, &o->seed)) return 2;
+            o->other = "--seed";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--lr", &v)) != 0) {
             if (m < 0 || cli_number(CMD, "--lr", v, &o->lr)) return 2;
+            o->other = "--lr";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--steps", &v)) != 0) {
             if (m < 0 || cli_count(CMD, "--steps", v, MAX_STEPS, &o->steps)) return 2;
+            o->other = "--steps";
         } else {
             return cli_fail(CMD, "unknown option '%s' (see 'tapegrad article --help')",
                             argv[i]);
@@ -354,12 +372,20 @@ int cli_article(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (o.program && o.other)
+        return cli_fail(CMD, "--program prints the network as a program and takes only "
+                        "--activation and --slope (not %s)", o.other);
     if (o.out && !o.dot) return cli_fail(CMD, "-o goes with --dot (the graph's file)");
     const struct tg_op_def *g = tg_article_activation(o.activation);
     if (!g) {
         char list[128];
         name_list(list, sizeof list, tg_article_activation_name);
         return cli_fail(CMD, "unknown activation '%s' (valid: %s)", o.activation, list);
+    }
+    if (o.program) {
+        if (tg_article_program(stdout, g, o.slope) != TG_OK || fflush(stdout) != 0)
+            return cli_fail(CMD, "--program: cannot write the program to standard output");
+        return 0;
     }
 
     tg_article_point p;

@@ -59,8 +59,15 @@ typedef struct cli_wb {
         int used; /* an expression met the name */
     } *at;
     int nat, capat;
-    char *input; /* standard input, when an expression is "-" */
+    char *input; /* standard input, when an expression is "-" or --file - */
     size_t input_len;
+    struct cli_file {
+        const char *path;
+        char *text;
+    } *files; /* --file F: each file read once */
+    int nfiles;
+    int rest;         /* "--" seen: every later argument is an expression */
+    const char *expr; /* the expression cli_wb_arg found last */
 } cli_wb;
 
 /* The longest expression the command reads (the library has no such limit). */
@@ -77,6 +84,11 @@ int cli_wb_at(cli_wb *w, const char *spec);
  * them. On error prints "tapegrad: [WHAT: ]at column C: MESSAGE", sets *rc = 2 and returns
  * an error handle. */
 tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc);
+/* How to call f, a program's output: the step's name when the last statement is an
+ * assignment ("E"), else "f". */
+const char *cli_wb_out_name(const cli_wb *w, tg_var f);
+/* Whether the i-th name is a step other than f (what grad lists as dE/dNAME). */
+int cli_wb_is_inner_step(const cli_wb *w, int i, tg_var f);
 /* Whether --at gave name a value. */
 int cli_wb_given(const cli_wb *w, const char *name);
 /* Whether the i-th name is a parameter (not one of the built-in constants). */
@@ -88,10 +100,12 @@ void cli_wb_missing(const cli_wb *w, const char *except);
 /* 0, or 2 after an error naming an --at name no expression used. */
 int cli_wb_unused_at(const cli_wb *w);
 /* The arguments every expression command takes, after its own options: --help (prints
- * usage; returns CLI_HELP, the command then exits 0), --at, --def, an unknown option (error),
- * and the expression itself into *text (a second one is an error). With text NULL (plot: a
- * list of expressions) an expression is left to the caller: returns CLI_EXPR, argv[*i] is it.
- * 0, CLI_HELP, CLI_EXPR, or 2 after the error. */
+ * usage; returns CLI_HELP, the command then exits 0), --at, --def, --file F (the expression
+ * or program is file F's text; "-": standard input), "--" (every later argument is an
+ * expression, even one like --x: the command's loop then calls this first, while w->rest),
+ * an unknown option (error), and the expression itself into *text (a second one is an
+ * error). With text NULL (plot: a list of expressions) an expression is left to the caller:
+ * returns CLI_EXPR, w->expr is it. 0, CLI_HELP, CLI_EXPR, or 2 after the error. */
 #define CLI_HELP (-1)
 #define CLI_EXPR (-2)
 int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, const char **text);

@@ -34,6 +34,10 @@ int cli_dot(int argc, char **argv)
     int rc = 0, m;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
+        if (w.rest) { /* after "--", expressions only */
+            rc = cli_wb_arg(&w, argc, argv, &i, usage, &text);
+            continue;
+        }
         if ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0 ||
                    (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0) {
             rc = m < 0 ? 2 : 0;

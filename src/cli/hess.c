@@ -18,6 +18,8 @@ static const char usage[] =
     "\n"
     "  --at NAME=V,...    the names' values (every name needs one; may be repeated)\n"
     "  --def 'f(x) = E'   define a function for EXPR (repeatable; see tapegrad grad --help)\n"
+    "  --file F           read EXPR from the file F ('-': standard input)\n"
+    "  --                 every later argument is EXPR, even one that starts with --\n"
     "  --json             print one object {\"vars\": [\"x\", ...], \"value\": f,\n"
     "                     \"grad\": {\"x\": df/dx, ...}, \"hess\": [[...], ...]}\n"
     "\n"
@@ -32,6 +34,10 @@ int cli_hess(int argc, char **argv)
     int json = 0, rc = 0;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
+        if (w.rest) { /* after "--", expressions only */
+            rc = cli_wb_arg(&w, argc, argv, &i, usage, &text);
+            continue;
+        }
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else {
@@ -77,9 +83,10 @@ int cli_hess(int argc, char **argv)
         }
         fputs("]}\n", stdout);
     } else if (rc == 0) {
-        printf("f = %.15g\n", tg_value(f));
-        for (int i = 0; i < n; i++) printf("df/d%s = %.15g\n", name[i], g[i]);
-        printf("\nHessian (row i, column j: d2f/d%s_i d%s_j):\n%12s", "NAME", "NAME", "");
+        const char *out = cli_wb_out_name(&w, f);
+        printf("%s = %.15g\n", out, tg_value(f));
+        for (int i = 0; i < n; i++) printf("d%s/d%s = %.15g\n", out, name[i], g[i]);
+        printf("\nHessian (row i, column j: d2%s/dNAME_i dNAME_j):\n%12s", out, "");
         for (int j = 0; j < n; j++) printf(" %20s", name[j]);
         putchar('\n');
         for (int i = 0; i < n; i++) {

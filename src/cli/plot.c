@@ -156,20 +156,20 @@ int cli_plot(int argc, char **argv)
     int rc = 0, m;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
-        if ((m = cli_option(CMD, argc, argv, &i, "--var", &v)) != 0) {
+        if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--var", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             o.var = v;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--range", &v)) != 0) {
+        } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--range", &v)) != 0) {
             rc = m < 0 || parse_range(v, &o.lo, &o.hi) ? 2 : 0;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--order", &v)) != 0) {
+        } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--order", &v)) != 0) {
             uint64_t k = 0;
             rc = m < 0 || cli_count(CMD, "--order", v, 2, &k) ? 2 : 0;
             o.order = (int)k;
-        } else if ((m = cli_option(CMD, argc, argv, &i, "--points", &v)) != 0) {
+        } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--points", &v)) != 0) {
             rc = m < 0 || cli_count(CMD, "--points", v, MAX_POINTS, &o.points) ? 2 : 0;
             if (rc == 0 && o.points < 2) rc = cli_fail(CMD, "--points: at least 2");
-        } else if ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0 ||
-                   (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0) {
+        } else if (!w.rest && ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0 ||
+                               (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0)) {
             rc = m < 0 ? 2 : 0;
             o.out = v;
         } else if ((rc = cli_wb_arg(&w, argc, argv, &i, usage, NULL)) == CLI_EXPR) {
@@ -177,7 +177,7 @@ int cli_plot(int argc, char **argv)
                 rc = cli_fail(CMD, "at most %d expressions in one plot", MAX_EXPRS);
             } else {
                 rc = 0;
-                o.expr[o.nexpr++] = argv[i];
+                o.expr[o.nexpr++] = w.expr;
             }
         }
     }

@@ -329,10 +329,10 @@ static void bar(int epoch, int epochs, double loss, double acc, double rate)
     for (int k = 0; k < 30; k++) b[k] = k < fill ? '#' : '.';
     b[30] = '\0';
     if (isnan(acc))
-        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4f  %.0f rows/s ", (int)log10(epochs) + 1,
+        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4g  %.0f rows/s ", (int)log10(epochs) + 1,
                 epoch, epochs, b, loss, rate);
     else
-        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4f  train %5.1f%%  %.0f rows/s ",
+        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4g  train %5.1f%%  %.0f rows/s ",
                 (int)log10(epochs) + 1, epoch, epochs, b, loss, 100 * acc, rate);
     if (epoch == epochs) fputc('\n', stderr);
     fflush(stderr);
@@ -404,9 +404,9 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
         if (progress == 2)
             bar(e, c->epochs, st.loss, tra, tr->n / (st.seconds > 0 ? st.seconds : 1e-9));
         else if (show && isnan(tra))
-            fprintf(stderr, "epoch %d/%d  loss %.6f\n", e, c->epochs, st.loss);
+            fprintf(stderr, "epoch %d/%d  loss %.6g\n", e, c->epochs, st.loss);
         else if (show)
-            fprintf(stderr, "epoch %d/%d  loss %.6f  train %.1f%%  test %.1f%%\n", e, c->epochs,
+            fprintf(stderr, "epoch %d/%d  loss %.6g  train %.1f%%  test %.1f%%\n", e, c->epochs,
                     st.loss, 100 * tra, 100 * tea);
     }
     if (tg_evaluate_opts(&m, tr, &o, &out->train_accuracy, &out->final_loss) ||

@@ -58,6 +58,8 @@ void cli_wb_free(cli_wb *w)
     for (int i = 0; i < w->nat; i++) free(w->at[i].name);
     free(w->at);
     free(w->input);
+    for (int i = 0; i < w->nfiles; i++) free(w->files[i].text);
+    free(w->files);
     tg_defs_free(w->defs);
     tg_names_free(w->names);
     tg_tape_free(w->tape);
@@ -117,14 +119,14 @@ static tg_var bind(void *ud, tg_tape *t, const char *name)
     return tg_param(t, 0.0);
 }
 
-/* EXPR "-": the expression is standard input, read once. NULL after cli_fail. */
-static const char *read_stdin(cli_wb *w, const char *what)
+/* The whole of f, NUL-terminated, in *len bytes (stopping past CLI_MAX_EXPR: the caller
+ * refuses it), malloc'd; NULL after cli_fail. */
+static char *read_all(cli_wb *w, FILE *f, size_t *len)
 {
-    if (w->input) return w->input;
     size_t cap = 4096, n = 0, k;
     char *buf = malloc(cap + 1);
     if (!buf) return cli_fail(w->cmd, "out of memory"), NULL;
-    while ((k = fread(buf + n, 1, cap - n, stdin)) > 0) {
+    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
         n += k;
         if (n > CLI_MAX_EXPR) break;
         if (n == cap) {
@@ -135,11 +137,51 @@ static const char *read_stdin(cli_wb *w, const char *what)
         }
     }
     buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* EXPR "-": the expression is standard input, read once. NULL after cli_fail. */
+static const char *read_stdin(cli_wb *w)
+{
+    if (w->input) return w->input;
+    size_t n;
+    char *buf = read_all(w, stdin, &n);
+    if (!buf) return NULL;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
     w->input = buf;
     w->input_len = n;
-    (void)what;
     return buf;
+}
+
+/* --file F: F's text, read now ("-": standard input). NULL after cli_fail. */
+static const char *read_file(cli_wb *w, const char *path)
+{
+    if (strcmp(path, "-") == 0) return read_stdin(w);
+    struct cli_file *q = realloc(w->files, (size_t)(w->nfiles + 1) * sizeof *q);
+    if (!q) return cli_fail(w->cmd, "out of memory"), NULL;
+    w->files = q;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_fail(w->cmd, "--file: cannot read '%s': %s", path, strerror(errno)), NULL;
+    size_t n;
+    char *text = read_all(w, f, &n);
+    int bad = ferror(f);
+    fclose(f);
+    if (text && bad) {
+        free(text);
+        return cli_fail(w->cmd, "--file: cannot read '%s'", path), NULL;
+    }
+    if (text && n > CLI_MAX_EXPR) {
+        free(text);
+        return cli_fail(w->cmd, "--file: '%s' is longer than %d bytes", path, CLI_MAX_EXPR), NULL;
+    }
+    if (text && strlen(text) != n) {
+        size_t at = strlen(text);
+        free(text);
+        return cli_fail(w->cmd, "--file: '%s' has a byte 0x00 (NUL) at offset %zu", path, at), NULL;
+    }
+    if (text) w->files[w->nfiles++] = (struct cli_file){path, text};
+    return text;
 }
 
 tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc)
@@ -149,8 +191,11 @@ tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc)
     tg_var none = {w->tape, TG_NONE, 0};
     const char *sep = what ? ": " : "";
     size_t len;
+    for (int i = 0; i < w->nfiles && !what; i++) /* name the file in its errors */
+        if (text == w->files[i].text) what = w->files[i].path;
+    sep = what ? ": " : "";
     if (strcmp(text, "-") == 0) {
-        if (!(text = read_stdin(w, what))) return *rc = 2, none;
+        if (!(text = read_stdin(w))) return *rc = 2, none;
         len = w->input_len;
         const char *nul = memchr(text, '\0', len);
         if (nul) {
@@ -168,12 +213,24 @@ tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc)
     }
     tg_var v = tg_parse(w->tape, text, w->names, &o, &e);
     if (v.index != TG_NONE) return v;
-    if (!what) what = "";
-    if (e.column > 0)
-        *rc = cli_fail(NULL, "%s%sat column %d: %s", what, sep, e.column, e.message);
-    else
-        *rc = cli_fail(NULL, "%s%s%s", what, sep, e.message);
+    char at[64] = "";
+    if (e.line > 0) snprintf(at, sizeof at, "at line %d, column %d: ", e.line, e.column);
+    else if (e.column > 0) snprintf(at, sizeof at, "at column %d: ", e.column);
+    *rc = cli_fail(NULL, "%s%s%s%s", what ? what : "", sep, at, e.message);
     return v;
+}
+
+const char *cli_wb_out_name(const cli_wb *w, tg_var f)
+{
+    for (int i = tg_names_count(w->names) - 1; i >= 0; i--)
+        if (tg_names_is_step(w->names, i) && tg_names_var(w->names, i).index == f.index)
+            return tg_names_name(w->names, i);
+    return "f";
+}
+
+int cli_wb_is_inner_step(const cli_wb *w, int i, tg_var f)
+{
+    return tg_names_is_step(w->names, i) && tg_names_var(w->names, i).index != f.index;
 }
 
 int cli_wb_given(const cli_wb *w, const char *name)
@@ -189,7 +246,7 @@ int cli_wb_is_param(const cli_wb *w, int i)
     const char *name = tg_names_name(w->names, i);
     for (size_t k = 0; k < sizeof constants / sizeof constants[0]; k++)
         if (strcmp(constants[k].name, name) == 0 && !cli_wb_given(w, name)) return 0;
-    return v.index != TG_NONE;
+    return v.index != TG_NONE && !tg_names_is_step(w->names, i);
 }
 
 int cli_wb_unset(const cli_wb *w, const char *except, char *list, size_t size)
@@ -212,6 +269,10 @@ int cli_wb_unused_at(const cli_wb *w)
 {
     for (int i = 0; i < w->nat; i++) {
         if (w->at[i].used) continue;
+        for (int k = 0; k < tg_names_count(w->names); k++)
+            if (tg_names_is_step(w->names, k) && strcmp(tg_names_name(w->names, k), w->at[i].name) == 0)
+                return cli_fail(w->cmd, "--at: '%s' is a step of the program, computed from "
+                                "its leaves: it takes no value", w->at[i].name);
         char list[512];
         size_t len = 0;
         list[0] = '\0';
@@ -224,10 +285,18 @@ int cli_wb_unused_at(const cli_wb *w)
     return 0;
 }
 
-int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, const char **text)
+/* cli_wb_arg's options: 0, CLI_HELP or 2 when argv[*i] is one, CLI_EXPR when it is the
+ * expression (w->expr). */
+static int wb_option(cli_wb *w, int argc, char **argv, int *i, const char *usage)
 {
     const char *v;
     int m;
+    w->expr = argv[*i];
+    if (w->rest) return CLI_EXPR;
+    if (strcmp(argv[*i], "--") == 0) {
+        w->rest = 1;
+        return 0;
+    }
     if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) {
         fputs(usage, stdout);
         return CLI_HELP;
@@ -236,14 +305,23 @@ int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, cons
         return m < 0 || cli_wb_at(w, v) ? 2 : 0;
     if ((m = cli_option(w->cmd, argc, argv, i, "--def", &v)) != 0)
         return m < 0 || cli_wb_def(w, v) ? 2 : 0;
+    if ((m = cli_option(w->cmd, argc, argv, i, "--file", &v)) != 0)
+        return m < 0 || !(w->expr = read_file(w, v)) ? 2 : CLI_EXPR;
     if (cli_is_option(argv[*i]))
-        return cli_fail(w->cmd, "unknown option '%s' (see 'tapegrad %s --help')", argv[*i],
-                        w->cmd);
-    if (!text) return CLI_EXPR;
+        return cli_fail(w->cmd, "unknown option '%s' (see 'tapegrad %s --help'; an expression "
+                        "that starts with '--' goes after '--': tapegrad %s -- '%s')", argv[*i],
+                        w->cmd, w->cmd, argv[*i]);
+    return CLI_EXPR;
+}
+
+int cli_wb_arg(cli_wb *w, int argc, char **argv, int *i, const char *usage, const char **text)
+{
+    int rc = wb_option(w, argc, argv, i, usage);
+    if (rc != CLI_EXPR || !text) return rc;
     if (*text)
-        return cli_fail(w->cmd, "one expression only (got '%s' and '%s'; quote an expression "
-                        "with spaces)", *text, argv[*i]);
-    *text = argv[*i];
+        return cli_fail(w->cmd, "one expression only (got '%.40s' and '%.40s'; quote an "
+                        "expression with spaces)", *text, w->expr);
+    *text = w->expr;
     return 0;
 }
 
