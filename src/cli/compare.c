@@ -77,12 +77,11 @@ static int plot_all(const char *png, const train_cfg *c, const char *data, int n
         return cli_fail(CMD, "out of memory");
     }
     n += (size_t)snprintf(script + n, cap - n,
-                          "set terminal pngcairo size 900,520 noenhanced\n"
-                          "set output '%s'\nset datafile separator ','\n"
+                          "%sset output '%s'\nset datafile separator ','\n"
                           "set title 'tapegrad compare: %s, %s, mean training loss over seeds'\n"
                           "set xlabel 'epoch'\nset ylabel 'training loss'\nset logscale y\n"
                           "set grid\nplot ",
-                          png, data, c->opt);
+                          train_gp_terminal(png), png, data, c->opt);
     for (int k = 0; k < nact; k++) {
         char t[200];
         size_t m = 0;

@@ -420,6 +420,12 @@ done:
 
 /* ---- gnuplot ---- */
 
+const char *train_gp_terminal(const char *out)
+{
+    return cli_ends_with(out, ".svg") ? "set terminal svg size 900,520 dynamic noenhanced\n"
+                                      : "set terminal pngcairo size 900,520 noenhanced\n";
+}
+
 int train_gnuplot(const char *cmd, const char *png, const char *csv, const char *script)
 {
     char *gp = cli_replace_ext(png, ".gp");
@@ -474,13 +480,12 @@ static int plot_curve(const char *png, const train_cfg *c, const train_data *d,
     gp_text(title, sizeof title, a->text);
     int cls = d->train.classes >= 2;
     snprintf(script, sizeof script,
-             "set terminal pngcairo size 900,520 noenhanced\n"
-             "set output '%s'\nset datafile separator ','\n"
+             "%sset output '%s'\nset datafile separator ','\n"
              "set title 'tapegrad train: %s, activation %s, %s, %d epochs'\n"
              "set xlabel 'epoch'\nset ylabel 'training loss'\nset logscale y\n"
              "set grid\nset key center right\n%s"
              "plot '%s' using 1:2 skip 1 with lines lw 2 title 'loss'%s\n",
-             png, d->name, title, c->opt, c->epochs,
+             train_gp_terminal(png), png, d->name, title, c->opt, c->epochs,
              cls ? "set y2label 'accuracy'\nset y2range [0:1]\nset y2tics\n" : "", csv,
              cls ? ", '' using 1:3 skip 1 with lines axes x1y2 title 'train accuracy', "
                    "'' using 1:4 skip 1 with lines axes x1y2 title 'test accuracy'" : "");

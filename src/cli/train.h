@@ -69,6 +69,8 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
               uint64_t seed, int progress, int curve_acc, train_curve *out);
 void train_curve_free(train_curve *cv);
 
+/* The gnuplot "set terminal" line for out by its extension (.svg: svg, else pngcairo). */
+const char *train_gp_terminal(const char *out);
 /* Write csv (one line per epoch of columns given) and draw png with the gnuplot script;
  * without gnuplot say so and keep the CSV. 0, or 2 after cli_fail. */
 int train_gnuplot(const char *cmd, const char *png, const char *csv, const char *script);
