@@ -66,12 +66,34 @@ void cli_wb_free(cli_wb *w)
     memset(w, 0, sizeof *w);
 }
 
+/* Under a parse error's line on stderr: the line of text it is in (a window of it when long)
+ * and a caret under the column. */
+static void show_place(const char *text, int line, int column)
+{
+    enum { WIDTH = 76 };
+    for (int k = 1; k < line && strchr(text, '\n'); k++) text = strchr(text, '\n') + 1;
+    size_t len = strcspn(text, "\n"), at = (size_t)column - 1, from = 0;
+    if (column <= 0 || at > len) return;
+    if (len > WIDTH && at > WIDTH / 2) from = at - WIDTH / 2;
+    if (from + WIDTH > len && len > WIDTH) from = len - WIDTH;
+    size_t to = from + WIDTH < len ? from + WIDTH : len;
+    fprintf(stderr, "  %s", from ? "..." : "");
+    for (size_t i = from; i < to; i++) {
+        unsigned char c = (unsigned char)text[i];
+        fputc(c >= 0x20 && c < 0x7f ? c : ' ', stderr); /* one column each */
+    }
+    fprintf(stderr, "%s\n  %*s^\n", to < len ? "..." : "", (int)(at - from + (from ? 3 : 0)), "");
+}
+
 int cli_wb_def(cli_wb *w, const char *text)
 {
     tg_parse_error e;
+    int rc;
     if (tg_defs_add(w->defs, text, NULL, &e) == TG_OK) return 0;
-    if (e.column > 0) return cli_fail(NULL, "--def: at column %d: %s", e.column, e.message);
-    return cli_fail(NULL, "--def: %s", e.message);
+    if (e.column <= 0) return cli_fail(NULL, "--def: %s", e.message);
+    rc = cli_fail(NULL, "--def: at column %d: %s", e.column, e.message);
+    show_place(text, 0, e.column);
+    return rc;
 }
 
 static int at_bind(void *ud, const char *name, double value)
@@ -217,6 +239,7 @@ tg_var cli_wb_parse(cli_wb *w, const char *what, const char *text, int *rc)
     if (e.line > 0) snprintf(at, sizeof at, "at line %d, column %d: ", e.line, e.column);
     else if (e.column > 0) snprintf(at, sizeof at, "at column %d: ", e.column);
     *rc = cli_fail(NULL, "%s%s%s%s", what ? what : "", sep, at, e.message);
+    if (e.status == TG_ERR_PARSE) show_place(text, e.line, e.column);
     return v;
 }
 
