@@ -143,6 +143,10 @@ TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; 
 TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
+TG_API tg_var tg_lt(tg_var a, tg_var b);         /* a < b ? 1 : 0; derivative 0 (a jump at a = b) */
+TG_API tg_var tg_le(tg_var a, tg_var b);         /* a <= b ? 1 : 0; derivative 0 */
+TG_API tg_var tg_gt(tg_var a, tg_var b);         /* a > b ? 1 : 0; derivative 0 */
+TG_API tg_var tg_ge(tg_var a, tg_var b);         /* a >= b ? 1 : 0; derivative 0 */
 TG_API tg_var tg_mul0(tg_var a, tg_var b);       /* a * b, but 0 if a or b is 0 (0*Inf = 0*NaN = 0) */
 
 /* ---- tensors ----

@@ -437,7 +437,8 @@ Test(gradcheck, kinked_ops_take_the_documented_value_at_the_kink)
         const char *op;
         double slope, want; /* slope: leaky_relu's second operand */
     } cases[] = {{"relu", 0, 0.0}, {"abs", 0, 0.0}, {"leaky_relu", 0.1, 0.1},
-                 {"leaky_relu", -0.3, -0.3}, {"step", 0, 0.0}};
+                 {"leaky_relu", -0.3, -0.3}, {"step", 0, 0.0}, {"lt", 0, 0.0}, {"le", 0, 0.0},
+                 {"gt", 0, 0.0}, {"ge", 0, 0.0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const tg_op_def *op = tg_registry_find(NULL, cases[i].op);
         cr_assert_not_null(op, "op %s is not registered", cases[i].op);
@@ -474,7 +475,7 @@ Test(gradcheck, check_grad_reports_a_kink_not_a_failure)
         for (size_t j = 0; j < sizeof at / sizeof at[0]; j++) {
             tg_tape *t = tg_tape_new();
             tg_var p[TG_MAX_ARITY];
-            for (int k = 0; k < op->arity; k++) p[k] = tg_param(t, k == 0 ? at[j] : 0.25);
+            for (int k = 0; k < op->arity; k++) p[k] = tg_param(t, k == 0 ? at[j] : 0.0);
             tg_var y = tg_apply(op, op->arity, p);
             tg_check_result res[TG_MAX_ARITY];
             tg_check_report rep;
@@ -504,13 +505,22 @@ Test(gradcheck, walker_skips_and_counts_points_on_a_kink)
 {
     tg_registry *r = tg_registry_new();
     th_walk_opts o = {.npoints = 1};
+    int composite = 0;
     for (int i = 0; i < tg_registry_count(r); i++) {
         const tg_op_def *op = tg_registry_at(r, i);
         if (!op->branch) continue;
         for (int mode = 0; mode < 2; mode++) {
-            double x[TG_MAX_ARITY] = {0.0, 0.25, 0.25, 0.25};
+            double x[TG_MAX_ARITY] = {0}; /* every kink of a built-in is where x1 = x2 = 0 */
             cr_assert_eq(op->branch(x), 0.0, "%s: branch quantity at x1 = 0 is %g", op->name,
                          op->branch(x));
+            if (mode == 1) { /* the inner functions at 0 are 0, 1, 0.25, 0.5: a kink of x1? */
+                tg_tape *t = tg_tape_new();
+                double v[TG_MAX_ARITY];
+                for (int k = 0; k < op->arity; k++) v[k] = tg_value(inner(tg_param(t, 0), k));
+                tg_tape_free(t);
+                if (op->branch(v) != 0) continue; /* a kink where two operands meet: lt, ... */
+                composite++;
+            }
             th_walk_stats st = {0};
             /* composite: inner function 0 is sin p + 0.3 p, which is 0 at p = 0 too */
             int visited = th_walk_point(op, x, mode, &o, &st);
@@ -524,6 +534,7 @@ Test(gradcheck, walker_skips_and_counts_points_on_a_kink)
                          mode, st.failures);
         }
     }
+    cr_expect_geq(composite, 4, "relu, abs, leaky_relu and step are kinked in x1 alone");
     tg_registry_free(r);
 }
 
