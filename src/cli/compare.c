@@ -185,10 +185,10 @@ int cli_compare(int argc, char **argv)
                         ep[nep++] = e + 1;
                         break;
                     }
-                fprintf(stderr, "  %-24s seed %llu: loss %.4g%s%.1f%s\n", acts[k].text,
-                        (unsigned long long)(c.seed + (uint64_t)s), cv.final_loss,
-                        cls ? ", test accuracy " : "", cls ? 100 * cv.test_accuracy : 0.0,
-                        cls ? "%" : "");
+                fprintf(stderr, "  %-24s seed %llu: loss %.4g", acts[k].text,
+                        (unsigned long long)(c.seed + (uint64_t)s), cv.final_loss);
+                if (cls) fprintf(stderr, ", test accuracy %.1f%%", 100 * cv.test_accuracy);
+                fputc('\n', stderr);
             }
             train_curve_free(&cv);
         }
