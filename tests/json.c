@@ -233,9 +233,9 @@ static int append(parser *p, json *j, json *v, char *key)
  * member = string name-separator value */
 static json *container(parser *p, int obj)
 {
-    char close = obj ? '}' : ']';
+    char close = obj ? '}' : ']', *key = NULL;
     const char *what = obj ? "a member" : "an element";
-    json *j = node(p, obj ? JSON_OBJECT : JSON_ARRAY);
+    json *j = node(p, obj ? JSON_OBJECT : JSON_ARRAY), *v = NULL;
     if (!j) return NULL;
     p->pos++;
     ws(p);
@@ -244,34 +244,48 @@ static json *container(parser *p, int obj)
         return j;
     }
     for (;;) {
-        char *key = NULL;
-        size_t klen;
         ws(p);
         if (obj) {
-            if (peek(p) != '"') return json_free(j), fail(p, "expected a member name (a string)");
-            size_t at = p->pos;
-            if (string(p, &key, &klen)) return json_free(j), NULL;
-            if (json_get(j, key) || strlen(key) != klen) {
+            size_t at = p->pos, klen;
+            if (peek(p) != '"') {
+                fail(p, "expected a member name (a string)");
+                goto bad;
+            }
+            if (string(p, &key, &klen)) goto bad;
+            if (strlen(key) != klen || json_get(j, key)) {
                 p->pos = at;
                 if (strlen(key) != klen) fail(p, "a member name with \\u0000");
                 else fail(p, "duplicate member name \"%s\"", key);
-                return free(key), json_free(j), NULL;
+                goto bad;
             }
             ws(p);
-            if (peek(p) != ':') return free(key), json_free(j), fail(p, "expected ':' after a name");
+            if (peek(p) != ':') {
+                fail(p, "expected ':' after a name");
+                goto bad;
+            }
             p->pos++;
         }
-        json *v = value(p);
-        if (!v || append(p, j, v, key)) return free(key), json_free(v), json_free(j), NULL;
-        ws(p);
+        if (!(v = value(p)) || append(p, j, v, key)) goto bad;
+        key = NULL, v = NULL; /* j holds them now */
         if (peek(p) == close) break;
-        if (peek(p) != ',') return json_free(j), fail(p, "expected ',' or '%c' after %s", close, what);
+        if (peek(p) != ',') {
+            fail(p, "expected ',' or '%c' after %s", close, what);
+            goto bad;
+        }
         p->pos++;
         ws(p);
-        if (peek(p) == close) return json_free(j), fail(p, "'%c' after ',' (a trailing comma)", close);
+        if (peek(p) == close) {
+            fail(p, "'%c' after ',' (a trailing comma)", close);
+            goto bad;
+        }
     }
     p->pos++;
     return j;
+bad:
+    free(key);
+    json_free(v);
+    json_free(j);
+    return NULL;
 }
 
 /* value = false / null / true / object / array / number / string  (with the ws around it) */

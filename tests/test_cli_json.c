@@ -1,9 +1,10 @@
 /* test_cli_json.c - every command's --json, run as a program ($TAPEGRAD) and read back with the
  * strict parser (json.h): standard output must be exactly one JSON document, its schema
  * exactly the one docs/cli.md writes ("JSON output": keys, their order, their kinds), and its
- * numbers those the library computes for the same input (grad and hess against the sweeps,
- * plot's df against tg_gradient, dot against the tape, train and compare against a training
- * run made here). Bad input with --json prints nothing on standard output. See LICENSE. */
+ * numbers those the library computes for the same input (grad, hess and check against the
+ * sweeps, plot's df against tg_gradient, dot against the tape, train and compare against a
+ * training run made here). Bad input with --json prints nothing on standard output.
+ * See LICENSE. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,20 +21,23 @@
 
 /* ---- reading the output ---- */
 
-/* Run tapegrad with args (NULL-terminated): exit 0 and exactly one JSON document on standard
- * output, returned as a tree. */
-static json *run_json(const char *const *args)
+/* Run tapegrad with args (NULL-terminated): exit status want and exactly one JSON document
+ * on standard output, returned as a tree. */
+static json *run_json_exit(const char *const *args, int want)
 {
     th_run r;
     char err[160];
     th_run_tapegrad(&r, args);
-    cr_assert_eq(r.status, 0, "tapegrad %s ...: exit %d\n%s", args[0], r.status, r.err);
+    cr_assert_eq(r.status, want, "tapegrad %s ...: exit %d, expected %d\n%s", args[0], r.status,
+                 want, r.err);
     json *j = json_parse(r.out, r.out_len, err, sizeof err);
     cr_assert_not_null(j, "tapegrad %s ... --json is not one JSON document: %s in\n%s", args[0],
                        err, r.out);
     th_run_free(&r);
     return j;
 }
+
+static json *run_json(const char *const *args) { return run_json_exit(args, 0); }
 
 /* obj is an object with exactly the keys listed (NULL-terminated), in that order. */
 static void expect_keys(const json *obj, const char *const *keys)
@@ -135,6 +139,26 @@ Test(cli_json, grad_order_2_adds_the_second_derivatives_of_tg_diff)
         double d2 = tg_value(tg_diff(tg_diff(L.f, x), x));
         cr_expect_eq(num(json_at(get(j, "second"), k)), d2, "d2/d%s2", names[k]);
     }
+    lib_free(&L);
+    json_free(j);
+}
+
+Test(cli_json, grad_of_a_program_adds_every_step_s_adjoint)
+{
+    const char *prog = "z = w*x + b; a = sigmoid(z); E = 0.5*(a - t)^2";
+    json *j = run_json((const char *const[]){"grad", prog, "--at", "w=0.5,x=2,b=-1,t=1",
+                                             "--json", NULL});
+    const char *const leaves[] = {"w", "x", "b", "t", NULL}, *const steps[] = {"z", "a", NULL};
+    lib L = lib_parse(prog, leaves, (const double[]){0.5, 2, -1, 1});
+    expect_keys(j, (const char *const[]){"value", "grad", "nodes", NULL});
+    cr_expect_eq(num(get(j, "value")), tg_value(L.f));
+    expect_keys(get(j, "grad"), leaves);
+    expect_keys(get(j, "nodes"), steps);
+    for (int k = 0; leaves[k]; k++)
+        cr_expect_eq(num(json_at(get(j, "grad"), k)), tg_gradient(var(&L, leaves[k])));
+    for (int k = 0; steps[k]; k++)
+        cr_expect_eq(num(json_at(get(j, "nodes"), k)), tg_gradient(var(&L, steps[k])), "dE/d%s",
+                     steps[k]);
     lib_free(&L);
     json_free(j);
 }
@@ -490,10 +514,70 @@ Test(cli_json, compare_on_a_regression_has_no_accuracy_and_no_target)
     th_run_free(&r);
 }
 
-/* ---- check --json ----
- * `tapegrad check --json` is being built apart (issue 12, item 3). Its round trip goes here:
- * run_json on a check that agrees and on one that does not (exit 1, so read it with
- * th_run_tapegrad), held to the schema docs/cli.md gives it. */
+/* ---- check --json ---- */
+
+/* A check's entry, named name, against the library at its worst point: the program parsed
+ * with the leaves at "at", tape = the sweep's d out/d wrt (wrt a leaf or a step), hand = HAND
+ * parsed onto the same tape and names. */
+static void expect_check(const json *c, const char *program, const char *name, const char *wrt,
+                         const char *hand, int agree)
+{
+    expect_keys(c, (const char *const[]){"name", "agree", "points", "skipped", "failed",
+                                         "worst", NULL});
+    cr_expect_str_eq(get(c, "name")->text, name);
+    cr_expect_eq(get(c, "agree")->kind, JSON_BOOL);
+    cr_expect_eq(get(c, "agree")->boolean, agree, "%s", name);
+    double points = num(get(c, "points")), failed = num(get(c, "failed"));
+    cr_expect_eq(points, 50, "--samples 50");
+    cr_expect_leq(num(get(c, "skipped")) + failed, points);
+    cr_expect(agree ? failed == 0 : failed > 0, "%s: %g failed", name, failed);
+    const json *w = get(c, "worst"), *at = get(w, "at");
+    expect_keys(w, (const char *const[]){"at", "tape", "hand", "fd", NULL});
+    const char *names[9] = {NULL};
+    double values[8];
+    cr_assert_leq(at->n, 8);
+    for (int k = 0; k < at->n; k++) names[k] = json_key(at, k), values[k] = num(json_at(at, k));
+    lib L = lib_parse(program, names, values);
+    double tape = tg_gradient(var(&L, wrt));
+    tg_var h = tg_parse(L.t, hand, L.names, NULL, NULL);
+    cr_assert_neq(h.index, TG_NONE, "%s", hand);
+    cr_expect(th_close(num(get(w, "tape")), tape, 1e-15, 0), "%s: tape %.17g, the sweep %.17g",
+              name, num(get(w, "tape")), tape);
+    cr_expect_eq(num(get(w, "hand")), tg_value(h), "%s: hand", name);
+    cr_expect(th_close(num(get(w, "fd")), tape, 1e-6, 1e-9), "%s: fd %.17g, tape %.17g", name,
+              num(get(w, "fd")), tape);
+    lib_free(&L);
+}
+
+Test(cli_json, check_reports_each_check_at_its_worst_point_as_the_library_computes_it)
+{
+    const char *prog = "z = w*x + b; a = sigmoid(z); E = 0.5*(a - t)^2";
+    json *j = run_json_exit((const char *const[]){"check", prog, "--adjoint", "a=a - t",
+                                                  "--adjoint", "z=(a - t)*a*(1 - a)",
+                                                  "--samples", "50", "--json", NULL}, 0);
+    expect_keys(j, (const char *const[]){"agree", "first_wrong", "checks", NULL});
+    cr_expect(get(j, "agree")->kind == JSON_BOOL && get(j, "agree")->boolean);
+    cr_expect_eq(get(j, "first_wrong")->kind, JSON_NULL);
+    const json *checks = array(get(j, "checks"), 2);
+    expect_check(json_at(checks, 0), prog, "a", "a", "a - t", 1);
+    expect_check(json_at(checks, 1), prog, "z", "z", "(a - t)*a*(1 - a)", 1);
+    json_free(j);
+    /* a dropped g': exit 1, still one document, the wrong step named */
+    j = run_json_exit((const char *const[]){"check", prog, "--adjoint", "a=a - t", "--adjoint",
+                                            "z=(a - t)*a", "--samples", "50", "--json", NULL},
+                      1);
+    cr_expect_eq(get(j, "agree")->boolean, 0);
+    cr_expect_str_eq(get(j, "first_wrong")->text, "z");
+    expect_check(json_at(array(get(j, "checks"), 2), 1), prog, "z", "z", "(a - t)*a", 0);
+    json_free(j);
+    /* --expect: the entry is called d/dNAME */
+    j = run_json_exit((const char *const[]){"check", "log(1 + exp(x))", "--wrt", "x", "--expect",
+                                            "sigmoid(x)", "--samples", "50", "--json", NULL},
+                      0);
+    expect_check(json_at(array(get(j, "checks"), 1), 0), "log(1 + exp(x))", "d/dx", "x",
+                 "sigmoid(x)", 1);
+    json_free(j);
+}
 
 /* ---- bad input: nothing on standard output, one line on standard error, exit 2 ---- */
 
