@@ -169,7 +169,8 @@ static int write_json(cli_wb *w, const options *o, const tg_var *cols, tg_var x)
     fputc('[', stdout);
     for (int k = 0; k < o->nexpr; k++) {
         fputs(k ? ",\n {\"expr\": " : "{\"expr\": ", stdout);
-        cli_json_str(stdout, o->expr[k]);
+        /* EXPR "-" was read from standard input: show what was read */
+        cli_json_str(stdout, strcmp(o->expr[k], "-") == 0 && w->input ? w->input : o->expr[k]);
         fputs(", \"var\": ", stdout);
         cli_json_str(stdout, o->var);
         fputs(", \"x\": [", stdout);
