@@ -195,6 +195,15 @@ TG_API double tg_explain_paths(tg_var out, tg_var wrt, const tg_explain_opts *op
  * gradient; edges from input to consumer labelled with the local partial. Returns 0, or
  * TG_ERR_ARG when t or f is NULL or writing failed. */
 TG_API tg_status tg_dot(tg_tape *t, FILE *f);
+/* The same graph as one JSON document (docs/cli.md, "JSON output"):
+ *   {"nodes": [{"id": 0, "label": "x", "op": "param", "value": 1, "grad": 0.93}, ...],
+ *    "edges": [[0, 1], ...]}
+ * Nodes in tape order, id their index; label null when the node has none; op the op's name,
+ * "param" or "const" for leaves; value null for a tensor node; grad null where the last
+ * tg_backward did not reach (and for tensors). Each edge is [input, consumer], consumers in
+ * tape order, a consumer's inputs in operand order. Numbers have 17 significant digits, NaN
+ * and infinities are null. Returns and errors as tg_dot's. */
+TG_API tg_status tg_graph_json(tg_tape *t, FILE *f);
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,8 @@
  *   . a line "..." (blanks around it allowed) stands for any number of lines, none included;
  *   . blanks at the end of a line are not compared;
  *   . times are not compared: a number followed by a unit of time (ns, us, µs, ms, s), the
- *     value (a number, or an array of numbers) of a JSON key whose name contains "seconds",
+ *     value (a number, an array of numbers, or an object of them, as {"mean": m, "std": s})
+ *     of a JSON key whose name contains "seconds",
  *     and the last field of the rows of a table whose header line ends in "seconds" (up to
  *     the next blank line);
  *   . a number shown with 16 or more significant digits (%.17g) matches one within 1e-13
@@ -187,8 +188,19 @@ static int names_seconds(const char *k, const char *e)
     return 0;
 }
 
+/* Is the text of line s just before b, blanks aside, `"KEY": ` with KEY naming seconds? */
+static int after_seconds_key(const char *s, const char *b)
+{
+    while (b > s && b[-1] == ' ') b--;
+    if (b - s < 2 || b[-1] != ':' || b[-2] != '"') return 0;
+    const char *e = b - 2, *k = e;
+    while (k > s && k[-1] != '"') k--;
+    return k > s && names_seconds(k, e);
+}
+
 /* The number [p, end) of line s is a time: followed by a unit of time, or the value (or an
- * element of the array value) of a JSON key whose name contains "seconds". */
+ * element of the array value, or a member of the object value) of a JSON key whose name
+ * contains "seconds". */
 static int is_time(const char *s, const char *p, const char *end)
 {
     static const char *units[] = {"ns", "us", "\xc2\xb5s", "ms", "s"};
@@ -201,11 +213,13 @@ static int is_time(const char *s, const char *p, const char *end)
     const char *b = p;
     while (b > s && (strchr(" ,.+-eE", b[-1]) || (b[-1] >= '0' && b[-1] <= '9'))) b--;
     if (b > s && b[-1] == '[') b--;
-    while (b > s && b[-1] == ' ') b--;
-    if (b - s < 2 || b[-1] != ':' || b[-2] != '"') return 0;
-    const char *e = b - 2, *k = e;
-    while (k > s && k[-1] != '"') k--;
-    return k > s && names_seconds(k, e);
+    if (after_seconds_key(s, b)) return 1;
+    /* a member of an object that is such a key's value: "seconds": {"mean": 1.5, "std": 0.2} */
+    for (int depth = 0; b > s; b--) {
+        if (b[-1] == '}') depth++;
+        else if (b[-1] == '{' && depth-- == 0) return after_seconds_key(s, b - 1);
+    }
+    return 0;
 }
 
 /* The next token of a line: a number (*num = 1) or a run of other characters. */

@@ -1,7 +1,8 @@
 /* test_workbench.c - the workbench in the library: parsed expressions agree with the gradient
  * check on every op of the registry; tg_check_formula accepts correct derivations and rejects
  * the classic slips; tg_explain's paths multiply and sum to the gradient (and the article's
- * chain reads as the article writes it); tg_dot draws every node and edge. See LICENSE. */
+ * chain reads as the article writes it); tg_dot draws every node and edge, tg_graph_json lists
+ * them. See LICENSE. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "json.h"
 #include "tapegrad.h"
 #include "tapegrad_article.h"
 #include "tapegrad_expr.h"
@@ -431,6 +433,71 @@ Test(workbench, dot_draws_every_node_and_edge_with_values_and_gradients)
     free(buf);
     cr_assert_eq(tg_dot(NULL, stdout), TG_ERR_ARG);
     cr_assert_eq(tg_dot(t, NULL), TG_ERR_ARG);
+    tg_names_free(n);
+    tg_tape_free(t);
+}
+
+/* ---- the graph as JSON: the nodes and edges tg_dot draws, read back ---- */
+
+Test(workbench, graph_json_lists_the_nodes_and_edges_tg_dot_draws)
+{
+    tg_tape *t = tg_tape_new();
+    tg_names *n = tg_names_new();
+    tg_var f = tg_parse(t, "x*sigmoid(x) + 2", n, NULL, NULL);
+    tg_var x = tg_names_get(n, "x");
+    tg_set(x, 1);
+    tg_replay(t);
+    tg_label(f, "f \"out\"\n");
+    tg_backward(f);
+    tg_var late = tg_exp(x); /* recorded after the sweep: no gradient */
+    int shape[1] = {2};
+    double data[2] = {1, 2};
+    tg_tensor_const(t, 1, shape, data);
+    FILE *fp = tmpfile();
+    cr_assert_eq(tg_graph_json(t, fp), TG_OK);
+    char *buf = slurp(fp), err[128];
+    json *j = json_parse(buf, strlen(buf), err, sizeof err);
+    cr_assert_not_null(j, "%s in:\n%s", err, buf);
+    const json *nodes = json_get(j, "nodes"), *edges = json_get(j, "edges");
+    cr_assert_eq(j->n, 2, "nodes and edges only:\n%s", buf);
+    cr_assert_eq(nodes->n, 7, "every node of the tape:\n%s", buf);
+    static const char *const ops[] = {"param", "sigmoid", "mul", "const", "add", "exp", "const"};
+    for (int i = 0; i < 7; i++) {
+        const json *nd = json_at(nodes, i);
+        tg_var v = {t, (uint32_t)i, x.epoch};
+        static const char *const keys[] = {"id", "label", "op", "value", "grad"};
+        cr_assert_eq(nd->n, 5);
+        for (int k = 0; k < 5; k++) cr_expect_str_eq(json_key(nd, k), keys[k], "node %d", i);
+        cr_expect_eq(json_get(nd, "id")->number, i);
+        cr_expect_str_eq(json_get(nd, "op")->text, ops[i], "node %d", i);
+        if (i < 6) cr_expect_eq(json_get(nd, "value")->number, tg_value(v), "node %d", i);
+        const json *g = json_get(nd, "grad");
+        if (i == 0 || i == 1 || i == 2 || i == 4)
+            cr_expect_eq(g->number, tg_gradient(v), "node %d: grad %s", i, g->text);
+        else
+            cr_expect_eq(g->kind, JSON_NULL, "node %d: no gradient (a constant, recorded after "
+                         "the sweep, or a tensor)", i);
+    }
+    cr_expect_str_eq(json_get(json_at(nodes, 0), "label")->text, "x");
+    cr_expect_eq(json_get(json_at(nodes, 1), "label")->kind, JSON_NULL);
+    cr_expect_str_eq(json_get(json_at(nodes, 4), "label")->text, "f \"out\"\n", "escaped and back");
+    cr_expect_eq(json_get(json_at(nodes, 6), "value")->kind, JSON_NULL, "a tensor's value");
+    cr_expect_eq(json_get(json_at(nodes, 5), "value")->number, tg_value(late));
+    static const int want[][2] = {{0, 1}, {0, 2}, {1, 2}, {2, 4}, {3, 4}, {0, 5}};
+    cr_assert_eq(edges->n, 6, "%s", buf);
+    for (int e = 0; e < 6; e++) {
+        const json *ed = json_at(edges, e);
+        cr_assert_eq(ed->n, 2);
+        cr_expect_eq(json_at(ed, 0)->number, want[e][0], "edge %d", e);
+        cr_expect_eq(json_at(ed, 1)->number, want[e][1], "edge %d", e);
+    }
+    json_free(j);
+    free(buf);
+    FILE *ro = fopen("/dev/null", "r");
+    cr_expect_eq(tg_graph_json(t, ro), TG_ERR_ARG, "a write that fails is reported");
+    fclose(ro);
+    cr_expect_eq(tg_graph_json(NULL, stdout), TG_ERR_ARG);
+    cr_expect_eq(tg_graph_json(t, NULL), TG_ERR_ARG);
     tg_names_free(n);
     tg_tape_free(t);
 }

@@ -45,7 +45,8 @@ static const char usage[] =
     "                     through the article's named nodes, each factor's value, each\n"
     "                     path's product and their sum (tapegrad article --explain 'w11[1]')\n"
     "  --dot              print the network's graph as Graphviz DOT instead of the tables:\n"
-    "                     every node with its value and dE/dnode\n"
+    "                     every node with its value and dE/dnode (with --json: as JSON, as\n"
+    "                     tapegrad dot --json prints it)\n"
     "  -o FILE            with --dot: write FILE.dot, or draw FILE.svg / FILE.png with\n"
     "                     Graphviz's dot when it is installed\n"
     "  --program          print the network as a program of named steps (z1[2], a1[2], ...,\n"
@@ -411,7 +412,7 @@ int cli_article(int argc, char **argv)
         rc = cli_fail(CMD, "--explain: no node is called '%s' (the leaves are %s; the others "
                       "z1[2] .. z3[2], a1[2] .. a3[2], z1[3], a1[3], E)", o.explain, list);
     } else if (o.dot) {
-        rc = cli_write_dot(CMD, tape, o.out);
+        rc = cli_write_graph(CMD, tape, o.out, o.json);
         o.json = 0, o.steps = 0, o.explain = NULL;
     } else {
         if (!o.json) print_tables(&net, &rep, o.activation, o.slope, o.seed, seeded);

@@ -130,4 +130,13 @@ int cli_run_program(const char *const *argv);
  * how to install it. 0, or 2 after cli_fail. */
 int cli_write_dot(const char *cmd, tg_tape *t, const char *out);
 
+/* ---- dot.c: the graph, for dot and article --dot; --json's one rule ---- */
+
+/* --json and -o together are refused (plot, dot, article --dot): the JSON is the result, on
+ * standard output, and -o would name a second place for it. 0, or 2 after cli_fail. */
+int cli_json_or_file(const char *cmd, int json, const char *out);
+/* The tape's graph: as JSON (tg_graph_json) to standard output when json (out must then be
+ * NULL), else as cli_write_dot writes it. 0, or 2 after cli_fail. */
+int cli_write_graph(const char *cmd, tg_tape *t, const char *out, int json);
+
 #endif

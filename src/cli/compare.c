@@ -1,7 +1,7 @@
 /* compare.c - `tapegrad compare --activation A --activation B ...`: the same model trained
- * with each activation over several seeds; a table of mean +- std of the final loss and test
- * accuracy, the epochs to reach a target accuracy and the time, and one plot with every
- * activation's mean loss curve. Each activation's derivative is checked first.
+ * with each activation over several seeds; a table (or JSON) of mean +- std of the final loss
+ * and test accuracy, the epochs to reach a target accuracy and the time, and one plot with
+ * every activation's mean loss curve. Each activation's derivative is checked first.
  * See LICENSE. */
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 
 static const char usage[] =
     "usage: tapegrad compare --activation A --activation B [...] [--seeds N] [--target ACC]\n"
-    "                        [--plot compare.png] [the options of tapegrad train]\n"
+    "                        [--plot compare.png] [--json] [the options of tapegrad train]\n"
     "\n"
     "Trains the same model with each activation (an op name, an expression in x, or a\n"
     "--def's name), once per seed, and prints per activation the mean +- standard deviation\n"
@@ -28,6 +28,9 @@ static const char usage[] =
     "                     and its split stay those of --seed\n"
     "  --target ACC       test accuracy for the epochs-to-target column (default 0.95)\n"
     "  --plot FILE.png    every activation's mean loss curve (and FILE.csv), by gnuplot\n"
+    "  --json             print one object instead of the table: per activation the mean\n"
+    "                     and std of each column and every seed's run as train --json\n"
+    "                     prints it, with its seed and epochs to the target\n"
     "%s"
     "\n"
     "example:\n"
@@ -35,10 +38,17 @@ static const char usage[] =
     "                   --activation tanh --seeds 5 --plot compare.png\n";
 
 typedef struct summary {
-    double loss_m, loss_s, acc_m, acc_s, ep_m, sec_m;
+    double loss_m, loss_s, acc_m, acc_s, ep_m, sec_m, sec_s;
     int reached;
     double *curve; /* mean loss per epoch */
 } summary;
+
+/* One activation's run with one seed. */
+typedef struct run {
+    uint64_t seed;
+    train_result r;
+    int to_target; /* epochs until the test accuracy first reached the target; 0: never */
+} run;
 
 static void mean_std(const double *x, int n, double *m, double *s)
 {
@@ -98,12 +108,63 @@ static int plot_all(const char *png, const train_cfg *c, const char *data, int n
     return rc;
 }
 
+/* "key": {"mean": m, "std": s} */
+static void json_mean_std(const char *key, double m, double s)
+{
+    printf(", \"%s\": {\"mean\": ", key);
+    cli_json_num(stdout, m);
+    fputs(", \"std\": ", stdout);
+    cli_json_num(stdout, s);
+    putchar('}');
+}
+
+/* The table's content as one object: the setup, then per activation its columns in the
+ * table's order and its runs (seeds of them). Without classes (a regression set) there is no
+ * target: "target" and "epochs_to_target" are null, and so are the accuracies. */
+static void print_json(const train_cfg *c, const char *data, int cls, double target, int nact,
+                       const train_act *acts, const summary *sum, const run *runs, int seeds)
+{
+    fputs("{\"data\": ", stdout);
+    cli_json_str(stdout, data);
+    printf(", \"epochs\": %d, \"seeds\": %d, \"target\": ", c->epochs, seeds);
+    cli_json_num(stdout, cls ? target : NAN);
+    fputs(", \"activations\": [", stdout);
+    for (int k = 0; k < nact; k++) {
+        const summary *m = &sum[k];
+        fputs(k ? ",\n  {\"activation\": " : "\n  {\"activation\": ", stdout);
+        cli_json_str(stdout, acts[k].text);
+        json_mean_std("final_loss", m->loss_m, m->loss_s);
+        json_mean_std("test_accuracy", m->acc_m, m->acc_s);
+        fputs(", \"epochs_to_target\": ", stdout);
+        if (cls) {
+            fputs("{\"mean\": ", stdout);
+            cli_json_num(stdout, m->reached ? m->ep_m : NAN);
+            printf(", \"reached\": %d}", m->reached);
+        } else {
+            fputs("null", stdout);
+        }
+        json_mean_std("seconds", m->sec_m, m->sec_s);
+        fputs(",\n   \"runs\": [", stdout);
+        for (int s = 0; s < seeds; s++) {
+            const run *u = &runs[k * seeds + s];
+            printf("%s{\"seed\": %llu, ", s ? ",\n            " : "",
+                   (unsigned long long)u->seed);
+            train_json_result(stdout, &u->r);
+            fputs(", \"epochs_to_target\": ", stdout);
+            if (u->to_target) printf("%d}", u->to_target);
+            else fputs("null}", stdout);
+        }
+        fputs("]}", stdout);
+    }
+    fputs("]}\n", stdout);
+}
+
 int cli_compare(int argc, char **argv)
 {
     train_cfg c;
     train_cfg_defaults(&c);
     const char *texts[MAX_ACTS], *plot = NULL;
-    int nact = 0, seeds = 3;
+    int nact = 0, seeds = 3, json = 0;
     double target = 0.95;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -112,6 +173,10 @@ int cli_compare(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf(usage, train_cfg_help);
             return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            continue;
         }
         if ((r = train_cfg_option(CMD, &c, argc, argv, &i)) != 0) {
             if (r < 0) return 2;
@@ -161,7 +226,8 @@ int cli_compare(int argc, char **argv)
     int cls = d.train.classes >= 2;
     double *loss = malloc((size_t)seeds * sizeof *loss), *acc = malloc((size_t)seeds * sizeof *acc);
     double *ep = malloc((size_t)seeds * sizeof *ep), *sec = malloc((size_t)seeds * sizeof *sec);
-    if (rc == 0 && (!loss || !acc || !ep || !sec)) rc = cli_fail(CMD, "out of memory");
+    run *runs = calloc((size_t)nact * (size_t)seeds, sizeof *runs);
+    if (rc == 0 && (!loss || !acc || !ep || !sec || !runs)) rc = cli_fail(CMD, "out of memory");
     if (rc == 0)
         fprintf(stderr, "%s: %d training rows, %d test rows; %d activations x %d seeds, %d "
                         "epochs each\n", d.name, d.train.n, d.test.n, nact, seeds, c.epochs);
@@ -176,19 +242,22 @@ int cli_compare(int argc, char **argv)
             train_curve cv;
             rc = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s, 0, cls, &cv);
             if (rc == 0) {
-                loss[s] = cv.final_loss;
-                acc[s] = cv.test_accuracy;
-                sec[s] = cv.seconds;
+                run *u = &runs[k * seeds + s];
+                u->seed = c.seed + (uint64_t)s;
+                u->r = cv.r;
+                loss[s] = cv.r.final_loss;
+                acc[s] = cv.r.test_accuracy;
+                sec[s] = cv.r.seconds;
                 for (int e = 0; e < c.epochs; e++) sum[k].curve[e] += cv.loss[e] / seeds;
-                for (int e = 0; cls && e < cv.epochs; e++)
+                for (int e = 0; cls && e < cv.r.epochs; e++)
                     if (cv.test_acc[e] >= target) {
-                        ep[nep++] = e + 1;
+                        ep[nep++] = u->to_target = e + 1;
                         break;
                     }
-                fprintf(stderr, "  %-24s seed %llu: loss %.4g%s%.1f%s\n", acts[k].text,
-                        (unsigned long long)(c.seed + (uint64_t)s), cv.final_loss,
-                        cls ? ", test accuracy " : "", cls ? 100 * cv.test_accuracy : 0.0,
-                        cls ? "%" : "");
+                fprintf(stderr, "  %-24s seed %llu: loss %.4g", acts[k].text,
+                        (unsigned long long)u->seed, cv.r.final_loss);
+                if (cls) fprintf(stderr, ", test accuracy %.1f%%", 100 * cv.r.test_accuracy);
+                fputc('\n', stderr);
             }
             train_curve_free(&cv);
         }
@@ -196,11 +265,13 @@ int cli_compare(int argc, char **argv)
         double dummy;
         mean_std(loss, seeds, &sum[k].loss_m, &sum[k].loss_s);
         mean_std(acc, seeds, &sum[k].acc_m, &sum[k].acc_s);
-        mean_std(sec, seeds, &sum[k].sec_m, &dummy);
+        mean_std(sec, seeds, &sum[k].sec_m, &sum[k].sec_s);
         sum[k].reached = nep;
         if (nep) mean_std(ep, nep, &sum[k].ep_m, &dummy);
     }
-    if (rc == 0) {
+    if (rc == 0 && json) {
+        print_json(&c, d.name, cls, target, nact, acts, sum, runs, seeds);
+    } else if (rc == 0) {
         printf("%-26s %-22s %-20s %-18s %s\n", "activation", "final loss", "test accuracy",
                cls ? "epochs to target" : "", "seconds");
         char tgt[32];
@@ -217,14 +288,15 @@ int cli_compare(int argc, char **argv)
             else snprintf(e, sizeof e, "never (0/%d)", seeds);
             printf("%-26s %-22s %-20s %-18s %.3f\n", acts[k].text, l, a, e, sum[k].sec_m);
         }
-        if (plot) rc = plot_all(plot, &c, d.name, nact, acts, sum);
     }
+    if (rc == 0 && plot) rc = plot_all(plot, &c, d.name, nact, acts, sum);
     for (int k = 0; k < nact; k++) free(sum[k].curve);
     for (int k = 0; k < made; k++) train_act_free(&acts[k]);
     free(loss);
     free(acc);
     free(ep);
     free(sec);
+    free(runs);
     train_data_free(&d);
     return rc;
 }

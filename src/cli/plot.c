@@ -1,8 +1,8 @@
 /* plot.c - `tapegrad plot EXPR...`: expressions and their first and second derivatives on a
  * grid. Everything is recorded once (the derivatives by tg_diff) and the tape is replayed at
- * each grid point (tg_set + tg_replay): no re-parsing. Writes CSV; SVG and PNG through
- * gnuplot when it is installed (else the CSV and the gnuplot script, and how to install
- * it). See LICENSE. */
+ * each grid point (tg_set + tg_replay): no re-parsing. Writes CSV or JSON; SVG and PNG
+ * through gnuplot when it is installed (else the CSV and the gnuplot script, and how to
+ * install it). See LICENSE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 static const char usage[] =
     "usage: tapegrad plot EXPR... [--var NAME] [--range LO:HI] [--order 0|1|2] [--points N]\n"
     "                     [--at NAME=V,...] [--def 'f(x) = ...'] [-o FILE.csv|.svg|.png]\n"
+    "                     [--json]\n"
     "\n"
     "Evaluates each EXPR and its derivatives d/dNAME and d2/dNAME2 on N evenly spaced points\n"
     "of the range. The expressions and their derivatives (tg_diff) are recorded on one tape\n"
@@ -30,17 +31,25 @@ static const char usage[] =
     "  -o FILE           FILE.csv: the table; FILE.svg or FILE.png: a plot drawn by gnuplot\n"
     "                    (FILE.csv and the script FILE.gp are written beside it); without\n"
     "                    -o the CSV goes to standard output\n"
+    "  --json            print the grid as JSON instead of CSV: per expression an object\n"
+    "                    {\"expr\": E, \"var\": NAME, \"x\": [...], \"f\": [...], \"df\": [...],\n"
+    "                    \"d2f\": [...]} in one array (df and d2f as --order asks; not with -o)\n"
     "\n"
     "CSV columns: x,f,df,d2f for one expression; x,f1,df1,d2f1,f2,df2,... for several.\n"
     "\n"
     "examples:\n"
     "  tapegrad plot 'x*sigmoid(x)' -o swish.svg\n"
     "  tapegrad plot 'relu(x)' 'silu(x)' 'gelu(x)' --order 1 -o compare.png\n"
-    "  tapegrad plot 'x*sigmoid(beta*x)' --at beta=1.702 --range -4:4 -o f.csv\n";
+    "  tapegrad plot 'x*sigmoid(beta*x)' --at beta=1.702 --range -4:4 -o f.csv\n"
+    "  tapegrad plot 'tanh(x)' --range -1:1 --points 5 --order 1 --json\n";
+
+/* A column's name: the CSV header's (numbered when there are several expressions) and the
+ * JSON key, by order of derivative. */
+static const char *const column[] = {"f", "df", "d2f"};
 
 typedef struct options {
     const char *expr[MAX_EXPRS];
-    int nexpr, order;
+    int nexpr, order, json;
     const char *var, *out;
     double lo, hi;
     uint64_t points;
@@ -116,7 +125,72 @@ static int write_script(const options *o, const char *gp, const char *csv, int p
     return 0;
 }
 
-/* Record the derivatives and write the grid as CSV to f. */
+/* Grid point i: both ends exact and the grid symmetric, x_i = (lo*(n-1-i) + hi*i)/(n-1). */
+static double grid_x(const options *o, uint64_t i)
+{
+    uint64_t n = o->points;
+    return n == 1 ? o->lo : (o->lo * (double)(n - 1 - i) + o->hi * (double)i) / (double)(n - 1);
+}
+
+/* The tape at x = xi (tg_set + tg_replay). 0, or 2 after cli_fail. */
+static int replay_at(cli_wb *w, tg_var x, double xi)
+{
+    tg_set(x, xi);
+    return tg_replay(w->tape) == TG_OK ? 0 : cli_fail(CMD, "%s", tg_tape_error(w->tape));
+}
+
+/* The grid as CSV to f: a row per point, one replay each. cols: per expression its
+ * order + 1 columns. */
+static int write_csv(cli_wb *w, const options *o, const tg_var *cols, tg_var x, FILE *f)
+{
+    int nc = o->nexpr * (o->order + 1);
+    fputc('x', f);
+    for (int k = 0; k < o->nexpr; k++)
+        for (int d = 0; d <= o->order; d++)
+            if (o->nexpr == 1) fprintf(f, ",%s", column[d]);
+            else fprintf(f, ",%s%d", column[d], k + 1);
+    fputc('\n', f);
+    for (uint64_t i = 0; i < o->points; i++) {
+        double xi = grid_x(o, i);
+        if (replay_at(w, x, xi)) return 2;
+        fprintf(f, "%.15g", xi);
+        for (int c = 0; c < nc; c++) fprintf(f, ",%.15g", tg_value(cols[c]));
+        fputc('\n', f);
+    }
+    return 0;
+}
+
+/* The grid as JSON to standard output: an array with an object per expression. Each of its
+ * arrays is one pass over the grid, so nothing is held in memory however many points. (A
+ * replay cannot fail midway: the tape's error was checked when the columns were recorded and
+ * anomaly mode is off.) */
+static int write_json(cli_wb *w, const options *o, const tg_var *cols, tg_var x)
+{
+    fputc('[', stdout);
+    for (int k = 0; k < o->nexpr; k++) {
+        fputs(k ? ",\n {\"expr\": " : "{\"expr\": ", stdout);
+        /* EXPR "-" was read from standard input: show what was read */
+        cli_json_str(stdout, strcmp(o->expr[k], "-") == 0 && w->input ? w->input : o->expr[k]);
+        fputs(", \"var\": ", stdout);
+        cli_json_str(stdout, o->var);
+        fputs(", \"x\": [", stdout);
+        for (uint64_t i = 0; i < o->points; i++)
+            fputs(i ? ", " : "", stdout), cli_json_num(stdout, grid_x(o, i));
+        for (int d = 0; d <= o->order; d++) {
+            printf("], \"%s\": [", column[d]);
+            for (uint64_t i = 0; i < o->points; i++) {
+                if (replay_at(w, x, grid_x(o, i))) return 2;
+                fputs(i ? ", " : "", stdout);
+                cli_json_num(stdout, tg_value(cols[k * (o->order + 1) + d]));
+            }
+        }
+        fputs("]}", stdout);
+    }
+    fputs("]\n", stdout);
+    return 0;
+}
+
+/* Record the derivatives, then write the grid as CSV to f or as JSON. */
 static int tabulate(cli_wb *w, const options *o, const tg_var *fx, tg_var x, FILE *f)
 {
     tg_var cols[MAX_EXPRS * 3];
@@ -127,25 +201,7 @@ static int tabulate(cli_wb *w, const options *o, const tg_var *fx, tg_var x, FIL
         if (o->order >= 2) cols[nc] = tg_diff(cols[nc - 1], x), nc++;
     }
     if (tg_tape_error(w->tape)) return cli_fail(CMD, "%s", tg_tape_error(w->tape));
-    fputc('x', f);
-    for (int k = 0; k < o->nexpr; k++) {
-        static const char *const head[] = {"f", "df", "d2f"};
-        for (int d = 0; d <= o->order; d++)
-            if (o->nexpr == 1) fprintf(f, ",%s", head[d]);
-            else fprintf(f, ",%s%d", head[d], k + 1);
-    }
-    fputc('\n', f);
-    uint64_t n = o->points;
-    for (uint64_t i = 0; i < n; i++) {
-        /* both ends exact and the grid symmetric: x_i = (lo*(n-1-i) + hi*i)/(n-1) */
-        double xi = n == 1 ? o->lo : (o->lo * (double)(n - 1 - i) + o->hi * (double)i) / (double)(n - 1);
-        tg_set(x, xi);
-        if (tg_replay(w->tape) != TG_OK) return cli_fail(CMD, "%s", tg_tape_error(w->tape));
-        fprintf(f, "%.15g", xi);
-        for (int c = 0; c < nc; c++) fprintf(f, ",%.15g", tg_value(cols[c]));
-        fputc('\n', f);
-    }
-    return 0;
+    return o->json ? write_json(w, o, cols, x) : write_csv(w, o, cols, x, f);
 }
 
 int cli_plot(int argc, char **argv)
@@ -156,7 +212,9 @@ int cli_plot(int argc, char **argv)
     int rc = 0, m;
     if (cli_wb_init(&w, CMD)) return 2;
     for (int i = 1; i < argc && rc == 0; i++) {
-        if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--var", &v)) != 0) {
+        if (!w.rest && strcmp(argv[i], "--json") == 0) {
+            o.json = 1;
+        } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--var", &v)) != 0) {
             rc = m < 0 ? 2 : 0;
             o.var = v;
         } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--range", &v)) != 0) {
@@ -185,6 +243,7 @@ int cli_plot(int argc, char **argv)
         cli_wb_free(&w);
         return 0;
     }
+    if (rc == 0) rc = cli_json_or_file(CMD, o.json, o.out);
     if (rc == 0 && o.nexpr == 0) rc = cli_fail(CMD, "no expression (try 'tapegrad plot --help')");
     int png = o.out && cli_ends_with(o.out, ".png"), svg = o.out && cli_ends_with(o.out, ".svg");
     if (rc == 0 && o.out && !png && !svg && !cli_ends_with(o.out, ".csv"))

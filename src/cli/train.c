@@ -392,9 +392,9 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
             rc = cli_fail(cmd, "%s", tg_trainer_error(t));
             goto done;
         }
-        out->seconds += st.seconds;
+        out->r.seconds += st.seconds;
         out->loss[e - 1] = st.loss;
-        out->epochs = e;
+        out->r.epochs = e;
         int show = progress == 2 || (progress == 1 && (e % every == 0 || e == 1));
         double tra = NAN, tea = NAN;
         if (show || curve_acc) tg_evaluate_opts(&m, tr, &o, &tra, NULL);
@@ -409,13 +409,26 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
             fprintf(stderr, "epoch %d/%d  loss %.6g  train %.1f%%  test %.1f%%\n", e, c->epochs,
                     st.loss, 100 * tra, 100 * tea);
     }
-    if (tg_evaluate_opts(&m, tr, &o, &out->train_accuracy, &out->final_loss) ||
-        tg_evaluate_opts(&m, &d->test, &o, &out->test_accuracy, &out->test_loss))
+    if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
+        tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
         rc = cli_fail(cmd, "evaluation failed: %s", tg_mlp_error(&m));
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
     return rc;
+}
+
+void train_json_result(FILE *f, const train_result *r)
+{
+    const struct {
+        const char *key;
+        double v;
+    } m[] = {{"train_accuracy", r->train_accuracy}, {"test_accuracy", r->test_accuracy},
+             {"final_loss", r->final_loss}, {"epochs", r->epochs}, {"seconds", r->seconds}};
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
+        fprintf(f, "%s\"%s\": ", k ? ", " : "", m[k].key);
+        cli_json_num(f, m[k].v);
+    }
 }
 
 /* ---- gnuplot ---- */
@@ -473,7 +486,7 @@ static int plot_curve(const char *png, const train_cfg *c, const train_data *d,
         return 2;
     }
     fprintf(f, "epoch,loss,train_accuracy,test_accuracy\n");
-    for (int e = 0; e < cv->epochs; e++)
+    for (int e = 0; e < cv->r.epochs; e++)
         fprintf(f, "%d,%.10g,%.6g,%.6g\n", e + 1, cv->loss[e], cv->train_acc[e], cv->test_acc[e]);
     fclose(f);
     char title[256], script[2048];
@@ -547,27 +560,22 @@ int cli_train(int argc, char **argv)
     train_curve cv;
     rc = train_run(CMD, &c, &d, &a, c.seed, progress, plot != NULL, &cv);
     if (rc == 0) {
+        const train_result *r = &cv.r;
         if (json) {
-            printf("{\"train_accuracy\": ");
-            cli_json_num(stdout, cv.train_accuracy);
-            printf(", \"test_accuracy\": ");
-            cli_json_num(stdout, cv.test_accuracy);
-            printf(", \"final_loss\": ");
-            cli_json_num(stdout, cv.final_loss);
-            printf(", \"epochs\": %d, \"seconds\": ", cv.epochs);
-            cli_json_num(stdout, cv.seconds);
-            printf("}\n");
+            putchar('{');
+            train_json_result(stdout, r);
+            puts("}");
         } else if (d.train.classes >= 2) {
             printf("%s: %d training rows, %d test rows; activation %s\n", d.name, d.train.n,
                    d.test.n, a.text);
             printf("train accuracy %.2f%%  test accuracy %.2f%%  final loss %.6g  (%d epochs, "
-                   "%.3f s)\n", 100 * cv.train_accuracy, 100 * cv.test_accuracy, cv.final_loss,
-                   cv.epochs, cv.seconds);
+                   "%.3f s)\n", 100 * r->train_accuracy, 100 * r->test_accuracy, r->final_loss,
+                   r->epochs, r->seconds);
         } else {
             printf("%s: %d training rows, %d test rows; activation %s\n", d.name, d.train.n,
                    d.test.n, a.text);
-            printf("training loss %.6g  test loss %.6g  (%d epochs, %.3f s)\n", cv.final_loss,
-                   cv.test_loss, cv.epochs, cv.seconds);
+            printf("training loss %.6g  test loss %.6g  (%d epochs, %.3f s)\n", r->final_loss,
+                   r->test_loss, r->epochs, r->seconds);
         }
         if (plot) rc = plot_curve(plot, &c, &d, &a, &cv);
     }

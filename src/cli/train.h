@@ -55,12 +55,22 @@ void train_act_free(train_act *a);
  * 2 bad activation (printed). */
 int train_act_check(const char *cmd, const train_act *a);
 
-/* One run's per-epoch curve. */
-typedef struct train_curve {
+/* What one run ends with. Accuracies are NaN for a regression set. */
+typedef struct train_result {
     int epochs;                  /* completed */
-    double *loss, *train_acc, *test_acc;
     double final_loss, test_loss, train_accuracy, test_accuracy, seconds;
+} train_result;
+
+/* One run: its result and its per-epoch curve. */
+typedef struct train_curve {
+    train_result r;
+    double *loss, *train_acc, *test_acc;
 } train_curve;
+
+/* r as the members of a JSON object, the ones `train --json` prints: "train_accuracy": a,
+ * "test_accuracy": b, "final_loss": l, "epochs": n, "seconds": s (no braces: compare adds
+ * members of its own around them). */
+void train_json_result(FILE *f, const train_result *r);
 
 /* Train a fresh MLP (weights from seed) for c->epochs. progress: 0 none, 1 plain lines,
  * 2 a bar on stderr. Each epoch's test accuracy is evaluated when curve_acc is set. 0, or 2

@@ -1,9 +1,9 @@
 /* fuzz_expr.c - libFuzzer target for the expression language: arbitrary bytes as definitions
  * (every line but the last, through tg_defs_add) and an expression (the last line, through
  * tg_parse), then every sweep and report the workbench runs on a parsed expression: backward,
- * replay, tg_diff twice, tg_explain, tg_dot, tg_check_formula; inputs of odd length in anomaly
- * mode. Built by `make fuzz` (clang,
- * -fsanitize=fuzzer,address,undefined); its seed corpus is tests/fuzz/corpus. See LICENSE. */
+ * replay, tg_diff twice, tg_explain, tg_dot, tg_graph_json, tg_check_formula; inputs of odd
+ * length in anomaly mode. Built by `make fuzz` (clang, -fsanitize=fuzzer,address,undefined);
+ * its seed corpus is tests/fuzz/corpus. See LICENSE. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         eo.named = 1;
         tg_explain(sink(), f, x, &eo);
         tg_dot(t, sink());
+        tg_graph_json(t, sink());
         if (tg_tape_size(t) < 2000) {
             tg_var d = tg_diff(f, x);
             tg_formula_opts fo = {.samples = 3, .seed = size};

@@ -1,0 +1,79 @@
+/* run.c - the tests' way to run the tapegrad command (run.h): posix_spawn with standard
+ * output and error redirected to temporary files, read back whole once it exits.
+ * See LICENSE. */
+#include "run.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *th_tapegrad(void)
+{
+    const char *b = getenv("TAPEGRAD");
+    if (b && *b) return b;
+    if (access("build/bin/tapegrad", X_OK) == 0) return "build/bin/tapegrad";
+    cr_skip_test("TAPEGRAD is not set (make test sets it) and build/bin/tapegrad is missing");
+    return NULL;
+}
+
+/* A temporary file, already unlinked: it lives as long as fd. */
+static int scratch(void)
+{
+    char path[] = "/tmp/tapegrad-run-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0, "mkstemp failed");
+    unlink(path);
+    return fd;
+}
+
+/* All of fd from its start, NUL-terminated and malloc'd; its length in *len. */
+static char *read_back(int fd, size_t *len)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    cr_assert_geq(size, 0);
+    char *buf = malloc((size_t)size + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(pread(fd, buf, (size_t)size, 0), size, "cannot read the output back");
+    buf[size] = '\0';
+    *len = (size_t)size;
+    close(fd);
+    return buf;
+}
+
+void th_run_tapegrad(th_run *r, const char *const *args)
+{
+    const char *argv[64] = {th_tapegrad()};
+    int n = 1;
+    for (; args[n - 1]; n++) {
+        cr_assert_lt(n, 63, "too many arguments");
+        argv[n] = args[n - 1];
+    }
+    argv[n] = NULL;
+    int out = scratch(), err = scratch();
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, err, 2);
+    pid_t pid;
+    int st = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(st, 0, "cannot run %s: %s", argv[0], strerror(st));
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->out = read_back(out, &r->out_len);
+    r->err = read_back(err, &r->err_len);
+}
+
+void th_run_free(th_run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
