@@ -97,7 +97,8 @@ typedef struct tg_parse_opts {
 /* Record the expression or program text on t and return its node (the output's). The
  * grammar (docs/cli.md):
  *   program := statement (SEP statement)*     statement := NAME '=' expr | expr
- *   expr    := term (('+' | '-') term)*
+ *   expr    := sum (('<' | '<=' | '>' | '>=') sum)?      no chains: a < b < c is an error
+ *   sum     := term (('+' | '-') term)*
  *   term    := unary (('*' | '/') unary)*
  *   unary   := ('-' | '+') unary | power
  *   power   := primary ('^' unary)?          right-associative: -x^2 is -(x^2)
@@ -113,7 +114,8 @@ typedef struct tg_parse_opts {
  * expression, the name of a function, or bound before this call are errors that say where
  * both places are.
  * NUMBER is C's floating constant (1, 2.5, .5e-3, 0x1p-4). + - * / ^ and unary - record the
- * ops add, sub, mul, div, pow and neg (a minus before a literal folds into the constant);
+ * ops add, sub, mul, div, pow and neg (a minus before a literal folds into the constant),
+ * < <= > >= the ops lt, le, gt and ge (0 or 1);
  * NAME(...) calls a definition of opts->defs, else the op of that name in opts->registry
  * (a scalar op: one with an eval kernel; tensor-only ops such as matmul are refused).
  * A name is looked up in names (which may be NULL: a table private to this call), else made

@@ -16,6 +16,7 @@
 
 enum {
     T_END, T_NUM, T_NAME, T_LP, T_RP, T_COMMA, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_CARET, T_EQ,
+    T_LT, T_LE, T_GT, T_GE,
     T_SEP, /* between a program's statements: ';', or a line's end after a name, number or ')' */
     T_BAD
 };
@@ -149,7 +150,7 @@ static const char *tok_words(const parser *p, char *buf, size_t size)
         break;
     case T_NAME: snprintf(buf, size, "name '%s'", clip(p->text + k->pos, k->len, c, sizeof c)); break;
     case T_NUM: snprintf(buf, size, "number '%s'", clip(p->text + k->pos, k->len, c, sizeof c)); break;
-    default: snprintf(buf, size, "'%c'", p->text[k->pos]); break;
+    default: snprintf(buf, size, "'%.*s'", (int)k->len, p->text + k->pos); break;
     }
     return buf;
 }
@@ -222,6 +223,10 @@ static void advance(parser *p)
         k->kind = T_NAME;
         k->len = j - i;
         if (k->len > TG_NAME_MAX) fail(p, i, "name longer than %d characters", TG_NAME_MAX);
+    } else if (c == '<' || c == '>') {
+        int eq = s[i + 1] == '=';
+        k->kind = c == '<' ? (eq ? T_LE : T_LT) : (eq ? T_GE : T_GT);
+        k->len = 1 + (size_t)eq;
     } else {
         static const char ops[] = "(),+-*/^=";
         static const int kinds[] = {T_LP, T_RP, T_COMMA, T_PLUS, T_MINUS, T_STAR, T_SLASH,
@@ -622,8 +627,8 @@ static tg_var term(parser *p)
     return p->failed ? bad(p) : a;
 }
 
-/* expr := term (('+' | '-') term)* */
-static tg_var expr(parser *p)
+/* sum := term (('+' | '-') term)* */
+static tg_var sum(parser *p)
 {
     tg_var a = term(p);
     while (!p->failed && (p->tok.kind == T_PLUS || p->tok.kind == T_MINUS)) {
@@ -635,6 +640,28 @@ static tg_var expr(parser *p)
         a = record2(p, op, a, b, pos);
     }
     return p->failed ? bad(p) : a;
+}
+
+/* The comparison op of token kind k, or NULL. */
+static const tg_op_def *comparison(int k)
+{
+    return k == T_LT ? &tg_op_lt : k == T_LE ? &tg_op_le : k == T_GT ? &tg_op_gt
+         : k == T_GE ? &tg_op_ge : NULL;
+}
+
+/* expr := sum (('<' | '<=' | '>' | '>=') sum)?      0 or 1; comparisons do not chain */
+static tg_var expr(parser *p)
+{
+    tg_var a = sum(p);
+    const tg_op_def *op = p->failed ? NULL : comparison(p->tok.kind);
+    if (!op) return p->failed ? bad(p) : a;
+    size_t pos = p->tok.pos;
+    advance(p);
+    tg_var b = sum(p);
+    if (!p->failed && comparison(p->tok.kind))
+        fail(p, p->tok.pos, "comparisons do not chain: write a < b < c as (a < b)*(b < c)");
+    if (p->failed) return bad(p);
+    return record2(p, op, a, b, pos);
 }
 
 /* After a whole expression only the end may come (in a program: or the next statement). */

@@ -84,6 +84,14 @@ static value_case values[] = {
     {"sigmoid(0)*4", 2, "a call binds tighter than *"},
     {"add(a, mul(b, c))", 9, "operators are ops too, callable by name"},
     {"pi", 3.14159265358979323846, "an unbound name is a new parameter... unless bound"},
+    {"a + b > c - 2", 1, "comparisons bind more loosely than + and -: (a+b) > (c-2)"},
+    {"x*2 <= b*c - 2", 1, "<= is one token: 6 <= 6"},
+    {"x < 3", 0, "< is strict"},
+    {"x >= 3", 1, ">= holds at equality"},
+    {"b > c", 0, "> is strict"},
+    {"(x > a) + (x > b)", 2, "a comparison in parentheses is a value, 0 or 1"},
+    {"where(x > 2, exp(x - 3), 0)", 1, "a comparison as where's condition"},
+    {"-x < -2", 1, "unary minus binds tighter than <"},
 };
 
 ParameterizedTestParameters(expr_parse, precedence_and_associativity_follow_the_grammar)
@@ -222,6 +230,11 @@ static err_case errors[] = {
     {"x (y)", 1, "unknown function 'x'"},
     {",", 1, "expected a number, a name or '(', found ','"},
     {"x^", 3, "expected a number, a name or '(', found the end of the expression"},
+    {"a < b < c", 7, "comparisons do not chain: write a < b < c as (a < b)*(b < c)"},
+    {"a <", 4, "expected a number, a name or '(', found the end of the expression"},
+    {"< a", 1, "expected a number, a name or '(', found '<'"},
+    {"a <> b", 4, "expected a number, a name or '(', found '>'"},
+    {"a >= >= b", 6, "expected a number, a name or '(', found '>='"},
 };
 
 ParameterizedTestParameters(expr_parse, errors_name_what_and_the_column)
@@ -546,4 +559,21 @@ Test(expr_parse, tensor_only_ops_are_refused_by_name)
         cr_assert_eq(err.column, 5);
         env_free(&e);
     }
+}
+
+/* A comparison is a branch op: a replay that moves its operands across each other says so. */
+Test(expr_parse, a_comparison_that_flips_is_reported_by_replay)
+{
+    env e = env_new(); /* x = 3 */
+    tg_var f = parse(&e, "where(x > 1, x^2, 0)", NULL);
+    cr_assert_float_eq(tg_value(f), 9, 0);
+    tg_set(tg_names_get(e.n, "x"), 2);
+    cr_assert_eq(tg_replay(e.t), TG_OK);
+    cr_assert_null(tg_replay_note(e.t), "3 -> 2 stays on the same side of 1");
+    tg_set(tg_names_get(e.n, "x"), 0.5);
+    cr_assert_eq(tg_replay(e.t), TG_OK);
+    cr_assert_float_eq(tg_value(f), 0, 0);
+    cr_assert_not_null(tg_replay_note(e.t));
+    cr_assert_str_eq(tg_replay_note(e.t), "gt #6: branch changed (input 1 -> -0.5)");
+    env_free(&e);
 }
