@@ -1,0 +1,721 @@
+/* test_derivations.c - hand back-propagation checked step by step on networks that are not in
+ * the repository. A seeded generator writes random layered networks as programs in the
+ * article's names (1-4 hidden layers of 1-4 units, an activation per layer, biases or not, one
+ * of four losses) and the hand delta dE/dSTEP of every step by the back-propagation recurrence,
+ * in leaves and step names only (a delta cannot name another one, so the deeper ones are
+ * expanded). Every correct delta must agree (tg_check_formula). Each typical slip - a g' dropped,
+ * a sign, a neighbouring weight, a neighbouring unit's delta - is written into one step's delta,
+ * and the later deltas are written from it or not: the slipped step must be the first wrong one
+ * in the order the reverse sweep reaches them (the latest node first), and every delta not made
+ * from it must agree. Slips that cannot change anything on a network (the g' of an identity
+ * layer, a neighbour in a width-1 layer) are skipped and counted.
+ * TG_DERIVATIONS=N (default 300) and TG_DERIVATIONS_SEED=S run another set. See LICENSE. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "tapegrad.h"
+#include "tapegrad_expr.h"
+
+#define MAXL 6                               /* layers: the inputs, 1-4 hidden, the output */
+#define MAXW 4                               /* units in a layer */
+#define MAXSTEPS (2 * (MAXL - 1) * MAXW + 1) /* z and a of every unit, and E */
+#define MAXLEAVES 128
+#define SAMPLES 24   /* points per check: a slip shows at almost every point */
+#define LO (-2.0)    /* where every leaf is drawn: inputs, weights, biases, targets */
+#define HI 2.0
+#define MAX_REPORTS 8 /* failures described in full; the rest are counted */
+
+/* ---- text ---- */
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (!b->p || b->n + (size_t)k + 1 > b->cap) {
+        b->cap = 2 * (b->n + (size_t)k + 1);
+        b->p = realloc(b->p, b->cap);
+        cr_assert_not_null(b->p, "out of memory");
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+static char *copy(const char *s)
+{
+    buf b = {0};
+    put(&b, "%s", s);
+    return b.p;
+}
+
+/* Whether s is one factor as it stands: a name, a number, a call or a parenthesis. */
+static int factor(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_[].");
+    if (s[n] == '\0') return 1;
+    if (s[n] != '(') return 0;
+    int depth = 0;
+    for (const char *p = s + n; *p; p++) {
+        depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+        if (depth == 0) return p[1] == '\0';
+    }
+    return 0;
+}
+
+/* s as a factor of a product: in parentheses unless it is one already. */
+static void put_factor(buf *b, const char *s) { put(b, factor(s) ? "%s" : "(%s)", s); }
+
+/* tpl with '@' replaced by z, '#' by a and '$' by t (malloc'd). */
+static char *subst(const char *tpl, const char *z, const char *a, const char *t)
+{
+    buf b = {0};
+    put(&b, "%s", "");
+    for (const char *p = tpl; *p; p++)
+        put(&b, "%s", *p == '@' ? z : *p == '#' ? a : *p == '$' ? t : (char[2]){*p, 0});
+    return b.p;
+}
+
+/* ---- networks ---- */
+
+typedef struct act {
+    const char *name;
+    const char *g;  /* a = g(z), '@' standing for z */
+    const char *dg; /* g'(z) as a product, in z ('@') or a ('#'); NULL: 1, nothing written */
+    int grows;      /* faster than linear: one such layer at most, or every point overflows */
+} act;
+
+static const act acts[] = {
+    {"sigmoid", "sigmoid(@)", "#*(1 - #)", 0},
+    {"tanh", "tanh(@)", "(1 - #^2)", 0},
+    {"softplus", "softplus(@)", "sigmoid(@)", 0},
+    {"sin", "sin(@)", "cos(@)", 0},
+    {"exp", "exp(@)", "#", 1},
+    {"square", "@^2", "2*@", 1},
+    {"identity", "@", NULL, 0},
+    {"leaky_relu", "leaky_relu(@, 0.1)", "where(step(@), 1, 0.1)", 0},
+    {"silu", "silu(@)", "sigmoid(@)*(1 + @*(1 - sigmoid(@)))", 0},
+    {"gelu", "gelu(@)", "(normcdf(@) + @*normpdf(@))", 0},
+};
+#define NACTS ((int)(sizeof acts / sizeof acts[0]))
+#define SIGMOID 0
+
+/* One output's loss, with '#' its a and '$' its target. */
+typedef struct loss {
+    const char *name;
+    const char *E;               /* the term of E */
+    const char *da, *da_flipped; /* dE/da, and with the error's sign the wrong way round */
+    const char *dz, *dz_flipped; /* dE/dz written directly (g' cancelled), or NULL: da*g' */
+} loss;
+
+static const loss losses[] = {
+    {"squared error", "0.5*(# - $)^2", "(# - $)", "($ - #)", NULL, NULL},
+    {"log-cosh", "log((exp(# - $) + exp($ - #))/2)", "tanh(# - $)", "tanh($ - #)", NULL, NULL},
+    {"pseudo-Huber", "(sqrt(1 + (# - $)^2) - 1)", "(# - $)/sqrt(1 + (# - $)^2)",
+     "($ - #)/sqrt(1 + (# - $)^2)", NULL, NULL},
+    /* with a sigmoid output only: the article's (a - t) at z, g' cancelled */
+    {"cross-entropy", "(-$*log(#) - (1 - $)*log(1 - #))", "(# - $)/(#*(1 - #))",
+     "($ - #)/(#*(1 - #))", "(# - $)", "($ - #)"},
+};
+#define NLOSSES ((int)(sizeof losses / sizeof losses[0]))
+#define XENT 3
+
+/* Layer 1 is the inputs x1.., layers 2..nl-1 the hidden ones, nl the output; wij[l] is the
+ * weight from unit i of layer l to unit j of layer l+1, bj[l] unit j's bias, zj[l] its
+ * weighted input and aj[l] = g(zj[l]) its output (the article's names). */
+typedef struct net {
+    int nl;
+    int width[MAXL + 1];
+    int act[MAXL + 1];
+    int bias[MAXL + 1];
+    int loss;
+} net;
+
+static void net_draw(th_rng *r, net *n)
+{
+    memset(n, 0, sizeof *n);
+    n->nl = 3 + (int)(th_next(r) % 4);
+    n->width[1] = 1 + (int)(th_next(r) % 3);
+    for (int l = 2; l < n->nl; l++) n->width[l] = 1 + (int)(th_next(r) % MAXW);
+    n->width[n->nl] = th_next(r) % 4 == 0 ? 2 : 1;
+    n->loss = (int)(th_next(r) % NLOSSES);
+    int grown = 0;
+    for (int l = 2; l <= n->nl; l++) {
+        int a;
+        do a = (int)(th_next(r) % NACTS);
+        while (acts[a].grows && grown);
+        grown |= acts[a].grows;
+        n->act[l] = a;
+        n->bias[l] = (int)(th_next(r) % 2);
+    }
+    if (n->loss == XENT) n->act[n->nl] = SIGMOID;
+}
+
+static void zname(char *s, int j, int l) { snprintf(s, 16, "z%d[%d]", j, l); }
+static void aname(char *s, int j, int l) { snprintf(s, 16, "a%d[%d]", j, l); }
+
+static void tname(const net *n, char *s, int j)
+{
+    if (n->width[n->nl] == 1) snprintf(s, 16, "t");
+    else snprintf(s, 16, "t%d", j);
+}
+
+/* The network as a program, a comment first saying what it is. */
+static char *net_program(const net *n, uint64_t seed, int index)
+{
+    buf b = {0};
+    put(&b, "# derivation %d of seed %llu: ", index, (unsigned long long)seed);
+    for (int l = 1; l <= n->nl; l++) put(&b, "%s%d", l > 1 ? "-" : "", n->width[l]);
+    put(&b, " units;");
+    for (int l = 2; l <= n->nl; l++)
+        put(&b, " %s%s", acts[n->act[l]].name, n->bias[l] ? "+b" : "");
+    put(&b, "; %s\n", losses[n->loss].name);
+    for (int l = 2; l <= n->nl; l++)
+        for (int j = 1; j <= n->width[l]; j++) {
+            char z[16], a[16];
+            zname(z, j, l);
+            aname(a, j, l);
+            put(&b, "%s = ", z);
+            for (int i = 1; i <= n->width[l - 1]; i++) {
+                put(&b, "%sw%d%d[%d]*", i > 1 ? " + " : "", i, j, l - 1);
+                if (l == 2) put(&b, "x%d", i);
+                else put(&b, "a%d[%d]", i, l - 1);
+            }
+            if (n->bias[l]) put(&b, " + b%d[%d]", j, l);
+            char *g = subst(acts[n->act[l]].g, z, a, "");
+            put(&b, "\n%s = %s\n", a, g);
+            free(g);
+        }
+    put(&b, "E = ");
+    for (int j = 1; j <= n->width[n->nl]; j++) {
+        char a[16], t[16];
+        aname(a, j, n->nl);
+        tname(n, t, j);
+        char *e = subst(losses[n->loss].E, "", a, t);
+        put(&b, "%s%s", j > 1 ? " + " : "", e);
+        free(e);
+    }
+    put(&b, "\n");
+    return b.p;
+}
+
+/* ---- the hand deltas, and the slips ---- */
+
+enum { SLIP_NONE, SLIP_GPRIME, SLIP_SIGN, SLIP_WEIGHT, SLIP_NEIGHBOUR, NKINDS };
+static const char *const kind_names[NKINDS] = {"none", "g' dropped", "sign", "weight index",
+                                               "neighbour's delta"};
+
+typedef struct slip {
+    int kind;
+    int l, j, a;   /* the step: zj[l] (a = 0) or aj[l] (a = 1) */
+    int propagate; /* the deltas after it are written from the slipped one */
+    int k, wi, wj; /* SLIP_WEIGHT: term k of the sum has w{wi}{wj}[l] for wjk[l] */
+    int nb;        /* SLIP_NEIGHBOUR: the unit whose delta is written instead */
+} slip;
+
+typedef struct deltas {
+    char *hand[MAXL + 1][MAXW + 1][2]; /* as written: [l][j][0] dE/dzj[l], [1] dE/daj[l] */
+    int from_slip[MAXL + 1][MAXW + 1][2]; /* written from the slipped delta (not the slip) */
+    char *right;                          /* the slipped step's correct delta */
+} deltas;
+
+static void deltas_free(deltas *d)
+{
+    for (int l = 0; l <= MAXL; l++)
+        for (int j = 0; j <= MAXW; j++) free(d->hand[l][j][0]), free(d->hand[l][j][1]);
+    free(d->right);
+}
+
+/* dE/daj[l] of a hidden unit: the sum over k of wjk[l]*dE/dzk[l+1]; term kw (if > 0) with the
+ * weight w{wi}{wj}[l] instead. */
+static char *delta_sum(const net *n, int l, int j, char *const *dz, int kw, int wi, int wj)
+{
+    buf b = {0};
+    for (int k = 1; k <= n->width[l + 1]; k++)
+    {
+        put(&b, "%sw%d%d[%d]*", k > 1 ? " + " : "", k == kw ? wi : j, k == kw ? wj : k, l);
+        put_factor(&b, dz[k]);
+    }
+    return b.p;
+}
+
+/* dE/daj[l] of an output unit, the error's sign flipped or not. */
+static char *delta_out(const net *n, int j, int flip)
+{
+    char a[16], t[16];
+    aname(a, j, n->nl);
+    tname(n, t, j);
+    return subst(flip ? losses[n->loss].da_flipped : losses[n->loss].da, "", a, t);
+}
+
+/* Whether dE/dzj[l] is written from dE/daj[l] (else the loss gives it directly). */
+static int z_uses_a(const net *n, int l) { return l < n->nl || !losses[n->loss].dz; }
+
+/* dE/dzj[l] = dE/daj[l]*g'(zj[l]) from da; the output's direct form when the loss has one
+ * (flip: the error's sign the wrong way round); drop: g' left out. */
+static char *delta_z(const net *n, int l, int j, const char *da, int flip, int drop)
+{
+    char z[16], a[16], t[16];
+    zname(z, j, l);
+    aname(a, j, l);
+    if (!z_uses_a(n, l)) {
+        tname(n, t, j);
+        return drop ? copy(da) : subst(flip ? losses[n->loss].dz_flipped : losses[n->loss].dz, z,
+                                      a, t);
+    }
+    const char *dg = acts[n->act[l]].dg;
+    if (!dg || drop) return copy(da);
+    char *g = subst(dg, z, a, "");
+    buf b = {0};
+    put_factor(&b, da);
+    put(&b, "*%s", g);
+    free(g);
+    return b.p;
+}
+
+/* The slipped delta of s's step. ok: the correct deltas of its layer and kind; above: the
+ * deltas dE/dz of the next layer as the recurrence uses them; da: dE/daj[l] as used. */
+static char *slipped(const net *n, const slip *s, char *const *ok, char *const *above,
+                     const char *da)
+{
+    int out = s->l == n->nl;
+    switch (s->kind) {
+    case SLIP_GPRIME:
+        return delta_z(n, s->l, s->j, da, 0, 1);
+    case SLIP_SIGN:
+        if (!out) {
+            buf b = {0};
+            put(&b, "-");
+            put_factor(&b, ok[s->j]);
+            return b.p;
+        }
+        if (s->a) return delta_out(n, s->j, 1);
+        if (!z_uses_a(n, s->l)) return delta_z(n, s->l, s->j, "", 1, 0);
+        char *flipped = delta_out(n, s->j, 1), *dz = delta_z(n, s->l, s->j, flipped, 0, 0);
+        free(flipped);
+        return dz;
+    case SLIP_WEIGHT: {
+        char *sum = delta_sum(n, s->l, s->j, above, s->k, s->wi, s->wj);
+        if (s->a) return sum;
+        char *z = delta_z(n, s->l, s->j, sum, 0, 0);
+        free(sum);
+        return z;
+    }
+    case SLIP_NEIGHBOUR:
+        return copy(ok[s->nb]);
+    }
+    cr_assert_fail("slip kind %d", s->kind);
+    return NULL;
+}
+
+/* Every step's delta by the recurrence, from the output down, with the slip s written into its
+ * step (kind SLIP_NONE: none); with s->propagate the later deltas are written from it. */
+static void deltas_write(const net *n, const slip *s, deltas *d)
+{
+    char *used[MAXL + 2][MAXW + 1][2] = {{{0}}}; /* what the recurrence goes on from */
+    int taint[MAXL + 2][MAXW + 1][2] = {{{0}}};  /* used is not the correct delta */
+    memset(d, 0, sizeof *d);
+    for (int l = n->nl; l >= 2; l--) {
+        char *above[MAXW + 1] = {0}; /* dE/dzk[l+1] as used */
+        for (int k = 1; l < n->nl && k <= n->width[l + 1]; k++) above[k] = used[l + 1][k][0];
+        for (int a = 1; a >= 0; a--) {
+            char *ok[MAXW + 1] = {0};
+            for (int j = 1; j <= n->width[l]; j++) {
+                if (a) {
+                    ok[j] = l == n->nl ? delta_out(n, j, 0) : delta_sum(n, l, j, above, 0, 0, 0);
+                    for (int k = 1; l < n->nl && k <= n->width[l + 1]; k++)
+                        d->from_slip[l][j][1] |= taint[l + 1][k][0];
+                } else {
+                    ok[j] = delta_z(n, l, j, used[l][j][1], 0, 0);
+                    d->from_slip[l][j][0] = z_uses_a(n, l) && taint[l][j][1];
+                }
+            }
+            for (int j = 1; j <= n->width[l]; j++) {
+                int here = s->kind != SLIP_NONE && s->l == l && s->j == j && s->a == a;
+                d->hand[l][j][a] = here ? slipped(n, s, ok, above, used[l][j][1])
+                                        : copy(ok[j]);
+                if (here) d->right = copy(ok[j]);
+                taint[l][j][a] = d->from_slip[l][j][a] || (here && s->propagate);
+                used[l][j][a] = copy(taint[l][j][a] ? d->hand[l][j][a] : ok[j]);
+            }
+            for (int j = 1; j <= n->width[l]; j++) free(ok[j]);
+        }
+    }
+    for (int l = 0; l <= MAXL + 1; l++)
+        for (int j = 0; j <= MAXW; j++) free(used[l][j][0]), free(used[l][j][1]);
+}
+
+/* A random step for a slip of this kind, and the slip's details. Returns 1, or 0 when the slip
+ * can change nothing on this network (*why says why). */
+static int slip_draw(const net *n, th_rng *r, int kind, slip *s, const char **why)
+{
+    int steps[2 * MAXL * MAXW][3], m = 0;
+    for (int l = 2; l <= n->nl; l++)
+        for (int j = 1; j <= n->width[l]; j++)
+            for (int a = 0; a < 2; a++) {
+                if (kind == SLIP_GPRIME && a) continue;            /* a has no g' of its own */
+                if (kind == SLIP_WEIGHT && l == n->nl) continue;   /* no weight after the output */
+                steps[m][0] = l, steps[m][1] = j, steps[m][2] = a, m++;
+            }
+    int p = (int)(th_next(r) % (uint64_t)m);
+    *s = (slip){.kind = kind, .l = steps[p][0], .j = steps[p][1], .a = steps[p][2],
+                .propagate = (int)(th_next(r) % 2)};
+    *why = NULL;
+    int l = s->l, j = s->j;
+    switch (kind) {
+    case SLIP_GPRIME:
+        if (z_uses_a(n, l) && !acts[n->act[l]].dg) *why = "g' is 1 (identity)";
+        break;
+    case SLIP_WEIGHT: {
+        int cand[4][2], c = 0, k = 1 + (int)(th_next(r) % (uint64_t)n->width[l + 1]);
+        const int dj[4] = {-1, 1, 0, 0}, dk[4] = {0, 0, -1, 1};
+        for (int q = 0; q < 4; q++) {
+            int wi = j + dj[q], wj = k + dk[q];
+            if (wi >= 1 && wi <= n->width[l] && wj >= 1 && wj <= n->width[l + 1])
+                cand[c][0] = wi, cand[c][1] = wj, c++;
+        }
+        if (c == 0) {
+            *why = "the layer has one weight";
+            break;
+        }
+        int q = (int)(th_next(r) % (uint64_t)c);
+        s->k = k, s->wi = cand[q][0], s->wj = cand[q][1];
+        break;
+    }
+    case SLIP_NEIGHBOUR:
+        if (n->width[l] == 1) *why = "the layer has one unit";
+        else if (j == 1) s->nb = 2;
+        else if (j == n->width[l]) s->nb = j - 1;
+        else s->nb = th_next(r) % 2 ? j + 1 : j - 1;
+        break;
+    }
+    return *why == NULL;
+}
+
+/* ---- checking every delta ---- */
+
+typedef struct check {
+    int l, j, a; /* the step zj[l] (a = 0) or aj[l] (a = 1); E: l = 0 */
+    char name[16];
+    const char *text; /* the hand delta */
+    tg_var node, hand;
+    tg_formula_report r;
+} check;
+
+typedef struct verdicts {
+    int n;
+    check c[MAXSTEPS]; /* in the order the reverse sweep reaches them */
+    int first;         /* the first that disagrees, or -1 */
+    int slipped;       /* the slipped step's check, or -1 */
+    double gap;        /* a slip that agrees: how far it is from the correct delta at points
+                        * of our own (the largest |slip - right|/(atol + rtol*max)) */
+} verdicts;
+
+/* The largest |x - y|/(1e-8 + 1e-6*max(|x|, |y|)) at 200 points of a stream of our own. */
+static double gap_at_own_points(tg_tape *t, tg_var x, tg_var y, int ndraw, const tg_var *draw,
+                                uint64_t seed)
+{
+    th_rng r = th_rng_new(seed ^ 0x5eed);
+    double worst = 0;
+    for (int p = 0; p < 200; p++) {
+        for (int k = 0; k < ndraw; k++) tg_set(draw[k], th_uniform(&r, LO, HI));
+        cr_assert_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+        double a = tg_value(x), b = tg_value(y);
+        if (isfinite(a) && isfinite(b))
+            worst = fmax(worst, fabs(a - b) / (1e-8 + 1e-6 * fmax(fabs(a), fabs(b))));
+    }
+    return worst;
+}
+
+/* The program on t (reset first), its names in nm (emptied first): the output, and in draw
+ * the leaves, in the order of the names. */
+static tg_var record(tg_tape *t, tg_names **nm, const char *program, tg_var *draw, int *ndraw)
+{
+    tg_parse_error err;
+    tg_tape_reset(t);
+    tg_names_free(*nm);
+    *nm = tg_names_new();
+    tg_var E = tg_parse(t, program, *nm, NULL, &err);
+    cr_assert_neq(E.index, TG_NONE, "line %d, column %d: %s\n%s", err.line, err.column,
+                  err.message, program);
+    *ndraw = 0;
+    for (int i = 0; i < tg_names_count(*nm); i++)
+        if (!tg_names_is_step(*nm, i)) {
+            cr_assert_lt(*ndraw, MAXLEAVES);
+            draw[(*ndraw)++] = tg_names_var(*nm, i);
+        }
+    return E;
+}
+
+/* The hand text on t, in the names of nm, which it must not add to. */
+static tg_var hand(tg_tape *t, tg_names *nm, const char *what, const char *text)
+{
+    tg_parse_error err;
+    int names = tg_names_count(nm);
+    tg_var h = tg_parse(t, text, nm, NULL, &err);
+    cr_assert_neq(h.index, TG_NONE, "%s: column %d: %s\n%s", what, err.column, err.message, text);
+    cr_assert_eq(tg_names_count(nm), names, "%s names '%s', not in the program", what,
+                 tg_names_name(nm, names));
+    return h;
+}
+
+/* Check every step's hand delta (tg_check_formula, the points a function of seed), in the
+ * order the reverse sweep reaches them: the latest node first; an a listed before its z, so
+ * where they are one node (an identity layer: aj[l] = zj[l] is an alias) the a comes first, as
+ * it does in a derivation. Each delta is checked on a tape of its own, the program and that
+ * delta: replaying the others would only cost time (the CLI's single tape is tested below). */
+static void check_deltas(const net *n, const char *program, const deltas *d, const slip *s,
+                         uint64_t seed, verdicts *v)
+{
+    tg_tape *t = tg_tape_new();
+    tg_names *nm = NULL;
+    tg_var draw[MAXLEAVES];
+    int ndraw;
+    tg_var E = record(t, &nm, program, draw, &ndraw);
+    memset(v, 0, sizeof *v);
+    v->c[v->n++] = (check){.l = 0, .name = "E", .text = "1", .node = E};
+    for (int l = 2; l <= n->nl; l++)
+        for (int j = 1; j <= n->width[l]; j++)
+            for (int a = 1; a >= 0; a--) {
+                check *c = &v->c[v->n++];
+                c->l = l, c->j = j, c->a = a;
+                (a ? aname : zname)(c->name, j, l);
+                c->text = d->hand[l][j][a];
+                c->node = tg_names_get(nm, c->name);
+                cr_assert_neq(c->node.index, TG_NONE, "%s is not a step of\n%s", c->name, program);
+            }
+    for (int k = 1; k < v->n; k++) /* stable: the latest node first */
+        for (int i = k; i > 0 && v->c[i - 1].node.index < v->c[i].node.index; i--) {
+            check tmp = v->c[i];
+            v->c[i] = v->c[i - 1];
+            v->c[i - 1] = tmp;
+        }
+    tg_formula_opts o = {.lo = LO, .hi = HI, .samples = SAMPLES, .seed = seed};
+    v->first = v->slipped = -1;
+    for (int k = 0; k < v->n; k++) {
+        check *c = &v->c[k];
+        char what[32];
+        snprintf(what, sizeof what, "dE/d%s", c->name);
+        E = record(t, &nm, program, draw, &ndraw);
+        c->node = c->l ? tg_names_get(nm, c->name) : E;
+        c->hand = hand(t, nm, what, c->text);
+        cr_assert_eq(tg_check_formula(E, c->node, 1, c->hand, ndraw, draw, &o, &c->r), TG_OK,
+                     "%s: %s", what, tg_tape_error(t));
+        if (!c->r.agree && v->first < 0) v->first = k;
+        if (s->kind == SLIP_NONE || c->l != s->l || c->j != s->j || c->a != s->a) continue;
+        v->slipped = k;
+        if (c->r.agree) /* is the slip the right delta in disguise? */
+            v->gap = gap_at_own_points(t, hand(t, nm, "the right delta", d->right), c->hand,
+                                       ndraw, draw, seed);
+    }
+    tg_names_free(nm);
+    tg_tape_free(t);
+}
+
+/* ---- the derivations ---- */
+
+typedef struct config {
+    int count;     /* derivations */
+    uint64_t seed; /* of the whole set */
+} config;
+
+static config config_read(void)
+{
+    config c = {300, 20240612};
+    const char *s = getenv("TG_DERIVATIONS");
+    if (s && *s) c.count = atoi(s);
+    s = getenv("TG_DERIVATIONS_SEED");
+    if (s && *s) c.seed = strtoull(s, NULL, 10);
+    cr_assert_gt(c.count, 0, "TG_DERIVATIONS='%s'", s);
+    return c;
+}
+
+/* Derivation i of the set: its network, its program and the checker's seed; r goes on to
+ * draw its slips. */
+typedef struct derivation {
+    int index;
+    net n;
+    char *program;
+    uint64_t seed;
+    th_rng r;
+} derivation;
+
+static void derivation_make(const config *cf, int i, derivation *dv)
+{
+    th_rng mix = th_rng_new(cf->seed + (uint64_t)i);
+    dv->index = i;
+    dv->r = th_rng_new(th_next(&mix));
+    net_draw(&dv->r, &dv->n);
+    dv->program = net_program(&dv->n, cf->seed, i);
+    dv->seed = th_next(&dv->r);
+}
+
+/* A check's worst point, for a failure's message. */
+static void describe(buf *b, const check *c)
+{
+    put(b, "  dE/d%s = %s\n  %s at %d of %d points (%d skipped); worst: tape %.17g, hand %.17g, "
+        "finite differences %.17g%s\n", c->name, c->text, c->r.agree ? "agrees" : "DISAGREES",
+        c->r.compared - c->r.failed, c->r.compared, c->r.skipped, c->r.tape, c->r.hand, c->r.fd,
+        c->r.fd_kink ? " (across a kink)" : "");
+}
+
+Test(derivations, every_correct_delta_agrees, .timeout = 600)
+{
+    config cf = config_read();
+    long checks = 0, compared = 0, skipped = 0, sparse = 0, wrong = 0;
+    for (int i = 0; i < cf.count; i++) {
+        derivation dv;
+        derivation_make(&cf, i, &dv);
+        deltas d;
+        slip none = {.kind = SLIP_NONE};
+        deltas_write(&dv.n, &none, &d);
+        verdicts v;
+        check_deltas(&dv.n, dv.program, &d, &none, dv.seed, &v);
+        for (int k = 0; k < v.n; k++) {
+            const check *c = &v.c[k];
+            checks++;
+            compared += c->r.compared;
+            skipped += c->r.skipped;
+            sparse += c->r.compared < SAMPLES / 2;
+            if (c->r.agree) continue;
+            if (wrong++ < MAX_REPORTS) {
+                buf b = {0};
+                describe(&b, c);
+                cr_log_error("a correct delta judged wrong, derivation %d (seed %llu):\n%s%s", i,
+                             (unsigned long long)cf.seed, dv.program, b.p);
+                free(b.p);
+            }
+        }
+        deltas_free(&d);
+        free(dv.program);
+    }
+    cr_log_info("derivations: %d networks (seed %llu), %ld correct deltas checked at %ld points "
+                "(%ld skipped: not finite there); %ld judged wrong", cf.count,
+                (unsigned long long)cf.seed, checks, compared, skipped, wrong);
+    cr_expect_eq(wrong, 0, "%ld of %ld correct deltas judged wrong (the first %d above)", wrong,
+                 checks, MAX_REPORTS);
+    cr_expect_leq(sparse, checks / 100, "%ld of %ld checks compared fewer than %d points", sparse,
+                  checks, SAMPLES / 2);
+}
+
+/* ---- the slips ---- */
+
+typedef struct slip_counts {
+    int drawn, invisible, attempted, caught, attributed, vanished, missed, misattributed;
+    int propagated, later_wrong; /* slips written into later deltas, and those later deltas wrong */
+    int broken;                  /* deltas not made from the slip that disagree */
+    const char *why[8];          /* reasons for invisible slips, and how often */
+    int why_count[8];
+} slip_counts;
+
+static void count_why(slip_counts *k, const char *why)
+{
+    int i = 0;
+    while (i < 8 && k->why[i] && strcmp(k->why[i], why) != 0) i++;
+    cr_assert_lt(i, 8);
+    k->why[i] = why;
+    k->why_count[i]++;
+}
+
+static void slip_text(buf *b, const slip *s)
+{
+    char name[16];
+    (s->a ? aname : zname)(name, s->j, s->l);
+    put(b, "%s at %s", kind_names[s->kind], name);
+    if (s->kind == SLIP_WEIGHT)
+        put(b, " (w%d%d[%d] for w%d%d[%d])", s->wi, s->wj, s->l, s->j, s->k, s->l);
+    if (s->kind == SLIP_NEIGHBOUR) put(b, " (unit %d's)", s->nb);
+    put(b, ", %s", s->propagate ? "written into the later deltas" : "the later deltas right");
+}
+
+Test(derivations, each_slip_is_the_first_wrong_step, .timeout = 600)
+{
+    config cf = config_read();
+    slip_counts k[NKINDS] = {{0}};
+    int reports = 0;
+    for (int i = 0; i < cf.count; i++) {
+        derivation dv;
+        derivation_make(&cf, i, &dv);
+        for (int kind = 1; kind < NKINDS; kind++) {
+            slip s;
+            const char *why;
+            slip_counts *kc = &k[kind];
+            kc->drawn++;
+            if (!slip_draw(&dv.n, &dv.r, kind, &s, &why)) {
+                kc->invisible++;
+                count_why(kc, why);
+                continue;
+            }
+            deltas d;
+            deltas_write(&dv.n, &s, &d);
+            verdicts v;
+            check_deltas(&dv.n, dv.program, &d, &s, dv.seed, &v);
+            cr_assert_geq(v.slipped, 0);
+            const check *sc = &v.c[v.slipped];
+            kc->attempted++;
+            int fail = 0;
+            if (!sc->r.agree) kc->caught++;
+            else if (v.gap <= 1) kc->vanished++; /* equal to the right delta at every point */
+            else kc->missed++, fail = 1;
+            if (v.first == v.slipped) kc->attributed++;
+            else if (!sc->r.agree || v.gap > 1) kc->misattributed++, fail = 1;
+            kc->propagated += s.propagate;
+            for (int j = 0; j < v.n; j++) {
+                const check *c = &v.c[j];
+                if (j == v.slipped) continue;
+                if (c->l && d.from_slip[c->l][c->j][c->a]) kc->later_wrong += !c->r.agree;
+                else if (!c->r.agree) kc->broken++, fail = 1;
+            }
+            if (fail && reports++ < MAX_REPORTS) {
+                buf b = {0};
+                slip_text(&b, &s);
+                put(&b, "; the first wrong step: %s\n%s", v.first < 0 ? "none" : v.c[v.first].name,
+                    dv.program);
+                for (int j = 0; j < v.n; j++) describe(&b, &v.c[j]);
+                if (sc->r.agree) put(&b, "  the right delta: %s\n", d.right);
+                cr_log_error("derivation %d (seed %llu), %s", i, (unsigned long long)cf.seed, b.p);
+                free(b.p);
+            }
+            deltas_free(&d);
+        }
+        free(dv.program);
+    }
+    int attempted = 0, drawn = 0, failures = 0;
+    for (int kind = 1; kind < NKINDS; kind++) {
+        const slip_counts *kc = &k[kind];
+        buf b = {0};
+        put(&b, "%s", "");
+        for (int w = 0; w < 8 && kc->why[w]; w++)
+            put(&b, "%s%d %s", w ? ", " : "; skipped: ", kc->why_count[w], kc->why[w]);
+        cr_log_info("slip %-17s drawn %5d, attempted %5d: caught %5d and named first %5d; "
+                    "equal to the right delta everywhere %d; %d written into later deltas "
+                    "(%d of those wrong too)%s", kind_names[kind], kc->drawn, kc->attempted,
+                    kc->caught, kc->attributed, kc->vanished, kc->propagated, kc->later_wrong, b.p);
+        free(b.p);
+        cr_expect_eq(kc->missed, 0, "%s: %d slips missed", kind_names[kind], kc->missed);
+        cr_expect_eq(kc->misattributed, 0, "%s: %d slips named at another step", kind_names[kind],
+                     kc->misattributed);
+        cr_expect_eq(kc->broken, 0, "%s: %d correct deltas judged wrong beside a slip",
+                     kind_names[kind], kc->broken);
+        cr_expect_geq(kc->attempted, kc->drawn / 2, "%s: only %d of %d slips attempted",
+                      kind_names[kind], kc->attempted, kc->drawn);
+        attempted += kc->attempted;
+        drawn += kc->drawn;
+        failures += kc->missed + kc->misattributed + kc->broken;
+    }
+    cr_log_info("slips: %d derivations, %d slips drawn, %d attempted, %d failures", cf.count,
+                drawn, attempted, failures);
+    cr_expect_geq(attempted, drawn * 4 / 5, "only %d of %d slips attempted", attempted, drawn);
+}
