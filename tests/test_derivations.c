@@ -1,16 +1,18 @@
 /* test_derivations.c - hand back-propagation checked step by step on networks that are not in
  * the repository. A seeded generator writes random layered networks as programs in the
  * article's names (1-4 hidden layers of 1-4 units, an activation per layer, biases or not, one
- * of four losses) and the hand delta dE/dSTEP of every step by the back-propagation recurrence,
- * in leaves and step names only (a delta cannot name another one, so the deeper ones are
- * expanded). Every correct delta must agree (tg_check_formula). Each typical slip - a g' dropped,
- * a sign, a neighbouring weight, a neighbouring unit's delta - is written into one step's delta,
- * and the later deltas are written from it or not: the slipped step must be the first wrong one
- * in the order the reverse sweep reaches them (the latest node first), and every delta not made
- * from it must agree. The first derivations also go through `tapegrad check --adjoint --json`
- * ($TAPEGRAD), which must say what the library says. Slips that cannot change anything on a
- * network (the g' of an identity layer, a neighbour in a width-1 layer) are skipped and counted.
- * TG_DERIVATIONS=N (default 300) and TG_DERIVATIONS_SEED=S run another set. See LICENSE. */
+ * of four losses, steps unit by unit or layer by layer, on lines or after ';') and the hand
+ * delta dE/dSTEP of every step by the back-propagation recurrence, in leaves and step names
+ * only (a delta cannot name another one, so the deeper ones are expanded; g' written the ways
+ * people write it). Every correct delta must agree (tg_check_formula). Each typical slip - a g'
+ * dropped, a sign, a neighbouring weight, a neighbouring unit's delta - is written into one
+ * step's delta, and the later deltas are written from it or not: the slipped step must be the
+ * first wrong one in the order the reverse sweep reaches them (the latest node first), and
+ * every delta not made from it must agree. The first derivations also go through `tapegrad
+ * check --adjoint --json` ($TAPEGRAD), which must say what the library says. Slips that cannot
+ * change anything on a network (the g' of an identity layer, a neighbour in a width-1 layer)
+ * are skipped and counted. TG_DERIVATIONS=N (default 300) and TG_DERIVATIONS_SEED=S run
+ * another set; a failure names the derivation and prints its program. See LICENSE. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <math.h>
@@ -29,6 +31,7 @@
 #define MAXW 4                               /* units in a layer */
 #define MAXSTEPS (2 * (MAXL - 1) * MAXW + 1) /* z and a of every unit, and E */
 #define MAXLEAVES 128
+#define NAMESZ 32 /* a step's or a leaf's name, "w12[3]" */
 #define SAMPLES 24   /* points per check: a slip shows at almost every point */
 #define LO (-2.0)    /* where every leaf is drawn: inputs, weights, biases, targets */
 #define HI 2.0
@@ -98,21 +101,24 @@ static char *subst(const char *tpl, const char *z, const char *a, const char *t)
 typedef struct act {
     const char *name;
     const char *g;  /* a = g(z), '@' standing for z */
-    const char *dg; /* g'(z) as a product, in z ('@') or a ('#'); NULL: 1, nothing written */
     int grows;      /* faster than linear: one such layer at most, or every point overflows */
+    const char *dg[4]; /* g'(z) as a factor, in z ('@') or a ('#'), written the ways people
+                        * write it (one is picked per unit); none: g' = 1, nothing written */
 } act;
 
 static const act acts[] = {
-    {"sigmoid", "sigmoid(@)", "#*(1 - #)", 0},
-    {"tanh", "tanh(@)", "(1 - #^2)", 0},
-    {"softplus", "softplus(@)", "sigmoid(@)", 0},
-    {"sin", "sin(@)", "cos(@)", 0},
-    {"exp", "exp(@)", "#", 1},
-    {"square", "@^2", "2*@", 1},
-    {"identity", "@", NULL, 0},
-    {"leaky_relu", "leaky_relu(@, 0.1)", "where(step(@), 1, 0.1)", 0},
-    {"silu", "silu(@)", "sigmoid(@)*(1 + @*(1 - sigmoid(@)))", 0},
-    {"gelu", "gelu(@)", "(normcdf(@) + @*normpdf(@))", 0},
+    {"sigmoid", "sigmoid(@)", 0, {"#*(1 - #)", "sigmoid(@)*(1 - sigmoid(@))"}},
+    {"tanh", "tanh(@)", 0, {"(1 - #^2)", "(1 - #*#)", "(1 - tanh(@)^2)"}},
+    {"softplus", "softplus(@)", 0, {"sigmoid(@)", "1/(1 + exp(-@))"}},
+    {"sin", "sin(@)", 0, {"cos(@)"}},
+    {"exp", "exp(@)", 1, {"#", "exp(@)"}},
+    {"square", "@^2", 1, {"2*@", "(@ + @)"}},
+    {"identity", "@", 0, {NULL}},
+    {"leaky_relu", "leaky_relu(@, 0.1)", 0,
+     {"where(step(@), 1, 0.1)", "(step(@) + 0.1*(1 - step(@)))"}},
+    {"silu", "silu(@)", 0,
+     {"sigmoid(@)*(1 + @*(1 - sigmoid(@)))", "(# + sigmoid(@)*(1 - #))"}},
+    {"gelu", "gelu(@)", 0, {"(normcdf(@) + @*normpdf(@))"}},
 };
 #define NACTS ((int)(sizeof acts / sizeof acts[0]))
 #define SIGMOID 0
@@ -147,6 +153,9 @@ typedef struct net {
     int act[MAXL + 1];
     int bias[MAXL + 1];
     int loss;
+    int layerwise;  /* a layer's z steps, then its a steps (else z and a unit by unit) */
+    int semicolons; /* statements on one line, separated by ';' (else one a line) */
+    uint64_t style; /* which of the ways to write g' each unit's deltas use */
 } net;
 
 static void net_draw(th_rng *r, net *n)
@@ -167,15 +176,18 @@ static void net_draw(th_rng *r, net *n)
         n->bias[l] = (int)(th_next(r) % 2);
     }
     if (n->loss == XENT) n->act[n->nl] = SIGMOID;
+    n->layerwise = (int)(th_next(r) % 2);
+    n->semicolons = th_next(r) % 4 == 0;
+    n->style = th_next(r);
 }
 
-static void zname(char *s, int j, int l) { snprintf(s, 16, "z%d[%d]", j, l); }
-static void aname(char *s, int j, int l) { snprintf(s, 16, "a%d[%d]", j, l); }
+static void zname(char *s, int j, int l) { snprintf(s, NAMESZ, "z%d[%d]", j, l); }
+static void aname(char *s, int j, int l) { snprintf(s, NAMESZ, "a%d[%d]", j, l); }
 
 static void tname(const net *n, char *s, int j)
 {
-    if (n->width[n->nl] == 1) snprintf(s, 16, "t");
-    else snprintf(s, 16, "t%d", j);
+    if (n->width[n->nl] == 1) snprintf(s, NAMESZ, "t");
+    else snprintf(s, NAMESZ, "t%d", j);
 }
 
 /* The network as a program, a comment first saying what it is. */
@@ -188,25 +200,32 @@ static char *net_program(const net *n, uint64_t seed, int index)
     for (int l = 2; l <= n->nl; l++)
         put(&b, " %s%s", acts[n->act[l]].name, n->bias[l] ? "+b" : "");
     put(&b, "; %s\n", losses[n->loss].name);
+    const char *sep = n->semicolons ? "; " : "\n";
     for (int l = 2; l <= n->nl; l++)
-        for (int j = 1; j <= n->width[l]; j++) {
-            char z[16], a[16];
-            zname(z, j, l);
-            aname(a, j, l);
-            put(&b, "%s = ", z);
-            for (int i = 1; i <= n->width[l - 1]; i++) {
-                put(&b, "%sw%d%d[%d]*", i > 1 ? " + " : "", i, j, l - 1);
-                if (l == 2) put(&b, "x%d", i);
-                else put(&b, "a%d[%d]", i, l - 1);
+        for (int pass = 0; pass < 1 + n->layerwise; pass++)
+            for (int j = 1; j <= n->width[l]; j++) {
+                char z[NAMESZ], a[NAMESZ];
+                zname(z, j, l);
+                aname(a, j, l);
+                if (!n->layerwise || pass == 0) {
+                    put(&b, "%s = ", z);
+                    for (int i = 1; i <= n->width[l - 1]; i++) {
+                        put(&b, "%sw%d%d[%d]*", i > 1 ? " + " : "", i, j, l - 1);
+                        if (l == 2) put(&b, "x%d", i);
+                        else put(&b, "a%d[%d]", i, l - 1);
+                    }
+                    if (n->bias[l]) put(&b, " + b%d[%d]", j, l);
+                    put(&b, "%s", sep);
+                }
+                if (!n->layerwise || pass == 1) {
+                    char *g = subst(acts[n->act[l]].g, z, a, "");
+                    put(&b, "%s = %s%s", a, g, sep);
+                    free(g);
+                }
             }
-            if (n->bias[l]) put(&b, " + b%d[%d]", j, l);
-            char *g = subst(acts[n->act[l]].g, z, a, "");
-            put(&b, "\n%s = %s\n", a, g);
-            free(g);
-        }
     put(&b, "E = ");
     for (int j = 1; j <= n->width[n->nl]; j++) {
-        char a[16], t[16];
+        char a[NAMESZ], t[NAMESZ];
         aname(a, j, n->nl);
         tname(n, t, j);
         char *e = subst(losses[n->loss].E, "", a, t);
@@ -260,7 +279,7 @@ static char *delta_sum(const net *n, int l, int j, char *const *dz, int kw, int 
 /* dE/daj[l] of an output unit, the error's sign flipped or not. */
 static char *delta_out(const net *n, int j, int flip)
 {
-    char a[16], t[16];
+    char a[NAMESZ], t[NAMESZ];
     aname(a, j, n->nl);
     tname(n, t, j);
     return subst(flip ? losses[n->loss].da_flipped : losses[n->loss].da, "", a, t);
@@ -273,7 +292,7 @@ static int z_uses_a(const net *n, int l) { return l < n->nl || !losses[n->loss].
  * (flip: the error's sign the wrong way round); drop: g' left out. */
 static char *delta_z(const net *n, int l, int j, const char *da, int flip, int drop)
 {
-    char z[16], a[16], t[16];
+    char z[NAMESZ], a[NAMESZ], t[NAMESZ];
     zname(z, j, l);
     aname(a, j, l);
     if (!z_uses_a(n, l)) {
@@ -281,8 +300,12 @@ static char *delta_z(const net *n, int l, int j, const char *da, int flip, int d
         return drop ? copy(da) : subst(flip ? losses[n->loss].dz_flipped : losses[n->loss].dz, z,
                                       a, t);
     }
-    const char *dg = acts[n->act[l]].dg;
-    if (!dg || drop) return copy(da);
+    const char *const *ways = acts[n->act[l]].dg;
+    int nways = 0;
+    while (nways < 4 && ways[nways]) nways++;
+    if (nways == 0 || drop) return copy(da);
+    th_rng pick = th_rng_new(n->style ^ (uint64_t)(l * MAXW + j));
+    const char *dg = ways[th_next(&pick) % (uint64_t)nways];
     char *g = subst(dg, z, a, "");
     buf b = {0};
     put_factor(&b, da);
@@ -382,7 +405,7 @@ static int slip_draw(const net *n, th_rng *r, int kind, slip *s, const char **wh
     int l = s->l, j = s->j;
     switch (kind) {
     case SLIP_GPRIME:
-        if (z_uses_a(n, l) && !acts[n->act[l]].dg) *why = "g' is 1 (identity)";
+        if (z_uses_a(n, l) && !acts[n->act[l]].dg[0]) *why = "g' is 1 (identity)";
         break;
     case SLIP_WEIGHT: {
         int cand[4][2], c = 0, k = 1 + (int)(th_next(r) % (uint64_t)n->width[l + 1]);
@@ -414,7 +437,7 @@ static int slip_draw(const net *n, th_rng *r, int kind, slip *s, const char **wh
 
 typedef struct check {
     int l, j, a; /* the step zj[l] (a = 0) or aj[l] (a = 1); E: l = 0 */
-    char name[16];
+    char name[NAMESZ];
     const char *text; /* the hand delta */
     tg_var node, hand;
     tg_formula_report r;
@@ -672,7 +695,7 @@ static void count_why(slip_counts *k, const char *why)
 
 static void slip_text(buf *b, const slip *s)
 {
-    char name[16];
+    char name[NAMESZ];
     (s->a ? aname : zname)(name, s->j, s->l);
     put(b, "%s at %s", kind_names[s->kind], name);
     if (s->kind == SLIP_WEIGHT)
@@ -818,10 +841,10 @@ static int run(char *const *argv, char **out, char **err)
  * the order printed. */
 typedef struct cli_verdicts {
     int agree;
-    char first[16]; /* "" for null */
+    char first[NAMESZ]; /* "" for null */
     int n;
     struct {
-        char name[16];
+        char name[NAMESZ];
         int agree, points, skipped, failed;
         double tape, hand, fd;
     } c[MAXSTEPS];
@@ -924,7 +947,7 @@ static int cli_check_deltas(const net *n, const char *program, const deltas *d, 
     for (int u = 0; u < m; u++)
         for (int a = 1; a >= (units[u][0] ? 0 : 1); a--) {
             buf b = {0};
-            char name[16];
+            char name[NAMESZ];
             if (units[u][0] == 0) put(&b, "E=1");
             else {
                 (a ? aname : zname)(name, units[u][1], units[u][0]);
