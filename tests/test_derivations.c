@@ -1,18 +1,8 @@
-/* test_derivations.c - hand back-propagation checked step by step on networks that are not in
- * the repository. A seeded generator writes random layered networks as programs in the
- * article's names (1-4 hidden layers of 1-4 units, an activation per layer, biases or not, one
- * of four losses, steps unit by unit or layer by layer, on lines or after ';') and the hand
- * delta dE/dSTEP of every step by the back-propagation recurrence, in leaves and step names
- * only (a delta cannot name another one, so the deeper ones are expanded; g' written the ways
- * people write it). Every correct delta must agree (tg_check_formula). Each typical slip - a g'
- * dropped, a sign, a neighbouring weight, a neighbouring unit's delta - is written into one
- * step's delta, and the later deltas are written from it or not: the slipped step must be the
- * first wrong one in the order the reverse sweep reaches them (the latest node first), and
- * every delta not made from it must agree. The first derivations also go through `tapegrad
- * check --adjoint --json` ($TAPEGRAD), which must say what the library says. Slips that cannot
- * change anything on a network (the g' of an identity layer, a neighbour in a width-1 layer)
- * are skipped and counted. TG_DERIVATIONS=N (default 300) and TG_DERIVATIONS_SEED=S run
- * another set; a failure names the derivation and prints its program. See LICENSE. */
+/* test_derivations.c - hand back-propagation checked step by step on random networks that are
+ * not in the repository: every correct delta dE/dSTEP agrees, and each typical slip written
+ * into one step's delta is caught and named first in reverse-sweep order, by tg_check_formula
+ * and by `tapegrad check --adjoint --json`. Seeded; TG_DERIVATIONS=N (default 300) and
+ * TG_DERIVATIONS_SEED=S run another set. See LICENSE. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <math.h>
@@ -27,16 +17,43 @@
 #include "tapegrad.h"
 #include "tapegrad_expr.h"
 
+/* The generator. A network has the article's layers and names: layer 1 the inputs x1.., then 1-4
+ * hidden layers of 1-4 units and an output layer of 1-2 (targets t, or t1 and t2); wij[l] weighs
+ * unit i of layer l into unit j of layer l+1, bj[l] is a bias (per layer, or none), zj[l] = sum_i
+ * wij[l-1]*ai[l-1] (+ bj[l]) and aj[l] = g(zj[l]), g drawn per layer from ten activations whose
+ * derivative is written from z or a (leaky_relu the one kink: a point lands on it with probability
+ * 0; relu is left out, as its zero slope would hide slips at random); E is one of four losses
+ * summed over the outputs. Leaves are drawn from [-2, 2]; at most one layer is exp or a square
+ * (two in a row overflow at most points). The program lists the steps unit by unit or layer by
+ * layer (another reverse-sweep order), on lines or after ';'.
+ *
+ * The hand deltas follow the recurrence from E down: dE/daj[L] from the loss, dE/dzj[l] =
+ * dE/daj[l]*g'(zj[l]) (cross-entropy on a sigmoid: aj[L] - t directly), dE/daj[l] = sum_k
+ * wjk[l]*dE/dzk[l+1]; a delta cannot name another delta, so each is expanded in leaves and step
+ * names, and g' is written in one of the forms people use (a*(1 - a) or sigmoid(z)*...).
+ *
+ * The slips: g' dropped, the sign flipped (an output's as t - a), a weight swapped for a neighbour
+ * in its layer, a neighbouring unit's delta, the next layer's delta copied down. One slip per kind
+ * and derivation goes into a random step, and the later deltas are written from it or from the
+ * right one. The slipped step must be caught and be the first wrong step in the order the reverse
+ * sweep reaches them (the latest node first; an a before its z where an identity layer makes them
+ * one node), and every delta not made from it must agree. A slip that can change nothing here (the
+ * g' of an identity layer, a neighbour in a one-unit layer, another weight in a one-weight layer)
+ * is skipped and counted; one that agrees is compared with the right delta at points of our own,
+ * to tell a slip that vanishes on this network from one the checker missed. The first 20
+ * derivations and their slips go through the command too, the adjoints in a shuffled order: its
+ * JSON must say what the library says. */
+
 #define MAXL 6                               /* layers: the inputs, 1-4 hidden, the output */
 #define MAXW 4                               /* units in a layer */
 #define MAXSTEPS (2 * (MAXL - 1) * MAXW + 1) /* z and a of every unit, and E */
-#define MAXLEAVES 128
-#define NAMESZ 32 /* a step's or a leaf's name, "w12[3]" */
-#define SAMPLES 24   /* points per check: a slip shows at almost every point */
-#define LO (-2.0)    /* where every leaf is drawn: inputs, weights, biases, targets */
+#define MAXLEAVES 128                        /* inputs, weights, biases, targets */
+#define NAMESZ 32                            /* a name, "w12[3]" */
+#define SAMPLES 24      /* points per check: a slip shows at almost every point */
+#define LO (-2.0)       /* where every leaf is drawn, inputs, weights, biases and targets */
 #define HI 2.0
 #define CLI_DERIVATIONS 20
-#define MAX_REPORTS 8 /* failures described in full; the rest are counted */
+#define MAX_REPORTS 8   /* failures described in full; the rest are counted */
 
 /* ---- text ---- */
 
@@ -238,16 +255,17 @@ static char *net_program(const net *n, uint64_t seed, int index)
 
 /* ---- the hand deltas, and the slips ---- */
 
-enum { SLIP_NONE, SLIP_GPRIME, SLIP_SIGN, SLIP_WEIGHT, SLIP_NEIGHBOUR, NKINDS };
+enum { SLIP_NONE, SLIP_GPRIME, SLIP_SIGN, SLIP_WEIGHT, SLIP_NEIGHBOUR, SLIP_LAYER, NKINDS };
 static const char *const kind_names[NKINDS] = {"none", "g' dropped", "sign", "weight index",
-                                               "neighbour's delta"};
+                                               "neighbour's delta", "next layer's delta"};
 
 typedef struct slip {
     int kind;
     int l, j, a;   /* the step: zj[l] (a = 0) or aj[l] (a = 1) */
     int propagate; /* the deltas after it are written from the slipped one */
     int k, wi, wj; /* SLIP_WEIGHT: term k of the sum has w{wi}{wj}[l] for wjk[l] */
-    int nb;        /* SLIP_NEIGHBOUR: the unit whose delta is written instead */
+    int nb;        /* SLIP_NEIGHBOUR, SLIP_LAYER: the unit whose delta is written instead,
+                    * in the same layer or in the next one */
 } slip;
 
 typedef struct deltas {
@@ -315,9 +333,10 @@ static char *delta_z(const net *n, int l, int j, const char *da, int flip, int d
 }
 
 /* The slipped delta of s's step. ok: the correct deltas of its layer and kind; above: the
- * deltas dE/dz of the next layer as the recurrence uses them; da: dE/daj[l] as used. */
+ * deltas dE/dz of the next layer as the recurrence uses them; da: dE/daj[l] as used; next:
+ * the delta of the same kind of unit s->nb of the next layer (SLIP_LAYER). */
 static char *slipped(const net *n, const slip *s, char *const *ok, char *const *above,
-                     const char *da)
+                     const char *da, const char *next)
 {
     int out = s->l == n->nl;
     switch (s->kind) {
@@ -344,6 +363,8 @@ static char *slipped(const net *n, const slip *s, char *const *ok, char *const *
     }
     case SLIP_NEIGHBOUR:
         return copy(ok[s->nb]);
+    case SLIP_LAYER: /* the recurrence not taken: the delta it starts from, copied down */
+        return copy(next);
     }
     cr_assert_fail("slip kind %d", s->kind);
     return NULL;
@@ -373,7 +394,8 @@ static void deltas_write(const net *n, const slip *s, deltas *d)
             }
             for (int j = 1; j <= n->width[l]; j++) {
                 int here = s->kind != SLIP_NONE && s->l == l && s->j == j && s->a == a;
-                d->hand[l][j][a] = here ? slipped(n, s, ok, above, used[l][j][1])
+                const char *next = here && s->kind == SLIP_LAYER ? used[l + 1][s->nb][a] : NULL;
+                d->hand[l][j][a] = here ? slipped(n, s, ok, above, used[l][j][1], next)
                                         : copy(ok[j]);
                 if (here) d->right = copy(ok[j]);
                 taint[l][j][a] = d->from_slip[l][j][a] || (here && s->propagate);
@@ -395,7 +417,8 @@ static int slip_draw(const net *n, th_rng *r, int kind, slip *s, const char **wh
         for (int j = 1; j <= n->width[l]; j++)
             for (int a = 0; a < 2; a++) {
                 if (kind == SLIP_GPRIME && a) continue;            /* a has no g' of its own */
-                if (kind == SLIP_WEIGHT && l == n->nl) continue;   /* no weight after the output */
+                if ((kind == SLIP_WEIGHT || kind == SLIP_LAYER) && l == n->nl)
+                    continue; /* no weight and no layer after the output */
                 steps[m][0] = l, steps[m][1] = j, steps[m][2] = a, m++;
             }
     int p = (int)(th_next(r) % (uint64_t)m);
@@ -428,6 +451,9 @@ static int slip_draw(const net *n, th_rng *r, int kind, slip *s, const char **wh
         else if (j == 1) s->nb = 2;
         else if (j == n->width[l]) s->nb = j - 1;
         else s->nb = th_next(r) % 2 ? j + 1 : j - 1;
+        break;
+    case SLIP_LAYER:
+        s->nb = j <= n->width[l + 1] ? j : n->width[l + 1];
         break;
     }
     return *why == NULL;
@@ -701,6 +727,7 @@ static void slip_text(buf *b, const slip *s)
     if (s->kind == SLIP_WEIGHT)
         put(b, " (w%d%d[%d] for w%d%d[%d])", s->wi, s->wj, s->l, s->j, s->k, s->l);
     if (s->kind == SLIP_NEIGHBOUR) put(b, " (unit %d's)", s->nb);
+    if (s->kind == SLIP_LAYER) put(b, " (unit %d's of layer %d)", s->nb, s->l + 1);
     put(b, ", %s", s->propagate ? "written into the later deltas" : "the later deltas right");
 }
 
@@ -763,12 +790,12 @@ Test(derivations, each_slip_is_the_first_wrong_step, .timeout = 600)
         put(&b, "%s", "");
         for (int w = 0; w < 8 && kc->why[w]; w++)
             put(&b, "%s%d %s", w ? ", " : "; skipped: ", kc->why_count[w], kc->why[w]);
-        cr_log_info("slip %-17s drawn %5d, attempted %5d: caught %5d and named first %5d; "
+        cr_log_info("slip %-18s drawn %5d, attempted %5d: caught %5d and named first %5d; "
                     "equal to the right delta everywhere %d; %d written into later deltas "
                     "(%d of those wrong too)%s", kind_names[kind], kc->drawn, kc->attempted,
                     kc->caught, kc->attributed, kc->vanished, kc->propagated, kc->later_wrong, b.p);
         free(b.p);
-        cr_log_info("slip %-17s the finite differences at its worst point side with the tape %d "
+        cr_log_info("slip %-18s the finite differences at its worst point side with the tape %d "
                     "(both %d, the hand %d, neither %d, a kink %d, not finite %d)",
                     kind_names[kind], kc->fd[FD_TAPE], kc->fd[FD_BOTH], kc->fd[FD_HAND],
                     kc->fd[FD_NEITHER], kc->fd[FD_KINK], kc->fd[FD_NONE]);
