@@ -614,11 +614,10 @@ typedef struct config {
 static config config_read(void)
 {
     config c = {300, 20240612};
-    const char *s = getenv("TG_DERIVATIONS");
-    if (s && *s) c.count = atoi(s);
-    s = getenv("TG_DERIVATIONS_SEED");
-    if (s && *s) c.seed = strtoull(s, NULL, 10);
-    cr_assert_gt(c.count, 0, "TG_DERIVATIONS='%s'", s);
+    const char *count = getenv("TG_DERIVATIONS"), *seed = getenv("TG_DERIVATIONS_SEED");
+    if (count && *count) c.count = atoi(count);
+    if (seed && *seed) c.seed = strtoull(seed, NULL, 10);
+    cr_assert_gt(c.count, 0, "TG_DERIVATIONS='%s': a number of derivations", count);
     return c;
 }
 
