@@ -4,16 +4,16 @@
  * and by `tapegrad check --adjoint --json`. Seeded; TG_DERIVATIONS=N (default 300) and
  * TG_DERIVATIONS_SEED=S run another set. See LICENSE. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
+#include "json.h"
+#include "run.h"
 #include "tapegrad.h"
 #include "tapegrad_expr.h"
 
@@ -816,134 +816,49 @@ Test(derivations, each_slip_is_the_first_wrong_step, .timeout = 600)
 
 /* ---- the same through the command ---- */
 
-static const char *binary(void)
-{
-    const char *b = getenv("TAPEGRAD");
-    if (b && *b) return b;
-    if (access("build/bin/tapegrad", X_OK) == 0) return "build/bin/tapegrad";
-    cr_skip_test("TAPEGRAD is not set (make test sets it) and build/bin/tapegrad is missing");
-    return NULL;
-}
-
-/* The whole of the file open at fd, malloc'd. */
-static char *read_fd(int fd)
-{
-    buf b = {0};
-    char chunk[4096];
-    ssize_t k;
-    put(&b, "%s", "");
-    lseek(fd, 0, SEEK_SET);
-    while ((k = read(fd, chunk, sizeof chunk)) > 0) put(&b, "%.*s", (int)k, chunk);
-    return b.p;
-}
-
-/* Run argv (argv[0] the program) with no shell between; its exit status (-1: it did not
- * exit), its standard output and error in *out and *err (malloc'd). */
-static int run(char *const *argv, char **out, char **err)
-{
-    char opath[] = "/tmp/tg-derivations-out-XXXXXX", epath[] = "/tmp/tg-derivations-err-XXXXXX";
-    int o = mkstemp(opath), e = mkstemp(epath);
-    cr_assert(o >= 0 && e >= 0, "mkstemp failed");
-    unlink(opath);
-    unlink(epath);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork failed");
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        if (in < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    *out = read_fd(o);
-    *err = read_fd(e);
-    close(o);
-    close(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* What `check --json` printed, read back: the verdict, the first wrong step and each check in
- * the order printed. */
+/* What `check --json` said, read back with the strict parser (tests/json.c): the verdict, the
+ * first wrong step and each check in the order printed. */
 typedef struct cli_verdicts {
+    int status; /* the exit status */
     int agree;
     char first[NAMESZ]; /* "" for null */
     int n;
     struct {
         char name[NAMESZ];
         int agree, points, skipped, failed;
-        double tape, hand, fd;
+        double tape, hand, fd; /* at the worst point; NaN for null */
     } c[MAXSTEPS];
 } cli_verdicts;
 
-/* Past the key "KEY": in s, before end (NULL: anywhere); NULL when it is not there. */
-static const char *json_key(const char *s, const char *end, const char *key)
+/* j's member key, of kind k (a number may also be null: not finite). */
+static const json *member(const json *j, const char *key, json_kind k, const char *out)
 {
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\": ", key);
-    const char *p = strstr(s, k);
-    return p && (!end || p < end) ? p + strlen(k) : NULL;
+    const json *m = json_get(j, key);
+    cr_assert_not_null(m, "no \"%s\" in %s", key, out);
+    cr_assert(m->kind == k || (k == JSON_NUMBER && m->kind == JSON_NULL),
+              "\"%s\" is a %s, not a %s, in %s", key, json_kind_name(m->kind), json_kind_name(k),
+              out);
+    return m;
 }
 
-/* A JSON string without escapes (a step's name has none) into out. */
-static const char *json_name(const char *p, char *out, size_t size, const char *json)
+static double number(const json *j, const char *key, const char *out)
 {
-    cr_assert(p && *p == '"', "a string expected at '%.20s' in %s", p ? p : "(end)", json);
-    const char *q = strchr(p + 1, '"');
-    cr_assert(q && (size_t)(q - p - 1) < size && !memchr(p + 1, '\\', (size_t)(q - p - 1)),
-              "a plain name expected in %s", json);
-    memcpy(out, p + 1, (size_t)(q - p - 1));
-    out[q - p - 1] = '\0';
-    return q + 1;
+    const json *m = member(j, key, JSON_NUMBER, out);
+    return m->kind == JSON_NULL ? NAN : m->number;
 }
 
-static int json_bool(const char *p, const char *json)
+static void name_of(char *dst, const json *j, const char *out)
 {
-    cr_assert(p && (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0),
-              "true or false expected in %s", json);
-    return *p == 't';
-}
-
-static double json_number(const char *p, const char *json)
-{
-    cr_assert_not_null(p, "a number expected in %s", json);
-    if (strncmp(p, "null", 4) == 0) return NAN;
-    char *end;
-    double x = strtod(p, &end);
-    cr_assert(end > p, "a number expected at '%.20s' in %s", p, json);
-    return x;
-}
-
-static void json_read(const char *json, cli_verdicts *v)
-{
-    memset(v, 0, sizeof *v);
-    cr_assert(strncmp(json, "{\"agree\": ", 10) == 0, "not check's JSON: %s", json);
-    v->agree = json_bool(json + 10, json);
-    const char *p = json_key(json, NULL, "first_wrong");
-    cr_assert_not_null(p, "no first_wrong in %s", json);
-    if (strncmp(p, "null", 4) != 0) json_name(p, v->first, sizeof v->first, json);
-    p = json_key(json, NULL, "checks");
-    cr_assert(p && *p == '[', "no checks in %s", json);
-    while ((p = strstr(p, "{\"name\": ")) != NULL) {
-        cr_assert_lt(v->n, MAXSTEPS);
-        const char *end = strstr(p + 1, "{\"name\": ");
-        p = json_name(p + 9, v->c[v->n].name, sizeof v->c[0].name, json);
-        v->c[v->n].agree = json_bool(json_key(p, end, "agree"), json);
-        v->c[v->n].points = (int)json_number(json_key(p, end, "points"), json);
-        v->c[v->n].skipped = (int)json_number(json_key(p, end, "skipped"), json);
-        v->c[v->n].failed = (int)json_number(json_key(p, end, "failed"), json);
-        v->c[v->n].tape = json_number(json_key(p, end, "tape"), json);
-        v->c[v->n].hand = json_number(json_key(p, end, "hand"), json);
-        v->c[v->n].fd = json_number(json_key(p, end, "fd"), json);
-        v->n++;
-    }
+    cr_assert(j->len < NAMESZ, "a name of %zu bytes in %s", j->len, out);
+    memcpy(dst, j->text, j->len + 1);
 }
 
 /* `tapegrad check --file PROGRAM --json --adjoint STEP=HAND ...` on the deltas d, with the
  * library's options; the adjoints in a shuffled order of units (a before z in each unit, and
- * E=1 somewhere), as a reader might paste them: the command sorts them itself. */
-static int cli_check_deltas(const net *n, const char *program, const deltas *d, uint64_t seed,
-                            th_rng *r, cli_verdicts *cv, char **out)
+ * E=1 somewhere), as a reader might paste them: the command sorts them itself. Its JSON is
+ * read into cv; *out (malloc'd) is what it printed, for messages. */
+static void cli_check_deltas(const net *n, const char *program, const deltas *d, uint64_t seed,
+                             th_rng *r, cli_verdicts *cv, char **out)
 {
     char path[] = "/tmp/tg-derivations-XXXXXX";
     int fd = mkstemp(path);
@@ -954,11 +869,11 @@ static int cli_check_deltas(const net *n, const char *program, const deltas *d, 
     snprintf(seedarg, sizeof seedarg, "%llu", (unsigned long long)seed);
     snprintf(samples, sizeof samples, "%d", SAMPLES);
     snprintf(range, sizeof range, "%g:%g", LO, HI);
-    char *argv[16 + 2 * MAXSTEPS];
+    const char *args[16 + 2 * MAXSTEPS];
     int argc = 0;
-    const char *fixed[] = {binary(), "check", "--file", path, "--json", "--samples", samples,
+    const char *fixed[] = {"check", "--file", path, "--json", "--samples", samples,
                            "--range", range, "--seed", seedarg};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = (char *)fixed[i];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) args[argc++] = fixed[i];
     int units[MAXL * MAXW + 1][2], m = 0; /* (l, j); l = 0: E */
     units[m][0] = 0, units[m][1] = 0, m++;
     for (int l = 2; l <= n->nl; l++)
@@ -981,35 +896,60 @@ static int cli_check_deltas(const net *n, const char *program, const deltas *d, 
             }
             cr_assert_lt(b.n, 100000, "an argument of %zu bytes", b.n);
             specs[nspecs++] = b.p;
-            argv[argc++] = "--adjoint";
-            argv[argc++] = b.p;
+            args[argc++] = "--adjoint";
+            args[argc++] = b.p;
         }
-    argv[argc] = NULL;
-    char *err;
-    int status = run(argv, out, &err);
-    cr_assert_str_empty(err, "tapegrad check wrote to stderr:\n%s", err);
-    free(err);
+    args[argc] = NULL;
+    th_run run;
+    th_run_tapegrad(&run, args);
     unlink(path);
     for (int i = 0; i < nspecs; i++) free(specs[i]);
-    json_read(*out, cv);
-    return status;
+    cr_assert_str_empty(run.err, "tapegrad check wrote to stderr:\n%s", run.err);
+    char err[256];
+    json *j = json_parse(run.out, run.out_len, err, sizeof err);
+    cr_assert_not_null(j, "check --json: %s\n%s", err, run.out);
+    memset(cv, 0, sizeof *cv);
+    cv->status = run.status;
+    cv->agree = member(j, "agree", JSON_BOOL, run.out)->boolean;
+    const json *first = json_get(j, "first_wrong");
+    cr_assert(first && (first->kind == JSON_NULL || first->kind == JSON_STRING),
+              "first_wrong is not a name or null in %s", run.out);
+    if (first->kind == JSON_STRING) name_of(cv->first, first, run.out);
+    const json *checks = member(j, "checks", JSON_ARRAY, run.out);
+    cr_assert_leq(checks->n, MAXSTEPS);
+    for (int k = 0; k < checks->n; k++) {
+        const json *c = json_at(checks, k), *worst = member(c, "worst", JSON_OBJECT, run.out);
+        name_of(cv->c[k].name, member(c, "name", JSON_STRING, run.out), run.out);
+        cv->c[k].agree = member(c, "agree", JSON_BOOL, run.out)->boolean;
+        cv->c[k].points = (int)number(c, "points", run.out);
+        cv->c[k].skipped = (int)number(c, "skipped", run.out);
+        cv->c[k].failed = (int)number(c, "failed", run.out);
+        cv->c[k].tape = number(worst, "tape", run.out);
+        cv->c[k].hand = number(worst, "hand", run.out);
+        cv->c[k].fd = number(worst, "fd", run.out);
+    }
+    cv->n = checks->n;
+    json_free(j);
+    *out = run.out;
+    run.out = NULL;
+    th_run_free(&run);
 }
 
 /* The command's JSON says what the library said: the verdict, the first wrong step, each
  * check in the same order with the same verdict and the same worst point's numbers (the
  * same points are drawn: the same seed, range and leaves). */
-static void cli_expect_same(const cli_verdicts *cv, int status, const verdicts *v,
-                            const char *json, const char *what)
+static void cli_expect_same(const cli_verdicts *cv, const verdicts *v, const char *out,
+                            const char *what)
 {
-    cr_expect_eq(status, v->first < 0 ? 0 : 1, "%s: exit %d\n%s", what, status, json);
-    cr_expect_eq(cv->agree, v->first < 0, "%s: agree %d\n%s", what, cv->agree, json);
+    cr_expect_eq(cv->status, v->first < 0 ? 0 : 1, "%s: exit %d\n%s", what, cv->status, out);
+    cr_expect_eq(cv->agree, v->first < 0, "%s: agree %d\n%s", what, cv->agree, out);
     cr_expect_str_eq(cv->first, v->first < 0 ? "" : v->c[v->first].name, "%s: first_wrong\n%s",
-                     what, json);
-    cr_assert_eq(cv->n, v->n, "%s: %d checks, the library %d\n%s", what, cv->n, v->n, json);
+                     what, out);
+    cr_assert_eq(cv->n, v->n, "%s: %d checks, the library %d\n%s", what, cv->n, v->n, out);
     for (int k = 0; k < v->n; k++) {
         const check *c = &v->c[k];
-        cr_expect_str_eq(cv->c[k].name, c->name, "%s: check %d\n%s", what, k, json);
-        cr_expect_eq(cv->c[k].agree, c->r.agree, "%s: %s's verdict\n%s", what, c->name, json);
+        cr_expect_str_eq(cv->c[k].name, c->name, "%s: check %d\n%s", what, k, out);
+        cr_expect_eq(cv->c[k].agree, c->r.agree, "%s: %s's verdict\n%s", what, c->name, out);
         cr_expect_eq(cv->c[k].points, c->r.points, "%s: %s's points", what, c->name);
         cr_expect_eq(cv->c[k].skipped, c->r.skipped, "%s: %s's skipped points", what, c->name);
         cr_expect_eq(cv->c[k].failed, c->r.failed, "%s: %s's failed points", what, c->name);
@@ -1023,6 +963,7 @@ static void cli_expect_same(const cli_verdicts *cv, int status, const verdicts *
 
 Test(derivations, the_command_names_the_same_first_wrong_step, .timeout = 600)
 {
+    th_tapegrad();
     config cf = config_read();
     int runs = 0, agreeing = 0, slips = 0, count = cf.count < CLI_DERIVATIONS ? cf.count
                                                                                 : CLI_DERIVATIONS;
@@ -1039,24 +980,24 @@ Test(derivations, the_command_names_the_same_first_wrong_step, .timeout = 600)
             verdicts v;
             check_deltas(&dv.n, dv.program, &d, &s, dv.seed, &v);
             cli_verdicts cv;
-            char *json, what[160];
-            int status = cli_check_deltas(&dv.n, dv.program, &d, dv.seed, &shuffle, &cv, &json);
+            char *out, what[160];
+            cli_check_deltas(&dv.n, dv.program, &d, dv.seed, &shuffle, &cv, &out);
             buf b = {0};
             put(&b, "derivation %d (seed %llu), ", i, (unsigned long long)cf.seed);
             if (kind == SLIP_NONE) put(&b, "the correct deltas");
             else slip_text(&b, &s);
             snprintf(what, sizeof what, "%s", b.p);
             free(b.p);
-            cli_expect_same(&cv, status, &v, json, what);
+            cli_expect_same(&cv, &v, out, what);
             if (kind == SLIP_NONE) {
-                cr_expect(cv.agree, "%s: %s", what, json);
+                cr_expect(cv.agree, "%s: %s", what, out);
                 agreeing += cv.agree;
             } else {
-                cr_expect_str_eq(cv.first, v.c[v.slipped].name, "%s: %s", what, json);
+                cr_expect_str_eq(cv.first, v.c[v.slipped].name, "%s: %s", what, out);
                 slips += strcmp(cv.first, v.c[v.slipped].name) == 0;
             }
             runs++;
-            free(json);
+            free(out);
             deltas_free(&d);
         }
         free(dv.program);
