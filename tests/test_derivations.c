@@ -132,7 +132,7 @@ static const act acts[] = {
     {"square", "@^2", 1, {"2*@", "(@ + @)"}},
     {"identity", "@", 0, {NULL}},
     {"leaky_relu", "leaky_relu(@, 0.1)", 0,
-     {"where(step(@), 1, 0.1)", "(step(@) + 0.1*(1 - step(@)))"}},
+     {"where(step(@), 1, 0.1)", "where(@ > 0, 1, 0.1)", "(step(@) + 0.1*(1 - step(@)))"}},
     {"silu", "silu(@)", 0,
      {"sigmoid(@)*(1 + @*(1 - sigmoid(@)))", "(# + sigmoid(@)*(1 - #))"}},
     {"gelu", "gelu(@)", 0, {"(normcdf(@) + @*normpdf(@))"}},
