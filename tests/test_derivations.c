@@ -688,12 +688,13 @@ Test(derivations, every_correct_delta_agrees, .timeout = 600)
                 (unsigned long long)cf.seed, checks, compared, skipped, wrong);
     cr_log_info("derivations: at the worst point of a correct delta the finite differences side "
                 "with the tape and the hand %ld times, the tape alone %ld, the hand alone %ld, "
-                "neither %ld; a kink %ld (%ld where no kink can be crossed: "
-                "finite_differences_after_the_last_kink_cross_none), not finite %ld",
+                "neither %ld; a kink %ld (%ld where none is after the step), not finite %ld",
                 fd[FD_BOTH], fd[FD_TAPE], fd[FD_HAND], fd[FD_NEITHER], fd[FD_KINK], stale,
                 fd[FD_NONE]);
     cr_expect_eq(wrong, 0, "%ld of %ld correct deltas judged wrong (the first %d above)", wrong,
                  checks, MAX_REPORTS);
+    cr_expect_eq(stale, 0, "%ld finite differences said to cross a kink where none is after the "
+                 "step", stale);
     cr_expect_leq(sparse, checks / 100, "%ld of %ld checks compared fewer than %d points", sparse,
                   checks, SAMPLES / 2);
 }
@@ -1006,17 +1007,15 @@ Test(derivations, the_command_names_the_same_first_wrong_step, .timeout = 600)
                 "%d right derivations agreed, %d slips named first", count, runs, agreeing, slips);
 }
 
-/* ---- a defect the derivations found ---- */
+/* ---- a defect the derivations found, fixed ---- */
 
 /* The finite differences of a step's delta move the step's value and replay only the nodes
- * after it, so with the one kinked op before the step none can be crossed. fd_kink must stay
- * 0; it is 1 whenever the leaky_relu changed branch between the last sampled point and the
- * worst one: tg_replay_after does not clear the note that tg_replay left going back to the
- * worst point, and the check reads it as its own. The 300 derivations flag 975 of their 4858
- * correct deltas, 413 of them with no kink after the step; clearing the note in
- * tg_replay_after leaves none. `tapegrad check 'a = leaky_relu(x, 0.1); E = a^2' --adjoint
- * 'a=2.00001*a' --samples 2 --seed 6` says "a step crossed a kink here, so it is one-sided: no
- * opinion" at x = 1.44 instead of "too close to both to tell them apart". */
+ * after it, so with the one kinked op before the step none can be crossed: fd_kink must stay
+ * 0. It was 1 whenever the leaky_relu changed branch between the last sampled point and the
+ * worst one, as tg_replay_after kept the note of the replay back to the worst point (975 of
+ * the 300 derivations' 4858 correct deltas flagged, 413 with no kink after the step; `tapegrad
+ * check 'a = leaky_relu(x, 0.1); E = a^2' --adjoint 'a=2.00001*a' --samples 2 --seed 6` said
+ * "a step crossed a kink here, so it is one-sided: no opinion" at x = 1.44). */
 Test(derivations, finite_differences_after_the_last_kink_cross_none)
 {
     int flagged = 0, seeds = 32;
