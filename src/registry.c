@@ -95,6 +95,11 @@ tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size)
                  "product of two operands needs arity 2)", op->name, op->arity);
         return TG_ERR_ARG;
     }
+    if (op->check && op->infer) {
+        snprintf(msg, size, "op '%.64s' has a check kernel and infer (check is for elementwise "
+                 "ops; infer checks a tensor op's operands)", op->name);
+        return TG_ERR_ARG;
+    }
     msg[0] = '\0';
     return TG_OK;
 }
