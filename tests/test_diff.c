@@ -189,6 +189,14 @@ static double sqrt_d2(double x) { return -0.25 / (x * sqrt(x)); }
 static double cos_f(double x) { return cos(x); }
 static double neg_sin(double x) { return -sin(x); }
 static double neg_cos(double x) { return -cos(x); }
+static double log1p_d1(double x) { return 1 / (1 + x); }
+static double log1p_d2(double x) { return -1 / ((1 + x) * (1 + x)); }
+static double tan_d1(double x) { return 1 + tan(x) * tan(x); }
+static double tan_d2(double x) { return 2 * tan(x) * (1 + tan(x) * tan(x)); }
+static double atan_d1(double x) { return 1 / (1 + x * x); }
+static double atan_d2(double x) { return -2 * x / ((1 + x * x) * (1 + x * x)); }
+static double erf_d1(double x) { return 1.12837916709551257390 * exp(-x * x); } /* 2/sqrt(pi) */
+static double erf_d2(double x) { return -2 * x * erf_d1(x); }
 
 static const activation acts[] = {
     {"sigmoid", tg_sigmoid, sigmoid_d1, sigmoid_d2, -6, 6},
@@ -207,6 +215,11 @@ static const activation acts[] = {
     {"sqrt", tg_sqrt, sqrt_d1, sqrt_d2, 0.05, 5},
     {"sin", tg_sin, cos_f, neg_sin, -4, 4},
     {"cos", tg_cos, neg_sin, neg_cos, -4, 4},
+    {"log1p", tg_log1p, log1p_d1, log1p_d2, -0.95, 5},
+    {"expm1", tg_expm1, exp_f, exp_f, -4, 4},
+    {"tan", tg_tan, tan_d1, tan_d2, -1.5, 1.5},
+    {"atan", tg_atan, atan_d1, atan_d2, -5, 5},
+    {"erf", tg_erf, erf_d1, erf_d2, -4, 4},
 };
 
 Test(diff, second_derivative_of_every_activation_matches_its_closed_form)
