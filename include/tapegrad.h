@@ -147,7 +147,11 @@ TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; 
 TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
 TG_API tg_var tg_erf(tg_var x);                  /* erf x; erf' = 2/sqrt(pi) e^(-x^2) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
+TG_API tg_var tg_sign(tg_var x);                 /* -1, 0, 1 as x < 0, x = 0, x > 0; sign' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
+TG_API tg_var tg_maximum(tg_var a, tg_var b);    /* max(a, b); a tie gives each half the gradient */
+TG_API tg_var tg_minimum(tg_var a, tg_var b);    /* min(a, b); a tie gives each half the gradient */
+TG_API tg_var tg_clamp(tg_var x, double lo, double hi); /* min(max(x, lo), hi); lo > hi refused */
 TG_API tg_var tg_mul0(tg_var a, tg_var b);       /* a * b, but 0 if a or b is 0 (0*Inf = 0*NaN = 0) */
 
 /* ---- tensors ----

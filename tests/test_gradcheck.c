@@ -112,9 +112,15 @@ int th_walk_point(const tg_op_def *op, const double *x, int composite, const th_
     tg_tape *t = tg_tape_new();
     cr_assert_not_null(t, "tg_tape_new failed");
     tg_var p[TG_MAX_ARITY], in[TG_MAX_ARITY], d[TG_MAX_ARITY];
+    double operand[TG_MAX_ARITY];
     for (int k = 0; k < n; k++) {
         p[k] = tg_param(t, x[k]);
         in[k] = composite ? inner(p[k], k) : p[k];
+        operand[k] = tg_value(in[k]);
+    }
+    if (!th_op_admits(op, operand)) { /* refused operands (clamp's lo > hi): outside the domain */
+        tg_tape_free(t);
+        return 0;
     }
     tg_var y = tg_apply(op, n, in);
     if (tg_tape_status(t) != TG_OK) {
@@ -413,52 +419,87 @@ Test(gradcheck, partials_not_kept_are_what_eval_gives)
 
 /* ---- kinks ---- */
 
-/* y = op(x) with x a parameter; gradient, tangent and tg_diff value at x. */
+/* Every kinked op's documented derivatives at a point on its kink (docs/ops.md): the point x
+ * and dy/dx[k] there for every operand. on_zero: the kink is operand 1 = 0 whatever the
+ * others are, so the walker's inner functions (inner 0 is 0 at 0) keep it a kink. A built-in
+ * with a branch rule and no row here fails kinked_ops_take_the_documented_value_at_the_kink. */
+static const struct kink_case {
+    const char *op;
+    double x[TG_MAX_ARITY], want[TG_MAX_ARITY];
+    int on_zero;
+} kink_cases[] = {
+    {"relu", {0}, {0}, 1},
+    {"abs", {0}, {0}, 1},
+    {"leaky_relu", {0, 0.1}, {0.1, 0}, 1}, /* dy/dslope = min(x, 0) */
+    {"leaky_relu", {0, -0.3}, {-0.3, 0}, 1},
+    {"step", {0}, {0}, 1},
+    {"sign", {0}, {0}, 1},
+    {"maximum", {0.25, 0.25}, {0.5, 0.5}, 0}, /* a tie: half each */
+    {"maximum", {-2, -2}, {0.5, 0.5}, 0},
+    {"minimum", {0.25, 0.25}, {0.5, 0.5}, 0},
+    {"minimum", {3, 3}, {0.5, 0.5}, 0},
+    {"clamp", {-1, -1, 2}, {1, 0, 0}, 0}, /* x = lo: x gets the gradient */
+    {"clamp", {2, -1, 2}, {1, 0, 0}, 0},  /* x = hi */
+    {"clamp", {0.5, 0.5, 0.5}, {1, 0, 0}, 0},
+};
+#define NKINK_CASES (sizeof kink_cases / sizeof kink_cases[0])
+
+/* The first pinned point of op, or NULL. */
+static const struct kink_case *kink_case_of(const tg_op_def *op)
+{
+    for (size_t k = 0; k < NKINK_CASES; k++)
+        if (strcmp(kink_cases[k].op, op->name) == 0) return &kink_cases[k];
+    return NULL;
+}
+
+/* y = op(x), every operand a parameter; per operand k the gradient, the tangent for the seed
+ * e_k and the value of tg_diff(y, x_k). */
 static void kink_derivs(const tg_op_def *op, const double *x, double *grad, double *tan,
                         double *diff)
 {
     tg_tape *t = tg_tape_new();
     tg_var p[TG_MAX_ARITY];
-    for (int k = 0; k < op->arity; k++) p[k] = k == 0 ? tg_param(t, x[k]) : tg_const(t, x[k]);
+    for (int k = 0; k < op->arity; k++) p[k] = tg_param(t, x[k]);
     tg_var y = tg_apply(op, op->arity, p);
     cr_assert_eq(tg_backward(y), TG_OK, "%s: %s", op->name, tg_tape_error(t));
-    *grad = tg_gradient(p[0]);
-    double one = 1.0;
-    cr_assert_eq(tg_jvp(t, 1, p, &one), TG_OK, "%s: %s", op->name, tg_tape_error(t));
-    *tan = tg_tangent(y);
-    *diff = tg_value(tg_diff(y, p[0]));
+    for (int k = 0; k < op->arity; k++) grad[k] = tg_gradient(p[k]);
+    for (int k = 0; k < op->arity; k++) {
+        double one = 1.0;
+        cr_assert_eq(tg_jvp(t, 1, &p[k], &one), TG_OK, "%s: %s", op->name, tg_tape_error(t));
+        tan[k] = tg_tangent(y);
+        diff[k] = tg_value(tg_diff(y, p[k]));
+    }
     cr_assert_eq(tg_tape_status(t), TG_OK, "%s: %s", op->name, tg_tape_error(t));
     tg_tape_free(t);
 }
 
 Test(gradcheck, kinked_ops_take_the_documented_value_at_the_kink)
 {
-    static const struct {
-        const char *op;
-        double slope, want; /* slope: leaky_relu's second operand */
-    } cases[] = {{"relu", 0, 0.0}, {"abs", 0, 0.0}, {"leaky_relu", 0.1, 0.1},
-                 {"leaky_relu", -0.3, -0.3}, {"step", 0, 0.0}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const tg_op_def *op = tg_registry_find(NULL, cases[i].op);
-        cr_assert_not_null(op, "op %s is not registered", cases[i].op);
-        double x[2] = {0.0, cases[i].slope}, g, tn, df;
-        kink_derivs(op, x, &g, &tn, &df);
-        cr_expect_eq(g, cases[i].want, "%s'(0) (slope %g): tg_backward gives %.17g, expected %g",
-                     cases[i].op, cases[i].slope, g, cases[i].want);
-        cr_expect_eq(tn, cases[i].want, "%s'(0) (slope %g): tg_jvp gives %.17g, expected %g",
-                     cases[i].op, cases[i].slope, tn, cases[i].want);
-        cr_expect_eq(df, cases[i].want, "%s'(0) (slope %g): tg_diff gives %.17g, expected %g",
-                     cases[i].op, cases[i].slope, df, cases[i].want);
+    for (size_t i = 0; i < NKINK_CASES; i++) {
+        const struct kink_case *c = &kink_cases[i];
+        const tg_op_def *op = tg_registry_find(NULL, c->op);
+        cr_assert_not_null(op, "op %s is not registered", c->op);
+        cr_expect_not_null(op->branch, "%s is pinned here but has no branch rule", c->op);
+        char at[256];
+        describe(op, c->x, 0, at, sizeof at);
+        double g[TG_MAX_ARITY], tn[TG_MAX_ARITY], df[TG_MAX_ARITY];
+        kink_derivs(op, c->x, g, tn, df);
+        for (int k = 0; k < op->arity; k++) {
+            cr_expect_eq(g[k], c->want[k], "%s: dy/dx%d: tg_backward gives %.17g, expected %g",
+                         at, k + 1, g[k], c->want[k]);
+            cr_expect_eq(tn[k], c->want[k], "%s: dy/dx%d: tg_jvp gives %.17g, expected %g", at,
+                         k + 1, tn[k], c->want[k]);
+            cr_expect_eq(df[k], c->want[k], "%s: dy/dx%d: tg_diff gives %.17g, expected %g", at,
+                         k + 1, df[k], c->want[k]);
+        }
     }
     /* every built-in with a branch rule has its documented value pinned here: a new kinked op
      * fails this test until its row is added above */
     for (int i = 0; i < tg_registry_count(NULL); i++) {
         const tg_op_def *op = tg_registry_at(NULL, i);
-        if (!op->branch) continue;
-        size_t k = 0;
-        while (k < sizeof cases / sizeof cases[0] && strcmp(cases[k].op, op->name)) k++;
-        cr_expect_lt(k, sizeof cases / sizeof cases[0], "%s has a branch rule but no pinned "
-                     "value at its kink in this test", op->name);
+        if (op->branch)
+            cr_expect_not_null(kink_case_of(op), "%s has a branch rule but no pinned value at "
+                               "its kink in this test", op->name);
     }
 }
 
@@ -468,35 +509,35 @@ Test(gradcheck, check_grad_reports_a_kink_not_a_failure)
     int nkinked = 0;
     for (int i = 0; i < tg_registry_count(r); i++) {
         const tg_op_def *op = tg_registry_at(r, i);
-        if (!op->branch) continue;
+        const struct kink_case *c = op->branch ? kink_case_of(op) : NULL;
+        if (!c) continue; /* a kinked op without a pinned point fails the test above */
         nkinked++;
-        const double at[] = {0.0, 1e-12, -1e-12};
+        const double at[] = {0.0, 1e-12, -1e-12}; /* moves operand 1 off the kink */
         for (size_t j = 0; j < sizeof at / sizeof at[0]; j++) {
             tg_tape *t = tg_tape_new();
             tg_var p[TG_MAX_ARITY];
-            for (int k = 0; k < op->arity; k++) p[k] = tg_param(t, k == 0 ? at[j] : 0.25);
+            for (int k = 0; k < op->arity; k++) p[k] = tg_param(t, c->x[k] + (k ? 0 : at[j]));
             tg_var y = tg_apply(op, op->arity, p);
             tg_check_result res[TG_MAX_ARITY];
             tg_check_report rep;
             tg_status rc = tg_check_grad(y, 1, p, NULL, res, &rep);
             cr_assert_eq(rc, TG_OK, "%s", tg_tape_error(t));
-            cr_expect_eq(rep.failed, 0, "%s at x1 = %g: %d failed (kink %d, reverse "
-                         "%.17g, forward %.17g, fd %.17g)", op->name, at[j], rep.failed, res[0].kink,
-                         res[0].reverse, res[0].forward, res[0].fd);
-            cr_expect_eq(res[0].kink, 1, "%s at x1 = %g: kink = %d, expected 1 (fd %.17g)",
+            cr_expect_eq(rep.failed, 0, "%s at x1 = kink%+g: %d failed (kink %d, reverse "
+                         "%.17g, forward %.17g, fd %.17g)", op->name, at[j], rep.failed,
+                         res[0].kink, res[0].reverse, res[0].forward, res[0].fd);
+            cr_expect_eq(res[0].kink, 1, "%s at x1 = kink%+g: kink = %d, expected 1 (fd %.17g)",
                          op->name, at[j], res[0].kink, res[0].fd);
-            cr_expect_eq(res[0].pass, 1, "%s at x1 = %g: a kink counted as a failure", op->name,
-                         at[j]);
-            cr_expect_eq(rep.kinks, 1, "%s at x1 = %g: report.kinks = %d", op->name, at[j],
+            cr_expect_eq(res[0].pass, 1, "%s at x1 = kink%+g: a kink counted as a failure",
+                         op->name, at[j]);
+            cr_expect_eq(rep.kinks, 1, "%s at x1 = kink%+g: report.kinks = %d", op->name, at[j],
                          rep.kinks);
-            cr_expect_eq(rep.failed, 0, "%s at x1 = %g: report.failed = %d", op->name, at[j],
-                         rep.failed);
-            cr_expect_eq(tg_value(p[0]), at[j], "%s: the parameter was not restored", op->name);
+            cr_expect_eq(tg_value(p[0]), c->x[0] + at[j], "%s: the parameter was not restored",
+                         op->name);
             tg_tape_free(t);
         }
     }
-    cr_expect_geq(nkinked, 4, "expected relu, abs, leaky_relu and step to have a branch rule, "
-                  "found %d kinked ops", nkinked);
+    cr_expect_geq(nkinked, 8, "expected relu, abs, leaky_relu, step, sign, maximum, minimum and "
+                  "clamp to have a branch rule, found %d kinked ops", nkinked);
     tg_registry_free(r);
 }
 
@@ -506,13 +547,16 @@ Test(gradcheck, walker_skips_and_counts_points_on_a_kink)
     th_walk_opts o = {.npoints = 1};
     for (int i = 0; i < tg_registry_count(r); i++) {
         const tg_op_def *op = tg_registry_at(r, i);
-        if (!op->branch) continue;
-        for (int mode = 0; mode < 2; mode++) {
+        const struct kink_case *c = op->branch ? kink_case_of(op) : NULL;
+        if (!c) continue;
+        cr_assert_eq(op->branch(c->x), 0.0, "%s: branch quantity at its pinned kink is %g",
+                     op->name, op->branch(c->x));
+        /* composite: inner function 0 is sin p + 0.3 p, which is 0 at p = 0 too; a kink that
+         * depends on the other operands (a tie) is not one of the inner functions' values */
+        for (int mode = 0; mode < (c->on_zero ? 2 : 1); mode++) {
             double x[TG_MAX_ARITY] = {0.0, 0.25, 0.25, 0.25};
-            cr_assert_eq(op->branch(x), 0.0, "%s: branch quantity at x1 = 0 is %g", op->name,
-                         op->branch(x));
+            if (!c->on_zero) memcpy(x, c->x, sizeof x);
             th_walk_stats st = {0};
-            /* composite: inner function 0 is sin p + 0.3 p, which is 0 at p = 0 too */
             int visited = th_walk_point(op, x, mode, &o, &st);
             cr_expect_eq(visited, 1, "%s: the kink point was treated as outside the domain",
                          op->name);
