@@ -1,6 +1,7 @@
 /* ew.c - the elementwise driver: any scalar op (one with an eval kernel) run over tensor
  * operands with NumPy broadcasting, for values and partials, reverse and forward mode,
- * kinks and operand checks. It sees only kernel contexts (tg_op_ctx), never the tape. See LICENSE. */
+ * kinks and operand checks. It sees only kernel contexts (tg_op_ctx), never the tape.
+ * See LICENSE. */
 #include <string.h>
 
 #include "internal.h"

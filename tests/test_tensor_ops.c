@@ -147,8 +147,8 @@ static uint64_t config_seed(const tg_op_def *op, const config *c)
 }
 
 /* Record c's operands on t and apply op: parameters with values of magnitude 0.25..2 (random
- * signs unless c->positive or c->signs says), or integer constants in {0, 1}. params receives the parameters
- * (*np of them). Returns y (an error handle when the op refuses). */
+ * signs unless c->positive or c->signs says), or integer constants in {0, 1}. params receives
+ * the parameters (*np of them). Returns y (an error handle when the op refuses). */
 static tg_var record(tg_tape *t, const tg_op_def *op, const config *c, tg_var *in,
                      tg_var *params, int *np)
 {
@@ -207,7 +207,8 @@ static int elementwise_configs(tg_tape *scratch, const tg_op_def *op, config *ou
         /* operands refused unless each has values of one sign (clamp: lo < 0 < hi) */
         int patterns = 1;
         for (int j = 0; j < op->arity; j++) patterns *= 3;
-        for (int s = 1; s < patterns && !accepts(scratch, op, &c); s++) c.positive = 0, c.signs = s;
+        for (int s = 1; s < patterns && !accepts(scratch, op, &c); s++)
+            c.positive = 0, c.signs = s;
         cr_expect(accepts(scratch, op, &c), "%s: no finite value at shape tuple %zu", op->name, i);
         out[m++] = c;
     }
