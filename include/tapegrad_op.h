@@ -199,11 +199,12 @@ TG_API tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int na
  * tg_apply2. In the common case -- live scalar operands of one tape that has room and is
  * neither in error nor in anomaly mode, and a plain scalar op (an eval kernel, no infer, no
  * branch rule, no check, a partials form that fits its arity) -- the node is written right
- * here, in the builder, its value and partials from op->eval. When op is a constant descriptor the
- * compiler can see (the op's own file; a user's `static const tg_op_def`), these checks fold
- * away and eval is inlined, so a user's op records exactly as fast as a built-in one (see
- * tests/bench/record_bench.c). Everything else -- tensors, kinked ops, arity above 2, a full
- * tape, a bad descriptor or handle -- goes to tg_apply, which records it or reports why not.
+ * here, in the builder, its value and partials from op->eval. When op is a constant
+ * descriptor the compiler can see (the op's own file; a user's `static const tg_op_def`),
+ * these checks fold away and eval is inlined, so a user's op records exactly as fast as a
+ * built-in one (see tests/bench/record_bench.c). Everything else -- tensors, kinked ops,
+ * checked ops, arity above 2, a full tape, a bad descriptor or handle -- goes to tg_apply,
+ * which records it or reports why not.
  *
  * For that, the first members of every tape are this head, and its fields and the node
  * record below are part of the ABI: changing them changes the library's SONAME. Only the

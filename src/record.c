@@ -2,7 +2,8 @@
  * builders' inline one (tapegrad_op.h). Checks the descriptor and the handles, then records
  * a scalar node (partials kept as its op says, kinks noted) or a tensor node (shape from
  * infer or broadcasting, values from the op's kernels or the elementwise driver), refuses
- * operands the op's check refuses, and reports NaN/Inf in anomaly mode. Above node.c, below the sweeps. See LICENSE. */
+ * operands the op's check refuses, and reports NaN/Inf in anomaly mode. Above node.c, below
+ * the sweeps. See LICENSE. */
 #include <math.h>
 #include <string.h>
 
