@@ -145,31 +145,29 @@ void tg_ew_jvp(const tg_op_def *op, tg_op_ctx *c, const double *part)
     }
 }
 
-void tg_ew_branch(const tg_op_def *op, const tg_op_ctx *c, double *s)
+/* Each element's operands x[0..n-1], in order: op's branch quantity into s (check NULL), or
+ * op's check until one refuses (its element in *elem). */
+static tg_status ew_each(const tg_op_def *op, const tg_op_ctx *c, double *s, size_t *elem)
 {
     ew_iter it;
     double x[TG_MAX_ARITY];
     ew_init(&it, c);
-    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it))
-        for (size_t k = 0; k < it.len; k++) {
+    for (size_t r = 0, e = 0; r < it.rows; r++, ew_next_row(&it))
+        for (size_t k = 0; k < it.len; k++, e++) {
             for (int j = 0; j < c->n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
-            s[r * it.len + k] = op->branch(x);
-        }
-}
-
-tg_status tg_ew_check(const tg_op_def *op, const tg_op_ctx *c, size_t *elem)
-{
-    ew_iter it;
-    double x[TG_MAX_ARITY];
-    ew_init(&it, c);
-    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it))
-        for (size_t k = 0; k < it.len; k++) {
-            for (int j = 0; j < c->n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
-            tg_status st = op->check(x, c->msg, c->msgsize);
-            if (st != TG_OK) {
-                *elem = r * it.len + k;
-                return st;
+            if (s) {
+                s[e] = op->branch(x);
+            } else {
+                tg_status st = op->check(x, c->msg, c->msgsize);
+                if (st != TG_OK) return *elem = e, st;
             }
         }
     return TG_OK;
+}
+
+void tg_ew_branch(const tg_op_def *op, const tg_op_ctx *c, double *s) { ew_each(op, c, s, NULL); }
+
+tg_status tg_ew_check(const tg_op_def *op, const tg_op_ctx *c, size_t *elem)
+{
+    return ew_each(op, c, NULL, elem);
 }

@@ -19,5 +19,7 @@ const char *th_tapegrad(void);
  * be started. Free r with th_run_free. */
 void th_run_tapegrad(th_run *r, const char *const *args);
 void th_run_free(th_run *r);
+/* The whole of the file at path, NUL-terminated and malloc'd; NULL if it cannot be read. */
+char *th_read_file(const char *path);
 
 #endif

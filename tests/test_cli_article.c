@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "run.h"
 #include "tapegrad.h"
 #include "tapegrad_article.h"
 
@@ -20,15 +21,6 @@ typedef struct run {
     char err[4096];  /* stderr */
     int status;      /* exit status, -1 if it did not exit normally */
 } run;
-
-static const char *binary(void)
-{
-    const char *b = getenv("TAPEGRAD");
-    if (b && *b) return b;
-    if (access("build/bin/tapegrad", X_OK) == 0) return "build/bin/tapegrad";
-    cr_skip_test("TAPEGRAD is not set (make test sets it) and build/bin/tapegrad is missing");
-    return NULL;
-}
 
 static void slurp(FILE *f, char *buf, size_t size)
 {
@@ -45,7 +37,7 @@ static run *tapegrad(const char *args)
     int fd = mkstemp(errpath);
     cr_assert_geq(fd, 0, "mkstemp failed");
     close(fd);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", binary(), args, errpath);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", th_tapegrad(), args, errpath);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p, "popen(%s) failed", cmd);
     slurp(p, r.out, sizeof r.out);

@@ -15,36 +15,12 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "run.h"
 #include "tapegrad.h"
 #include "tapegrad_expr.h"
 #include "tapegrad_op.h"
 
 #define GOLDEN_DIR "tests/cli"
-
-static const char *binary(void)
-{
-    const char *b = getenv("TAPEGRAD");
-    if (b && *b) return b;
-    if (access("build/bin/tapegrad", X_OK) == 0) return "build/bin/tapegrad";
-    cr_skip_test("TAPEGRAD is not set (make test sets it) and build/bin/tapegrad is missing");
-    return NULL;
-}
-
-/* The whole of a file, malloc'd (NULL if it cannot be read). */
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0, k;
-    char *buf = malloc(cap);
-    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 /* Run the sh command line `line`, in which `tg` is the tapegrad binary, after `env` (sh
  * assignments), with stdout and stderr in files; the transcript in the golden format,
@@ -54,13 +30,13 @@ static char *transcript(const char *env, const char *line)
     char out[] = "/tmp/tg-golden-out-XXXXXX", err[] = "/tmp/tg-golden-err-XXXXXX";
     close(mkstemp(out));
     close(mkstemp(err));
-    size_t len = strlen(line) + strlen(binary()) + strlen(env) + 200;
+    size_t len = strlen(line) + strlen(th_tapegrad()) + strlen(env) + 200;
     char *cmd = malloc(len);
     snprintf(cmd, len, "TAPEGRAD_BIN='%s'; tg() { %s \"$TAPEGRAD_BIN\" \"$@\"; }; { %s ; } "
-             ">'%s' 2>'%s' </dev/null", binary(), env, line, out, err);
+             ">'%s' 2>'%s' </dev/null", th_tapegrad(), env, line, out, err);
     int st = system(cmd);
     free(cmd);
-    char *o = read_all(out), *e = read_all(err);
+    char *o = th_read_file(out), *e = th_read_file(err);
     unlink(out);
     unlink(err);
     size_t size = strlen(o) + strlen(e) + 64;
@@ -79,7 +55,7 @@ static int by_name(const void *a, const void *b)
 
 Test(cli_golden, every_case_prints_its_expected_transcript)
 {
-    binary();
+    th_tapegrad();
     DIR *d = opendir(GOLDEN_DIR);
     cr_assert_not_null(d, "no %s directory (run from the repository root)", GOLDEN_DIR);
     char *names[512];
@@ -97,7 +73,7 @@ Test(cli_golden, every_case_prints_its_expected_transcript)
         snprintf(path, sizeof path, "%s/%s", GOLDEN_DIR, names[i]);
         snprintf(exp_path, sizeof exp_path, "%s/%.*s.expected", GOLDEN_DIR,
                  (int)(strlen(names[i]) - 3), names[i]);
-        char *args = read_all(path);
+        char *args = th_read_file(path);
         cr_assert_not_null(args);
         char *nl = strchr(args, '\n');
         if (nl) *nl = '\0';
@@ -107,7 +83,7 @@ Test(cli_golden, every_case_prints_its_expected_transcript)
             fputs(got, f);
             fclose(f);
         } else {
-            char *want = read_all(exp_path);
+            char *want = th_read_file(exp_path);
             if (!want || strcmp(want, got) != 0) {
                 failed++;
                 cr_log_error("%s: %s\n--- expected:\n%s--- got:\n%s", names[i], args,
@@ -137,7 +113,7 @@ static double json_num(const char *s, const char *key)
 
 Test(cli_golden, grad_json_agrees_with_the_gradient_check_on_every_op)
 {
-    binary();
+    th_tapegrad();
     th_rng rng = th_rng_new(5);
     int ops = 0;
     for (int i = 0; i < tg_registry_count(NULL); i++) {
@@ -200,7 +176,7 @@ static int have(const char *program)
 
 Test(cli_golden, plot_draws_svg_and_png_with_gnuplot)
 {
-    binary();
+    th_tapegrad();
     if (!have("gnuplot")) cr_skip_test("gnuplot is not installed");
     char dir[] = "/tmp/tg-plot-XXXXXX", args[256];
     cr_assert_not_null(mkdtemp(dir));
@@ -208,7 +184,7 @@ Test(cli_golden, plot_draws_svg_and_png_with_gnuplot)
     char *got = transcript("", args);
     cr_assert(strstr(got, "--- exit 0"), "%s", got);
     snprintf(args, sizeof args, "%s/swish.svg", dir);
-    char *svg = read_all(args);
+    char *svg = th_read_file(args);
     cr_assert_not_null(svg);
     cr_assert(strstr(svg, "<svg"), "not an SVG");
     cr_assert(strstr(svg, "x*sigmoid(x)"), "the title is the expression");
@@ -219,7 +195,7 @@ Test(cli_golden, plot_draws_svg_and_png_with_gnuplot)
     got = transcript("", args);
     cr_assert(strstr(got, "--- exit 0"), "%s", got);
     snprintf(args, sizeof args, "%s/cmp.png", dir);
-    char *png = read_all(args);
+    char *png = th_read_file(args);
     cr_assert(png && memcmp(png, "\x89PNG", 4) == 0, "not a PNG");
     free(png);
     free(got);
@@ -229,7 +205,7 @@ Test(cli_golden, plot_draws_svg_and_png_with_gnuplot)
 
 Test(cli_golden, plot_without_gnuplot_says_so_and_writes_the_csv)
 {
-    binary();
+    th_tapegrad();
     char dir[] = "/tmp/tg-plot-XXXXXX", args[256], path[300];
     cr_assert_not_null(mkdtemp(dir));
     snprintf(args, sizeof args, "tg plot 'tanh(x)' --points 11 -o %s/t.svg", dir);
@@ -238,7 +214,7 @@ Test(cli_golden, plot_without_gnuplot_says_so_and_writes_the_csv)
     cr_assert(strstr(got, "gnuplot is not installed"), "%s", got);
     cr_assert(strstr(got, "apt-get install gnuplot-nox"), "%s", got);
     snprintf(path, sizeof path, "%s/t.csv", dir);
-    char *csv = read_all(path);
+    char *csv = th_read_file(path);
     cr_assert_not_null(csv);
     cr_assert(strncmp(csv, "x,f,df,d2f\n-5,", 14) == 0, "%s", csv);
     free(csv);
@@ -253,7 +229,7 @@ Test(cli_golden, plot_without_gnuplot_says_so_and_writes_the_csv)
 
 Test(cli_golden, dot_draws_svg_with_graphviz_or_says_how_to_get_it)
 {
-    binary();
+    th_tapegrad();
     char dir[] = "/tmp/tg-dot-XXXXXX", args[256], path[300];
     cr_assert_not_null(mkdtemp(dir));
     snprintf(args, sizeof args, "tg dot 'x*sigmoid(x)' --at x=1 -o %s/g.svg", dir);
@@ -261,7 +237,7 @@ Test(cli_golden, dot_draws_svg_with_graphviz_or_says_how_to_get_it)
     cr_assert(strstr(got, "--- exit 0"), "%s", got);
     cr_assert(strstr(got, "Graphviz's dot is not installed"), "%s", got);
     snprintf(path, sizeof path, "%s/g.dot", dir);
-    char *dot = read_all(path);
+    char *dot = th_read_file(path);
     cr_assert(dot && strncmp(dot, "digraph tapegrad {", 18) == 0);
     free(dot);
     free(got);
@@ -270,7 +246,7 @@ Test(cli_golden, dot_draws_svg_with_graphviz_or_says_how_to_get_it)
         got = transcript("", args);
         cr_assert(strstr(got, "--- exit 0"), "%s", got);
         snprintf(path, sizeof path, "%s/article.svg", dir);
-        char *svg = read_all(path);
+        char *svg = th_read_file(path);
         cr_assert(svg && strstr(svg, "<svg") && strstr(svg, "w11[1]"), "the article's graph");
         free(svg);
         free(got);
@@ -293,7 +269,7 @@ Test(cli_golden, version_prints_the_library_version)
 Test(cli_golden, man_page_describes_exactly_the_commands_of_help)
 {
     char *help = transcript("", "tg --help");
-    char *man = read_all("docs/tapegrad.1");
+    char *man = th_read_file("docs/tapegrad.1");
     cr_assert_not_null(man, "no docs/tapegrad.1 (run from the repository root)");
     const char *p = strstr(help, "\ncommands:\n");
     cr_assert_not_null(p, "no commands: list in tapegrad --help:\n%s", help);

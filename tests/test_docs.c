@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "run.h"
+
 /* The convention. In a fenced code block (```) of README.md or of a docs/NAME.md page:
  *
  * - A line "$ CMD" is a command (sh syntax); the lines after it, up to the next "$ " line or
@@ -55,31 +57,6 @@
 #define MAX_BLOCK_CMDS 64
 
 /* ---- files and lines ---- */
-
-static const char *binary(void)
-{
-    const char *b = getenv("TAPEGRAD");
-    if (b && *b) return b;
-    if (access("build/bin/tapegrad", X_OK) == 0) return "build/bin/tapegrad";
-    cr_skip_test("TAPEGRAD is not set (make test sets it) and build/bin/tapegrad is missing");
-    return NULL;
-}
-
-/* The whole of a file, malloc'd (NULL if it cannot be read). */
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0, k;
-    char *buf = malloc(cap);
-    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 typedef struct lines {
     char *text; /* the buffer, split in place */
@@ -386,7 +363,7 @@ static char *run_script(const char *base, const char *dir, const char *text, int
     int st = system(cmd);
     *seconds = now() - t0;
     *signaled = st == -1 || (WIFEXITED(st) && WEXITSTATUS(st) > 128) || WIFSIGNALED(st);
-    char *o = read_all(out);
+    char *o = th_read_file(out);
     cr_assert_not_null(o);
     return o;
 }
@@ -658,7 +635,7 @@ typedef void (*block_fn)(const char *file, const lines *page, int a, int b, cons
 
 static void each_block(const char *file, block_fn fn, void *ud)
 {
-    char *text = read_all(file);
+    char *text = th_read_file(file);
     cr_assert_not_null(text, "cannot read %s", file);
     lines page = split_lines(text);
     for (int k = 0; k < page.n; k++) {
@@ -722,7 +699,7 @@ static void example_block(const char *file, const lines *page, int a, int b, con
 
 Test(docs, every_tapegrad_example_prints_what_the_page_shows, .fini = remove_base)
 {
-    const char *tg = binary();
+    const char *tg = th_tapegrad();
     if (!have("stdbuf"))
         cr_skip_test("stdbuf (coreutils) is needed to see stdout as a terminal does");
     examples x = {NULL, {have("gnuplot"), have("dot")}, {0, 0, 0, 0}};
@@ -830,7 +807,7 @@ static void printed_block(const char *file, const lines *page, int a, int b, con
 
 Test(docs, example_programs_print_what_the_pages_show, .fini = remove_base)
 {
-    const char *tg = binary();
+    const char *tg = th_tapegrad();
     char path[600], build[600], lib[700];
     snprintf(path, sizeof path, "%s", tg);
     snprintf(build, sizeof build, "%s", dirname(dirname(path)));
@@ -909,11 +886,11 @@ static char *cli_md_sections(const lines *md, const char *cmd)
 
 Test(docs, cli_md_has_a_section_naming_every_option_of_each_command)
 {
-    const char *tg = binary();
+    const char *tg = th_tapegrad();
     char *help = stdout_of(tg, "--help");
     const char *p = strstr(help, "\ncommands:\n");
     cr_assert_not_null(p, "no commands: list in tapegrad --help:\n%s", help);
-    char *doc = read_all("docs/cli.md");
+    char *doc = th_read_file("docs/cli.md");
     cr_assert_not_null(doc, "no docs/cli.md (run from the repository root)");
     lines md = split_lines(doc);
     int commands = 0, options = 0, missing = 0;
