@@ -44,14 +44,15 @@
  *     "tapegrad: ...: Graphviz's dot is not installed, so F was not drawn; wrote D (...)".
  *     With them installed the line is compared as it is;
  *   . a command that says --data digits needs scikit-learn's data files is skipped, with a
- *     warning, where they are not installed;
+ *     note, where they are not installed;
  *   . the exit status is not compared, but a command killed by a signal is a mismatch.
  * - "<!-- docs-test: skip (REASON) -->" as the last non-blank line before a block: the block
  *   is not run (the run lists it, with the reason). Meant for examples too slow to rerun.
  * - "<!-- docs-test: printed by docs/examples/NAME.c -->" before a block: the block's lines,
  *   "$ " commands aside, appear contiguous, under the same rules, in what NAME prints.
- * A command taking more than SLOW_SECONDS is reported (a warning) so that it is made cheaper
- * or marked; TAPEGRAD_DOCS_TIMES=1 reports every command's time. */
+ * A command taking more than SLOW_SECONDS is reported (a note) so that it is made cheaper
+ * or marked; TAPEGRAD_DOCS_TIMES=1 reports every command's time. The notes are cr_log_info:
+ * Criterion exits 1 after any cr_log_warn, even when every test passes. */
 
 #define SLOW_SECONDS 20.0
 #define MAX_BLOCK_CMDS 64
@@ -569,13 +570,13 @@ static void run_block(const char *file, const lines *page, shown *cmds, int ncmd
         double sec;
         char *text = run_script(base, dir, cmds[c].cmd, &signaled, &sec);
         t->commands++;
-        if (getenv("TAPEGRAD_DOCS_TIMES")) cr_log_warn("%s:%d: %.2f s", file, cmds[c].line, sec);
+        if (getenv("TAPEGRAD_DOCS_TIMES")) cr_log_info("%s:%d: %.2f s", file, cmds[c].line, sec);
         if (sec > SLOW_SECONDS)
-            cr_log_warn("%s:%d: took %.0f s (over %.0f s): make it cheaper or mark its block "
+            cr_log_info("%s:%d: took %.0f s (over %.0f s): make it cheaper or mark its block "
                         "<!-- docs-test: skip (takes ...) -->", file, cmds[c].line, sec,
                         SLOW_SECONDS);
         if (strstr(text, "--data digits needs scikit-learn's data files")) {
-            cr_log_warn("%s:%d: not compared: scikit-learn's digits are not installed "
+            cr_log_info("%s:%d: not compared: scikit-learn's digits are not installed "
                         "(apt-get install python3-sklearn)", file, cmds[c].line);
             t->skipped++;
             free(text);
@@ -689,7 +690,7 @@ static void example_block(const char *file, const lines *page, int a, int b, con
     int n = read_commands(page, a, b, cmds, MAX_BLOCK_CMDS), runs = 0;
     for (int c = 0; c < n; c++) runs |= runs_tapegrad(cmds[c].cmd);
     if (runs && starts_with(marker, "skip (")) {
-        cr_log_warn("%s:%d: block not run: %s", file, a, marker);
+        cr_log_info("%s:%d: block not run: %s", file, a, marker);
         x->t.skipped++;
     } else if (runs && !*marker) {
         run_block(file, page, cmds, n, x->base, &x->tl, &x->t);
@@ -709,10 +710,10 @@ Test(docs, every_tapegrad_example_prints_what_the_page_shows, .fini = remove_bas
     int n = pages(names);
     for (int i = 0; i < n; i++) each_block(names[i], example_block, &x);
     if (!x.tl.gnuplot)
-        cr_log_warn("gnuplot is not installed: its drawing lines were compared with the 'not "
+        cr_log_info("gnuplot is not installed: its drawing lines were compared with the 'not "
                     "installed' message in their place");
     if (!x.tl.graphviz)
-        cr_log_warn("Graphviz is not installed: its drawing lines were compared with the 'not "
+        cr_log_info("Graphviz is not installed: its drawing lines were compared with the 'not "
                     "installed' message in their place");
     cr_assert_geq(x.t.commands, 30, "only %d commands found in %d blocks: is the page reader "
                   "broken?", x.t.commands, x.t.blocks);
