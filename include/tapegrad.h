@@ -206,7 +206,9 @@ TG_API tg_var tg_mean_axis(tg_var x, int axis, int keepdims); /* sum_axis / shap
 TG_API tg_var tg_slice(tg_var x, int axis, int start, int stop); /* x[start:stop] along axis (< 0 counts from the end) */
 TG_API tg_var tg_max_axis(tg_var x, int axis, int keepdims); /* max along one axis; gradient to the first arg-max */
 TG_API tg_var tg_softmax(tg_var x);           /* e^(x - max) / sum e^(x - max) along the last axis */
+TG_API tg_var tg_softmax_axis(tg_var x, int axis); /* the same along any axis (< 0 counts from the end) */
 TG_API tg_var tg_log_softmax(tg_var x);       /* x - max - ln sum e^(x - max) along the last axis */
+TG_API tg_var tg_log_softmax_axis(tg_var x, int axis); /* the same along any axis (< 0 counts from the end) */
 TG_API tg_var tg_cross_entropy(tg_var logits, const int *labels); /* mean_n -log softmax(z_n)[labels[n]]; z [N,C] or [C] */
 /* The same with the labels as a node: a vector [N] of class indices held as doubles (checked
  * when recorded). Made with tg_tensor_const it can be changed by tg_tensor_set and the step

@@ -165,8 +165,12 @@ TG_API tg_span tg_view_span(const tg_view *x, int axis);
  * "(x is [3,4])", or "(x1 is [4,1], x2 is [4])" for several operands. */
 
 /* shape(y) = shape(x), rank(x) >= 1, no attributes: ops that run along the last axis of one
- * operand (softmax, log_softmax). */
+ * operand. */
 TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
+/* shape(y) = shape(x) for ops that run along one axis of one operand (softmax, log_softmax):
+ * no attributes, the last axis (as tg_infer_last_axis, rank >= 1); or {axis}, as tg_axis
+ * takes it (tg_view_span(x, axis) gives the runs). */
+TG_API tg_status tg_infer_along_axis(tg_op_ctx *c);
 /* y a scalar, shape(x_j) = shape(x_1) for every operand (no broadcasting), no attributes:
  * losses over elementwise pairs (mse, bce_with_logits). */
 TG_API tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c);

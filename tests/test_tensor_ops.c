@@ -789,7 +789,7 @@ static tg_var hv_case(int which, tg_var x, tg_tape *t, const char **name)
     static const int labels[3] = {2, 0, 3}, dims[2] = {3, 4}, pad[4] = {1, 1, 4, 5};
     static const char *const names[] = {"softmax", "log_softmax", "cross_entropy",
                                         "bce_with_logits", "slice", "slice (pad form)", "max",
-                                        "mse"};
+                                        "mse", "softmax axis 0", "log_softmax axis -2"};
     *name = names[which];
     tg_var s;
     switch (which) {
@@ -801,13 +801,17 @@ static tg_var hv_case(int which, tg_var x, tg_tape *t, const char **name)
     case 5: s = tg_slice(x, 1, 1, 4); s = tg_apply_attr(&tg_op_slice, 1, &s, 4, pad);
         return tg_mul(s, s);
     case 6: s = tg_max_axis(x, 1, 0); return tg_mul(s, s);
-    default: return tg_mse(tg_tanh(x), tg_tensor_fill(t, 2, dims, 0.5));
+    case 7: return tg_mse(tg_tanh(x), tg_tensor_fill(t, 2, dims, 0.5));
+    case 8: return tg_softmax_axis(x, 0);
+    default: return tg_log_softmax_axis(x, -2);
     }
 }
 
+#define HV_CASES 10
+
 Test(tensor_ops, recorded_rules_differentiate_again)
 {
-    for (int which = 0; which < 8; which++) {
+    for (int which = 0; which < HV_CASES; which++) {
         tg_tape *t = tg_tape_new();
         th_rng r = th_rng_new(5150 + (uint64_t)which);
         int dims[2] = {3, 4};
@@ -870,7 +874,7 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 8: return tg_apply_attr(&tg_op_max, 1, &x, 2, keep2);
     case 9: return tg_softmax(s);
     case 10: return tg_log_softmax(s);
-    case 11: return tg_apply_attr(&tg_op_softmax, 1, &x, 1, attr2);
+    case 11: return tg_apply_attr(&tg_op_softmax, 1, &x, 2, attr2);
     case 12: return tg_cross_entropy(tg_tensor_fill(t, 3, cube, 0.0), in_range);
     case 13: return tg_cross_entropy(z, too_big);
     case 14: return tg_cross_entropy(z, negative);
@@ -892,6 +896,10 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 24: return tg_sum_axis(x, 2, 1);
     case 25: return tg_transpose(tg_tensor_fill(t, 1, &three, 1.0));
     case 26: return tg_reshape(x, 2, guess);
+    case 27: return tg_softmax_axis(x, 2);
+    case 28: return tg_log_softmax_axis(x, -3);
+    case 29: return tg_softmax_axis(s, 0);
+    case 30: return tg_apply_attr(&tg_op_log_softmax, 1, &x, 2, attr2);
     default: return tg_tensor_param(t, 2, wide, NULL);
     }
 }
@@ -917,7 +925,8 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
                        "(x is [])"},
         {TG_ERR_SHAPE, "log_softmax: needs rank 1 or more (it runs along the last axis), got "
                        "rank 0 (x is [])"},
-        {TG_ERR_ARG, "softmax: takes no attributes, got 1 (x is [3,4])"},
+        {TG_ERR_ARG, "softmax: takes attributes {axis} (or none, for the last axis), got 2 "
+                     "(x is [3,4])"},
         {TG_ERR_SHAPE, "cross_entropy: logits must be [N,C] or [C], got rank 3 (logits are "
                        "[2,3,4])"},
         {TG_ERR_ARG, "cross_entropy: label 5 at row 2 is out of range [0, C) with C = 5 (logits "
@@ -940,6 +949,11 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
         {TG_ERR_SHAPE, "transpose: needs rank 2 or more (it swaps the last two axes), got rank 1 "
                        "(x is [3])"},
         {TG_ERR_SHAPE, "reshape: dimension 0 of the new shape [-1,4] is less than 1 (x is [3,4])"},
+        {TG_ERR_ARG, "softmax: axis 2 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "log_softmax: axis -3 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "softmax: axis 0 is out of range for rank 0 (x is [])"},
+        {TG_ERR_ARG, "log_softmax: takes attributes {axis} (or none, for the last axis), got 2 "
+                     "(x is [3,4])"},
         {TG_ERR_ARG, "tg_tensor_param: data is NULL"},
     };
     double zeros[15] = {0};
