@@ -205,6 +205,7 @@ TG_API tg_var tg_mean(tg_var x);              /* sum(x) / numel(x) */
 TG_API tg_var tg_mean_axis(tg_var x, int axis, int keepdims); /* sum_axis / shape[axis] */
 TG_API tg_var tg_slice(tg_var x, int axis, int start, int stop); /* x[start:stop] along axis (< 0 counts from the end) */
 TG_API tg_var tg_max_axis(tg_var x, int axis, int keepdims); /* max along one axis; gradient to the first arg-max */
+TG_API tg_var tg_logsumexp(tg_var x, int axis, int keepdims); /* ln sum e^x along one axis, as max + log1p(...); gradient softmax */
 TG_API tg_var tg_softmax(tg_var x);           /* e^(x - max) / sum e^(x - max) along the last axis */
 TG_API tg_var tg_softmax_axis(tg_var x, int axis); /* the same along any axis (< 0 counts from the end) */
 TG_API tg_var tg_log_softmax(tg_var x);       /* x - max - ln sum e^(x - max) along the last axis */

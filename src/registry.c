@@ -25,6 +25,7 @@ static const tg_op_def *const builtins[] = {
     &tg_op_leaky_relu,
     &tg_op_log,
     &tg_op_log_softmax,
+    &tg_op_logsumexp,
     &tg_op_lt,
     &tg_op_matmul,
     &tg_op_max,

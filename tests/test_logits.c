@@ -1,8 +1,11 @@
 /* test_logits.c - the ops on logits, by closed form: softmax and log_softmax along any axis
- * against a long double reference, and exact at logits of +-1e308. The registry walkers
- * check the same ops against finite differences, forward mode and their recorded rules; the
- * exact error messages are in test_tensor_ops.c. See LICENSE. */
+ * against a long double reference, and logsumexp (its value to the last digit, its gradient
+ * softmax, exact at logits of +-1e308, its choice at -Inf, +Inf and NaN at first and second
+ * order). The registry walkers check the same ops against finite differences, forward mode
+ * and their recorded rules; the exact error messages are in test_tensor_ops.c.
+ * See LICENSE. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <stdio.h>
 
 #include "helpers.h"
@@ -140,4 +143,172 @@ Test(logits, softmax_along_axis_0_is_exact_at_logits_of_1e308)
         cr_expect_eq(tg_gradient_data(v)[e], gwant[e], "gx[%d] = %.17g, expected %g", e,
                      tg_gradient_data(v)[e], gwant[e]);
     tg_tape_free(t);
+}
+
+/* ---- logsumexp ---- */
+
+Test(logits, logsumexp_is_the_long_double_value_and_its_gradient_is_softmax_on_every_axis)
+{
+    int sh[3] = {3, 2, 4};
+    static const double scales[] = {1.0, 30.0, 700.0};
+    th_rng r = th_rng_new(2718);
+    for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+        double x[24];
+        for (int e = 0; e < 24; e++) x[e] = scales[si] * th_uniform(&r, -1.0, 1.0);
+        tg_tape *t = tg_tape_new();
+        tg_var v = tg_tensor_param(t, 3, sh, x);
+        for (int axis = -3; axis < 3; axis++) {
+            int a = axis < 0 ? axis + 3 : axis;
+            for (int keep = 0; keep < 2; keep++) {
+                tg_var y = tg_logsumexp(v, axis, keep), p = tg_softmax_axis(v, axis);
+                cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+                int ys[4], rank = tg_shape(y, ys), k = 0;
+                cr_expect_eq(rank, keep ? 3 : 2, "axis %d keepdims %d: rank %d", axis, keep,
+                             rank);
+                for (int d = 0; d < 3; d++)
+                    if (d != a) cr_expect_eq(ys[k++], sh[d]);
+                    else if (keep) cr_expect_eq(ys[k++], 1);
+                /* values: each output element is its run's ln sum e^x */
+                size_t inner = 1, ny = tg_numel(y);
+                for (int d = a + 1; d < 3; d++) inner *= (size_t)sh[d];
+                for (size_t o = 0; o < ny; o++) {
+                    size_t s0 = (o / inner) * inner * (size_t)sh[a] + o % inner;
+                    double want = (double)ref_lse(x + s0, (size_t)sh[a], inner);
+                    cr_expect(within_ulps(tg_data(y)[o], want, 2), "scale %g axis %d: y[%zu] = "
+                              "%.17g, reference %.17g", scales[si], axis, o, tg_data(y)[o], want);
+                }
+                /* the gradient of sum(y * w) is softmax * w along the axis */
+                double w[24];
+                for (size_t o = 0; o < ny; o++) w[o] = th_uniform(&r, -2.0, 2.0);
+                cr_assert_eq(tg_backward_seed(y, w), TG_OK, "%s", tg_tape_error(t));
+                for (size_t e = 0; e < 24; e++) {
+                    size_t o = (e / (inner * (size_t)sh[a])) * inner + e % inner;
+                    double want = tg_data(p)[e] * w[o];
+                    cr_expect(th_close(tg_gradient_data(v)[e], want, 1e-15, 1e-300),
+                              "scale %g axis %d keepdims %d: gx[%zu] = %.17g, softmax * w = "
+                              "%.17g", scales[si], axis, keep, e, tg_gradient_data(v)[e], want);
+                }
+            }
+        }
+        tg_tape_free(t);
+    }
+}
+
+/* Logits near the largest double: the result is the long double value rounded, the gradient
+ * exact; where the max is 0 a tiny sum keeps its digits. */
+Test(logits, logsumexp_is_exact_at_logits_of_1e308)
+{
+    static const struct {
+        int n;
+        double x[3], g[3];
+    } cases[] = {
+        {3, {1e308, 1e308, -1e308}, {0.5, 0.5, 0}},
+        {2, {-1e308, -1e308}, {0.5, 0.5}},
+        {2, {1e308, -1e308}, {1, 0}},
+        {2, {DBL_MAX, DBL_MAX}, {0.5, 0.5}},
+        {2, {-DBL_MAX, 0}, {0, 1}},
+        {3, {1000, 1000, 1000}, {1.0 / 3, 1.0 / 3, 1.0 / 3}},
+        {2, {0, -40}, {1, 4.248354255291589e-18}}, /* y = log1p(e^-40), not 0 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tg_tape *t = tg_tape_new();
+        int n = cases[c].n;
+        tg_var v = tg_tensor_param(t, 1, &n, cases[c].x), y = tg_logsumexp(v, 0, 0);
+        cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+        double want = (double)ref_lse(cases[c].x, (size_t)n, 1);
+        cr_expect(isfinite(tg_value(y)) && within_ulps(tg_value(y), want, 1), "case %zu: y = "
+                  "%.17g, reference %.17g", c, tg_value(y), want);
+        cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+        double dx[3] = {1, 2, 3}, dwant = 0;
+        for (int k = 0; k < n; k++) {
+            cr_expect(within_ulps(tg_gradient_data(v)[k], cases[c].g[k], 1), "case %zu: dy/dx[%d]"
+                      " = %.17g, expected %.17g", c, k, tg_gradient_data(v)[k], cases[c].g[k]);
+            dwant += cases[c].g[k] * dx[k];
+        }
+        cr_assert_eq(tg_jvp(t, 1, &v, dx), TG_OK);
+        cr_expect(within_ulps(tg_tangent(y), dwant, 2), "case %zu: tangent %.17g, expected "
+                  "%.17g", c, tg_tangent(y), dwant);
+        /* second order: diag(p) - p p^T, through the recorded rule */
+        double h[9];
+        cr_assert_eq(tg_hessian(y, 1, &v, h), TG_OK, "%s", tg_tape_error(t));
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double pi = cases[c].g[i], pj = cases[c].g[j];
+                double hw = (i == j ? pi : 0) - pi * pj;
+                cr_expect(th_close(h[i * n + j], hw, 1e-15, 1e-300), "case %zu: H[%d][%d] = "
+                          "%.17g, expected %.17g", c, i, j, h[i * n + j], hw);
+            }
+        tg_tape_free(t);
+    }
+    /* the composition overflows where the op does not */
+    tg_tape *t = tg_tape_new();
+    int two = 2;
+    double x[2] = {1000, 1000};
+    tg_var v = tg_tensor_param(t, 1, &two, x);
+    tg_var naive = tg_log(tg_sum(tg_exp(v))), lse = tg_logsumexp(v, -1, 0);
+    cr_expect(isinf(tg_value(naive)), "log(sum(exp(x))) = %g at 1000", tg_value(naive));
+    cr_expect(within_ulps(tg_value(lse), 1000 + LN2, 1), "logsumexp = %.17g",
+              tg_value(lse));
+    tg_tape_free(t);
+}
+
+/* At its special points logsumexp gives the documented value and, at first and second order
+ * alike, NaN partials where the max is infinite (or a NaN is in the run), and exact ones
+ * where only some entries are -Inf. */
+Test(logits, logsumexp_special_points_agree_at_first_and_second_order)
+{
+    static const struct {
+        int n;
+        double x[3];
+        double y;      /* the value */
+        double g[3];   /* the gradient (NaN: undefined) */
+    } cases[] = {
+        {3, {-INFINITY, -INFINITY, -INFINITY}, -INFINITY, {NAN, NAN, NAN}},
+        {1, {-INFINITY}, -INFINITY, {NAN}},
+        {3, {INFINITY, 0, 1}, INFINITY, {NAN, NAN, NAN}},
+        {2, {INFINITY, INFINITY}, INFINITY, {NAN, NAN}},
+        {3, {INFINITY, NAN, 1}, NAN, {NAN, NAN, NAN}},
+        {3, {NAN, 1, 2}, NAN, {NAN, NAN, NAN}},
+        {3, {1, 2, NAN}, NAN, {NAN, NAN, NAN}},
+        {3, {-INFINITY, 0, -INFINITY}, 0, {0, 1, 0}},
+        {3, {-INFINITY, 0, 0}, LN2, {0, 0.5, 0.5}},
+        {1, {-7.5}, -7.5, {1}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tg_tape *t = tg_tape_new();
+        int n = cases[c].n;
+        tg_var v = tg_tensor_param(t, 1, &n, cases[c].x), y = tg_logsumexp(v, 0, 0);
+        cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+        cr_expect(within_ulps(tg_value(y), cases[c].y, 1), "case %zu: y = %.17g, expected %g",
+                  c, tg_value(y), cases[c].y);
+        /* first order: reverse, forward, the recorded rule */
+        cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+        double grad[3], dx[3] = {1, 1, 1};
+        memcpy(grad, tg_gradient_data(v), (size_t)n * sizeof *grad);
+        cr_assert_eq(tg_jvp(t, 1, &v, dx), TG_OK);
+        double tangent = tg_tangent(y);
+        tg_var d = tg_diff(y, v);
+        cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+        double gsum = 0;
+        for (int k = 0; k < n; k++) {
+            cr_expect(th_close(grad[k], cases[c].g[k], 1e-16, 0), "case %zu: backward dy/dx[%d]"
+                      " = %g, expected %g", c, k, grad[k], cases[c].g[k]);
+            cr_expect(th_close(tg_data(d)[k], cases[c].g[k], 1e-16, 0), "case %zu: tg_diff "
+                      "dy/dx[%d] = %g, expected %g", c, k, tg_data(d)[k], cases[c].g[k]);
+            gsum += cases[c].g[k];
+        }
+        cr_expect(th_close(tangent, gsum, 1e-16, 0), "case %zu: tangent %g, expected %g", c,
+                  tangent, gsum);
+        /* second order: diag(p) - p p^T, NaN where p is */
+        double h[9];
+        cr_assert_eq(tg_hessian(y, 1, &v, h), TG_OK, "%s", tg_tape_error(t));
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double pi = cases[c].g[i], pj = cases[c].g[j];
+                double hw = (i == j ? pi : 0) - pi * pj;
+                cr_expect(th_close(h[i * n + j], hw, 1e-16, 0), "case %zu: H[%d][%d] = %g, "
+                          "expected %g", c, i, j, h[i * n + j], hw);
+            }
+        tg_tape_free(t);
+    }
 }

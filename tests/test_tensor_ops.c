@@ -789,7 +789,8 @@ static tg_var hv_case(int which, tg_var x, tg_tape *t, const char **name)
     static const int labels[3] = {2, 0, 3}, dims[2] = {3, 4}, pad[4] = {1, 1, 4, 5};
     static const char *const names[] = {"softmax", "log_softmax", "cross_entropy",
                                         "bce_with_logits", "slice", "slice (pad form)", "max",
-                                        "mse", "softmax axis 0", "log_softmax axis -2"};
+                                        "mse", "softmax axis 0", "log_softmax axis -2",
+                                        "logsumexp axis 0", "logsumexp axis -1 keepdims"};
     *name = names[which];
     tg_var s;
     switch (which) {
@@ -803,11 +804,13 @@ static tg_var hv_case(int which, tg_var x, tg_tape *t, const char **name)
     case 6: s = tg_max_axis(x, 1, 0); return tg_mul(s, s);
     case 7: return tg_mse(tg_tanh(x), tg_tensor_fill(t, 2, dims, 0.5));
     case 8: return tg_softmax_axis(x, 0);
-    default: return tg_log_softmax_axis(x, -2);
+    case 9: return tg_log_softmax_axis(x, -2);
+    case 10: return tg_logsumexp(x, 0, 0);
+    default: return tg_logsumexp(x, -1, 1);
     }
 }
 
-#define HV_CASES 10
+#define HV_CASES 12
 
 Test(tensor_ops, recorded_rules_differentiate_again)
 {
@@ -900,6 +903,11 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 28: return tg_log_softmax_axis(x, -3);
     case 29: return tg_softmax_axis(s, 0);
     case 30: return tg_apply_attr(&tg_op_log_softmax, 1, &x, 2, attr2);
+    case 31: return tg_logsumexp(x, 2, 0);
+    case 32: return tg_logsumexp(x, -3, 1);
+    case 33: return tg_logsumexp(s, -1, 0);
+    case 34: return tg_apply_attr(&tg_op_logsumexp, 1, &x, 2, keep2);
+    case 35: return tg_apply_attr(&tg_op_logsumexp, 1, &x, 1, attr2);
     default: return tg_tensor_param(t, 2, wide, NULL);
     }
 }
@@ -954,6 +962,11 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
         {TG_ERR_ARG, "softmax: axis 0 is out of range for rank 0 (x is [])"},
         {TG_ERR_ARG, "log_softmax: takes attributes {axis} (or none, for the last axis), got 2 "
                      "(x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: axis 2 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: axis -3 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: axis -1 is out of range for rank 0 (x is [])"},
+        {TG_ERR_ARG, "logsumexp: keepdims is 2, not 0 or 1 (x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: takes attributes {axis, keepdims}, got 1 (x is [3,4])"},
         {TG_ERR_ARG, "tg_tensor_param: data is NULL"},
     };
     double zeros[15] = {0};
