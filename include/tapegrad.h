@@ -216,6 +216,12 @@ TG_API tg_var tg_cross_entropy(tg_var logits, const int *labels); /* mean_n -log
  * replayed, which tg_cross_entropy's copied int labels cannot; a label that is then not a
  * class makes the loss and its row's gradient NaN. */
 TG_API tg_var tg_cross_entropy_var(tg_var logits, tg_var labels);
+/* The constant [n, classes] with row k all 0 but a 1 in column labels[k] (labels copied).
+ * Errors (TG_ERR_ARG): n < 1, classes < 1, labels NULL, a label outside 0..classes-1 (the
+ * message names the first, "tg_one_hot: labels[3] = 7 is not a class (0..4)"). The op
+ * one_hot applied to a labels node (tg_apply_attr, attribute {classes}) follows new labels
+ * through tg_replay. */
+TG_API tg_var tg_one_hot(tg_tape *t, int n, const int *labels, int classes);
 TG_API tg_var tg_mse(tg_var pred, tg_var target); /* mean (pred - target)^2 (shapes equal) */
 TG_API tg_var tg_bce_with_logits(tg_var logits, tg_var target); /* mean max(x,0) - x t + ln(1 + e^-|x|) (shapes equal) */
 

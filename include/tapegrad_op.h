@@ -348,7 +348,7 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
     tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
-    tg_op_bce_with_logits, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge, tg_op_logsumexp;
+    tg_op_bce_with_logits, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge, tg_op_logsumexp, tg_op_one_hot;
 
 #ifdef __cplusplus
 }

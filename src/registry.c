@@ -35,6 +35,7 @@ static const tg_op_def *const builtins[] = {
     &tg_op_neg,
     &tg_op_normcdf,
     &tg_op_normpdf,
+    &tg_op_one_hot,
     &tg_op_pow,
     &tg_op_relu,
     &tg_op_reshape,

@@ -1,8 +1,9 @@
-/* test_logits.c - the ops on logits, by closed form: softmax and log_softmax along any axis
- * against a long double reference, and logsumexp (its value to the last digit, its gradient
- * softmax, exact at logits of +-1e308, its choice at -Inf, +Inf and NaN at first and second
- * order). The registry walkers check the same ops against finite differences, forward mode
- * and their recorded rules; the exact error messages are in test_tensor_ops.c.
+/* test_logits.c - the ops on logits and labels, by closed form: softmax and log_softmax along
+ * any axis against a long double reference, logsumexp (its value to the last digit, its
+ * gradient softmax, exact at logits of +-1e308, its choice at -Inf, +Inf and NaN at first and
+ * second order), and one_hot (its rows, cross-entropy as -sum(one_hot * log_softmax) / N,
+ * replay of new labels). The registry walkers check the same ops against finite differences,
+ * forward mode and their recorded rules; the exact error messages are in test_tensor_ops.c.
  * See LICENSE. */
 #include <criterion/criterion.h>
 #include <float.h>
@@ -311,4 +312,87 @@ Test(logits, logsumexp_special_points_agree_at_first_and_second_order)
             }
         tg_tape_free(t);
     }
+}
+
+/* ---- one_hot ---- */
+
+Test(logits, one_hot_is_a_constant_with_a_one_at_each_label)
+{
+    static const int labels[4] = {2, 0, 4, 2};
+    tg_tape *t = tg_tape_new();
+    tg_var y = tg_one_hot(t, 4, labels, 5);
+    cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+    int ys[4];
+    cr_expect_eq(tg_shape(y, ys), 2);
+    cr_expect(ys[0] == 4 && ys[1] == 5, "shape [%d,%d]", ys[0], ys[1]);
+    for (int n = 0; n < 4; n++)
+        for (int c = 0; c < 5; c++)
+            cr_expect_eq(tg_data(y)[n * 5 + c], c == labels[n], "y[%d][%d] = %g", n, c,
+                         tg_data(y)[n * 5 + c]);
+    /* a constant: L = sum(W * y) gives W the one-hot and the one-hot nothing */
+    double w[20] = {0};
+    int sh[2] = {4, 5};
+    tg_var W = tg_tensor_param(t, 2, sh, w);
+    cr_assert_eq(tg_backward(tg_sum(tg_mul(W, y))), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(!memcmp(tg_gradient_data(W), tg_data(y), sizeof w), "dL/dW is not the one-hot");
+    cr_expect_null(tg_gradient_data(y), "the one-hot got a gradient");
+    /* one class: a column of ones */
+    static const int zeros[3] = {0, 0, 0};
+    tg_var one = tg_one_hot(t, 3, zeros, 1);
+    cr_assert_eq(tg_numel(one), 3);
+    for (int n = 0; n < 3; n++) cr_expect_eq(tg_data(one)[n], 1.0);
+    tg_tape_free(t);
+}
+
+/* cross_entropy(z, l) = -sum(one_hot(l) * log_softmax(z)) / N, value and gradient */
+Test(logits, cross_entropy_is_minus_the_mean_of_one_hot_times_log_softmax)
+{
+    static const int labels[3] = {1, 3, 0};
+    int sh[2] = {3, 4};
+    double z[12];
+    th_rng r = th_rng_new(404);
+    for (int e = 0; e < 12; e++) z[e] = 3 * th_uniform(&r, -1.0, 1.0);
+    tg_tape *t = tg_tape_new();
+    tg_var Z = tg_tensor_param(t, 2, sh, z);
+    tg_var fused = tg_cross_entropy(Z, labels);
+    tg_var comp = tg_mul(tg_sum(tg_mul(tg_one_hot(t, 3, labels, 4), tg_log_softmax(Z))),
+                         tg_const(t, -1.0 / 3));
+    cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(th_close(tg_value(fused), tg_value(comp), 1e-15, 0), "fused %.17g, one_hot form "
+              "%.17g", tg_value(fused), tg_value(comp));
+    double g[12];
+    cr_assert_eq(tg_backward(fused), TG_OK);
+    memcpy(g, tg_gradient_data(Z), sizeof g);
+    cr_assert_eq(tg_backward(comp), TG_OK);
+    for (int e = 0; e < 12; e++)
+        cr_expect(th_close(tg_gradient_data(Z)[e], g[e], 1e-14, 1e-16), "dL/dz[%d]: one_hot "
+                  "form %.17g, fused %.17g", e, tg_gradient_data(Z)[e], g[e]);
+    tg_tape_free(t);
+}
+
+/* Applied to a labels node, one_hot follows tg_tensor_set through a replay; a label made
+ * invalid there gives its row NaN and leaves the others. */
+Test(logits, one_hot_of_a_labels_node_replays_new_labels)
+{
+    int three = 3, classes = 4;
+    const double l0[3] = {0, 3, 1}, l1[3] = {2, 2, 0}, bad[3] = {1, 4, 0.5};
+    tg_tape *t = tg_tape_new();
+    tg_var L = tg_tensor_const(t, 1, &three, l0);
+    tg_var y = tg_apply_attr(&tg_op_one_hot, 1, &L, 1, &classes);
+    cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+    tg_tensor_set(L, l1);
+    cr_assert_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    for (int n = 0; n < 3; n++)
+        for (int c = 0; c < 4; c++)
+            cr_expect_eq(tg_data(y)[n * 4 + c], c == l1[n], "after replay y[%d][%d] = %g", n, c,
+                         tg_data(y)[n * 4 + c]);
+    tg_tensor_set(L, bad);
+    cr_assert_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    for (int c = 0; c < 4; c++) {
+        cr_expect_eq(tg_data(y)[c], c == 1, "row 0 [%d] = %g", c, tg_data(y)[c]);
+        cr_expect(isnan(tg_data(y)[4 + c]), "row 1 (label 4 of 4 classes) [%d] = %g", c,
+                  tg_data(y)[4 + c]);
+        cr_expect(isnan(tg_data(y)[8 + c]), "row 2 (label 0.5) [%d] = %g", c, tg_data(y)[8 + c]);
+    }
+    tg_tape_free(t);
 }
