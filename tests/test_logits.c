@@ -341,6 +341,14 @@ Test(logits, one_hot_is_a_constant_with_a_one_at_each_label)
     tg_var one = tg_one_hot(t, 3, zeros, 1);
     cr_assert_eq(tg_numel(one), 3);
     for (int n = 0; n < 3; n++) cr_expect_eq(tg_data(one)[n], 1.0);
+    /* no tape, or a tape in error: an error handle, nothing recorded, the first message kept */
+    cr_expect_eq(tg_one_hot(NULL, 4, labels, 5).index, TG_NONE);
+    tg_sum_axis(W, 5, 0);
+    size_t size = tg_tape_size(t);
+    cr_expect_eq(tg_one_hot(t, 4, labels, 5).index, TG_NONE);
+    cr_expect_eq(tg_one_hot(t, 0, NULL, 0).index, TG_NONE);
+    cr_expect_eq(tg_tape_size(t), size, "tg_one_hot recorded on a tape in error");
+    th_expect_error(t, TG_ERR_ARG, "sum: axis 5 is out of range for rank 2 (x is [4,5])");
     tg_tape_free(t);
 }
 
