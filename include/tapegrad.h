@@ -127,10 +127,14 @@ TG_API tg_var tg_div(tg_var a, tg_var b);        /* a / b */
 TG_API tg_var tg_pow(tg_var a, tg_var b);        /* a ^ b (real: a > 0, or integer b) */
 TG_API tg_var tg_neg(tg_var x);                  /* -x */
 TG_API tg_var tg_exp(tg_var x);                  /* e^x */
+TG_API tg_var tg_expm1(tg_var x);                /* e^x - 1, exact for tiny x; expm1' = e^x */
 TG_API tg_var tg_log(tg_var x);                  /* ln x */
+TG_API tg_var tg_log1p(tg_var x);                /* ln(1 + x), exact for tiny x; log1p' = 1/(1 + x) */
 TG_API tg_var tg_sqrt(tg_var x);                 /* sqrt(x) */
 TG_API tg_var tg_sin(tg_var x);                  /* sin x */
 TG_API tg_var tg_cos(tg_var x);                  /* cos x */
+TG_API tg_var tg_tan(tg_var x);                  /* tan x; tan' = 1 + tan^2 x */
+TG_API tg_var tg_atan(tg_var x);                 /* arctan x; atan' = 1/(1 + x^2) */
 TG_API tg_var tg_tanh(tg_var x);                 /* tanh x */
 TG_API tg_var tg_sigmoid(tg_var x);              /* 1 / (1 + e^-x) */
 TG_API tg_var tg_relu(tg_var x);                 /* max(x, 0); relu'(0) = 0 */
@@ -141,12 +145,17 @@ TG_API tg_var tg_silu(tg_var x);                 /* x * sigmoid(x) (swish) */
 TG_API tg_var tg_gelu(tg_var x);                 /* x * Phi(x), Phi the normal CDF (exact, via erfc) */
 TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; Phi' = e^(-x^2/2)/sqrt(2 pi) */
 TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
+TG_API tg_var tg_erf(tg_var x);                  /* erf x; erf' = 2/sqrt(pi) e^(-x^2) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
+TG_API tg_var tg_sign(tg_var x);                 /* -1, 0, 1 as x < 0, x = 0, x > 0; sign' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
 TG_API tg_var tg_lt(tg_var a, tg_var b);         /* a < b ? 1 : 0; derivative 0 (a jump at a = b) */
 TG_API tg_var tg_le(tg_var a, tg_var b);         /* a <= b ? 1 : 0; derivative 0 */
 TG_API tg_var tg_gt(tg_var a, tg_var b);         /* a > b ? 1 : 0; derivative 0 */
 TG_API tg_var tg_ge(tg_var a, tg_var b);         /* a >= b ? 1 : 0; derivative 0 */
+TG_API tg_var tg_maximum(tg_var a, tg_var b);    /* max(a, b); a tie gives each half the gradient */
+TG_API tg_var tg_minimum(tg_var a, tg_var b);    /* min(a, b); a tie gives each half the gradient */
+TG_API tg_var tg_clamp(tg_var x, double lo, double hi); /* min(max(x, lo), hi); lo > hi refused */
 TG_API tg_var tg_mul0(tg_var a, tg_var b);       /* a * b, but 0 if a or b is 0 (0*Inf = 0*NaN = 0) */
 
 /* ---- tensors ----

@@ -74,7 +74,9 @@ typedef struct tg_op_def {
 
     /* Kinked ops only (relu, abs, ...), else NULL: the quantity whose sign picks the piece
      * (relu: x[0]); 0 is the kink. tg_replay reports a sign change, the gradient check calls
-     * a point whose +-h perturbation changes it non-differentiable. */
+     * a point whose +-h perturbation changes it non-differentiable. Negative, zero and
+     * positive are three pieces: an op of three (clamp: below, inside, above its bounds) may
+     * name them -1, 0 and 1, so that every change of piece is a change of sign. */
     double (*branch)(const double *x);
     /* Tensor ops that pick one input element per output element (max: the arg-max), else
      * NULL: write which one (an index, or any number that identifies the choice) for every
@@ -109,6 +111,13 @@ typedef struct tg_op_def {
      * (the registry test checks it, bit for bit). */
     int partials;
     double dconst[TG_MAX_ARITY];
+    /* Optional, elementwise ops only (no infer), else NULL: operands whose values are a
+     * caller's mistake rather than a point of the function (clamp: lo > hi). Given one
+     * element's operands x, returns TG_OK, or TG_ERR_ARG with msg (size bytes) filled with
+     * "<problem> (<details>)". tg_apply refuses such a node as infer refuses a shape, naming
+     * the element of a tensor. Values set later (tg_set, then tg_replay) are not refused:
+     * eval answers for them (clamp: NaN), and anomaly mode reports that. */
+    tg_status (*check)(const double *x, char *msg, size_t size);
 } tg_op_def;
 
 /* Defines NAME_row, an eval_row for an op of the given arity from its NAME_eval in the same
@@ -193,12 +202,13 @@ TG_API tg_var tg_apply_attr(const tg_op_def *op, int n, const tg_var *in, int na
  * Every scalar op's builder, a built-in's and a user's alike, records through tg_apply1 /
  * tg_apply2. In the common case -- live scalar operands of one tape that has room and is
  * neither in error nor in anomaly mode, and a plain scalar op (an eval kernel, no infer, no
- * branch rule, a partials form that fits its arity) -- the node is written right here, in the
- * builder, its value and partials from op->eval. When op is a constant descriptor the
- * compiler can see (the op's own file; a user's `static const tg_op_def`), these checks fold
- * away and eval is inlined, so a user's op records exactly as fast as a built-in one (see
- * tests/bench/record_bench.c). Everything else -- tensors, kinked ops, arity above 2, a full
- * tape, a bad descriptor or handle -- goes to tg_apply, which records it or reports why not.
+ * branch rule, no check, a partials form that fits its arity) -- the node is written right
+ * here, in the builder, its value and partials from op->eval. When op is a constant
+ * descriptor the compiler can see (the op's own file; a user's `static const tg_op_def`),
+ * these checks fold away and eval is inlined, so a user's op records exactly as fast as a
+ * built-in one (see tests/bench/record_bench.c). Everything else -- tensors, kinked ops,
+ * checked ops, arity above 2, a full tape, a bad descriptor or handle -- goes to tg_apply,
+ * which records it or reports why not.
  *
  * For that, the first members of every tape are this head, and its fields and the node
  * record below are part of the ABI: changing them changes the library's SONAME. Only the
@@ -263,7 +273,7 @@ TG_INLINE tg_var tg_node_put(tg_tape_head *h, const tg_op_def *op, uint32_t in0,
  * fails here goes to tg_apply, which records it or says what is wrong with it. */
 TG_INLINE int tg_op_inline_ok(const tg_op_def *op, int n)
 {
-    return op && op->arity == n && op->eval && !op->infer && !op->branch &&
+    return op && op->arity == n && op->eval && !op->infer && !op->branch && !op->check &&
            (op->partials == TG_PARTIALS_KEPT || op->partials == TG_PARTIALS_CONST ||
             (op->partials == TG_PARTIALS_SWAP && n == 2));
 }
@@ -329,7 +339,8 @@ TG_API tg_registry *tg_registry_new_with(tg_alloc_fn fn, void *ud);
 TG_API void tg_registry_free(tg_registry *r);
 /* Add op (not copied: it must outlive the registry). TG_ERR_ARG if r or op is NULL, op has no
  * name, neither eval nor infer+forward+vjp, arity outside 1..TG_MAX_ARITY, partials not one
- * of the three forms (TG_PARTIALS_SWAP needs arity 2), or its name is taken; TG_ERR_NOMEM.
+ * of the three forms (TG_PARTIALS_SWAP needs arity 2), a check kernel with infer, or its name
+ * is taken; TG_ERR_NOMEM.
  * A refused op leaves the registry as it was; tg_registry_error says why. */
 TG_API tg_status tg_op_register(tg_registry *r, const tg_op_def *op);
 /* Why the last tg_op_register on r refused its op, e.g. "tg_op_register: op 'foo' has arity
@@ -348,7 +359,9 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
     tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
-    tg_op_bce_with_logits, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge, tg_op_logsumexp, tg_op_one_hot;
+    tg_op_bce_with_logits, tg_op_log1p, tg_op_expm1, tg_op_tan, tg_op_atan, tg_op_erf, tg_op_sign,
+    tg_op_minimum, tg_op_maximum, tg_op_clamp, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge,
+    tg_op_logsumexp, tg_op_one_hot;
 
 #ifdef __cplusplus
 }

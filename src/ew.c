@@ -1,6 +1,7 @@
 /* ew.c - the elementwise driver: any scalar op (one with an eval kernel) run over tensor
- * operands with NumPy broadcasting, for values and partials, reverse and forward mode and
- * kinks. It sees only kernel contexts (tg_op_ctx), never the tape. See LICENSE. */
+ * operands with NumPy broadcasting, for values and partials, reverse and forward mode,
+ * kinks and operand checks. It sees only kernel contexts (tg_op_ctx), never the tape.
+ * See LICENSE. */
 #include <string.h>
 
 #include "internal.h"
@@ -154,4 +155,21 @@ void tg_ew_branch(const tg_op_def *op, const tg_op_ctx *c, double *s)
             for (int j = 0; j < c->n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
             s[r * it.len + k] = op->branch(x);
         }
+}
+
+tg_status tg_ew_check(const tg_op_def *op, const tg_op_ctx *c, size_t *elem)
+{
+    ew_iter it;
+    double x[TG_MAX_ARITY];
+    ew_init(&it, c);
+    for (size_t r = 0; r < it.rows; r++, ew_next_row(&it))
+        for (size_t k = 0; k < it.len; k++) {
+            for (int j = 0; j < c->n; j++) x[j] = *ew_at(c->in[j].x, &it, j, k);
+            tg_status st = op->check(x, c->msg, c->msgsize);
+            if (st != TG_OK) {
+                *elem = r * it.len + k;
+                return st;
+            }
+        }
+    return TG_OK;
 }

@@ -476,7 +476,11 @@ static tg_var call(parser *p, const char *name, size_t len, size_t pos)
         return bad(p);
     }
     if (op && !op->eval) { /* matmul, sum, ...: their operands are tensors */
-        fail(p, pos, "'%s' is a tensor op: expressions are scalar", buf);
+        if (strcmp(buf, "max") == 0 && tg_registry_find(p->o ? p->o->registry : NULL, "maximum"))
+            fail(p, pos, "'max' is a tensor op (a tensor's largest element): the larger of two "
+                 "values is maximum(a, b)");
+        else
+            fail(p, pos, "'%s' is a tensor op: expressions are scalar", buf);
         return bad(p);
     }
     size_t open = p->tok.pos;

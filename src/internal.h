@@ -228,6 +228,9 @@ void tg_ew_vjp(const tg_op_def *op, tg_op_ctx *c, const double *part, const int 
 void tg_ew_jvp(const tg_op_def *op, tg_op_ctx *c, const double *part);
 /* The branch quantity of every output element into s. */
 void tg_ew_branch(const tg_op_def *op, const tg_op_ctx *c, double *s);
+/* op->check on every output element's operands: TG_OK, or the first refusal's status with
+ * c->msg filled and *elem the element. */
+tg_status tg_ew_check(const tg_op_def *op, const tg_op_ctx *c, size_t *elem);
 
 /* ---- record.c: tg_apply, for scalar and tensor nodes ---- */
 /* A tensor node's branch quantities (or choices) at c, in the tape's work buffer (out.n of

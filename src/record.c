@@ -1,8 +1,9 @@
 /* record.c - tg_apply: recording one op on any operands, the general path behind the
  * builders' inline one (tapegrad_op.h). Checks the descriptor and the handles, then records
  * a scalar node (partials kept as its op says, kinks noted) or a tensor node (shape from
- * infer or broadcasting, values from the op's kernels or the elementwise driver), and
- * reports NaN/Inf in anomaly mode. Above node.c, below the sweeps. See LICENSE. */
+ * infer or broadcasting, values from the op's kernels or the elementwise driver), refuses
+ * operands the op's check refuses, and reports NaN/Inf in anomaly mode. Above node.c, below
+ * the sweeps. See LICENSE. */
 #include <math.h>
 #include <string.h>
 
@@ -87,6 +88,14 @@ void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint3
 static tg_var record_scalar(tg_tape *t, const tg_op_def *op, int n, const uint32_t *idx,
                             const double *x, uint32_t act)
 {
+    if (op->check) {
+        char msg[200] = "";
+        tg_status st = op->check(x, msg, sizeof msg);
+        if (st != TG_OK) {
+            tg_fail(t, st, "%s: %s", op->name, msg[0] ? msg : tg_status_str(st));
+            return tg_err_var(t);
+        }
+    }
     if (tg_reserve(t)) return tg_err_var(t);
     uint32_t in0 = idx[0], in1 = n == 2 ? idx[1] : 0;
     double *dydx = &t->part[2 * (size_t)t->n];
@@ -160,6 +169,16 @@ static tg_var record_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32
     tg_op_ctx c = {.n = n, .attr = attr, .nattr = nattr, .msg = msg, .msgsize = sizeof msg};
     for (int j = 0; j < n; j++) c.in[j] = tg_node_view(t, idx[j]);
     if (infer_shape(t, op, &c)) return tg_err_var(t);
+    if (op->check && !op->infer) {
+        size_t e = 0;
+        tg_status st = tg_ew_check(op, &c, &e);
+        if (st != TG_OK) {
+            char sh[48];
+            tg_fail(t, st, "%s: %s at element %zu (result shape %s)", op->name,
+                    msg[0] ? msg : tg_status_str(st), e, tg_view_shape(&c.out, sh, sizeof sh));
+            return tg_err_var(t);
+        }
+    }
     /* an active elementwise node keeps its partials, as a scalar node does, so its reverse
      * and forward sweeps call no kernel */
     const int elementwise = !op->infer;

@@ -13,22 +13,29 @@
 static const tg_op_def *const builtins[] = {
     &tg_op_abs,
     &tg_op_add,
+    &tg_op_atan,
     &tg_op_bce_with_logits,
+    &tg_op_clamp,
     &tg_op_cos,
     &tg_op_cross_entropy,
     &tg_op_div,
+    &tg_op_erf,
     &tg_op_exp,
+    &tg_op_expm1,
     &tg_op_ge,
     &tg_op_gelu,
     &tg_op_gt,
     &tg_op_le,
     &tg_op_leaky_relu,
     &tg_op_log,
+    &tg_op_log1p,
     &tg_op_log_softmax,
     &tg_op_logsumexp,
     &tg_op_lt,
     &tg_op_matmul,
     &tg_op_max,
+    &tg_op_maximum,
+    &tg_op_minimum,
     &tg_op_mse,
     &tg_op_mul,
     &tg_op_mul0,
@@ -40,6 +47,7 @@ static const tg_op_def *const builtins[] = {
     &tg_op_relu,
     &tg_op_reshape,
     &tg_op_sigmoid,
+    &tg_op_sign,
     &tg_op_silu,
     &tg_op_sin,
     &tg_op_slice,
@@ -49,6 +57,7 @@ static const tg_op_def *const builtins[] = {
     &tg_op_step,
     &tg_op_sub,
     &tg_op_sum,
+    &tg_op_tan,
     &tg_op_tanh,
     &tg_op_transpose,
     &tg_op_where,
@@ -99,6 +108,11 @@ tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size)
     if (op->partials == TG_PARTIALS_SWAP && op->arity != 2) {
         snprintf(msg, size, "op '%.64s' has partials form TG_PARTIALS_SWAP and arity %d (the "
                  "product of two operands needs arity 2)", op->name, op->arity);
+        return TG_ERR_ARG;
+    }
+    if (op->check && op->infer) {
+        snprintf(msg, size, "op '%.64s' has a check kernel and infer (check is for elementwise "
+                 "ops; infer checks a tensor op's operands)", op->name);
         return TG_ERR_ARG;
     }
     msg[0] = '\0';

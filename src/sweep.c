@@ -448,6 +448,7 @@ tg_status tg_replay(tg_tape *t)
 tg_status tg_replay_after(tg_tape *t, uint32_t i)
 {
     if (t->status) return t->status;
+    t->note[0] = '\0'; /* this replay's flips only */
     t->adj_n = t->tan_n = 0;
     return replay(t, t->check_nan, i + 1);
 }

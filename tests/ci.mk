@@ -16,6 +16,9 @@ VALGRIND := valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 VG_SKIP := /bin/*,/usr/bin/*,/usr/sbin/*,/usr/lib/*,/usr/libexec/*,/usr/local/bin/*
 VG_FILTER ?= *
 VG_THREAD_ITERS ?= 500
+# test_derivations.c's random networks: a few under valgrind (every check records a tape, and
+# the first ones run the CLI, traced too); the suite's 300 are for the plain run.
+VG_DERIVATIONS ?= 5
 
 valgrind-deps:
 	@command -v valgrind >/dev/null 2>&1 || { \
@@ -30,7 +33,8 @@ valgrind-deps:
 VG_LOGS ?= $(BUILD)/valgrind
 valgrind: valgrind-deps $(TESTS) $(CLI)
 	rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
-	TAPEGRAD=$(CLI) TG_THREAD_ITERS=$(VG_THREAD_ITERS) $(VALGRIND) --log-file=$(VG_LOGS)/%p.log \
+	TAPEGRAD=$(CLI) TG_THREAD_ITERS=$(VG_THREAD_ITERS) TG_DERIVATIONS=$(VG_DERIVATIONS) \
+	  $(VALGRIND) --log-file=$(VG_LOGS)/%p.log \
 	  --trace-children=yes --trace-children-skip='$(VG_SKIP)' \
 	  $(TESTS) --jobs 1 --filter '$(VG_FILTER)'
 	$(VALGRIND) --log-file=$(VG_LOGS)/article.log $(CLI) article >/dev/null

@@ -64,6 +64,17 @@ static inline int th_close(double a, double b, double rtol, double atol)
     return fabs(a - b) <= atol + rtol * fmax(fabs(a), fabs(b));
 }
 
+/* ---- an op's domain ---- */
+
+/* Whether op records at operands x: 1 unless its check kernel refuses them (clamp: lo > hi).
+ * Tests drawing random operands take a refused point as outside the op's domain, as they
+ * take a point where the value is not finite. */
+static inline int th_op_admits(const tg_op_def *op, const double *x)
+{
+    char msg[200];
+    return !op->check || op->check(x, msg, sizeof msg) == TG_OK;
+}
+
 /* ---- a counting allocator for tg_tape_new_with ----
  * Every block carries a header holding its size, so a free or realloc whose osize does not
  * match the block is counted (bad_osize). fail_at = k refuses the k-th allocating call
@@ -139,8 +150,9 @@ typedef struct th_walk_opts {
 } th_walk_opts;
 
 /* Check op at one point x[0..arity-1]: directly (composite = 0) or applied to inner functions
- * of the parameters (composite = 1). Returns 0 when the op's value is not finite there (the
- * point is outside the domain and nothing is counted), else 1. */
+ * of the parameters (composite = 1). Returns 0 when the op's value is not finite there or its
+ * operands are refused (th_op_admits): the point is outside the domain and nothing is
+ * counted; else 1. */
 int th_walk_point(const tg_op_def *op, const double *x, int composite, const th_walk_opts *o,
                   th_walk_stats *st);
 /* Check op at o->npoints random points in each mode, asserting (unless quiet) that every

@@ -189,6 +189,21 @@ static double sqrt_d2(double x) { return -0.25 / (x * sqrt(x)); }
 static double cos_f(double x) { return cos(x); }
 static double neg_sin(double x) { return -sin(x); }
 static double neg_cos(double x) { return -cos(x); }
+static double log1p_d1(double x) { return 1 / (1 + x); }
+static double log1p_d2(double x) { return -1 / ((1 + x) * (1 + x)); }
+static double tan_d1(double x) { return 1 + tan(x) * tan(x); }
+static double tan_d2(double x) { return 2 * tan(x) * (1 + tan(x) * tan(x)); }
+static double atan_d1(double x) { return 1 / (1 + x * x); }
+static double atan_d2(double x) { return -2 * x / ((1 + x * x) * (1 + x * x)); }
+static double erf_d1(double x) { return 1.12837916709551257390 * exp(-x * x); } /* 2/sqrt(pi) */
+static double erf_d2(double x) { return -2 * x * erf_d1(x); }
+/* the two-operand kinked ops with one operand a constant off the sampled grid */
+static tg_var maximum_c(tg_var x) { return tg_maximum(x, tg_const_like(x, 0.37)); }
+static tg_var minimum_c(tg_var x) { return tg_minimum(tg_const_like(x, 0.37), x); }
+static tg_var clamp_c(tg_var x) { return tg_clamp(x, -1.234, 0.777); }
+static double maximum_d1(double x) { return x > 0.37; }
+static double minimum_d1(double x) { return x < 0.37; }
+static double clamp_d1(double x) { return x >= -1.234 && x <= 0.777; }
 
 static const activation acts[] = {
     {"sigmoid", tg_sigmoid, sigmoid_d1, sigmoid_d2, -6, 6},
@@ -207,6 +222,15 @@ static const activation acts[] = {
     {"sqrt", tg_sqrt, sqrt_d1, sqrt_d2, 0.05, 5},
     {"sin", tg_sin, cos_f, neg_sin, -4, 4},
     {"cos", tg_cos, neg_sin, neg_cos, -4, 4},
+    {"log1p", tg_log1p, log1p_d1, log1p_d2, -0.95, 5},
+    {"expm1", tg_expm1, exp_f, exp_f, -4, 4},
+    {"tan", tg_tan, tan_d1, tan_d2, -1.5, 1.5},
+    {"atan", tg_atan, atan_d1, atan_d2, -5, 5},
+    {"erf", tg_erf, erf_d1, erf_d2, -4, 4},
+    {"sign", tg_sign, zero, zero, -3, 3},
+    {"maximum", maximum_c, maximum_d1, zero, -3, 3},
+    {"minimum", minimum_c, minimum_d1, zero, -3, 3},
+    {"clamp", clamp_c, clamp_d1, zero, -3, 3},
 };
 
 Test(diff, second_derivative_of_every_activation_matches_its_closed_form)

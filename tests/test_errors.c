@@ -1,8 +1,9 @@
 /* test_errors.c - the library's error kinds, each with the exact message a user sees: handles
  * (another tape, stale, not a node, a freed tape's, NULL), bad arguments, the sticky error
  * (kept, later builders return error handles, sweeps refused, reset clears it), the sweeps'
- * own refusals and non-errors (a replay across a kink), anomaly mode (NaN/Inf while recording, replaying and
- * sweeping backward), tg_diff and tg_check_grad, status strings. Numerically hostile inputs
+ * own refusals and non-errors (a replay across a kink), the new ops' refusals (clamp's bounds,
+ * minimum/maximum's shapes), anomaly mode (NaN/Inf while recording, replaying and sweeping
+ * backward), tg_diff and tg_check_grad, status strings. Numerically hostile inputs
  * and huge shapes: test_hostile.c; refused registrations: test_registry.c. See LICENSE. */
 #include <criterion/criterion.h>
 #include <float.h>
@@ -474,6 +475,108 @@ Test(errors, replay_after_a_branch_flip)
     /* a second replay compares with the first: no flip, no note */
     cr_expect_eq(tg_replay(t), TG_OK);
     cr_expect_null(tg_replay_note(t));
+    tg_tape_free(t);
+}
+
+/* ---- the new ops' refusals: clamp's bounds, minimum/maximum's shapes ---- */
+
+Test(errors, clamp_with_lo_above_hi_is_refused_when_recorded)
+{
+    tg_tape *t = tg_tape_new();
+    tg_var x = tg_param(t, 0.5);
+    cr_expect_eq(tg_clamp(x, 3.0, 1.0).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "clamp: lo > hi (lo = 3, hi = 1)");
+    tg_tape_reset(t);
+    x = tg_param(t, 0.5);
+    cr_expect_eq(tg_clamp(x, NAN, 1.0).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "clamp: a bound is NaN (lo = nan, hi = 1)");
+    tg_tape_reset(t); /* digits enough to tell two close bounds apart */
+    x = tg_param(t, 0.5);
+    cr_expect_eq(tg_clamp(x, 0.30000000000000004, 0.3).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "clamp: lo > hi (lo = 0.30000000000000004, hi = 0.3)");
+    tg_tape_reset(t); /* lo = hi is a point: y = lo, the gradient to x */
+    x = tg_param(t, 0.5);
+    tg_var y = tg_clamp(x, 0.25, 0.25);
+    cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_value(y), 0.25);
+    cr_expect_eq(tg_gradient(x), 0.0);
+    tg_tape_free(t);
+}
+
+Test(errors, clamp_with_tensor_bounds_names_the_element_refused)
+{
+    tg_tape *t = tg_tape_new();
+    const int sh[1] = {3};
+    const double xv[3] = {0, 1, 2}, lov[3] = {-1, 2, 0};
+    tg_var in[3] = {tg_tensor_param(t, 1, sh, xv), tg_tensor_const(t, 1, sh, lov),
+                    tg_const(t, 1.5)};
+    cr_expect_eq(tg_apply(&tg_op_clamp, 3, in).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "clamp: lo > hi (lo = 2, hi = 1.5) at element 1 (result "
+                    "shape [3])");
+    tg_tape_free(t);
+}
+
+Test(errors, clamp_in_the_expression_language_refuses_its_bounds_and_a_wrong_arity)
+{
+    tg_tape *t = tg_tape_new();
+    tg_names *n = tg_names_new();
+    tg_parse_error err;
+    cr_expect_eq(tg_parse(t, "x + clamp(x, 3, 1)", n, NULL, &err).index, TG_NONE);
+    cr_expect_eq(err.status, TG_ERR_ARG, "status %d", err.status);
+    cr_expect_eq(err.column, 5, "column %d", err.column);
+    cr_expect_str_eq(err.message, "clamp: lo > hi (lo = 3, hi = 1)");
+    tg_tape_reset(t);
+    cr_expect_eq(tg_parse(t, "clamp(x, 1)", n, NULL, &err).index, TG_NONE);
+    cr_expect_eq(err.status, TG_ERR_PARSE, "status %d", err.status);
+    cr_expect_eq(err.column, 1, "column %d", err.column);
+    cr_expect_str_eq(err.message, "clamp takes 3 arguments, got 2 (y = min(max(x, lo), hi); "
+                     "dy/dx = [lo <= x <= hi], dy/dlo = [x < lo], dy/dhi = [x > hi])");
+    /* bounds that are parameters: refused at the values they are recorded with, NaN when a
+     * replay moves one past the other, and anomaly mode says so */
+    tg_tape_reset(t);
+    tg_names_free(n);
+    n = tg_names_new();
+    tg_var v = tg_parse(t, "clamp(x, lo, hi)", n, NULL, &err);
+    cr_assert_neq(v.index, TG_NONE, "%s", err.message); /* every name is 0: lo = hi */
+    tg_set(tg_names_get(n, "lo"), 1.0);
+    cr_expect_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(isnan(tg_value(v)), "clamp(0, 1, 0) after replay: %g", tg_value(v));
+    tg_tape_check_nan(t, 1);
+    cr_expect_eq(tg_replay(t), TG_ERR_DOMAIN);
+    th_expect_error(t, TG_ERR_DOMAIN, "clamp: result is nan at node #3 (x1 = 0, x2 = 1, x3 = 0)");
+    tg_names_free(n);
+    tg_tape_free(t);
+}
+
+Test(errors, maximum_and_minimum_broadcast_as_add_does)
+{
+    tg_tape *t = tg_tape_new();
+    const int a_sh[2] = {2, 3}, b_sh[1] = {4}, c_sh[2] = {2, 1}, d_sh[1] = {3};
+    const double av[6] = {0, 1, 2, 3, 4, 5}, bv[4] = {0}, cv[2] = {1, 4}, dv[3] = {0, 4, 9};
+    tg_var a = tg_tensor_param(t, 2, a_sh, av), b = tg_tensor_param(t, 1, b_sh, bv);
+    cr_expect_eq(tg_maximum(a, b).index, TG_NONE);
+    th_expect_error(t, TG_ERR_SHAPE, "maximum: shapes [2,3] and [4] do not broadcast");
+    tg_tape_reset(t);
+    a = tg_tensor_param(t, 2, a_sh, av);
+    b = tg_tensor_param(t, 1, b_sh, bv);
+    cr_expect_eq(tg_minimum(b, a).index, TG_NONE);
+    th_expect_error(t, TG_ERR_SHAPE, "minimum: shapes [4] and [2,3] do not broadcast");
+    tg_tape_reset(t); /* [2,1] against [3]: [2,3], each gradient summed back to its shape */
+    tg_var c = tg_tensor_param(t, 2, c_sh, cv), d = tg_tensor_param(t, 1, d_sh, dv);
+    tg_var m = tg_maximum(c, d);
+    int sh[TG_MAX_RANK];
+    cr_assert_eq(tg_shape(m, sh), 2, "%s", tg_tape_error(t) ? tg_tape_error(t) : "");
+    cr_expect(sh[0] == 2 && sh[1] == 3, "shape [%d,%d]", sh[0], sh[1]);
+    const double want[6] = {1, 4, 9, 4, 4, 9};
+    for (int k = 0; k < 6; k++) cr_expect_eq(tg_data(m)[k], want[k], "element %d", k);
+    cr_assert_eq(tg_backward(tg_sum(m)), TG_OK, "%s", tg_tape_error(t));
+    /* c = [1; 4] against d = [0, 4, 9]: row 0 picks c, d, d; row 1 picks c, the tie 4 = 4
+     * (half each), d */
+    const double *gc = tg_gradient_data(c), *gd = tg_gradient_data(d);
+    cr_expect_eq(gc[0], 1.0, "row 0: c = 1 beats d = 0 only: %g", gc[0]);
+    cr_expect_eq(gc[1], 1.5, "row 1: c = 4 beats d = 0 and ties d = 4: %g", gc[1]);
+    cr_expect(gd[0] == 0 && gd[1] == 1.5 && gd[2] == 2, "d's gradient [%g, %g, %g]", gd[0],
+              gd[1], gd[2]);
     tg_tape_free(t);
 }
 

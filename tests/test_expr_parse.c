@@ -230,6 +230,8 @@ static err_case errors[] = {
     {"x (y)", 1, "unknown function 'x'"},
     {",", 1, "expected a number, a name or '(', found ','"},
     {"x^", 3, "expected a number, a name or '(', found the end of the expression"},
+    {"max(x, y)", 1, "'max' is a tensor op (a tensor's largest element): the larger of two "
+                     "values is maximum(a, b)"},
     {"a < b < c", 7, "comparisons do not chain: write a < b < c as (a < b)*(b < c)"},
     {"a <", 4, "expected a number, a name or '(', found the end of the expression"},
     {"< a", 1, "expected a number, a name or '(', found '<'"},
@@ -551,6 +553,7 @@ Test(expr_parse, tensor_only_ops_are_refused_by_name)
         if (op->eval) continue;
         char text[64], want[96];
         snprintf(text, sizeof text, "1 + %s(x)", op->name);
+        if (strcmp(op->name, "max") == 0) continue; /* it points to maximum: the table above */
         snprintf(want, sizeof want, "'%s' is a tensor op: expressions are scalar", op->name);
         env e = env_new();
         tg_parse_error err;

@@ -65,6 +65,31 @@ static tg_var lerp3_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 static const tg_op_def lerp3_op = {.name = "lerp3", .arity = 3, .eval = lerp3_eval,
                                    .vjp_graph = lerp3_vjp_graph};
 
+/* span: y = b - a for a <= b; a check kernel refuses a > b when the node is recorded, and
+ * eval answers NaN for a replay that moves a past b */
+static double span_eval(const double *x, double *d)
+{
+    const int ok = x[0] <= x[1];
+    if (d) d[0] = ok ? -1.0 : NAN, d[1] = ok ? 1.0 : NAN;
+    return ok ? x[1] - x[0] : NAN;
+}
+
+static tg_status span_check(const double *x, char *msg, size_t size)
+{
+    if (x[0] <= x[1]) return TG_OK;
+    snprintf(msg, size, "a > b (a = %g, b = %g)", x[0], x[1]);
+    return TG_ERR_ARG;
+}
+
+static tg_var span_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
+{
+    (void)x, (void)y;
+    return i == 0 ? tg_neg(gy) : gy;
+}
+
+static const tg_op_def span_op = {.name = "span", .arity = 2, .eval = span_eval,
+                                  .vjp_graph = span_vjp_graph, .check = span_check};
+
 /* wrongsq: y = x^2 with the partial 2x + 0.01: a deliberate bug the walker must catch */
 static double wrongsq_eval(const double *x, double *d)
 {
@@ -404,6 +429,40 @@ Test(registry, user_ops_stay_in_their_registry)
     tg_registry_free(a);
     cr_expect_eq(tg_registry_find(b, "cube"), &cube_op, "freeing one registry broke another");
     tg_registry_free(b);
+}
+
+/* A check kernel refuses operands when the node is recorded, on the inline path's builder and
+ * tg_apply alike, scalar or tensor (naming the element); a replay is not refused. */
+Test(registry, check_kernel_refuses_operands_when_recorded)
+{
+    tg_tape *t = tg_tape_new();
+    tg_var a = tg_param(t, 1.0), b = tg_param(t, 3.0), y = tg_apply2(&span_op, a, b);
+    cr_expect_eq(tg_value(y), 2.0);
+    cr_assert_eq(tg_backward(y), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_gradient(a), -1.0);
+    tg_set(a, 4.0); /* a replay past the condition: eval's NaN, not an error */
+    cr_expect_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(isnan(tg_value(y)), "span after replay: %g", tg_value(y));
+    cr_expect_eq(tg_apply2(&span_op, a, b).index, TG_NONE, "span(4, 3) recorded");
+    th_expect_error(t, TG_ERR_ARG, "span: a > b (a = 4, b = 3)");
+
+    tg_tape_reset(t); /* tg_apply, one operand a constant */
+    tg_var in[2] = {tg_param(t, 2.0), tg_const(t, 1.0)};
+    cr_expect_eq(tg_apply(&span_op, 2, in).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "span: a > b (a = 2, b = 1)");
+
+    tg_tape_reset(t); /* a tensor, the scalar bound broadcast: the first refused element */
+    const int sh[1] = {4};
+    const double av[4] = {0.0, 1.0, 5.0, 6.0};
+    tg_var at = tg_tensor_param(t, 1, sh, av), bt = tg_const(t, 2.0);
+    cr_expect_eq(tg_apply2(&span_op, at, bt).index, TG_NONE);
+    th_expect_error(t, TG_ERR_ARG, "span: a > b (a = 5, b = 2) at element 2 (result shape [4])");
+    tg_tape_reset(t);
+    at = tg_tensor_param(t, 1, sh, av);
+    tg_var ok = tg_apply2(&span_op, at, tg_const(t, 6.0));
+    cr_assert_eq(tg_tape_status(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_data(ok)[0], 6.0);
+    tg_tape_free(t);
 }
 
 /* ---- refused registrations ---- */

@@ -37,6 +37,13 @@ static void same_vjp(tg_op_ctx *c)
         for (size_t k = 0; k < c->out.n; k++) c->gin[0][k] += c->gy[k];
 }
 
+/* a check kernel: only its presence matters here */
+static tg_status any_check(const double *x, char *msg, size_t size)
+{
+    (void)x, (void)msg, (void)size;
+    return TG_OK;
+}
+
 static tg_registry *new_registry(void)
 {
     tg_registry *r = tg_registry_new();
@@ -91,6 +98,9 @@ Test(registry_errors, each_refusal_says_why)
     static const tg_op_def ternary_swap = {.name = "swap3", .arity = 3, .eval = one_eval,
                                            .partials = TG_PARTIALS_SWAP};
     static const tg_op_def builtin_name = {.name = "mul", .arity = 2, .eval = prod_eval};
+    static const tg_op_def check_infer = {.name = "checkinfer", .arity = 1, .infer = same_infer,
+                                          .forward = same_forward, .vjp = same_vjp,
+                                          .check = any_check};
     static const struct {
         const tg_op_def *op;
         const char *msg;
@@ -115,6 +125,8 @@ Test(registry_errors, each_refusal_says_why)
                       "1 (the product of two operands needs arity 2)"},
         {&ternary_swap, "tg_op_register: op 'swap3' has partials form TG_PARTIALS_SWAP and "
                         "arity 3 (the product of two operands needs arity 2)"},
+        {&check_infer, "tg_op_register: op 'checkinfer' has a check kernel and infer (check "
+                       "is for elementwise ops; infer checks a tensor op's operands)"},
         {&builtin_name, "tg_op_register: the name 'mul' is taken"},
     };
     tg_registry *r = new_registry();

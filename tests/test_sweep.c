@@ -402,7 +402,8 @@ Test(sweep, kinked_ops_from_the_registry_include_the_known_ones)
     static const struct {
         const char *name;
         int choose;
-    } known[] = {{"relu", 0}, {"abs", 0}, {"leaky_relu", 0}, {"step", 0}, {"max", 1}};
+    } known[] = {{"relu", 0},    {"abs", 0},     {"leaky_relu", 0}, {"step", 0}, {"sign", 0},
+                 {"maximum", 0}, {"minimum", 0}, {"clamp", 0},      {"max", 1}};
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
         int found = 0;
         for (int i = 0; i < n; i++) found += strcmp(ops[i]->name, known[k].name) == 0;
@@ -482,6 +483,41 @@ Test(sweep, replay_flip_names_the_kinked_node_for_each_kinked_op)
     cr_expect_gt(nbranch, 0, "no op with a branch kernel in the registry");
     cr_expect_eq(exercised, nbranch, "%d of %d ops with a branch kernel exercised", exercised,
                  nbranch);
+}
+
+/* clamp has three pieces, named -1, 0 and 1 by its branch quantity, so a replay that jumps
+ * from below lo to above hi in one step is a change of sign too; maximum's quantity is a - b,
+ * so leaving a tie is one as well. */
+Test(sweep, replay_notes_clamp_jumping_over_its_bounds_and_maximum_leaving_a_tie)
+{
+    tg_tape *t = new_tape();
+    tg_var x = tg_param(t, -5.0), c = tg_clamp(x, -1.0, 1.0);
+    tg_label(c, "c");
+    tg_set(x, 5.0);
+    cr_expect_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_value(c), 1.0);
+    cr_assert_not_null(tg_replay_note(t), "below lo to above hi: no note");
+    cr_expect_str_eq(tg_replay_note(t), "clamp 'c': branch changed (input -1 -> 1)");
+    tg_set(x, 0.5); /* inside */
+    cr_expect_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_str_eq(tg_replay_note(t), "clamp 'c': branch changed (input 1 -> 0)");
+    tg_set(x, 0.75); /* still inside */
+    cr_expect_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_null(tg_replay_note(t), "inside to inside: %s", tg_replay_note(t));
+
+    tg_tape_reset(t);
+    tg_var a = tg_param(t, 2.0), b = tg_param(t, 2.0), m = tg_maximum(a, b);
+    tg_label(m, "m");
+    cr_assert_eq(tg_backward(m), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(tg_gradient(a) == 0.5 && tg_gradient(b) == 0.5, "tie: %g, %g", tg_gradient(a),
+              tg_gradient(b));
+    tg_set(a, 2.5);
+    cr_expect_eq(tg_replay(t), TG_OK, "%s", tg_tape_error(t));
+    cr_expect_str_eq(tg_replay_note(t), "maximum 'm': branch changed (input 0 -> 0.5)");
+    cr_assert_eq(tg_backward(m), TG_OK, "%s", tg_tape_error(t));
+    cr_expect(tg_gradient(a) == 1.0 && tg_gradient(b) == 0.0, "a wins: %g, %g",
+              tg_gradient(a), tg_gradient(b));
+    tg_tape_free(t);
 }
 
 /* Every kinked op on a tensor operand [1, 3] (other operands 0.01 each): moving element 1 to

@@ -49,6 +49,8 @@ typedef struct config {
     unsigned ints;          /* bit j: operand j holds integers {0, 1} and is a constant */
     unsigned int_params;    /* bit j: operand j holds integers {0, 1} and is a parameter */
     int positive;           /* values drawn positive (the op's domain needs it: log, sqrt) */
+    int signs;              /* else, base-3 digit j: operand j's values of random sign (0),
+                             * positive (1) or negative (2) (clamp: lo < 0 < hi) */
 } config;
 
 /* Shapes for elementwise ops: operand j of tuple i is ew_tuples[i][j]; broadcast pairs
@@ -130,6 +132,9 @@ static void describe(const tg_op_def *op, const config *c, char *buf, size_t siz
         len += (size_t)snprintf(buf + len, size - len, "%s%d%s", k ? "," : " attr {", c->at.a[k],
                                 k + 1 == c->at.n ? "}" : "");
     if (c->positive && len < size) snprintf(buf + len, size - len, " (positive values)");
+    for (int j = 0, s = c->signs; c->signs && j < c->n && len < size; j++, s /= 3)
+        len += (size_t)snprintf(buf + len, size - len, "%s%c%s", j ? "" : " (signs ",
+                                "r+-"[s % 3], j + 1 == c->n ? ")" : "");
 }
 
 /* A seed from the configuration itself, so a search and the check draw the same values. */
@@ -143,22 +148,24 @@ static uint64_t config_seed(const tg_op_def *op, const config *c)
     }
     for (int k = 0; k < c->at.n; k++) h = (h ^ (uint64_t)(c->at.a[k] + 100)) * 1099511628211ull;
     /* integer operands draw the same values as constants or as parameters */
-    return h ^ (c->ints | c->int_params) ^ (uint64_t)c->positive << 8;
+    return h ^ (c->ints | c->int_params) ^ (uint64_t)c->positive << 8 ^ (uint64_t)c->signs << 9;
 }
 
 /* Operand j's values for configuration c, drawn from r: integers in {0, 1}, or magnitudes
- * 0.25..2 (random signs unless c->positive). */
+ * 0.25..2 of random sign, unless c->positive or c->signs (digit j) says which. */
 static void operand_values(th_rng *r, const config *c, int j, double *v)
 {
     size_t n = numel(&c->in[j]);
-    int is_int = (c->ints | c->int_params) >> j & 1;
+    int is_int = (c->ints | c->int_params) >> j & 1, signs = c->signs;
+    for (int k = 0; k < j; k++) signs /= 3;
+    int sign = c->positive ? 1 : signs % 3;
     cr_assert_leq(n, MAXN, "configuration too large");
     for (size_t e = 0; e < n; e++) {
         if (is_int) {
             v[e] = (double)(th_next(r) % 2);
         } else {
             double mag = th_uniform(r, 0.25, 2.0);
-            v[e] = c->positive || th_next(r) % 2 ? mag : -mag;
+            v[e] = sign == 1 || (sign == 0 && th_next(r) % 2) ? mag : -mag;
         }
     }
 }
@@ -216,6 +223,11 @@ static int elementwise_configs(tg_tape *scratch, const tg_op_def *op, config *ou
         }
         if (!tensors) continue;
         if (!accepts(scratch, op, &c)) c.positive = 1; /* outside the domain: log, sqrt, pow */
+        /* operands refused unless each has values of one sign (clamp: lo < 0 < hi) */
+        int patterns = 1;
+        for (int j = 0; j < op->arity; j++) patterns *= 3;
+        for (int s = 1; s < patterns && !accepts(scratch, op, &c); s++)
+            c.positive = 0, c.signs = s;
         cr_expect(accepts(scratch, op, &c), "%s: no finite value at shape tuple %zu", op->name, i);
         out[m++] = c;
     }

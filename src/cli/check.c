@@ -101,6 +101,8 @@ static const char *second_opinion(double fd, int kink, double tape, double hand,
     int t = fabs(fd - tape) <= at + rt * fmax(fabs(fd), fabs(tape));
     int h = fabs(fd - hand) <= at + rt * fmax(fabs(fd), fabs(hand));
     if (!isfinite(fd)) return "not finite here (the steps leave the domain): no opinion";
+    if (fd == 0 && !t && !h)
+        return "f does not change in double precision over the steps here: no opinion";
     if (kink && !(t ^ h)) return "a step crossed a kink here, so it is one-sided: no opinion";
     if (t && !h) return "agrees with the tape: the hand formula is the one that is off";
     if (h && !t) return "agrees with the hand formula, not the tape: suspect an op's derivative "

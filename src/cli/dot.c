@@ -19,6 +19,8 @@ static const char usage[] =
     "\n"
     "  --at NAME=V,...   the names' values (every name needs one)\n"
     "  --def 'f(x) = E'  define a function (repeatable; see tapegrad grad --help)\n"
+    "  --file F          read an EXPR from the file F ('-': standard input)\n"
+    "  --                every later argument is an EXPR, even one that starts with --\n"
     "  -o FILE           FILE.dot: the DOT text; FILE.svg or FILE.png: drawn by Graphviz's\n"
     "                    dot (FILE.dot is written beside it); without -o: DOT to standard\n"
     "                    output\n"

@@ -28,6 +28,8 @@ static const char usage[] =
     "  --points N        grid points (default 201)\n"
     "  --at NAME=V,...   values of the other names\n"
     "  --def 'f(x) = E'  define a function (repeatable; see tapegrad grad --help)\n"
+    "  --file F          read an EXPR from the file F ('-': standard input)\n"
+    "  --                every later argument is an EXPR, even one that starts with --\n"
     "  -o FILE           FILE.csv: the table; FILE.svg or FILE.png: a plot drawn by gnuplot\n"
     "                    (FILE.csv and the script FILE.gp are written beside it); without\n"
     "                    -o the CSV goes to standard output\n"
