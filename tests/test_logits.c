@@ -137,6 +137,12 @@ Test(logits, softmax_along_axis_0_is_exact_at_logits_of_1e308)
         cr_expect(within_ulps(tg_data(ly)[e], lwant[e], 1), "log_softmax[%d] = %.17g, "
                   "expected %.17g", e, tg_data(ly)[e], lwant[e]);
     }
+    /* a dominant entry keeps its digits: log_softmax([0, -700])[0] = -log1p(e^-700) */
+    int two = 2;
+    double far[2] = {0, -700};
+    tg_var lf = tg_log_softmax_axis(tg_tensor_const(t, 1, &two, far), 0);
+    cr_expect(within_ulps(tg_data(lf)[0], -9.8596765437597708e-305, 1), "log_softmax([0, -700])"
+              "[0] = %.17g, expected -9.8596765437597708e-305", tg_data(lf)[0]);
     /* the gradient of y[0,0] + 2 y[1,1]: y (g - sum g y) per column, finite and exact */
     const double g[4] = {1, 0, 0, 2}, gwant[4] = {0.25, 0, -0.25, 0};
     cr_assert_eq(tg_backward_seed(y, g), TG_OK, "%s", tg_tape_error(t));
@@ -209,6 +215,7 @@ Test(logits, logsumexp_is_exact_at_logits_of_1e308)
         {2, {DBL_MAX, DBL_MAX}, {0.5, 0.5}},
         {2, {-DBL_MAX, 0}, {0, 1}},
         {3, {1000, 1000, 1000}, {1.0 / 3, 1.0 / 3, 1.0 / 3}},
+        {2, {600, 599}, {0.7310585786300049, 0.2689414213699951}}, /* not e^(x - y): 107 ulp */
         {2, {0, -40}, {1, 4.248354255291589e-18}}, /* y = log1p(e^-40), not 0 */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
