@@ -214,14 +214,23 @@ TG_API tg_var tg_mean(tg_var x);              /* sum(x) / numel(x) */
 TG_API tg_var tg_mean_axis(tg_var x, int axis, int keepdims); /* sum_axis / shape[axis] */
 TG_API tg_var tg_slice(tg_var x, int axis, int start, int stop); /* x[start:stop] along axis (< 0 counts from the end) */
 TG_API tg_var tg_max_axis(tg_var x, int axis, int keepdims); /* max along one axis; gradient to the first arg-max */
+TG_API tg_var tg_logsumexp(tg_var x, int axis, int keepdims); /* ln sum e^x along one axis, as max + log1p(...); gradient softmax */
 TG_API tg_var tg_softmax(tg_var x);           /* e^(x - max) / sum e^(x - max) along the last axis */
+TG_API tg_var tg_softmax_axis(tg_var x, int axis); /* the same along any axis (< 0 counts from the end) */
 TG_API tg_var tg_log_softmax(tg_var x);       /* x - max - ln sum e^(x - max) along the last axis */
+TG_API tg_var tg_log_softmax_axis(tg_var x, int axis); /* the same along any axis (< 0 counts from the end) */
 TG_API tg_var tg_cross_entropy(tg_var logits, const int *labels); /* mean_n -log softmax(z_n)[labels[n]]; z [N,C] or [C] */
 /* The same with the labels as a node: a vector [N] of class indices held as doubles (checked
  * when recorded). Made with tg_tensor_const it can be changed by tg_tensor_set and the step
  * replayed, which tg_cross_entropy's copied int labels cannot; a label that is then not a
  * class makes the loss and its row's gradient NaN. */
 TG_API tg_var tg_cross_entropy_var(tg_var logits, tg_var labels);
+/* The constant [n, classes] with row k all 0 but a 1 in column labels[k] (labels copied).
+ * Errors (TG_ERR_ARG): n < 1, classes < 1, labels NULL, a label outside 0..classes-1 (the
+ * message names the first, "tg_one_hot: labels[3] = 7 is not a class (0..4)"). The op
+ * one_hot applied to a labels node (tg_apply_attr, attribute {classes}) follows new labels
+ * through tg_replay. */
+TG_API tg_var tg_one_hot(tg_tape *t, int n, const int *labels, int classes);
 TG_API tg_var tg_mse(tg_var pred, tg_var target); /* mean (pred - target)^2 (shapes equal) */
 TG_API tg_var tg_bce_with_logits(tg_var logits, tg_var target); /* mean max(x,0) - x t + ln(1 + e^-|x|) (shapes equal) */
 

@@ -174,8 +174,12 @@ TG_API tg_span tg_view_span(const tg_view *x, int axis);
  * "(x is [3,4])", or "(x1 is [4,1], x2 is [4])" for several operands. */
 
 /* shape(y) = shape(x), rank(x) >= 1, no attributes: ops that run along the last axis of one
- * operand (softmax, log_softmax). */
+ * operand. */
 TG_API tg_status tg_infer_last_axis(tg_op_ctx *c);
+/* shape(y) = shape(x) for ops that run along one axis of one operand (softmax, log_softmax):
+ * no attributes, the last axis (as tg_infer_last_axis, rank >= 1); or {axis}, as tg_axis
+ * takes it (tg_view_span(x, axis) gives the runs). */
+TG_API tg_status tg_infer_along_axis(tg_op_ctx *c);
 /* y a scalar, shape(x_j) = shape(x_1) for every operand (no broadcasting), no attributes:
  * losses over elementwise pairs (mse, bce_with_logits). */
 TG_API tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c);
@@ -356,7 +360,8 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
     tg_op_bce_with_logits, tg_op_log1p, tg_op_expm1, tg_op_tan, tg_op_atan, tg_op_erf, tg_op_sign,
-    tg_op_minimum, tg_op_maximum, tg_op_clamp, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge;
+    tg_op_minimum, tg_op_maximum, tg_op_clamp, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge,
+    tg_op_logsumexp, tg_op_one_hot;
 
 #ifdef __cplusplus
 }

@@ -85,19 +85,46 @@ static tg_status no_attributes(tg_op_ctx *c)
     return TG_ERR_ARG;
 }
 
-tg_status tg_infer_last_axis(tg_op_ctx *c)
+/* An axis attribute that names no axis of x: the one message for every op's axis. */
+static tg_status bad_axis(tg_op_ctx *c, int axis)
+{
+    char ops[OPERANDS_SIZE];
+    snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d (%s)", axis, c->in[0].rank,
+             operands(c, ops, sizeof ops));
+    return TG_ERR_ARG;
+}
+
+static tg_status same_shape(tg_op_ctx *c)
 {
     const tg_view *x = &c->in[0];
+    c->out.rank = x->rank;
+    for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
+    return TG_OK;
+}
+
+tg_status tg_infer_last_axis(tg_op_ctx *c)
+{
     char ops[OPERANDS_SIZE];
     if (c->nattr != 0) return no_attributes(c);
-    if (x->rank < 1) {
+    if (c->in[0].rank < 1) {
         snprintf(c->msg, c->msgsize, "needs rank 1 or more (it runs along the last axis), got "
                  "rank 0 (%s)", operands(c, ops, sizeof ops));
         return TG_ERR_SHAPE;
     }
-    c->out.rank = x->rank;
-    for (int d = 0; d < x->rank; d++) c->out.shape[d] = x->shape[d];
-    return TG_OK;
+    return same_shape(c);
+}
+
+tg_status tg_infer_along_axis(tg_op_ctx *c)
+{
+    char ops[OPERANDS_SIZE];
+    if (c->nattr == 0) return tg_infer_last_axis(c);
+    if (c->nattr != 1) {
+        snprintf(c->msg, c->msgsize, "takes attributes {axis} (or none, for the last axis), got "
+                 "%d (%s)", c->nattr, operands(c, ops, sizeof ops));
+        return TG_ERR_ARG;
+    }
+    if (tg_axis(c->in[0].rank, c->attr[0]) < 0) return bad_axis(c, c->attr[0]);
+    return same_shape(c);
 }
 
 tg_status tg_infer_same_shape_to_scalar(tg_op_ctx *c)
@@ -126,11 +153,7 @@ tg_status tg_infer_reduce_axis(tg_op_ctx *c)
         return TG_ERR_ARG;
     }
     int axis = tg_axis(x->rank, c->attr[0]), keep = c->attr[1];
-    if (axis < 0) {
-        snprintf(c->msg, c->msgsize, "axis %d is out of range for rank %d (%s)", c->attr[0],
-                 x->rank, operands(c, ops, sizeof ops));
-        return TG_ERR_ARG;
-    }
+    if (axis < 0) return bad_axis(c, c->attr[0]);
     if (keep != 0 && keep != 1) {
         snprintf(c->msg, c->msgsize, "keepdims is %d, not 0 or 1 (%s)", keep,
                  operands(c, ops, sizeof ops));

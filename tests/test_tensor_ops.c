@@ -6,8 +6,11 @@
  * operand shapes each. Each output is reduced to a scalar with random weights, sum(y * w), and
  * checked three ways: reverse mode against central differences (tg_check_grad, every element),
  * forward against reverse (<jvp(u), v> = <u, vjp(v)> with a random seed v), and tg_diff's
- * recorded rules against the numeric reverse sweep. Registration is enough to get tested; run
- * with --verbose to see what each op was exercised at.
+ * recorded rules against the numeric reverse sweep. An op that accepts no real operand at all
+ * (one_hot: labels only) is checked at integer operands instead: the same integers as
+ * parameters get zero from all three sweeps (finite differences do not apply: a perturbed
+ * label is no label), and a replay with new integers equals a fresh recording. Registration
+ * is enough to get tested; run with --verbose to see what each op was exercised at.
  * Named tests: cross-entropy against its composition and (softmax - onehot)/N, losses at
  * logits of +-1e4, softmax rows, max's arg-max rule, slice and pad, mse, bce_with_logits,
  * second derivatives through the new ops' rules, and the exact message of every bad-input
@@ -44,6 +47,7 @@ typedef struct config {
     shape in[TG_MAX_ARITY]; /* rank 0: a scalar node */
     attrs at;
     unsigned ints;          /* bit j: operand j holds integers {0, 1} and is a constant */
+    unsigned int_params;    /* bit j: operand j holds integers {0, 1} and is a parameter */
     int positive;           /* values drawn positive (the op's domain needs it: log, sqrt) */
     int signs;              /* else, base-3 digit j: operand j's values of random sign (0),
                              * positive (1) or negative (2) (clamp: lo < 0 < hi) */
@@ -143,48 +147,63 @@ static uint64_t config_seed(const tg_op_def *op, const config *c)
             h = (h ^ (uint64_t)c->in[j].d[d]) * 1099511628211ull;
     }
     for (int k = 0; k < c->at.n; k++) h = (h ^ (uint64_t)(c->at.a[k] + 100)) * 1099511628211ull;
-    return h ^ c->ints ^ (uint64_t)c->positive << 8 ^ (uint64_t)c->signs << 9;
+    /* integer operands draw the same values as constants or as parameters */
+    return h ^ (c->ints | c->int_params) ^ (uint64_t)c->positive << 8 ^ (uint64_t)c->signs << 9;
 }
 
-/* Record c's operands on t and apply op: parameters with values of magnitude 0.25..2 (random
- * signs unless c->positive or c->signs says), or integer constants in {0, 1}. params receives
- * the parameters (*np of them). Returns y (an error handle when the op refuses). */
+/* Operand j's values for configuration c, drawn from r: integers in {0, 1}, or magnitudes
+ * 0.25..2 of random sign, unless c->positive or c->signs (digit j) says which. */
+static void operand_values(th_rng *r, const config *c, int j, double *v)
+{
+    size_t n = numel(&c->in[j]);
+    int is_int = (c->ints | c->int_params) >> j & 1, signs = c->signs;
+    for (int k = 0; k < j; k++) signs /= 3;
+    int sign = c->positive ? 1 : signs % 3;
+    cr_assert_leq(n, MAXN, "configuration too large");
+    for (size_t e = 0; e < n; e++) {
+        if (is_int) {
+            v[e] = (double)(th_next(r) % 2);
+        } else {
+            double mag = th_uniform(r, 0.25, 2.0);
+            v[e] = sign == 1 || (sign == 0 && th_next(r) % 2) ? mag : -mag;
+        }
+    }
+}
+
+/* Record c's operands on t and apply op: parameters, or constants where c->ints says, with
+ * operand_values. params receives the parameters (*np of them). Returns y (an error handle
+ * when the op refuses). */
 static tg_var record(tg_tape *t, const tg_op_def *op, const config *c, tg_var *in,
                      tg_var *params, int *np)
 {
     th_rng r = th_rng_new(config_seed(op, c));
     double v[MAXN];
     *np = 0;
-    for (int j = 0, signs = c->signs; j < c->n; j++, signs /= 3) {
-        size_t n = numel(&c->in[j]);
-        int is_int = c->ints >> j & 1, sign = c->positive ? 1 : signs % 3;
-        cr_assert_leq(n, MAXN, "configuration too large");
-        for (size_t e = 0; e < n; e++) {
-            if (is_int) {
-                v[e] = (double)(th_next(&r) % 2);
-            } else {
-                double mag = th_uniform(&r, 0.25, 2.0);
-                v[e] = sign == 1 || (sign == 0 && th_next(&r) % 2) ? mag : -mag;
-            }
-        }
+    for (int j = 0; j < c->n; j++) {
+        int is_const = c->ints >> j & 1;
+        operand_values(&r, c, j, v);
         if (c->in[j].rank == 0)
-            in[j] = is_int ? tg_const(t, v[0]) : tg_param(t, v[0]);
+            in[j] = is_const ? tg_const(t, v[0]) : tg_param(t, v[0]);
         else
-            in[j] = is_int ? tg_tensor_const(t, c->in[j].rank, c->in[j].d, v)
-                           : tg_tensor_param(t, c->in[j].rank, c->in[j].d, v);
-        if (!is_int) params[(*np)++] = in[j];
+            in[j] = is_const ? tg_tensor_const(t, c->in[j].rank, c->in[j].d, v)
+                             : tg_tensor_param(t, c->in[j].rank, c->in[j].d, v);
+        if (!is_const) params[(*np)++] = in[j];
     }
     return tg_apply_attr(op, c->n, in, c->at.n, c->at.n ? c->at.a : NULL);
 }
 
-/* Whether op records without error on c's operands and gives finite values. */
+/* Every operand integer constants: an op with no real operand (one_hot). */
+static unsigned all_ints(const config *c) { return (1u << c->n) - 1; }
+
+/* Whether op records without error on c's operands and gives finite values, with a parameter
+ * to differentiate unless every operand is integer. */
 static int accepts(tg_tape *scratch, const tg_op_def *op, const config *c)
 {
     tg_var in[TG_MAX_ARITY], p[TG_MAX_ARITY];
     int np;
     tg_tape_reset(scratch);
     tg_var y = record(scratch, op, c, in, p, &np);
-    if (tg_tape_status(scratch) != TG_OK || np == 0) return 0;
+    if (tg_tape_status(scratch) != TG_OK || (np == 0 && c->ints != all_ints(c))) return 0;
     const double *x = tg_data(y);
     for (size_t e = 0; e < tg_numel(y); e++)
         if (!isfinite(x[e])) return 0;
@@ -218,7 +237,8 @@ static int elementwise_configs(tg_tape *scratch, const tg_op_def *op, config *ou
 /* The candidate configurations op's infer accepts, appended to found[0..m) (up to MAX_FOUND,
  * no repeats; at most MAX_PER_SHAPE with the same operand shapes and, when cap, MAX_PER_ATTR
  * with the same attributes, so that both vary): all operands real parameters first; where
- * that is refused, each operand in turn as integer constants. Returns the new m. */
+ * that is refused, each operand in turn as integer constants, then all of them. Returns the
+ * new m. */
 static int search_pass(tg_tape *scratch, const tg_op_def *op, config *found, int m, int cap)
 {
     int n = op->arity, idx[TG_MAX_ARITY] = {0}, per_attr[NCAND_ATTRS] = {0};
@@ -231,6 +251,10 @@ static int search_pass(tg_tape *scratch, const tg_op_def *op, config *found, int
             int ok = accepts(scratch, op, &c), seen = 0;
             for (int j = 0; j < n && !ok; j++) {
                 c.ints = 1u << j;
+                ok = accepts(scratch, op, &c);
+            }
+            if (!ok && n > 1) { /* no real operand at all */
+                c.ints = all_ints(&c);
                 ok = accepts(scratch, op, &c);
             }
             for (int q = 0; q < m && ok && !seen; q++)
@@ -320,10 +344,98 @@ static tg_var const_like_shape(tg_var v, const double *x)
     return rank > 0 ? tg_tensor_const(v.tape, rank, sh, x) : tg_const(v.tape, x[0]);
 }
 
+/* Whether v's values (NULL: none) are all 0. */
+static int all_zero(const double *v, size_t n)
+{
+    for (size_t e = 0; v && e < n; e++)
+        if (v[e] != 0.0) return 0;
+    return 1;
+}
+
+/* An op whose operands are all integer (c->ints == all_ints): nothing real to differentiate.
+ * (a) The same integers as parameters: the value is the same, bit for bit, and the numeric
+ * reverse sweep, the forward sweep and tg_diff's recorded rule all give zero (the value is
+ * piecewise constant; finite differences would step off the integers). (b) New integers
+ * (each operand's values reversed) set on the constants and replayed give what a fresh
+ * recording gives, bit for bit. */
+static void check_discrete(const tg_op_def *op, const config *c, const char *at, walk_stats *st)
+{
+    tg_tape *t = tg_tape_new(), *u = tg_tape_new();
+    cr_assert(t && u);
+    tg_var in[TG_MAX_ARITY], pin[TG_MAX_ARITY], p[TG_MAX_ARITY], dummy[TG_MAX_ARITY];
+    int np, nd;
+    tg_var y = record(t, op, c, in, dummy, &nd);
+    config cp = *c;
+    cp.int_params = cp.ints, cp.ints = 0;
+    tg_var yp = record(u, op, &cp, pin, p, &np);
+    cr_assert_eq(tg_tape_status(t), TG_OK, "%s: recording failed: %s", at, tg_tape_error(t));
+    cr_assert_eq(tg_tape_status(u), TG_OK, "%s: recording with integer parameters failed: %s",
+                 at, tg_tape_error(u));
+    size_t ny = tg_numel(y), total = 0;
+    cr_assert_leq(ny, MAXN, "%s: output too large", at);
+    st->configs++;
+    if (memcmp(tg_data(y), tg_data(yp), ny * sizeof(double)))
+        walk_fail(st, "%s: the value differs with the integers as parameters", at);
+
+    /* (a) zero from every sweep */
+    th_rng r = th_rng_new(config_seed(op, c) ^ 0xabcdefull);
+    double w[MAXN], u_dir[TG_MAX_ARITY * MAXN];
+    fill_random(&r, w, ny);
+    for (int k = 0; k < np; k++) total += tg_numel(p[k]);
+    fill_random(&r, u_dir, total);
+    tg_var L = tg_sum(tg_mul(yp, const_like_shape(yp, w)));
+    cr_assert_eq(tg_backward(L), TG_OK, "%s: tg_backward: %s", at, tg_tape_error(u));
+    for (int k = 0; k < np; k++) {
+        st->elements += (int)tg_numel(p[k]);
+        if (!all_zero(tg_gradient_data(p[k]), tg_numel(p[k])))
+            walk_fail(st, "%s: reverse mode gives integer operand %d a nonzero gradient", at,
+                      k + 1);
+    }
+    cr_assert_eq(tg_jvp(u, np, p, u_dir), TG_OK, "%s: tg_jvp: %s", at, tg_tape_error(u));
+    if (!all_zero(tg_tangent_data(yp), ny))
+        walk_fail(st, "%s: forward mode gives the output a nonzero tangent", at);
+    for (int k = 0; k < np; k++) {
+        tg_var d = tg_diff(L, p[k]);
+        if (tg_tape_status(u) != TG_OK) {
+            walk_fail(st, "%s: tg_diff wrt operand %d failed: %s", at, k + 1, tg_tape_error(u));
+            break;
+        }
+        if (tg_numel(d) != tg_numel(p[k]) || !all_zero(tg_data(d), tg_numel(d)))
+            walk_fail(st, "%s: tg_diff gives integer operand %d a nonzero gradient", at, k + 1);
+    }
+
+    /* (b) replay with new integers against a fresh recording of them */
+    tg_tape_reset(u);
+    tg_var fresh[TG_MAX_ARITY];
+    th_rng rv = th_rng_new(config_seed(op, c));
+    for (int j = 0; j < c->n; j++) {
+        double v[MAXN], rev[MAXN];
+        size_t n = numel(&c->in[j]);
+        operand_values(&rv, c, j, v);
+        for (size_t e = 0; e < n; e++) rev[e] = v[n - 1 - e];
+        if (c->in[j].rank > 0) tg_tensor_set(in[j], rev);
+        else tg_set(in[j], rev[0]);
+        fresh[j] = c->in[j].rank > 0 ? tg_tensor_const(u, c->in[j].rank, c->in[j].d, rev)
+                                     : tg_const(u, rev[0]);
+    }
+    tg_var yf = tg_apply_attr(op, c->n, fresh, c->at.n, c->at.n ? c->at.a : NULL);
+    cr_assert_eq(tg_replay(t), TG_OK, "%s: replay: %s", at, tg_tape_error(t));
+    cr_assert_eq(tg_tape_status(u), TG_OK, "%s: recording the new integers failed: %s", at,
+                 tg_tape_error(u));
+    if (memcmp(tg_data(y), tg_data(yf), ny * sizeof(double)))
+        walk_fail(st, "%s: a replay with new integers differs from a fresh recording", at);
+    tg_tape_free(u);
+    tg_tape_free(t);
+}
+
 static void check_config(const tg_op_def *op, const config *c, walk_stats *st)
 {
     char at[320];
     describe(op, c, at, sizeof at);
+    if (c->ints == all_ints(c)) {
+        check_discrete(op, c, at, st);
+        return;
+    }
     tg_tape *t = tg_tape_new();
     cr_assert_not_null(t);
     tg_var in[TG_MAX_ARITY], p[TG_MAX_ARITY];
@@ -799,7 +911,8 @@ static tg_var hv_case(int which, tg_var x, tg_tape *t, const char **name)
     static const int labels[3] = {2, 0, 3}, dims[2] = {3, 4}, pad[4] = {1, 1, 4, 5};
     static const char *const names[] = {"softmax", "log_softmax", "cross_entropy",
                                         "bce_with_logits", "slice", "slice (pad form)", "max",
-                                        "mse"};
+                                        "mse", "softmax axis 0", "log_softmax axis -2",
+                                        "logsumexp axis 0", "logsumexp axis -1 keepdims"};
     *name = names[which];
     tg_var s;
     switch (which) {
@@ -811,13 +924,19 @@ static tg_var hv_case(int which, tg_var x, tg_tape *t, const char **name)
     case 5: s = tg_slice(x, 1, 1, 4); s = tg_apply_attr(&tg_op_slice, 1, &s, 4, pad);
         return tg_mul(s, s);
     case 6: s = tg_max_axis(x, 1, 0); return tg_mul(s, s);
-    default: return tg_mse(tg_tanh(x), tg_tensor_fill(t, 2, dims, 0.5));
+    case 7: return tg_mse(tg_tanh(x), tg_tensor_fill(t, 2, dims, 0.5));
+    case 8: return tg_softmax_axis(x, 0);
+    case 9: return tg_log_softmax_axis(x, -2);
+    case 10: return tg_logsumexp(x, 0, 0);
+    default: return tg_logsumexp(x, -1, 1);
     }
 }
 
+#define HV_CASES 12
+
 Test(tensor_ops, recorded_rules_differentiate_again)
 {
-    for (int which = 0; which < 8; which++) {
+    for (int which = 0; which < HV_CASES; which++) {
         tg_tape *t = tg_tape_new();
         th_rng r = th_rng_new(5150 + (uint64_t)which);
         int dims[2] = {3, 4};
@@ -867,7 +986,12 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     int three = 3, fourn = 4, attr2[2] = {0, 1}, keep2[2] = {0, 2}, pad[4] = {0, 0, 2, 5};
     int cube[3] = {2, 3, 4}, col[2] = {4, 1}, tall[2] = {3, 1}, wide[2] = {5, 4};
     int guess[2] = {-1, 4}; /* NumPy's "infer this dimension", which reshape does not do */
+    static const int seven[5] = {0, 4, 1, 7, 9};
+    static const double classes_ok[3] = {0, 4, 1};
+    int five = 5, zero = 0;
     tg_var in[2];
+    in[0] = tg_tensor_const(t, 1, &three, half); /* one_hot's labels: 1.5 is not a class */
+    in[1] = tg_tensor_const(t, 1, &three, classes_ok);
     switch (k) {
     case 0: return tg_slice(x, 2, 0, 1);
     case 1: return tg_slice(x, 1, 1, 7);
@@ -880,7 +1004,7 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 8: return tg_apply_attr(&tg_op_max, 1, &x, 2, keep2);
     case 9: return tg_softmax(s);
     case 10: return tg_log_softmax(s);
-    case 11: return tg_apply_attr(&tg_op_softmax, 1, &x, 1, attr2);
+    case 11: return tg_apply_attr(&tg_op_softmax, 1, &x, 2, attr2);
     case 12: return tg_cross_entropy(tg_tensor_fill(t, 3, cube, 0.0), in_range);
     case 13: return tg_cross_entropy(z, too_big);
     case 14: return tg_cross_entropy(z, negative);
@@ -902,6 +1026,25 @@ static tg_var bad_build(int k, tg_tape *t, tg_var x, tg_var z, tg_var s)
     case 24: return tg_sum_axis(x, 2, 1);
     case 25: return tg_transpose(tg_tensor_fill(t, 1, &three, 1.0));
     case 26: return tg_reshape(x, 2, guess);
+    case 27: return tg_softmax_axis(x, 2);
+    case 28: return tg_log_softmax_axis(x, -3);
+    case 29: return tg_softmax_axis(s, 0);
+    case 30: return tg_apply_attr(&tg_op_log_softmax, 1, &x, 2, attr2);
+    case 31: return tg_logsumexp(x, 2, 0);
+    case 32: return tg_logsumexp(x, -3, 1);
+    case 33: return tg_logsumexp(s, -1, 0);
+    case 34: return tg_apply_attr(&tg_op_logsumexp, 1, &x, 2, keep2);
+    case 35: return tg_apply_attr(&tg_op_logsumexp, 1, &x, 1, attr2);
+    case 36: return tg_one_hot(t, 5, seven, 5);
+    case 37: return tg_one_hot(t, 3, negative, 5);
+    case 38: return tg_one_hot(t, 0, in_range, 5);
+    case 39: return tg_one_hot(t, 3, in_range, 0);
+    case 40: return tg_one_hot(t, 3, NULL, 5);
+    case 41: return tg_apply_attr(&tg_op_one_hot, 1, &in[0], 1, &five);
+    case 42: return tg_apply_attr(&tg_op_one_hot, 1, &x, 1, &five);
+    case 43: return tg_apply_attr(&tg_op_one_hot, 1, &s, 1, &five);
+    case 44: return tg_apply_attr(&tg_op_one_hot, 1, &in[1], 0, NULL);
+    case 45: return tg_apply_attr(&tg_op_one_hot, 1, &in[1], 1, &zero);
     default: return tg_tensor_param(t, 2, wide, NULL);
     }
 }
@@ -927,7 +1070,8 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
                        "(x is [])"},
         {TG_ERR_SHAPE, "log_softmax: needs rank 1 or more (it runs along the last axis), got "
                        "rank 0 (x is [])"},
-        {TG_ERR_ARG, "softmax: takes no attributes, got 1 (x is [3,4])"},
+        {TG_ERR_ARG, "softmax: takes attributes {axis} (or none, for the last axis), got 2 "
+                     "(x is [3,4])"},
         {TG_ERR_SHAPE, "cross_entropy: logits must be [N,C] or [C], got rank 3 (logits are "
                        "[2,3,4])"},
         {TG_ERR_ARG, "cross_entropy: label 5 at row 2 is out of range [0, C) with C = 5 (logits "
@@ -950,6 +1094,26 @@ Test(tensor_ops, bad_shapes_attributes_and_labels_set_the_sticky_error_with_exac
         {TG_ERR_SHAPE, "transpose: needs rank 2 or more (it swaps the last two axes), got rank 1 "
                        "(x is [3])"},
         {TG_ERR_SHAPE, "reshape: dimension 0 of the new shape [-1,4] is less than 1 (x is [3,4])"},
+        {TG_ERR_ARG, "softmax: axis 2 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "log_softmax: axis -3 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "softmax: axis 0 is out of range for rank 0 (x is [])"},
+        {TG_ERR_ARG, "log_softmax: takes attributes {axis} (or none, for the last axis), got 2 "
+                     "(x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: axis 2 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: axis -3 is out of range for rank 2 (x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: axis -1 is out of range for rank 0 (x is [])"},
+        {TG_ERR_ARG, "logsumexp: keepdims is 2, not 0 or 1 (x is [3,4])"},
+        {TG_ERR_ARG, "logsumexp: takes attributes {axis, keepdims}, got 1 (x is [3,4])"},
+        {TG_ERR_ARG, "tg_one_hot: labels[3] = 7 is not a class (0..4)"},
+        {TG_ERR_ARG, "tg_one_hot: labels[0] = -1 is not a class (0..4)"},
+        {TG_ERR_ARG, "tg_one_hot: n is 0 (must be at least 1)"},
+        {TG_ERR_ARG, "tg_one_hot: classes is 0 (must be at least 1)"},
+        {TG_ERR_ARG, "tg_one_hot: labels is NULL"},
+        {TG_ERR_ARG, "one_hot: labels[1] = 1.5 is not a class (0..4)"},
+        {TG_ERR_SHAPE, "one_hot: labels must be a vector [N], got rank 2 (labels are [3,4])"},
+        {TG_ERR_SHAPE, "one_hot: labels must be a vector [N], got rank 0 (labels are [])"},
+        {TG_ERR_ARG, "one_hot: takes attributes {classes}, got 0 (labels are [3])"},
+        {TG_ERR_ARG, "one_hot: classes is 0 (must be at least 1; labels are [3])"},
         {TG_ERR_ARG, "tg_tensor_param: data is NULL"},
     };
     double zeros[15] = {0};
