@@ -56,7 +56,8 @@ static const char usage[] =
     "                 --expect-second 'sigmoid(x)*(1-sigmoid(x))*(1-2*sigmoid(x))'\n"
     "  tapegrad check 'z = w*x + b; a = sigmoid(z); E = 0.5*(a - t)^2' \\\n"
     "                 --adjoint 'a=a - t' --adjoint 'z=(a - t)*a*(1 - a)'\n"
-    "  tapegrad check --file docs/examples/article.tg --adjoint 'z1[3]=(a1[3] - t)*a1[3]*(1 - a1[3])'\n";
+    "  tapegrad check --file docs/examples/article.tg \\\n"
+    "                 --adjoint 'z1[3]=(a1[3] - t)*a1[3]*(1 - a1[3])'\n";
 
 #define MAX_ADJOINTS 1024
 
@@ -392,7 +393,9 @@ int cli_check(int argc, char **argv)
                           .rtol = o.rtol > 0 ? o.rtol : 1e-300, .atol = o.atol > 0 ? o.atol : 1e-300};
     int first = -1, wrong = 0;
     for (int k = 0; k < n && rc == 0; k++) {
-        if (tg_check_formula(f, c[k].wrt, c[k].order, c[k].hand, ndraw, draw, &fo, &c[k].r) != TG_OK) {
+        tg_status st = tg_check_formula(f, c[k].wrt, c[k].order, c[k].hand, ndraw, draw, &fo,
+                                        &c[k].r);
+        if (st != TG_OK) {
             rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
             break;
         }

@@ -293,7 +293,8 @@ int cli_wb_unused_at(const cli_wb *w)
     for (int i = 0; i < w->nat; i++) {
         if (w->at[i].used) continue;
         for (int k = 0; k < tg_names_count(w->names); k++)
-            if (tg_names_is_step(w->names, k) && strcmp(tg_names_name(w->names, k), w->at[i].name) == 0)
+            if (tg_names_is_step(w->names, k) &&
+                strcmp(tg_names_name(w->names, k), w->at[i].name) == 0)
                 return cli_fail(w->cmd, "--at: '%s' is a step of the program, computed from "
                                 "its leaves: it takes no value", w->at[i].name);
         char list[512];
