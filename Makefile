@@ -16,7 +16,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SAN     := $(if $(SANITIZE),$(SANFLAGS))
 ALL_CFLAGS := $(WARN) $(OPT) -g $(SAN) -fPIC -fvisibility=hidden -DTG_BUILDING \
               -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(CFLAGS)
-LDLIBS  := -lopenblas -lm
+LDLIBS  := -lopenblas -lm -ldl
 
 LIB_SRC := $(wildcard src/*.c) $(wildcard ops/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)

@@ -51,7 +51,8 @@ typedef enum tg_status {
     TG_ERR_UNKNOWN_OP,  /* no op of that name in the registry */
     TG_ERR_UNSUPPORTED, /* the op lacks the kernel this sweep needs */
     TG_ERR_DOMAIN,      /* NaN or Inf produced while tg_tape_check_nan is on */
-    TG_ERR_PARSE        /* the expression language could not read its input */
+    TG_ERR_PARSE,       /* the expression language could not read its input */
+    TG_ERR_COMPILE      /* tg_compile: no C compiler, or it failed */
 } tg_status;
 
 /* Every function that can fail returns a tg_status; the message is on the tape
@@ -396,6 +397,71 @@ TG_API tg_status tg_check_adjoints(tg_var out, int n, const tg_var *nodes, const
 TG_API tg_status tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg_adjoint_fn fn,
                                       void *ud, const tg_check_opts *opts,
                                       tg_adjoint_report *report);
+
+/* ---- the tape compiler: generated C for a value and its gradient ----
+ * tg_compile writes C for out's value and gradient over the nodes out depends on (its cone):
+ * straight-line code, one line per node, named after the tape's labels, each op's value and
+ * partials from the same C text as the library's own (tapegrad_op.h, TG_EVAL), the reverse
+ * sweep adding contributions in the library's order. It compiles that with the system C
+ * compiler and loads it. tg_compiled_run then does what tg_replay + tg_backward(out) do, with
+ * the same numbers bit for bit. Scalar nodes only so far: a tensor node in the cone is
+ * TG_ERR_UNSUPPORTED. docs/compile.md has the details and the figures. */
+typedef struct tg_compiled tg_compiled;
+
+/* Options for tg_compile; zero-initialise (or pass NULL) for the defaults. */
+typedef struct tg_compile_opts {
+    const char *cc;        /* the compiler command, words split at spaces ("gcc -m64");
+                            * NULL: $TG_CC if set, else "cc" */
+    const char *cache_dir; /* where built modules are kept, keyed by a hash of the source, the
+                            * compiler and its flags; NULL: $XDG_CACHE_HOME/tapegrad, else
+                            * $HOME/.cache/tapegrad; "": no cache */
+} tg_compile_opts;
+
+/* Compile out's value and gradient. NULL with the tape's error set and a message that says
+ * why: TG_ERR_COMPILE (no compiler found, the compiler failed: its first error line), TG_ERR_ARG
+ * (anomaly mode is on: compiled code does not check; a cone of more than 50000 nodes),
+ * TG_ERR_UNSUPPORTED (a tensor node), TG_ERR_NOMEM. A cache directory or file another user
+ * could have written is never used: the module is then built afresh (tg_compiled_log says
+ * so); a cached file that does not load, or holds another module, is rebuilt. */
+TG_API tg_compiled *tg_compile(tg_var out, const tg_compile_opts *opts);
+/* The leaves' current values (tg_set) in, out's value and gradient out: afterwards
+ * tg_value, tg_gradient and tg_replay_note answer as after tg_replay + tg_backward(out), for
+ * out and every node it depends on (nodes outside that cone are not recomputed). The kept
+ * partials are refreshed too, so other sweeps may follow. Returns TG_OK, or an error: the
+ * tape's sticky error, TG_ERR_STALE after tg_tape_reset (compile the new recording),
+ * TG_ERR_ARG with anomaly mode on. */
+TG_API tg_status tg_compiled_run(tg_compiled *c);
+/* The raw entry point, for hot loops: skips the tape. in[k] is the value of input k, grad[k]
+ * receives dout/d(input k) (0 for a constant), the return value is out. The inputs are the
+ * leaves of out's cone -- parameters and constants -- in recording order; tg_compiled_inputs
+ * names them. Reentrant; reports no kinks. */
+typedef double (*tg_compiled_fn)(const double *in, double *grad);
+TG_API tg_compiled_fn tg_compiled_raw(const tg_compiled *c);
+/* The number of inputs of the raw entry point; their handles into leaves[0 .. max-1]. */
+TG_API int tg_compiled_inputs(const tg_compiled *c, tg_var *leaves, int max);
+/* The generated source, NUL-terminated; owned by c. */
+TG_API const char *tg_compiled_source(const tg_compiled *c);
+/* One line on how the module was had: "built with cc in 84.2 ms (cached in DIR)", "loaded
+ * from the cache DIR in 0.9 ms", or why the cache was not used. */
+TG_API const char *tg_compiled_log(const tg_compiled *c);
+TG_API void tg_compiled_free(tg_compiled *c);
+
+/* The standalone emitter: C for `double NAME(const double *in, double *grad)` computing out
+ * and its gradient with no dependency on tapegrad (only <math.h>), written to f. in[k] is
+ * the leaf opts->in[k]; grad[k] receives dout/d(opts->wrt[k]), each wrt among the inputs.
+ * Every other leaf is folded in at its current value, with everything computed from it
+ * alone. Its header comment names every input and output. TG_ERR_ARG for a bad list (not a
+ * leaf, another tape, a wrt that is not an input, a name that is not a C identifier), and
+ * TG_ERR_UNSUPPORTED for an op without C code (a user's op with no .code). */
+typedef struct tg_emit_opts {
+    const char *name;    /* the function's name, a C identifier; NULL: "f" */
+    const char *comment; /* one line for the header comment (the expression), or NULL */
+    int n_in;
+    const tg_var *in;
+    int n_wrt;
+    const tg_var *wrt;
+} tg_emit_opts;
+TG_API tg_status tg_emit_c(tg_var out, const tg_emit_opts *opts, FILE *f);
 
 #ifdef __cplusplus
 }

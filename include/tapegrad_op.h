@@ -118,7 +118,23 @@ typedef struct tg_op_def {
      * the element of a tensor. Values set later (tg_set, then tg_replay) are not refused:
      * eval answers for them (clamp: NaN), and anomaly mode reports that. */
     tg_status (*check)(const double *x, char *msg, size_t size);
+    /* Optional: eval's body as C text, for the tape compiler (tg_compile, tg_emit_c): the
+     * braces of double f(const double *x, double *d), using only <math.h>, literals, and
+     * other built-in ops as tg_op_NAME.eval(...). TG_EVAL below defines eval and this text
+     * from one body, so the two cannot differ. NULL: compiled code calls eval through the
+     * descriptor (a table handed to it when it is loaded); the standalone emitter refuses. */
+    const char *code;
 } tg_op_def;
+
+/* TG_EVAL(NAME, { BODY }) defines static double NAME_eval(const double *x, double *d) with
+ * BODY, and static const char NAME_code[], the same BODY as text with its macros expanded
+ * (INV_SQRT_2 becomes its digits): set .eval = NAME_eval, .code = NAME_code. One source for
+ * the value and partials the library computes and the ones compiled code computes. BODY
+ * must not contain preprocessor directives or comments it needs (comments are dropped). */
+#define TG_EVAL(NAME, ...)                                                                    \
+    static double NAME##_eval(const double *x, double *d) __VA_ARGS__                         \
+    static const char NAME##_code[] = TG_EVAL_TEXT_(__VA_ARGS__);
+#define TG_EVAL_TEXT_(...) #__VA_ARGS__
 
 /* Defines NAME_row, an eval_row for an op of the given arity from its NAME_eval in the same
  * file: one call per row of a tensor instead of one call through the descriptor per

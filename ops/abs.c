@@ -5,11 +5,10 @@
 
 #include "tapegrad_op.h"
 
-static double abs_eval(const double *x, double *d)
-{
+TG_EVAL(abs, {
     if (d) d[0] = (x[0] > 0) - (x[0] < 0);
     return fabs(x[0]);
-}
+})
 
 static double abs_branch(const double *x) { return x[0]; }
 
@@ -23,7 +22,7 @@ TG_EVAL_ROW(abs, 1)
 
 const tg_op_def tg_op_abs = {.name = "abs", .arity = 1,
                              .math = "y = |x|; dy/dx = sign(x) (abs'(0) = 0)",
-                             .eval = abs_eval,
+                             .eval = abs_eval, .code = abs_code,
                              .eval_row = abs_row, .branch = abs_branch,
                              .vjp_graph = abs_vjp_graph};
 

@@ -10,11 +10,10 @@
 
 #include "tapegrad_op.h"
 
-static double atan_eval(const double *x, double *d)
-{
+TG_EVAL(atan, {
     if (d) d[0] = 1.0 / (1.0 + x[0] * x[0]);
     return atan(x[0]);
-}
+})
 
 static tg_var atan_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -26,7 +25,7 @@ TG_EVAL_ROW(atan, 1)
 
 const tg_op_def tg_op_atan = {.name = "atan", .arity = 1,
                               .math = "y = arctan x; dy/dx = 1/(1+x^2)",
-                              .eval = atan_eval,
+                              .eval = atan_eval, .code = atan_code,
                               .eval_row = atan_row,
                               .vjp_graph = atan_vjp_graph};
 

@@ -17,8 +17,7 @@
 
 #include "tapegrad_op.h"
 
-static double clamp_eval(const double *x, double *d)
-{
+TG_EVAL(clamp, {
     const double v = x[0], lo = x[1], hi = x[2];
     if (!(lo <= hi)) { /* refused when recorded; reached only by a replay */
         if (d) d[0] = d[1] = d[2] = NAN;
@@ -31,7 +30,7 @@ static double clamp_eval(const double *x, double *d)
         d[2] = above;
     }
     return below ? lo : above ? hi : v;
-}
+})
 
 static double clamp_branch(const double *x) { return (x[0] > x[2]) - (x[0] < x[1]); }
 
@@ -67,7 +66,7 @@ const tg_op_def tg_op_clamp = {
     .name = "clamp", .arity = 3,
     .math = "y = min(max(x, lo), hi); dy/dx = [lo <= x <= hi], dy/dlo = [x < lo], "
             "dy/dhi = [x > hi]",
-    .eval = clamp_eval,
+    .eval = clamp_eval, .code = clamp_code,
     .eval_row = clamp_row, .branch = clamp_branch,
     .vjp_graph = clamp_vjp_graph, .check = clamp_check};
 

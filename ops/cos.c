@@ -3,11 +3,10 @@
 
 #include "tapegrad_op.h"
 
-static double cos_eval(const double *x, double *d)
-{
+TG_EVAL(cos, {
     if (d) d[0] = -sin(x[0]);
     return cos(x[0]);
-}
+})
 
 static tg_var cos_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -18,7 +17,7 @@ static tg_var cos_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(cos, 1)
 
 const tg_op_def tg_op_cos = {.name = "cos", .arity = 1, .math = "y = cos x; dy/dx = -sin x",
-                             .eval = cos_eval,
+                             .eval = cos_eval, .code = cos_code,
                              .eval_row = cos_row,
                              .vjp_graph = cos_vjp_graph};
 

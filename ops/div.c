@@ -3,12 +3,11 @@
  * Reverse rule as nodes: ga = gy/b, gb = -(gy*y)/b. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double div_eval(const double *x, double *d)
-{
+TG_EVAL(div, {
     double y = x[0] / x[1];
     if (d) d[0] = 1.0 / x[1], d[1] = -y / x[1];
     return y;
-}
+})
 
 static tg_var div_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -20,7 +19,7 @@ TG_EVAL_ROW(div, 2)
 
 const tg_op_def tg_op_div = {.name = "div", .arity = 2,
                              .math = "y = a/b; dy/da = 1/b, dy/db = -a/b^2",
-                             .eval = div_eval,
+                             .eval = div_eval, .code = div_code,
                              .eval_row = div_row,
                              .vjp_graph = div_vjp_graph};
 

@@ -15,15 +15,14 @@
 #define TWO_OVER_SQRT_PI 1.12837916709551257390
 #define TWO_PI_QUARTER 2.66267072760077942560 /* 2 pi^(1/4) */
 
-static double erf_eval(const double *x, double *d)
-{
+TG_EVAL(erf, {
     if (d) {
         double h = x[0] * x[0];
         /* above 746, e^(-h) is 0 and fma(x, x, -Inf) could be -Inf: 0*Inf */
         d[0] = h > 746.0 ? 0.0 : TWO_OVER_SQRT_PI * (exp(-h) * (1.0 - fma(x[0], x[0], -h)));
     }
     return erf(x[0]);
-}
+})
 
 static tg_var erf_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -36,7 +35,7 @@ TG_EVAL_ROW(erf, 1)
 
 const tg_op_def tg_op_erf = {.name = "erf", .arity = 1,
                              .math = "y = erf x; dy/dx = 2/sqrt(pi) e^(-x^2)",
-                             .eval = erf_eval,
+                             .eval = erf_eval, .code = erf_code,
                              .eval_row = erf_row,
                              .vjp_graph = erf_vjp_graph};
 

@@ -4,12 +4,11 @@
 
 #include "tapegrad_op.h"
 
-static double exp_eval(const double *x, double *d)
-{
+TG_EVAL(exp, {
     double y = exp(x[0]);
     if (d) d[0] = y;
     return y;
-}
+})
 
 static tg_var exp_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -20,7 +19,7 @@ static tg_var exp_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(exp, 1)
 
 const tg_op_def tg_op_exp = {.name = "exp", .arity = 1, .math = "y = e^x; dy/dx = e^x",
-                             .eval = exp_eval,
+                             .eval = exp_eval, .code = exp_code,
                              .eval_row = exp_row,
                              .vjp_graph = exp_vjp_graph};
 

@@ -7,11 +7,10 @@
 
 #include "tapegrad_op.h"
 
-static double expm1_eval(const double *x, double *d)
-{
+TG_EVAL(expm1, {
     if (d) d[0] = exp(x[0]);
     return expm1(x[0]);
-}
+})
 
 static tg_var expm1_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -23,7 +22,7 @@ TG_EVAL_ROW(expm1, 1)
 
 const tg_op_def tg_op_expm1 = {.name = "expm1", .arity = 1,
                                .math = "y = e^x - 1; dy/dx = e^x",
-                               .eval = expm1_eval,
+                               .eval = expm1_eval, .code = expm1_code,
                                .eval_row = expm1_row,
                                .vjp_graph = expm1_vjp_graph};
 

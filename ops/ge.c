@@ -3,11 +3,10 @@
  * moves the operands across each other reports the flip. Reverse rule as nodes: 0. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double ge_eval(const double *x, double *d)
-{
+TG_EVAL(ge, {
     if (d) d[0] = d[1] = 0.0;
     return x[0] >= x[1] ? 1.0 : 0.0;
-}
+})
 
 static double ge_branch(const double *x) { return x[0] - x[1]; }
 
@@ -21,7 +20,7 @@ TG_EVAL_ROW(ge, 2)
 
 const tg_op_def tg_op_ge = {.name = "ge", .arity = 2,
                             .math = "y = a >= b ? 1 : 0; dy/da = dy/db = 0 (jump where a = b)",
-                            .eval = ge_eval,
+                            .eval = ge_eval, .code = ge_code,
                             .eval_row = ge_row,
                             .partials = TG_PARTIALS_CONST,
                             .branch = ge_branch, .vjp_graph = ge_vjp_graph};

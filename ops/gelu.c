@@ -4,12 +4,11 @@
  * kernel, so no node overflows at |x| > 1.3e154 (anomaly mode stays quiet). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double gelu_eval(const double *x, double *d)
-{
+TG_EVAL(gelu, {
     double phi, cdf = tg_op_normcdf.eval(x, &phi);
     if (d) d[0] = cdf + x[0] * phi;
     return x[0] * cdf;
-}
+})
 
 static tg_var gelu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -21,7 +20,7 @@ TG_EVAL_ROW(gelu, 1)
 
 const tg_op_def tg_op_gelu = {.name = "gelu", .arity = 1,
                               .math = "y = x*Phi(x); dy/dx = Phi(x) + x*phi(x)",
-                              .eval = gelu_eval,
+                              .eval = gelu_eval, .code = gelu_code,
                               .eval_row = gelu_row,
                               .vjp_graph = gelu_vjp_graph};
 

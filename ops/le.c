@@ -3,11 +3,10 @@
  * moves the operands across each other reports the flip. Reverse rule as nodes: 0. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double le_eval(const double *x, double *d)
-{
+TG_EVAL(le, {
     if (d) d[0] = d[1] = 0.0;
     return x[0] <= x[1] ? 1.0 : 0.0;
-}
+})
 
 static double le_branch(const double *x) { return x[0] - x[1]; }
 
@@ -21,7 +20,7 @@ TG_EVAL_ROW(le, 2)
 
 const tg_op_def tg_op_le = {.name = "le", .arity = 2,
                             .math = "y = a <= b ? 1 : 0; dy/da = dy/db = 0 (jump where a = b)",
-                            .eval = le_eval,
+                            .eval = le_eval, .code = le_code,
                             .eval_row = le_row,
                             .partials = TG_PARTIALS_CONST,
                             .branch = le_branch, .vjp_graph = le_vjp_graph};

@@ -5,14 +5,13 @@
  * gs = gy*(x - relu(x)). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double leaky_relu_eval(const double *x, double *d)
-{
+TG_EVAL(leaky_relu, {
     if (d) {
         d[0] = x[0] > 0 ? 1.0 : x[1];
         d[1] = x[0] > 0 ? 0.0 : x[0];
     }
     return x[0] > 0 ? x[0] : x[1] * x[0];
-}
+})
 
 static double leaky_relu_branch(const double *x) { return x[0]; }
 
@@ -29,7 +28,7 @@ TG_EVAL_ROW(leaky_relu, 2)
 const tg_op_def tg_op_leaky_relu = {
     .name = "leaky_relu", .arity = 2,
     .math = "y = x > 0 ? x : s*x; dy/dx = x > 0 ? 1 : s (s at 0), dy/ds = min(x,0)",
-    .eval = leaky_relu_eval,
+    .eval = leaky_relu_eval, .code = leaky_relu_code,
     .eval_row = leaky_relu_row, .branch = leaky_relu_branch,
     .vjp_graph = leaky_relu_vjp_graph};
 

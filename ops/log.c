@@ -4,11 +4,10 @@
 
 #include "tapegrad_op.h"
 
-static double log_eval(const double *x, double *d)
-{
+TG_EVAL(log, {
     if (d) d[0] = 1.0 / x[0];
     return log(x[0]);
-}
+})
 
 static tg_var log_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -19,7 +18,7 @@ static tg_var log_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(log, 1)
 
 const tg_op_def tg_op_log = {.name = "log", .arity = 1, .math = "y = ln x; dy/dx = 1/x",
-                             .eval = log_eval,
+                             .eval = log_eval, .code = log_code,
                              .eval_row = log_row,
                              .vjp_graph = log_vjp_graph};
 

@@ -8,11 +8,10 @@
 
 #include "tapegrad_op.h"
 
-static double log1p_eval(const double *x, double *d)
-{
+TG_EVAL(log1p, {
     if (d) d[0] = 1.0 / (1.0 + x[0]);
     return log1p(x[0]);
-}
+})
 
 static tg_var log1p_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -24,7 +23,7 @@ TG_EVAL_ROW(log1p, 1)
 
 const tg_op_def tg_op_log1p = {.name = "log1p", .arity = 1,
                                .math = "y = ln(1+x); dy/dx = 1/(1+x)",
-                               .eval = log1p_eval,
+                               .eval = log1p_eval, .code = log1p_code,
                                .eval_row = log1p_row,
                                .vjp_graph = log1p_vjp_graph};
 

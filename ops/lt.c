@@ -3,11 +3,10 @@
  * moves the operands across each other reports the flip. Reverse rule as nodes: 0. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double lt_eval(const double *x, double *d)
-{
+TG_EVAL(lt, {
     if (d) d[0] = d[1] = 0.0;
     return x[0] < x[1] ? 1.0 : 0.0;
-}
+})
 
 static double lt_branch(const double *x) { return x[0] - x[1]; }
 
@@ -21,7 +20,7 @@ TG_EVAL_ROW(lt, 2)
 
 const tg_op_def tg_op_lt = {.name = "lt", .arity = 2,
                             .math = "y = a < b ? 1 : 0; dy/da = dy/db = 0 (jump where a = b)",
-                            .eval = lt_eval,
+                            .eval = lt_eval, .code = lt_code,
                             .eval_row = lt_row,
                             .partials = TG_PARTIALS_CONST,
                             .branch = lt_branch, .vjp_graph = lt_vjp_graph};

@@ -12,8 +12,7 @@
 
 #include "tapegrad_op.h"
 
-static double maximum_eval(const double *x, double *d)
-{
+TG_EVAL(maximum, {
     const double a = x[0], b = x[1];
     if (d) {
         const double s = (a > b) - (a < b);
@@ -22,7 +21,7 @@ static double maximum_eval(const double *x, double *d)
     }
     if (isnan(b)) return b;
     return b > a ? b : a;
-}
+})
 
 static double maximum_branch(const double *x) { return x[0] - x[1]; }
 
@@ -38,7 +37,7 @@ TG_EVAL_ROW(maximum, 2)
 const tg_op_def tg_op_maximum = {
     .name = "maximum", .arity = 2,
     .math = "y = max(a, b); dy/da = [a > b], dy/db = [b > a] (1/2 each on a tie)",
-    .eval = maximum_eval,
+    .eval = maximum_eval, .code = maximum_code,
     .eval_row = maximum_row, .branch = maximum_branch,
     .vjp_graph = maximum_vjp_graph};
 

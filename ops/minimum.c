@@ -9,8 +9,7 @@
 
 #include "tapegrad_op.h"
 
-static double minimum_eval(const double *x, double *d)
-{
+TG_EVAL(minimum, {
     const double a = x[0], b = x[1];
     if (d) {
         const double s = (a > b) - (a < b);
@@ -19,7 +18,7 @@ static double minimum_eval(const double *x, double *d)
     }
     if (isnan(b)) return b;
     return b < a ? b : a;
-}
+})
 
 static double minimum_branch(const double *x) { return x[0] - x[1]; }
 
@@ -35,7 +34,7 @@ TG_EVAL_ROW(minimum, 2)
 const tg_op_def tg_op_minimum = {
     .name = "minimum", .arity = 2,
     .math = "y = min(a, b); dy/da = [a < b], dy/db = [b < a] (1/2 each on a tie)",
-    .eval = minimum_eval,
+    .eval = minimum_eval, .code = minimum_code,
     .eval_row = minimum_row, .branch = minimum_branch,
     .vjp_graph = minimum_vjp_graph};
 

@@ -8,12 +8,11 @@
  * Reverse rule as nodes: ga = mul0(gy, b), gb = mul0(gy, a). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double mul0_eval(const double *x, double *d)
-{
+TG_EVAL(mul0, {
     const double y = x[0] * x[1];
     if (d) d[0] = x[1], d[1] = x[0];
     return y == y || (x[0] != 0.0 && x[1] != 0.0) ? y : 0.0;
-}
+})
 
 static tg_var mul0_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -25,7 +24,7 @@ TG_EVAL_ROW(mul0, 2)
 
 const tg_op_def tg_op_mul0 = {.name = "mul0", .arity = 2,
                               .math = "y = a*b (0 if a or b is 0); dy/da = b, dy/db = a",
-                              .eval = mul0_eval,
+                              .eval = mul0_eval, .code = mul0_code,
                               .eval_row = mul0_row,
                               .partials = TG_PARTIALS_SWAP,
                               .vjp_graph = mul0_vjp_graph};

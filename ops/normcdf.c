@@ -8,11 +8,10 @@
 #define INV_SQRT_2PI 0.39894228040143267794
 #define INV_SQRT_2 0.70710678118654752440
 
-static double normcdf_eval(const double *x, double *d)
-{
+TG_EVAL(normcdf, {
     if (d) d[0] = INV_SQRT_2PI * exp(-0.5 * x[0] * x[0]);
     return 0.5 * erfc(-x[0] * INV_SQRT_2);
-}
+})
 
 static tg_var normcdf_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -24,7 +23,7 @@ TG_EVAL_ROW(normcdf, 1)
 
 const tg_op_def tg_op_normcdf = {.name = "normcdf", .arity = 1,
                                  .math = "y = Phi(x); dy/dx = e^(-x^2/2)/sqrt(2 pi)",
-                                 .eval = normcdf_eval,
+                                 .eval = normcdf_eval, .code = normcdf_code,
                                  .eval_row = normcdf_row,
                                  .vjp_graph = normcdf_vjp_graph};
 

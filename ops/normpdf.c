@@ -9,12 +9,11 @@
 
 #define INV_SQRT_2PI 0.39894228040143267794
 
-static double normpdf_eval(const double *x, double *d)
-{
+TG_EVAL(normpdf, {
     double y = INV_SQRT_2PI * exp(-0.5 * x[0] * x[0]);
     if (d) d[0] = -x[0] * y;
     return y;
-}
+})
 
 static tg_var normpdf_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -26,7 +25,7 @@ TG_EVAL_ROW(normpdf, 1)
 
 const tg_op_def tg_op_normpdf = {.name = "normpdf", .arity = 1,
                                  .math = "y = e^(-x^2/2)/sqrt(2 pi); dy/dx = -x*y",
-                                 .eval = normpdf_eval,
+                                 .eval = normpdf_eval, .code = normpdf_code,
                                  .eval_row = normpdf_row,
                                  .vjp_graph = normpdf_vjp_graph};
 

@@ -7,15 +7,14 @@
 
 #include "tapegrad_op.h"
 
-static double pow_eval(const double *x, double *d)
-{
+TG_EVAL(pow, {
     double y = pow(x[0], x[1]);
     if (d) {
         d[0] = x[1] == 0.0 ? 0.0 : x[1] * pow(x[0], x[1] - 1.0);
         d[1] = y == 0.0 ? 0.0 : y * log(x[0]);
     }
     return y;
-}
+})
 
 /* The same conventions as the numeric partials, kept with where: the 0 * Inf of
  * b*a^(b-1) at b = 0 and of y*ln(a) at y = 0 is never chosen. */
@@ -33,7 +32,7 @@ TG_EVAL_ROW(pow, 2)
 
 const tg_op_def tg_op_pow = {.name = "pow", .arity = 2,
                              .math = "y = a^b; dy/da = b*a^(b-1), dy/db = a^b*ln(a)",
-                             .eval = pow_eval,
+                             .eval = pow_eval, .code = pow_code,
                              .eval_row = pow_row,
                              .vjp_graph = pow_vjp_graph};
 

@@ -3,11 +3,10 @@
  * Reverse rule as nodes: gx = gy*step(x). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double relu_eval(const double *x, double *d)
-{
+TG_EVAL(relu, {
     if (d) d[0] = x[0] > 0 ? 1.0 : 0.0;
     return x[0] > 0 ? x[0] : 0.0;
-}
+})
 
 static double relu_branch(const double *x) { return x[0]; }
 
@@ -21,7 +20,7 @@ TG_EVAL_ROW(relu, 1)
 
 const tg_op_def tg_op_relu = {.name = "relu", .arity = 1,
                               .math = "y = max(x,0); dy/dx = x > 0 ? 1 : 0 (relu'(0) = 0)",
-                              .eval = relu_eval,
+                              .eval = relu_eval, .code = relu_code,
                               .eval_row = relu_row,
                               .branch = relu_branch, .vjp_graph = relu_vjp_graph};
 

@@ -5,8 +5,7 @@
 
 #include "tapegrad_op.h"
 
-static double sigmoid_eval(const double *x, double *d)
-{
+TG_EVAL(sigmoid, {
     double y;
     if (x[0] >= 0) {
         y = 1.0 / (1.0 + exp(-x[0]));
@@ -16,7 +15,7 @@ static double sigmoid_eval(const double *x, double *d)
     }
     if (d) d[0] = y * (1.0 - y);
     return y;
-}
+})
 
 static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -28,7 +27,7 @@ TG_EVAL_ROW(sigmoid, 1)
 
 const tg_op_def tg_op_sigmoid = {.name = "sigmoid", .arity = 1,
                                  .math = "y = 1/(1+e^-x); dy/dx = y(1-y)",
-                                 .eval = sigmoid_eval,
+                                 .eval = sigmoid_eval, .code = sigmoid_code,
                                  .eval_row = sigmoid_row,
                                  .vjp_graph = sigmoid_vjp_graph};
 

@@ -5,11 +5,10 @@
  * Reverse rule as nodes: gx = 0. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double sign_eval(const double *x, double *d)
-{
+TG_EVAL(sign, {
     if (d) d[0] = 0.0;
     return (x[0] > 0) - (x[0] < 0);
-}
+})
 
 static double sign_branch(const double *x) { return x[0]; }
 
@@ -23,7 +22,7 @@ TG_EVAL_ROW(sign, 1)
 
 const tg_op_def tg_op_sign = {.name = "sign", .arity = 1,
                               .math = "y = x > 0 ? 1 : x < 0 ? -1 : 0; dy/dx = 0 (jump at 0)",
-                              .eval = sign_eval,
+                              .eval = sign_eval, .code = sign_code,
                               .eval_row = sign_row,
                               .branch = sign_branch, .vjp_graph = sign_vjp_graph};
 

@@ -3,12 +3,11 @@
  * article's g.  Reverse rule as nodes: gx = gy*(s*(1 + x*(1 - s))). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double silu_eval(const double *x, double *d)
-{
+TG_EVAL(silu, {
     double s = tg_op_sigmoid.eval(x, NULL);
     if (d) d[0] = s * (1.0 + x[0] * (1.0 - s));
     return x[0] * s;
-}
+})
 
 static tg_var silu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -21,7 +20,7 @@ TG_EVAL_ROW(silu, 1)
 
 const tg_op_def tg_op_silu = {.name = "silu", .arity = 1,
                               .math = "y = x*sigmoid(x); dy/dx = s(1 + x(1-s)), s = sigmoid(x)",
-                              .eval = silu_eval,
+                              .eval = silu_eval, .code = silu_code,
                               .eval_row = silu_row,
                               .vjp_graph = silu_vjp_graph};
 

@@ -3,11 +3,10 @@
 
 #include "tapegrad_op.h"
 
-static double sin_eval(const double *x, double *d)
-{
+TG_EVAL(sin, {
     if (d) d[0] = cos(x[0]);
     return sin(x[0]);
-}
+})
 
 static tg_var sin_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -18,7 +17,7 @@ static tg_var sin_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(sin, 1)
 
 const tg_op_def tg_op_sin = {.name = "sin", .arity = 1, .math = "y = sin x; dy/dx = cos x",
-                             .eval = sin_eval,
+                             .eval = sin_eval, .code = sin_code,
                              .eval_row = sin_row,
                              .vjp_graph = sin_vjp_graph};
 

@@ -5,11 +5,10 @@
 
 #include "tapegrad_op.h"
 
-static double softplus_eval(const double *x, double *d)
-{
+TG_EVAL(softplus, {
     if (d) d[0] = tg_op_sigmoid.eval(x, NULL);
     return (x[0] > 0 ? x[0] : 0.0) + log1p(exp(-fabs(x[0])));
-}
+})
 
 static tg_var softplus_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -21,7 +20,7 @@ TG_EVAL_ROW(softplus, 1)
 
 const tg_op_def tg_op_softplus = {.name = "softplus", .arity = 1,
                                   .math = "y = ln(1+e^x); dy/dx = sigmoid(x)",
-                                  .eval = softplus_eval,
+                                  .eval = softplus_eval, .code = softplus_code,
                                   .eval_row = softplus_row,
                                   .vjp_graph = softplus_vjp_graph};
 

@@ -5,12 +5,11 @@
 
 #include "tapegrad_op.h"
 
-static double sqrt_eval(const double *x, double *d)
-{
+TG_EVAL(sqrt, {
     double y = sqrt(x[0]);
     if (d) d[0] = 0.5 / y;
     return y;
-}
+})
 
 static tg_var sqrt_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -22,7 +21,7 @@ TG_EVAL_ROW(sqrt, 1)
 
 const tg_op_def tg_op_sqrt = {.name = "sqrt", .arity = 1,
                               .math = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))",
-                              .eval = sqrt_eval,
+                              .eval = sqrt_eval, .code = sqrt_code,
                               .eval_row = sqrt_row,
                               .vjp_graph = sqrt_vjp_graph};
 

@@ -3,11 +3,10 @@
  * need their piece selector as a node.  Reverse rule as nodes: gx = 0. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double step_eval(const double *x, double *d)
-{
+TG_EVAL(step, {
     if (d) d[0] = 0.0;
     return x[0] > 0 ? 1.0 : 0.0;
-}
+})
 
 static double step_branch(const double *x) { return x[0]; }
 
@@ -21,7 +20,7 @@ TG_EVAL_ROW(step, 1)
 
 const tg_op_def tg_op_step = {.name = "step", .arity = 1,
                               .math = "y = x > 0 ? 1 : 0; dy/dx = 0 (jump at 0, step(0) = 0)",
-                              .eval = step_eval,
+                              .eval = step_eval, .code = step_code,
                               .eval_row = step_row,
                               .branch = step_branch, .vjp_graph = step_vjp_graph};
 

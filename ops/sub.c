@@ -2,11 +2,10 @@
  * Reverse rule as nodes: ga = gy, gb = -gy. See LICENSE. */
 #include "tapegrad_op.h"
 
-static double sub_eval(const double *x, double *d)
-{
+TG_EVAL(sub, {
     if (d) d[0] = 1.0, d[1] = -1.0;
     return x[0] - x[1];
-}
+})
 
 static tg_var sub_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -17,7 +16,7 @@ static tg_var sub_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(sub, 2)
 
 const tg_op_def tg_op_sub = {.name = "sub", .arity = 2, .math = "y = a - b; dy/da = 1, dy/db = -1",
-                             .eval = sub_eval,
+                             .eval = sub_eval, .code = sub_code,
                              .eval_row = sub_row,
                              .partials = TG_PARTIALS_CONST,
                              .dconst = {1.0, -1.0},

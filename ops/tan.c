@@ -7,12 +7,11 @@
 
 #include "tapegrad_op.h"
 
-static double tan_eval(const double *x, double *d)
-{
+TG_EVAL(tan, {
     double y = tan(x[0]);
     if (d) d[0] = 1.0 + y * y;
     return y;
-}
+})
 
 static tg_var tan_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -23,7 +22,7 @@ static tg_var tan_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(tan, 1)
 
 const tg_op_def tg_op_tan = {.name = "tan", .arity = 1, .math = "y = tan x; dy/dx = 1 + y^2",
-                             .eval = tan_eval,
+                             .eval = tan_eval, .code = tan_code,
                              .eval_row = tan_row,
                              .vjp_graph = tan_vjp_graph};
 

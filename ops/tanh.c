@@ -4,12 +4,11 @@
 
 #include "tapegrad_op.h"
 
-static double tanh_eval(const double *x, double *d)
-{
+TG_EVAL(tanh, {
     double y = tanh(x[0]);
     if (d) d[0] = 1.0 - y * y;
     return y;
-}
+})
 
 static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -20,7 +19,7 @@ static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(tanh, 1)
 
 const tg_op_def tg_op_tanh = {.name = "tanh", .arity = 1, .math = "y = tanh x; dy/dx = 1 - y^2",
-                              .eval = tanh_eval,
+                              .eval = tanh_eval, .code = tanh_code,
                               .eval_row = tanh_row,
                               .vjp_graph = tanh_vjp_graph};
 

@@ -7,12 +7,11 @@
  * Reverse rule as nodes: gc = 0, ga = where(c, gy, 0), gb = where(c, 0, gy). See LICENSE. */
 #include "tapegrad_op.h"
 
-static double where_eval(const double *x, double *d)
-{
+TG_EVAL(where, {
     int pick_a = x[0] != 0;
     if (d) d[0] = 0.0, d[1] = pick_a, d[2] = !pick_a;
     return pick_a ? x[1] : x[2];
-}
+})
 
 static tg_var where_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
@@ -25,7 +24,7 @@ TG_EVAL_ROW(where, 3)
 
 const tg_op_def tg_op_where = {.name = "where", .arity = 3,
                                .math = "y = c != 0 ? a : b; dy/da = [c != 0], dy/db = [c == 0]",
-                               .eval = where_eval,
+                               .eval = where_eval, .code = where_code,
                                .eval_row = where_row,
                                .vjp_graph = where_vjp_graph};
 

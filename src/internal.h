@@ -257,6 +257,36 @@ tg_status tg_replay_after(tg_tape *t, uint32_t i);
  * naming the op, for the caller to prefix with its own name. */
 tg_status tg_op_validate(const tg_op_def *op, char *msg, size_t size);
 
+/* ---- emit.c: C source from a tape ---- */
+/* A growing NUL-terminated string on the tape's allocator (running out sets the error). */
+typedef struct tg_buf {
+    tg_tape *t;
+    char *s;
+    size_t n, cap;
+    int oom;
+} tg_buf;
+void tg_buf_printf(tg_buf *b, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void tg_buf_free(tg_buf *b);
+/* What a module needs besides its source (tape allocator; sizes are the counts). */
+typedef struct tg_emitted {
+    const tg_op_def **ext; /* ops without code, in the order of the table tg_entry_init takes */
+    uint32_t next;
+    uint32_t *leaves;      /* the raw entry's inputs: node indices */
+    uint32_t nleaves;
+    uint32_t *kinks;       /* indices into t->kinks of the kinked nodes in the cone */
+    uint32_t nkinks;
+    uint32_t ncone;
+} tg_emitted;
+/* Append to b the C for out: with o, tg_emit_c's standalone function; with o NULL, a module
+ * for tg_compile (entries tg_entry_tape, tg_entry_raw and, for ops without code,
+ * tg_entry_init), info filled. TG_OK or the error status (set on t). */
+tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg_emitted *info);
+void tg_emitted_free(tg_tape *t, tg_emitted *info);
+
 /* ---- shape.c ---- */
 /* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when
  * they do not broadcast. */

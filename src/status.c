@@ -14,6 +14,7 @@ const char *tg_status_str(tg_status status)
     case TG_ERR_UNSUPPORTED: return "unsupported by the op";
     case TG_ERR_DOMAIN: return "NaN or Inf produced";
     case TG_ERR_PARSE: return "parse error";
+    case TG_ERR_COMPILE: return "compile error";
     default: return "unknown status";
     }
 }

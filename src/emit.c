@@ -1,0 +1,613 @@
+/* emit.c - C source from a recorded tape: the first half of the tape compiler (compile.c
+ * builds and loads what this writes) and the standalone emitter, tg_emit_c.
+ *
+ * What is written for an output node out, over the nodes out depends on (its cone):
+ *   - every op used, once, as a static function: its descriptor's code text (TG_EVAL), the
+ *     body the library's own eval has, so compiled values and partials are the library's;
+ *     an op without code (a user's) is called through its descriptor's eval, from a table
+ *     the module is given when it is loaded (tg_compile only);
+ *   - the forward values, one line per node in tape order, named after the tape's labels;
+ *   - the reverse sweep, one accumulator d_v = dOUT/dv per node, the contributions added in
+ *     exactly the order the library's reverse loop adds them (consumers from the last one
+ *     down; a binary op's second operand before its first), so the sums round alike. The
+ *     loop passes nothing back from a node whose adjoint is 0 (0 * inf would make NaN);
+ *     tg_back does the same per contribution, which is the same sum because an accumulator
+ *     is never -0. The loop carries the share node i passes to node i-1 in a register and
+ *     adds it last: one contribution lands the same either way, two (x*x) are grouped as
+ *     the loop groups them.
+ * See LICENSE. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- a growing string on the tape's allocator ---- */
+
+void tg_buf_printf(tg_buf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return;
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap <= b->n + (size_t)k) ncap *= 2;
+        char *s = tg_mem(b->t, b->s, b->cap, ncap);
+        if (!s) {
+            b->oom = 1;
+            tg_fail(b->t, TG_ERR_NOMEM, "tg_compile: out of memory writing the source");
+            return;
+        }
+        b->s = s;
+        b->cap = ncap;
+    }
+}
+
+void tg_buf_free(tg_buf *b)
+{
+    if (b->s) tg_mem(b->t, b->s, b->cap, 0);
+    b->s = NULL;
+    b->n = b->cap = 0;
+}
+
+/* A double as a C literal that reads back to the same bits: the shortest %g that does. */
+static void literal(tg_buf *b, double v)
+{
+    if (isnan(v)) {
+        tg_buf_printf(b, "NAN");
+        return;
+    }
+    if (isinf(v)) {
+        tg_buf_printf(b, v < 0 ? "(-INFINITY)" : "INFINITY");
+        return;
+    }
+    char s[40];
+    for (int p = 15; p <= 17; p++) {
+        snprintf(s, sizeof s, "%.*g", p, v);
+        if (strtod(s, NULL) == v && (v != 0 || signbit(v) == (s[0] == '-'))) break;
+    }
+    int plain = strspn(s, "-0123456789") == strlen(s); /* "2" would be an int */
+    tg_buf_printf(b, v < 0 ? "(%s%s)" : "%s%s", s, plain ? ".0" : "");
+}
+
+/* ---- which nodes, and what they are called ---- */
+
+enum {
+    CONE = 1,  /* out depends on it (or it is out) */
+    VARY = 2,  /* computed at run time: an input, or depends on one (else folded) */
+    ACT = 4,   /* differentiated: a wrt leaf (a parameter, for tg_compile), or depends on one */
+    INPUT = 8, /* a leaf read from in[] */
+};
+
+typedef struct emitter {
+    tg_tape *t;
+    uint32_t out;
+    const tg_emit_opts *o; /* NULL: a module for tg_compile */
+    unsigned char *flag;   /* per node 0..out */
+    const char **id;       /* per node: its C name (in names) */
+    tg_table names;        /* the C names in use */
+    tg_table ops;          /* the ops used, under their C names; record: the descriptor */
+    tg_buf *b;
+    tg_emitted *info;
+} emitter;
+
+static int is_reserved(const char *s)
+{
+    static const char *const words[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+        "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+        "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+        "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "in", "grad",
+        "nd", "part", "pext", "adj", "NAN", "INFINITY", "HUGE_VAL", "isnan", "isinf",
+        "isfinite", "isnormal", "signbit", "fpclassify", "math_errhandling"};
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+        if (!strcmp(s, words[k])) return 1;
+    /* the generated names' prefixes, and the implementation's and <math.h>'s macros */
+    return !strncmp(s, "d_", 2) || !strncmp(s, "p_", 2) || !strncmp(s, "op_", 3) ||
+           !strncmp(s, "tg_", 3) || !strncmp(s, "M_", 2) || !strncmp(s, "FP_", 3) ||
+           !strncmp(s, "HUGE", 4) || s[0] == '_';
+}
+
+/* Add a C identifier made from text (letters, digits, '_' kept; any other run of characters
+ * one '_'), made unique with _2, _3, ...; returns the table's copy, or NULL (error set). */
+static const char *unique_name(emitter *e, tg_table *tb, const char *prefix, const char *text,
+                               const char *dflt)
+{
+    char base[72];
+    size_t n = 0;
+    for (const char *c = text; *c && n < 48; c++) {
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                 (*c >= '0' && *c <= '9') || *c == '_';
+        if (ok) base[n++] = *c;
+        else if (n && base[n - 1] != '_') base[n++] = '_';
+    }
+    while (n && base[n - 1] == '_') n--;
+    base[n] = '\0';
+    if (!n) snprintf(base, sizeof base, "%s", dflt);
+    const char *pre = prefix[0]                                           ? prefix
+                      : (base[0] >= '0' && base[0] <= '9') || is_reserved(base) ? "v_"
+                                                                                : "";
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", pre, base);
+    for (int k = 2;; k++) {
+        void *rec;
+        tg_status s = tg_table_add(tb, name, strlen(name), &rec);
+        if (s == TG_OK) return tg_table_name(rec);
+        if (s != TG_ERR_ARG) { /* TG_ERR_ARG: taken */
+            tg_fail(e->t, s, "tg_compile: out of memory naming the nodes");
+            return NULL;
+        }
+        snprintf(name, sizeof name, "%s%s_%d", pre, base, k);
+    }
+}
+
+/* The cone of out and the flags; in tg_compile's form every leaf is an input and ACT is the
+ * tape's activity, in tg_emit_c's the caller's lists decide. */
+static tg_status mark(emitter *e)
+{
+    tg_tape *t = e->t;
+    const tg_node *nodes = t->nodes;
+    e->flag[e->out] = CONE;
+    for (uint32_t i = e->out + 1; i-- > 0;) {
+        const tg_node *nd = &nodes[i];
+        if (!(e->flag[i] & CONE)) continue;
+        if (tg_node_is_tensor(nd)) {
+            char nm[64];
+            return tg_fail(t, TG_ERR_UNSUPPORTED, "tg_compile: node %s (%s) is a tensor: only "
+                           "scalar nodes are compiled so far",
+                           tg_node_name(t, i, nm, sizeof nm), nd->op->name);
+        }
+        if (tg_node_is_leaf(nd)) continue;
+        uint32_t idx[TG_MAX_ARITY];
+        int n = tg_node_inputs(t, nd, idx);
+        for (int j = 0; j < n; j++) e->flag[idx[j]] |= CONE;
+    }
+    if (e->o) { /* the caller's inputs and wrt */
+        for (int k = 0; k < e->o->n_in; k++)
+            if (e->o->in[k].index <= e->out) e->flag[e->o->in[k].index] |= INPUT | VARY;
+        for (int k = 0; k < e->o->n_wrt; k++)
+            if (e->o->wrt[k].index <= e->out) e->flag[e->o->wrt[k].index] |= ACT;
+    }
+    for (uint32_t i = 0; i <= e->out; i++) {
+        const tg_node *nd = &nodes[i];
+        unsigned char *f = &e->flag[i];
+        if (!(*f & CONE)) continue;
+        if (tg_node_is_leaf(nd)) {
+            if (!e->o) *f |= INPUT | VARY | (tg_node_active(nd) ? ACT : 0);
+            continue;
+        }
+        uint32_t idx[TG_MAX_ARITY];
+        int n = tg_node_inputs(t, nd, idx);
+        for (int j = 0; j < n; j++) *f |= e->flag[idx[j]] & (VARY | ACT);
+        if (!e->o && !tg_node_active(nd)) *f &= (unsigned char)~ACT;
+    }
+    return TG_OK;
+}
+
+/* ---- the ops ---- */
+
+/* The C name of op's function ("op_sigmoid"), adding op (and, for a built-in's code, the
+ * built-ins its code calls, first) to the ops written. NULL with the error set. */
+static const char *use_op(emitter *e, const tg_op_def *op)
+{
+    for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r))
+        if (*(const tg_op_def **)r == op) return tg_table_name(r);
+    if (!op->code && e->o)
+        return tg_fail(e->t, TG_ERR_UNSUPPORTED, "tg_emit_c: op '%s' has no C code (.code): "
+                       "only tg_compile can call it, through its descriptor", op->name),
+               NULL;
+    for (const char *c = op->code; c && (c = strstr(c, "tg_op_")); c += 6) {
+        char dep[64];
+        size_t n = strspn(c + 6, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        snprintf(dep, sizeof dep, "%.*s", (int)(n < 63 ? n : 63), c + 6);
+        const tg_op_def *d = tg_registry_find(NULL, dep);
+        if (d && d != op && !use_op(e, d)) return NULL;
+    }
+    const char *id = unique_name(e, &e->ops, "op_", op->name, "user");
+    if (!id) return NULL;
+    *(const tg_op_def **)tg_table_find(&e->ops, id, strlen(id)) = op;
+    return id;
+}
+
+/* Whether a built-in's code calls op name's descriptor (gelu calls tg_op_normcdf.eval). */
+static int called(const emitter *e, const char *name)
+{
+    char key[80];
+    snprintf(key, sizeof key, "tg_op_%s.", name);
+    for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r)) {
+        const char *code = (*(const tg_op_def **)r)->code;
+        if (code && strstr(code, key)) return 1;
+    }
+    return 0;
+}
+
+static void comment_text(tg_buf *b, const char *s)
+{
+    for (; s && *s; s++) /* no comment ends early */
+        tg_buf_printf(b, "%c", s[0] == '*' && s[1] == '/' ? '+' : *s);
+}
+
+/* An op's code, which TG_EVAL's # put on one line, a statement to a line again. */
+static void code_text(tg_buf *b, const char *s)
+{
+    int depth = 0, paren = 0, quote = 0, bol = 1;
+    for (; *s; s++) {
+        if (bol && *s == ' ') continue;
+        if (bol) tg_buf_printf(b, "%*s", 4 * (depth - (*s == '}')), "");
+        bol = 0;
+        tg_buf_printf(b, "%c", *s);
+        if (*s == '"' && s[-1] != '\\') quote = !quote;
+        if (quote) continue;
+        paren += (*s == '(') - (*s == ')');
+        if (*s == '{') depth++;
+        if (*s == '}') depth--;
+        if (*s == '{' || (*s == ';' && !paren) || (*s == '}' && s[1] != ';' && s[1] != ')')) {
+            if (*s == '}' && !strncmp(s + 1, " else", 5)) continue;
+            tg_buf_printf(b, "\n");
+            bol = 1;
+        }
+        if (*s != '}' && s[1] == '}' && !bol) tg_buf_printf(b, "\n"), bol = 1;
+        else if (*s != '}' && s[1] == ' ' && s[2] == '}' && !bol) tg_buf_printf(b, "\n"), bol = 1;
+    }
+    if (!bol) tg_buf_printf(b, "\n");
+}
+
+/* Every op used: its code as a function of x[], d[] (op_NAME_eval), a struct named as the
+ * built-in's descriptor when another op's code calls it, and op_NAME(x0, ..., d). */
+static void write_ops(emitter *e)
+{
+    tg_buf *b = e->b;
+    int table = 0;
+    for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r)) {
+        const tg_op_def *op = *(const tg_op_def **)r;
+        const char *id = tg_table_name(r);
+        tg_buf_printf(b, "\n/* %s: ", op->name);
+        comment_text(b, op->math ? op->math : "(no description)");
+        tg_buf_printf(b, " */\n");
+        if (op->code) {
+            tg_buf_printf(b, "static double %s_eval(const double *x, double *d)\n", id);
+            code_text(b, op->code);
+        } else { /* a user's op, from the table tg_entry_init is given */
+            tg_buf_printf(b, "/* called through descriptor %p */\n#define %s_eval tg_ev[%d]\n",
+                          (const void *)op, id, table);
+            e->info->ext[table++] = op;
+        }
+        if (op->code && tg_registry_find(NULL, op->name) == op && called(e, op->name))
+            tg_buf_printf(b, "static const struct tg_desc tg_op_%s = {%s_eval};\n", op->name,
+                          id);
+        tg_buf_printf(b, "static inline double %s(", id);
+        for (int j = 0; j < op->arity; j++) tg_buf_printf(b, "double x%d, ", j);
+        tg_buf_printf(b, "double *d)\n{\n    const double x[%d] = {", op->arity);
+        for (int j = 0; j < op->arity; j++) tg_buf_printf(b, "%sx%d", j ? ", " : "", j);
+        tg_buf_printf(b, "};\n    return %s_eval(x, d);\n}\n", id);
+    }
+    e->info->next = (uint32_t)table;
+}
+
+/* ---- the function body ---- */
+
+enum { IO_TAPE, IO_RAW };
+
+/* Node i's value as an operand: its name, or (folded) its value as a literal. */
+static void operand(emitter *e, uint32_t i)
+{
+    if (e->flag[i] & VARY)
+        tg_buf_printf(e->b, "%s", e->id[i]);
+    else
+        literal(e->b, e->t->nodes[i].v);
+}
+
+/* Partial j of active node i (inputs idx) as an expression. */
+static void partial(emitter *e, uint32_t i, int j, const uint32_t *idx)
+{
+    const tg_op_def *op = e->t->nodes[i].op;
+    if (op->partials == TG_PARTIALS_KEPT)
+        tg_buf_printf(e->b, "p_%s[%d]", e->id[i], j);
+    else if (op->partials == TG_PARTIALS_SWAP)
+        operand(e, idx[1 - j]);
+    else
+        literal(e->b, op->dconst[j]);
+}
+
+/* gy * partial j of node i, passing nothing on when gy is 0 (as the library's loop). */
+static void contribution(emitter *e, uint32_t i, int j, const uint32_t *idx)
+{
+    const tg_op_def *op = e->t->nodes[i].op;
+    const char *gy = e->id[i];
+    if (op->partials == TG_PARTIALS_CONST) { /* finite: 0 * c adds nothing */
+        double c = op->dconst[j];
+        if (c == 1.0) tg_buf_printf(e->b, "d_%s", gy);
+        else if (c == -1.0) tg_buf_printf(e->b, "-d_%s", gy);
+        else tg_buf_printf(e->b, "d_%s * ", gy), literal(e->b, c);
+        return;
+    }
+    tg_buf_printf(e->b, "tg_back(d_%s, ", gy);
+    partial(e, i, j, idx);
+    tg_buf_printf(e->b, ")");
+}
+
+static void forward(emitter *e, int io)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    uint32_t k = 0;
+    tg_buf_printf(b, "    /* inputs */\n");
+    for (uint32_t i = 0; i <= e->out; i++) {
+        if (!(e->flag[i] & INPUT) || !(e->flag[i] & CONE)) continue;
+        if (io == IO_TAPE)
+            tg_buf_printf(b, "    const double %s = nd[%" PRIu32 "].v;\n", e->id[i], i);
+        else
+            tg_buf_printf(b, "    const double %s = in[%" PRIu32 "];\n", e->id[i], k++);
+    }
+    tg_buf_printf(b, "    /* values, in the order they were recorded */\n");
+    for (uint32_t i = 0; i <= e->out; i++) {
+        const tg_node *nd = &t->nodes[i];
+        if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
+        uint32_t idx[TG_MAX_ARITY];
+        int n = tg_node_inputs(t, nd, idx);
+        int kept = (e->flag[i] & ACT) && nd->op->partials == TG_PARTIALS_KEPT;
+        if (kept) tg_buf_printf(b, "    double p_%s[%d];\n", e->id[i], n);
+        const char *f = use_op(e, nd->op);
+        if (!f) return;
+        tg_buf_printf(b, "    const double %s = %s(", e->id[i], f);
+        for (int j = 0; j < n; j++) operand(e, idx[j]), tg_buf_printf(b, ", ");
+        if (kept) tg_buf_printf(b, "p_%s);\n", e->id[i]);
+        else tg_buf_printf(b, "0);\n");
+        if (io != IO_TAPE) continue;
+        tg_buf_printf(b, "    nd[%" PRIu32 "].v = %s;\n", i, e->id[i]);
+        for (int j = 0; kept && j < n; j++) {
+            if (tg_node_kind(nd) == TG_NARY)
+                tg_buf_printf(b, "    pext[%" PRIu32 "] = p_%s[%d];\n",
+                              (nd->in[0] & TG_INDEX) + (uint32_t)j, e->id[i], j);
+            else
+                tg_buf_printf(b, "    part[%" PRIu32 "] = p_%s[%d];\n", 2 * i + (uint32_t)j,
+                              e->id[i], j);
+        }
+    }
+}
+
+static void reverse(emitter *e, int io)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    const uint32_t out = e->out;
+    if (!(e->flag[out] & ACT)) return;
+    tg_buf_printf(b, "    /* derivatives: d_v = d%s/dv, from the output back */\n",
+                  e->id[out]);
+    tg_buf_printf(b, "    const double d_%s = 1.0;\n", e->id[out]);
+    for (uint32_t i = 0; i < out; i++)
+        if ((e->flag[i] & (CONE | ACT)) == (CONE | ACT))
+            tg_buf_printf(b, "    double d_%s = 0.0;\n", e->id[i]);
+    for (uint32_t i = out + 1; i-- > 0;) {
+        const tg_node *nd = &t->nodes[i];
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || tg_node_is_leaf(nd)) continue;
+        uint32_t idx[TG_MAX_ARITY];
+        int n = tg_node_inputs(t, nd, idx), order[TG_MAX_ARITY], to_prev = 0;
+        for (int j = 0; j < n; j++) order[j] = n == 2 ? 1 - j : j; /* the loop's order */
+        for (int j = 0; j < n; j++) to_prev += idx[j] == i - 1 && (e->flag[i - 1] & ACT);
+        for (int q = 0; q < n; q++) {
+            int j = order[q];
+            if (!(e->flag[idx[j]] & ACT)) continue;
+            if (idx[j] == i - 1 && to_prev > 1) continue; /* grouped below */
+            tg_buf_printf(b, "    d_%s += ", e->id[idx[j]]);
+            contribution(e, i, j, idx);
+            tg_buf_printf(b, ";\n");
+        }
+        if (to_prev > 1) { /* the loop's carry: (0 + g) + g', added last */
+            tg_buf_printf(b, "    d_%s += 0.0", e->id[i - 1]);
+            for (int q = 0; q < n; q++)
+                if (idx[order[q]] == i - 1)
+                    tg_buf_printf(b, " + "), contribution(e, i, order[q], idx);
+            tg_buf_printf(b, ";\n");
+        }
+    }
+    if (io != IO_TAPE) return;
+    for (uint32_t i = 0; i <= out; i++)
+        if ((e->flag[i] & (CONE | ACT)) == (CONE | ACT))
+            tg_buf_printf(b, "    adj[%" PRIu32 "] = d_%s;\n", i, e->id[i]);
+}
+
+/* The gradient into grad[], in the caller's wrt order (tg_emit_c) or the inputs' (a module:
+ * 0 for a constant). */
+static void gradient(emitter *e)
+{
+    tg_buf *b = e->b;
+    const int act = (e->flag[e->out] & ACT) != 0;
+    if (e->o) {
+        for (int k = 0; k < e->o->n_wrt; k++) {
+            uint32_t i = e->o->wrt[k].index;
+            if (act && (e->flag[i] & CONE))
+                tg_buf_printf(b, "    grad[%d] = d_%s;\n", k, e->id[i]);
+            else
+                tg_buf_printf(b, "    grad[%d] = 0.0;\n", k);
+        }
+        return;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i <= e->out; i++) {
+        if ((e->flag[i] & (CONE | INPUT)) != (CONE | INPUT)) continue;
+        if (act && (e->flag[i] & ACT))
+            tg_buf_printf(b, "    grad[%" PRIu32 "] = d_%s;\n", k++, e->id[i]);
+        else
+            tg_buf_printf(b, "    grad[%" PRIu32 "] = 0.0;\n", k++);
+    }
+}
+
+static void result(emitter *e)
+{
+    tg_buf_printf(e->b, "    return ");
+    operand(e, e->out);
+    tg_buf_printf(e->b, ";\n}\n");
+}
+
+/* ---- the whole file ---- */
+
+static tg_status name_nodes(emitter *e)
+{
+    for (uint32_t i = 0; i <= e->out; i++) {
+        if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY)) continue;
+        tg_var v = {e->t, i, e->t->epoch};
+        char dflt[24];
+        snprintf(dflt, sizeof dflt, "t%" PRIu32, i);
+        const char *label = tg_label_of(v);
+        if (!(e->id[i] = unique_name(e, &e->names, "", label ? label : dflt, dflt)))
+            return e->t->status;
+    }
+    return TG_OK;
+}
+
+static void header(emitter *e)
+{
+    tg_buf *b = e->b;
+    const char *outn = e->id[e->out] ? e->id[e->out] : "the output";
+    uint32_t k = 0;
+    if (e->o) {
+        tg_buf_printf(b, "/* %s: %s and its gradient, generated by tapegrad %s.\n",
+                      e->o->name ? e->o->name : "f", outn, tg_version());
+        if (e->o->comment) {
+            tg_buf_printf(b, " * ");
+            comment_text(b, e->o->comment);
+            tg_buf_printf(b, "\n");
+        }
+        tg_buf_printf(b, " *\n * double %s(const double *in, double *grad)\n",
+                      e->o->name ? e->o->name : "f");
+        char at[24];
+        for (int j = 0; j < e->o->n_in; j++) {
+            const char *v = e->id[e->o->in[j].index];
+            snprintf(at, sizeof at, "in[%d]", j);
+            tg_buf_printf(b, " *   %-8s = %s\n", at, v ? v : "(not used)");
+        }
+        for (int j = 0; j < e->o->n_wrt; j++) {
+            const char *w = e->id[e->o->wrt[j].index];
+            snprintf(at, sizeof at, "grad[%d]", j);
+            tg_buf_printf(b, " *   %-8s = d%s/d%s\n", at, outn, w ? w : "(not used)");
+        }
+        tg_buf_printf(b, " *   %-8s   %s\n *\n * Needs only <math.h> (link with -lm). */\n",
+                      "returns", outn);
+    } else {
+        tg_buf_printf(b, "/* A module compiled by tapegrad %s (tg_compile): %s, node %" PRIu32
+                      " of a tape, and its gradient. tg_entry_raw(in, grad):\n", tg_version(),
+                      outn, e->out);
+        for (uint32_t i = 0; i <= e->out; i++)
+            if ((e->flag[i] & (CONE | INPUT)) == (CONE | INPUT))
+                tg_buf_printf(b, " *   in[%" PRIu32 "], grad[%" PRIu32 "]: %s (node %" PRIu32
+                              ", a %s)\n", k, k, e->id[i], i,
+                              e->flag[i] & ACT ? "parameter" : "constant"), k++;
+        tg_buf_printf(b, " */\n");
+        e->info->nleaves = k;
+    }
+    tg_buf_printf(b, "#include <math.h>\n\n"
+                  "/* g * p, but nothing when g is 0: 0 * inf passes nothing back */\n"
+                  "static inline double tg_back(double g, double p) "
+                  "{ return g != 0.0 ? g * p : 0.0; }\n"
+                  "struct tg_desc { double (*eval)(const double *x, double *d); };\n");
+}
+
+static void write_file(emitter *e)
+{
+    tg_buf *b = e->b;
+    /* the ops first, named as the body uses them: a dry run of the body finds them */
+    tg_buf probe = {.t = e->t};
+    e->b = &probe;
+    forward(e, IO_RAW);
+    tg_buf_free(&probe);
+    e->b = b;
+    if (e->t->status) return;
+    uint32_t next = 0; /* ops called through the table */
+    for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r))
+        next += !(*(const tg_op_def **)r)->code;
+    if (next && !(e->info->ext = tg_mem(e->t, NULL, 0, next * sizeof *e->info->ext))) {
+        tg_fail(e->t, TG_ERR_NOMEM, "tg_compile: out of memory");
+        return;
+    }
+    header(e);
+    if (next)
+        tg_buf_printf(b, "static double (*tg_ev[%" PRIu32 "])(const double *, double *);\n",
+                      next);
+    write_ops(e);
+    if (!e->o) {
+        if (e->info->next) {
+            tg_buf_printf(b, "\nvoid tg_entry_init(double (*const *table)(const double *, "
+                          "double *))\n{\n");
+            tg_buf_printf(b, "    for (int k = 0; k < %" PRIu32 "; k++) tg_ev[k] = table[k];\n"
+                          "}\n", e->info->next);
+        }
+        tg_buf_printf(b, "\nstruct tg_node_rec { const void *op; unsigned in[2]; double v; };\n"
+                      "\nvoid tg_entry_tape(struct tg_node_rec *nd, double *part, double *pext, "
+                      "double *adj)\n{\n    (void)part, (void)pext;\n");
+        forward(e, IO_TAPE);
+        reverse(e, IO_TAPE);
+        tg_buf_printf(b, "}\n\ndouble tg_entry_raw(const double *in, double *grad)\n{\n");
+    } else {
+        tg_buf_printf(b, "\ndouble %s(const double *in, double *grad)\n{\n",
+                      e->o->name ? e->o->name : "f");
+    }
+    forward(e, IO_RAW);
+    reverse(e, IO_RAW);
+    gradient(e);
+    result(e);
+}
+
+/* The cone's size, the raw entry's inputs and the kinked nodes of the cone. */
+static void module_info(emitter *e)
+{
+    tg_tape *t = e->t;
+    tg_emitted *info = e->info;
+    uint32_t nk = 0;
+    for (uint32_t i = 0; i <= e->out; i++) info->ncone += e->flag[i] & CONE;
+    for (uint32_t k = 0; k < t->nkinks; k++) nk += t->kinks[k].node <= e->out &&
+                                                    (e->flag[t->kinks[k].node] & CONE);
+    info->leaves = tg_mem(t, NULL, 0, (info->nleaves + 1) * sizeof *info->leaves);
+    info->kinks = tg_mem(t, NULL, 0, (nk + 1) * sizeof *info->kinks);
+    if (!info->leaves || !info->kinks) {
+        tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
+        return;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= e->out; i++)
+        if ((e->flag[i] & (CONE | INPUT)) == (CONE | INPUT)) info->leaves[n++] = i;
+    for (uint32_t k = 0; k < t->nkinks; k++)
+        if (t->kinks[k].node <= e->out && (e->flag[t->kinks[k].node] & CONE))
+            info->kinks[info->nkinks++] = k;
+}
+
+void tg_emitted_free(tg_tape *t, tg_emitted *info)
+{
+    if (info->ext) tg_mem(t, info->ext, info->next * sizeof *info->ext, 0);
+    if (info->leaves) tg_mem(t, info->leaves, (info->nleaves + 1) * sizeof *info->leaves, 0);
+    if (info->kinks) tg_mem(t, info->kinks, (info->nkinks + 1) * sizeof *info->kinks, 0);
+    memset(info, 0, sizeof *info);
+}
+
+tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg_emitted *info)
+{
+    emitter e = {.t = t, .out = out, .o = o, .b = b, .info = info};
+    const size_t n = (size_t)out + 1;
+    tg_table_init(&e.names, 0, t->alloc, t->ud);
+    tg_table_init(&e.ops, sizeof(const tg_op_def *), t->alloc, t->ud);
+    e.flag = tg_mem(t, NULL, 0, n);
+    e.id = tg_mem(t, NULL, 0, n * sizeof *e.id);
+    if (!e.flag || !e.id) {
+        tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
+    } else {
+        memset(e.flag, 0, n);
+        memset(e.id, 0, n * sizeof *e.id);
+        if (!mark(&e) && !name_nodes(&e)) write_file(&e);
+        if (!o && !t->status) module_info(&e);
+    }
+    if (e.flag) tg_mem(t, e.flag, n, 0);
+    if (e.id) tg_mem(t, e.id, n * sizeof *e.id, 0);
+    tg_table_clear(&e.names);
+    tg_table_clear(&e.ops);
+    return t->status;
+}

@@ -1,0 +1,515 @@
+/* test_compile.c - the tape compiler (tg_compile) against the interpreter: every registered
+ * scalar op (alone and through inner functions), the article's network at every activation
+ * and random graphs of every op with shared nodes give the same values, gradients and replay
+ * notes bit for bit, through tg_compiled_run and through the raw entry point; the standalone
+ * emitter's function agrees the same way; and every failure path says what went wrong: no
+ * compiler, a compile error, anomaly mode, a tensor, a reset tape, a hostile cache. Each test
+ * uses a private cache directory. Without a C compiler the tests skip, saying so.
+ * See LICENSE. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define POINTS 40 /* points per tape */
+
+/* ---- a private cache directory ---- */
+
+typedef struct cache {
+    char dir[64];
+    tg_compile_opts opts;
+} cache;
+
+static void cache_open(cache *c)
+{
+    snprintf(c->dir, sizeof c->dir, "/tmp/tg-test-cache-XXXXXX");
+    cr_assert_not_null(mkdtemp(c->dir), "mkdtemp: %s", strerror(errno));
+    c->opts = (tg_compile_opts){.cache_dir = c->dir};
+}
+
+/* Remove the directory and what is in it (files and the library's empty build dirs). */
+static void cache_close(cache *c)
+{
+    DIR *d = opendir(c->dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char p[400];
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", c->dir, e->d_name);
+        if (unlink(p) != 0) rmdir(p);
+    }
+    if (d) closedir(d);
+    chmod(c->dir, 0700);
+    rmdir(c->dir);
+}
+
+/* Skip the test when this machine has no C compiler, saying so. */
+static void need_cc(void)
+{
+    tg_tape *t = tg_tape_new();
+    tg_compile_opts o = {.cache_dir = ""};
+    tg_compiled *c = tg_compile(tg_param(t, 1.0), &o);
+    char why[400] = "";
+    if (!c) snprintf(why, sizeof why, "%s", tg_tape_error(t));
+    tg_compiled_free(c);
+    tg_tape_free(t);
+    if (!c && strstr(why, "no C compiler")) cr_skip_test("skipped: %s", why);
+    cr_assert_str_empty(why, "tg_compile of a leaf failed: %s", why);
+}
+
+/* ---- bit-for-bit comparison of two tapes holding the same recording ---- */
+
+static int same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Tape a was run compiled, tape b interpreted: every node up to out must agree. */
+static void expect_same_tapes(tg_tape *a, tg_tape *b, tg_var out, const char *what)
+{
+    int shown = 0;
+    for (uint32_t i = 0; i <= out.index && shown < 4; i++) {
+        tg_var va = {a, i, out.epoch}, vb = {b, i, out.epoch};
+        double x = tg_value(va), y = tg_value(vb), g = tg_gradient(va), h = tg_gradient(vb);
+        if (same(x, y) && same(g, h)) continue;
+        cr_expect(0, "%s: node %u (%s): compiled value %.17g gradient %.17g, interpreted %.17g "
+                  "and %.17g", what, i, tg_label_of(vb) ? tg_label_of(vb) : "unlabelled", x, g,
+                  y, h);
+        shown++;
+    }
+    const char *na = tg_replay_note(a), *nb = tg_replay_note(b);
+    cr_expect(na == nb || (na && nb && !strcmp(na, nb)), "%s: replay notes differ: compiled "
+              "'%s', interpreted '%s'", what, na ? na : "(none)", nb ? nb : "(none)");
+    cr_expect_eq(tg_tape_status(a), TG_OK, "%s: %s", what, tg_tape_error(a));
+}
+
+/* The raw entry point against the interpreted tape b: out and the gradient at every input. */
+static void expect_same_raw(const tg_compiled *c, tg_tape *b, tg_var out, const char *what)
+{
+    int n = tg_compiled_inputs(c, NULL, 0);
+    tg_var *leaves = malloc((size_t)(n + 1) * sizeof *leaves);
+    double *in = malloc((size_t)(n + 1) * sizeof *in), *grad = malloc((size_t)(n + 1) * sizeof *grad);
+    cr_assert(leaves && in && grad);
+    tg_compiled_inputs(c, leaves, n);
+    for (int k = 0; k < n; k++) in[k] = tg_value((tg_var){b, leaves[k].index, out.epoch});
+    double y = tg_compiled_raw(c)(in, grad);
+    tg_var ob = {b, out.index, out.epoch};
+    cr_expect(same(y, tg_value(ob)), "%s: raw entry gives %.17g, the interpreter %.17g", what, y,
+              tg_value(ob));
+    for (int k = 0; k < n; k++) {
+        double g = tg_gradient((tg_var){b, leaves[k].index, out.epoch});
+        cr_expect(same(grad[k], g), "%s: raw grad[%d] %.17g, the interpreter %.17g", what, k,
+                  grad[k], g);
+    }
+    free(leaves), free(in), free(grad);
+}
+
+/* A recording made twice, on a (to compile) and b (to interpret). */
+typedef tg_var (*record_fn)(tg_tape *t, void *ud);
+
+typedef struct pair {
+    tg_tape *a, *b;
+    tg_var out;
+    tg_compiled *c;
+} pair;
+
+static void pair_make(pair *p, record_fn rec, void *ud, const cache *cc, const char *what)
+{
+    p->a = tg_tape_new();
+    p->b = tg_tape_new();
+    cr_assert(p->a && p->b);
+    p->out = rec(p->a, ud);
+    tg_var ob = rec(p->b, ud);
+    cr_assert_eq(tg_tape_status(p->a), TG_OK, "%s: recording: %s", what, tg_tape_error(p->a));
+    cr_assert_eq(p->out.index, ob.index);
+    p->c = tg_compile(p->out, &cc->opts);
+    cr_assert_not_null(p->c, "%s: tg_compile: %s", what, tg_tape_error(p->a));
+}
+
+static void pair_free(pair *p)
+{
+    tg_compiled_free(p->c);
+    tg_tape_free(p->a);
+    tg_tape_free(p->b);
+}
+
+/* Set the first nx inputs of the raw entry (tg_compiled_inputs' order) on both tapes to x;
+ * then one runs compiled and the other replays and sweeps; compare. */
+static void pair_run(pair *p, const double *x, int nx, const char *what)
+{
+    tg_var in[TG_MAX_ARITY];
+    cr_assert_geq(tg_compiled_inputs(p->c, in, nx), nx);
+    for (int k = 0; k < nx; k++) {
+        tg_set(in[k], x[k]);
+        tg_set((tg_var){p->b, in[k].index, in[k].epoch}, x[k]);
+    }
+    cr_assert_eq(tg_compiled_run(p->c), TG_OK, "%s: %s", what, tg_tape_error(p->a));
+    cr_assert_eq(tg_replay(p->b), TG_OK, "%s: %s", what, tg_tape_error(p->b));
+    cr_assert_eq(tg_backward((tg_var){p->b, p->out.index, p->out.epoch}), TG_OK);
+    expect_same_tapes(p->a, p->b, p->out, what);
+    expect_same_raw(p->c, p->b, p->out, what);
+}
+
+/* ---- every registered scalar op ---- */
+
+typedef struct op_case {
+    const tg_op_def *op;
+} op_case;
+
+/* op(p1..pk) + op(u1..uk) with u_j = sin(p_j) * p_j + 0.25: the op alone and through the chain
+ * rule, one output. Values that clamp would refuse (lo > hi) are nudged apart at recording. */
+static tg_var record_op(tg_tape *t, void *ud)
+{
+    const tg_op_def *op = ((op_case *)ud)->op;
+    tg_var p[TG_MAX_ARITY], u[TG_MAX_ARITY];
+    for (int j = 0; j < op->arity; j++) p[j] = tg_param(t, 0.3 + 0.5 * j); /* inputs 0.. */
+    for (int j = 0; j < op->arity; j++)
+        u[j] = tg_add(tg_mul(tg_sin(p[j]), p[j]), tg_const(t, 0.25 * (j + 1)));
+    tg_var out = tg_add(tg_apply(op, op->arity, p), tg_apply(op, op->arity, u));
+    tg_label(out, "out");
+    return out;
+}
+
+Test(compile, every_scalar_op_compiles_to_the_same_bits)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    const double special[] = {0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, -1e300, 700.0, -745.0};
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        op_case oc = {tg_registry_at(NULL, i)};
+        if (!oc.op->eval) continue;
+        cr_expect_not_null(oc.op->code, "%s: a built-in without .code (use TG_EVAL)",
+                           oc.op->name);
+        pair p;
+        pair_make(&p, record_op, &oc, &cc, oc.op->name);
+        th_rng r = th_rng_new(th_seed(oc.op->name, 14));
+        for (int k = 0; k < POINTS + 10; k++) {
+            double x[TG_MAX_ARITY];
+            for (int j = 0; j < oc.op->arity; j++)
+                x[j] = k < 10 ? special[(k + j) % 10] : th_uniform(&r, -3, 3);
+            if (!th_op_admits(oc.op, x)) continue;
+            char what[96];
+            snprintf(what, sizeof what, "%s at point %d", oc.op->name, k);
+            pair_run(&p, x, oc.op->arity, what);
+        }
+        pair_free(&p);
+    }
+    cache_close(&cc);
+}
+
+/* ---- the article at every activation ---- */
+
+typedef struct article_case {
+    const tg_op_def *g;
+    tg_article_point pt;
+} article_case;
+
+static tg_var record_article(tg_tape *t, void *ud)
+{
+    article_case *ac = ud;
+    tg_article net;
+    tg_article_build(&net, t, ac->g, 0.01, &ac->pt);
+    return net.E;
+}
+
+Test(compile, the_article_at_every_activation)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    int n = 0;
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        article_case ac = {.g = tg_registry_at(NULL, i)};
+        if (!ac.g->eval || ac.g->arity > 2 || (ac.g->arity == 2 && strcmp(ac.g->name,
+                                                                           "leaky_relu")))
+            continue;
+        tg_article_point_seed(&ac.pt, 7);
+        pair p;
+        pair_make(&p, record_article, &ac, &cc, ac.g->name);
+        cr_expect_geq(tg_compiled_inputs(p.c, NULL, 0), 12, "%s: the raw entry's inputs",
+                     ac.g->name);
+        for (int k = 0; k < POINTS; k++) {
+            tg_article_point q;
+            tg_article_point_seed(&q, 100 + (uint64_t)k);
+            const double x[12] = {q.x[0], q.x[1], q.t, q.w1[0][0], q.w1[0][1], q.w1[0][2],
+                                  q.w1[1][0], q.w1[1][1], q.w1[1][2], q.w2[0], q.w2[1], q.w2[2]};
+            for (int j = 0; j < 12; j++) { /* the inputs x1, x2, t as well as the weights */
+                tg_var la = tg_tape_find(p.a, tg_article_leaf_name(j));
+                tg_var lb = tg_tape_find(p.b, tg_article_leaf_name(j));
+                tg_set(la, x[j]);
+                tg_set(lb, x[j]);
+            }
+            char what[96];
+            snprintf(what, sizeof what, "article with %s at point %d", ac.g->name, k);
+            pair_run(&p, x, 0, what);
+        }
+        pair_free(&p);
+        n++;
+    }
+    cr_expect_geq(n, 20, "only %d activations", n);
+    cache_close(&cc);
+}
+
+/* ---- random graphs of every scalar op, with shared nodes and repeated operands ---- */
+
+typedef struct graph_case {
+    uint64_t seed;
+} graph_case;
+
+/* 4 parameters, 2 constants, then 80 nodes each applying a random op to random earlier nodes
+ * (the recent ones more often, so chains grow deep; the same node twice now and then); the
+ * output sums them all. Operands an op's check refuses are drawn again. */
+static tg_var record_graph(tg_tape *t, void *ud)
+{
+    th_rng r = th_rng_new(((graph_case *)ud)->seed);
+    tg_var pool[90];
+    int n = 0;
+    for (int k = 0; k < 4; k++) pool[n++] = tg_param(t, th_uniform(&r, -2, 2));
+    for (int k = 0; k < 2; k++) pool[n++] = tg_const(t, th_uniform(&r, -2, 2));
+    const int nops = tg_registry_count(NULL);
+    while (n < 86) {
+        const tg_op_def *op = tg_registry_at(NULL, (int)(th_next(&r) % (uint64_t)nops));
+        if (!op->eval) continue;
+        tg_var in[TG_MAX_ARITY];
+        double x[TG_MAX_ARITY];
+        for (int j = 0; j < op->arity; j++) {
+            int back = (int)(th_next(&r) % 8);
+            in[j] = j && th_next(&r) % 6 == 0 ? in[0] : pool[back < n ? n - 1 - back :
+                                                         (int)(th_next(&r) % (uint64_t)n)];
+            if (th_next(&r) % 3 == 0) in[j] = pool[th_next(&r) % (uint64_t)n];
+            x[j] = tg_value(in[j]);
+        }
+        if (!th_op_admits(op, x)) continue;
+        pool[n++] = tg_apply(op, op->arity, in);
+    }
+    tg_var out = pool[n - 1]; /* every node is in the output's cone */
+    for (int k = 2; k <= n; k++) out = tg_add(out, pool[n - k]);
+    return out;
+}
+
+Test(compile, random_graphs_compile_to_the_same_bits)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    for (uint64_t g = 0; g < 12; g++) {
+        graph_case gc = {th_seed("graph", g)};
+        pair p;
+        char what[96];
+        snprintf(what, sizeof what, "random graph %d", (int)g);
+        pair_make(&p, record_graph, &gc, &cc, what);
+        th_rng r = th_rng_new(gc.seed + 1);
+        for (int k = 0; k < POINTS; k++) {
+            double x[4];
+            for (int j = 0; j < 4; j++) x[j] = th_uniform(&r, -2, 2);
+            snprintf(what, sizeof what, "random graph %d at point %d", (int)g, k);
+            pair_run(&p, x, 4, what);
+        }
+        pair_free(&p);
+    }
+    cache_close(&cc);
+}
+
+/* ---- ops without code, and the standalone emitter ---- */
+
+static double twice_eval(const double *x, double *d)
+{
+    if (d) d[0] = 2.0;
+    return 2.0 * x[0];
+}
+static const tg_op_def twice = {.name = "twice", .arity = 1, .eval = twice_eval};
+/* code that does not compile */
+static const tg_op_def broken = {.name = "broken", .arity = 1, .eval = twice_eval,
+                                 .code = "{ return x[0] +; }"};
+
+static tg_var record_user(tg_tape *t, void *ud)
+{
+    const tg_op_def *op = ud;
+    tg_var p = tg_param(t, 0.5);
+    return tg_sigmoid(tg_apply(op, 1, &p));
+}
+
+Test(compile, a_users_op_without_code_is_called_through_its_descriptor)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    pair p;
+    pair_make(&p, record_user, (void *)&twice, &cc, "twice");
+    cr_expect(strstr(tg_compiled_source(p.c), "called through descriptor"), "%s",
+              tg_compiled_source(p.c));
+    for (int k = 0; k < 5; k++) {
+        double x = k - 2.5;
+        pair_run(&p, &x, 1, "twice");
+    }
+    pair_free(&p);
+    cache_close(&cc);
+}
+
+/* Build src with cc as a shared object in dir and return symbol name from it. */
+static void *build_standalone(const char *dir, const char *src, const char *name, void **dl)
+{
+    char c[300], so[300], cmd[800];
+    snprintf(c, sizeof c, "%s/standalone.c", dir);
+    snprintf(so, sizeof so, "%s/standalone.so", dir);
+    FILE *f = fopen(c, "w");
+    cr_assert_not_null(f);
+    fputs(src, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -O2 -ffp-contract=off -fPIC -shared -o %s %s -lm", so, c);
+    cr_assert_eq(system(cmd), 0, "%s failed on:\n%s", cmd, src);
+    *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(*dl, "%s", dlerror());
+    unlink(c);
+    unlink(so);
+    return dlsym(*dl, name);
+}
+
+Test(compile, the_standalone_function_agrees_with_the_tape)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    tg_tape *t = tg_tape_new();
+    tg_article net;
+    tg_article_point pt;
+    tg_article_point_seed(&pt, 3);
+    cr_assert_eq(tg_article_build(&net, t, &tg_op_tanh, 0, &pt), TG_OK);
+    tg_var in[12], wrt[9];
+    for (int j = 0; j < 12; j++) in[j] = tg_tape_find(t, tg_article_leaf_name(j));
+    memcpy(wrt, in + 3, sizeof wrt);
+    tg_emit_opts o = {.name = "article_step", .comment = "the article, tanh", .n_in = 12,
+                      .in = in, .n_wrt = 9, .wrt = wrt};
+    char *src = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&src, &len);
+    cr_assert_eq(tg_emit_c(net.E, &o, f), TG_OK, "%s", tg_tape_error(t));
+    fclose(f);
+    cr_expect(strstr(src, "in[11]   = w31_2") && strstr(src, "grad[8]  = dE/dw31_2"),
+              "the header names every input and output:\n%s", src);
+    cr_expect(!strstr(src, "tapegrad.h"), "the standalone function includes tapegrad");
+    void *dl;
+    double (*fn)(const double *, double *) =
+        (double (*)(const double *, double *))(uintptr_t)build_standalone(cc.dir, src,
+                                                                          "article_step", &dl);
+    cr_assert_not_null(fn);
+    th_rng r = th_rng_new(33);
+    for (int k = 0; k < POINTS; k++) {
+        double x[12], g[9];
+        for (int j = 0; j < 12; j++) tg_set(in[j], x[j] = th_uniform(&r, -1, 1));
+        cr_assert_eq(tg_replay(t), TG_OK);
+        cr_assert_eq(tg_backward(net.E), TG_OK);
+        double y = fn(x, g);
+        cr_expect(same(y, tg_value(net.E)), "E %.17g, the tape %.17g", y, tg_value(net.E));
+        for (int j = 0; j < 9; j++)
+            cr_expect(same(g[j], tg_gradient(wrt[j])), "grad[%d] %.17g, the tape %.17g", j,
+                      g[j], tg_gradient(wrt[j]));
+    }
+    dlclose(dl);
+    free(src);
+    tg_tape_free(t);
+    cache_close(&cc);
+}
+
+Test(compile, the_standalone_emitter_refuses_bad_lists_naming_them)
+{
+    tg_tape *t = tg_tape_new();
+    tg_var x = tg_param(t, 1.0), y = tg_param(t, 2.0), s = tg_mul(x, y);
+    struct {
+        tg_emit_opts o;
+        tg_status st;
+        const char *msg;
+    } cases[] = {
+        {{.name = "f", .n_in = 1, .in = &x, .n_wrt = 1, .wrt = &y}, TG_ERR_ARG,
+         "tg_emit_c: wrt 0 is not one of the inputs"},
+        {{.name = "2f", .n_in = 1, .in = &x}, TG_ERR_ARG,
+         "tg_emit_c: '2f' is not a C identifier"},
+        {{.name = "f", .n_in = 1, .in = &s}, TG_ERR_ARG, "tg_emit_c: input 0 is not a scalar leaf"},
+        {{.name = "f", .n_in = 2, .in = NULL}, TG_ERR_ARG, "tg_emit_c: 2 input with the list NULL"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tg_tape_reset(t);
+        x = tg_param(t, 1.0), y = tg_param(t, 2.0), s = tg_mul(x, y);
+        cr_expect_eq(tg_emit_c(s, &cases[k].o, stdout), cases[k].st, "case %zu", k);
+        cr_expect_str_eq(tg_tape_error(t), cases[k].msg);
+    }
+    tg_tape_reset(t);
+    x = tg_param(t, 1.0);
+    tg_var u = tg_apply(&twice, 1, &x);
+    tg_emit_opts o = {.n_in = 1, .in = &x, .n_wrt = 1, .wrt = &x};
+    cr_expect_eq(tg_emit_c(u, &o, stdout), TG_ERR_UNSUPPORTED);
+    cr_expect_str_eq(tg_tape_error(t), "tg_emit_c: op 'twice' has no C code (.code): only "
+                     "tg_compile can call it, through its descriptor");
+    tg_tape_free(t);
+}
+
+/* ---- failures ---- */
+
+/* tg_compile on a fresh tape holding sigmoid(op(p)); NULL or the module, and the message. */
+static tg_compiled *try_compile(tg_tape *t, const tg_op_def *op, const tg_compile_opts *o)
+{
+    tg_var p = tg_param(t, 0.5);
+    return tg_compile(tg_sigmoid(tg_apply(op, 1, &p)), o);
+}
+
+Test(compile, no_compiler_is_a_clean_failure_and_everything_else_works)
+{
+    tg_tape *t = tg_tape_new();
+    tg_compile_opts o = {.cc = "/nonexistent/tg-cc", .cache_dir = ""};
+    cr_expect_null(try_compile(t, &tg_op_exp, &o));
+    cr_expect_eq(tg_tape_status(t), TG_ERR_COMPILE);
+    cr_expect(strstr(tg_tape_error(t), "tg_compile: no C compiler") &&
+              strstr(tg_tape_error(t), "/nonexistent/tg-cc"), "%s", tg_tape_error(t));
+    tg_tape_reset(t); /* the tape is usable again */
+    tg_var p = tg_param(t, 0.0), y = tg_exp(p);
+    cr_expect_eq(tg_backward(y), TG_OK);
+    cr_expect_eq(tg_gradient(p), 1.0);
+    tg_tape_free(t);
+}
+
+Test(compile, a_compile_error_says_what_the_compiler_said)
+{
+    need_cc();
+    tg_tape *t = tg_tape_new();
+    tg_compile_opts o = {.cache_dir = ""};
+    cr_expect_null(try_compile(t, &broken, &o));
+    cr_expect_eq(tg_tape_status(t), TG_ERR_COMPILE);
+    cr_expect(strstr(tg_tape_error(t), "tg_compile: the C compiler failed ('cc' exited with "
+                     "status 1): ") && strstr(tg_tape_error(t), "error"), "%s",
+              tg_tape_error(t));
+    tg_tape_free(t);
+}
+
+Test(compile, refused_anomaly_mode_tensors_and_a_reset_tape)
+{
+    need_cc();
+    tg_tape *t = tg_tape_new();
+    tg_compile_opts o = {.cache_dir = ""};
+    tg_tape_check_nan(t, 1);
+    cr_expect_null(try_compile(t, &tg_op_exp, &o));
+    cr_expect_eq(tg_tape_status(t), TG_ERR_ARG);
+    cr_expect(strstr(tg_tape_error(t), "anomaly mode is on"), "%s", tg_tape_error(t));
+    tg_tape_check_nan(t, 0);
+    tg_tape_reset(t);
+    const double v[2] = {1, 2};
+    tg_var m = tg_sum(tg_tensor_param(t, 1, (int[]){2}, v));
+    tg_label(m, "m");
+    cr_expect_null(tg_compile(m, &o));
+    cr_expect_eq(tg_tape_status(t), TG_ERR_UNSUPPORTED);
+    cr_expect(strstr(tg_tape_error(t), "tensor"), "%s", tg_tape_error(t));
+    tg_tape_reset(t);
+    tg_compiled *c = try_compile(t, &tg_op_exp, &o);
+    cr_assert_not_null(c, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_compiled_run(c), TG_OK);
+    tg_tape_reset(t);
+    cr_expect_eq(tg_compiled_run(c), TG_ERR_STALE);
+    cr_expect(strstr(tg_tape_error(t), "the tape was reset since tg_compile"), "%s",
+              tg_tape_error(t));
+    tg_compiled_free(c);
+    tg_tape_free(t);
+}
