@@ -62,20 +62,55 @@ static double ms_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Two FNV-1a style hashes (different starts and multipliers), over s, then the compiler
- * command and the flags. Not a defence against an attacker, who cannot write the cache. */
-static void hash_key(build *bd, const char *s)
+/* Two FNV-1a style hashes at once (different starts and multipliers): 128 bits, for naming
+ * a module by its source and for checking a cached file's bytes. Not a defence against an
+ * attacker, who cannot write the cache. */
+typedef struct hash2 {
+    uint64_t h[2];
+} hash2;
+
+static hash2 hash_start(void) { return (hash2){{0xcbf29ce484222325ull, 0x84222325cbf29ce5ull}}; }
+
+static void hash_add(hash2 *h, const void *data, size_t n)
 {
     static const uint64_t mult[2] = {0x100000001b3ull, 0x9e3779b97f4a7c15ull};
-    uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce5ull};
-    const char *parts[2 + sizeof cc_flags / sizeof *cc_flags] = {s, bd->cmd};
-    memcpy(parts + 2, cc_flags, sizeof cc_flags);
-    for (size_t p = 0; p < sizeof parts / sizeof *parts; p++)
-        for (const unsigned char *c = (const unsigned char *)parts[p];; c++) {
-            for (int k = 0; k < 2; k++) h[k] = (h[k] ^ *c) * mult[k];
-            if (!*c) break;
-        }
-    snprintf(bd->key, sizeof bd->key, "%016" PRIx64 "%016" PRIx64, h[0], h[1]);
+    const unsigned char *c = data;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) h->h[k] = (h->h[k] ^ c[i]) * mult[k];
+}
+
+static void hash_hex(const hash2 *h, char out[33])
+{
+    snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, h->h[0], h->h[1]);
+}
+
+/* The module's key: the source, the compiler command and the flags, each with its NUL. */
+static void hash_key(build *bd, const char *s)
+{
+    hash2 h = hash_start();
+    hash_add(&h, s, strlen(s) + 1);
+    hash_add(&h, bd->cmd, strlen(bd->cmd) + 1);
+    for (size_t k = 0; k < sizeof cc_flags / sizeof *cc_flags; k++)
+        hash_add(&h, cc_flags[k], strlen(cc_flags[k]) + 1);
+    hash_hex(&h, bd->key);
+}
+
+/* The hash of the file at path's bytes and its size, as "HEX SIZE\n" into out; -1 if it
+ * cannot be read. */
+static int file_sum(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    hash2 h = hash_start();
+    unsigned char buf[8192];
+    size_t n, total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) hash_add(&h, buf, n), total += n;
+    int bad = ferror(f);
+    fclose(f);
+    char hex[33];
+    hash_hex(&h, hex);
+    snprintf(out, size, "%s %zu\n", hex, total);
+    return bad ? -1 : 0;
 }
 
 /* ---- the cache directory ---- */
@@ -248,13 +283,48 @@ static tg_status run_cc(build *bd, const char dir[4100])
 
 static void remove_dir(const char *dir)
 {
-    static const char *const files[] = {"m.c", "m.so", "cc.log"};
+    static const char *const files[] = {"m.c", "m.so", "m.sum", "cc.log"};
     char p[4200];
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[k]);
         unlink(p);
     }
     rmdir(dir);
+}
+
+/* The path of the checksum beside module file path ("K.so" -> "K.sum"). */
+static void sum_path(const char *path, char *out, size_t size)
+{
+    snprintf(out, size, "%.*s.sum", (int)(strlen(path) - 3), path);
+}
+
+/* Whether the cached module at path is whole: its checksum file is trusted and holds the
+ * hash and size of its bytes (a truncated module could crash dlopen). Else the reason. */
+static int intact(const char *path, char *why, size_t size)
+{
+    char sp[4300], want[64] = "", have[64];
+    sum_path(path, sp, sizeof sp);
+    if (!trusted(sp, 0, why, size)) return 0;
+    FILE *f = fopen(sp, "r");
+    if (!f || !fgets(want, sizeof want, f)) want[0] = '\0';
+    if (f) fclose(f);
+    if (file_sum(path, have, sizeof have) == 0 && !strcmp(want, have)) return 1;
+    snprintf(why, size, "its bytes do not match its checksum (truncated or corrupt)");
+    return 0;
+}
+
+/* Move the module built in dir, and its checksum, to cached (K.so) and K.sum. */
+static int keep(const char *dir, const char *cached)
+{
+    char so[4200], sum[4200], line[64], sp[4300];
+    snprintf(so, sizeof so, "%s/m.so", dir);
+    snprintf(sum, sizeof sum, "%s/m.sum", dir);
+    sum_path(cached, sp, sizeof sp);
+    if (file_sum(so, line, sizeof line)) return -1;
+    FILE *f = fopen(sum, "w");
+    int ok = f && fputs(line, f) >= 0;
+    if (f && fclose(f)) ok = 0;
+    return ok && rename(so, cached) == 0 && rename(sum, sp) == 0 ? 0 : -1;
 }
 
 /* Build the module in a fresh private directory, load it, and move it into the cache. */
@@ -280,7 +350,7 @@ static tg_status build_and_load(build *bd, const char *cached)
         s = tg_fail(t, TG_ERR_COMPILE, "tg_compile: the module just built: %s", why);
     if (!s) {
         double ms = ms_since(&t0);
-        if (cached && rename(so, cached) == 0)
+        if (cached && keep(dir, cached) == 0)
             snprintf(c->log, sizeof c->log, "built with %.60s in %.1f ms (cached in %.150s)%s%.150s",
                      bd->cmd, ms, bd->cache, bd->why[0] ? "; " : "", bd->why);
         else
@@ -327,7 +397,8 @@ static tg_status get_module(build *bd, const tg_compile_opts *o)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (access(path, F_OK) == 0 || errno != ENOENT) {
         char reason[sizeof bd->why];
-        if (trusted(path, 0, why, sizeof why) && !load(bd, path, why, sizeof why)) {
+        if (trusted(path, 0, why, sizeof why) && intact(path, why, sizeof why) &&
+            !load(bd, path, why, sizeof why)) {
             snprintf(c->log, sizeof c->log, "loaded from the cache %.300s in %.2f ms", bd->cache,
                      ms_since(&t0));
             return TG_OK;

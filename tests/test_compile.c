@@ -513,3 +513,129 @@ Test(compile, refused_anomaly_mode_tensors_and_a_reset_tape)
     tg_compiled_free(c);
     tg_tape_free(t);
 }
+
+/* ---- the cache ---- */
+
+/* The one module file in dir (its path into path); 0 when there is not exactly one. */
+static int module_file(const char *dir, char *path, size_t size)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && !strcmp(e->d_name + len - 3, ".so")) {
+            snprintf(path, size, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    }
+    if (d) closedir(d);
+    return n == 1;
+}
+
+/* Compile sigmoid(exp(p)) with o on a fresh tape, check it runs right, return its log. */
+static void compile_logged(const tg_compile_opts *o, char *log, size_t size)
+{
+    tg_tape *t = tg_tape_new();
+    tg_compiled *c = try_compile(t, &tg_op_exp, o);
+    cr_assert_not_null(c, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_compiled_run(c), TG_OK);
+    double in = 0.5, g;
+    cr_expect(same(tg_compiled_raw(c)(&in, &g), tg_op_sigmoid.eval((double[]){exp(0.5)}, NULL)));
+    snprintf(log, size, "%s", tg_compiled_log(c));
+    tg_compiled_free(c);
+    tg_tape_free(t);
+}
+
+Test(compile, the_cache_is_used_and_a_bad_file_in_it_is_rebuilt_never_trusted)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    char log[400], path[300], other[300];
+    compile_logged(&cc.opts, log, sizeof log);
+    cr_expect(strstr(log, "built with cc in") && strstr(log, "(cached in"), "%s", log);
+    cr_assert(module_file(cc.dir, path, sizeof path), "no module file in %s", cc.dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_mode & 022, 0, "the module is writable by others: %o", st.st_mode);
+    compile_logged(&cc.opts, log, sizeof log);
+    cr_expect(strstr(log, "loaded from the cache"), "%s", log);
+
+    struct {
+        const char *how, *says;
+    } bad[] = {{"garbage", "do not match its checksum"}, {"truncated", "do not match its checksum"},
+               {"symlink", "(a symbolic link)"}, {"mode 0666", "writable by others"},
+               {"another module", "holds another module"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        snprintf(other, sizeof other, "%s/other", cc.dir);
+        if (!strcmp(bad[k].how, "garbage")) {
+            FILE *f = fopen(path, "w");
+            fputs("\177ELF but not really", f);
+            fclose(f);
+        } else if (!strcmp(bad[k].how, "truncated")) {
+            cr_assert_eq(truncate(path, st.st_size / 2), 0);
+        } else if (!strcmp(bad[k].how, "symlink")) {
+            unlink(path);
+            cr_assert_eq(symlink("/dev/null", path), 0);
+        } else if (!strcmp(bad[k].how, "mode 0666")) {
+            cr_assert_eq(chmod(path, 0666), 0);
+        } else { /* a module of another tape under this one's name */
+            tg_tape *t = tg_tape_new();
+            tg_compile_opts o = {.cache_dir = ""};
+            tg_var p = tg_param(t, 1.0);
+            tg_compiled *c = tg_compile(tg_cos(p), &o);
+            cr_assert_not_null(c);
+            char dir[64] = "/tmp/tg-other-XXXXXX";
+            cr_assert_not_null(mkdtemp(dir));
+            tg_compile_opts o2 = {.cache_dir = dir};
+            tg_compiled *c2 = tg_compile(tg_cos(p), &o2);
+            cr_assert_not_null(c2, "%s", tg_tape_error(t));
+            char mod[300];
+            cr_assert(module_file(dir, mod, sizeof mod));
+            cr_assert_eq(rename(mod, path), 0, "%s", strerror(errno));
+            char sum_from[300], sum_to[300]; /* with its own checksum: whole, but not ours */
+            snprintf(sum_from, sizeof sum_from, "%.*s.sum", (int)strlen(mod) - 3, mod);
+            snprintf(sum_to, sizeof sum_to, "%.*s.sum", (int)strlen(path) - 3, path);
+            cr_assert_eq(rename(sum_from, sum_to), 0, "%s", strerror(errno));
+            rmdir(dir);
+            tg_compiled_free(c), tg_compiled_free(c2);
+            tg_tape_free(t);
+        }
+        compile_logged(&cc.opts, log, sizeof log);
+        cr_expect(strstr(log, "rebuilt") && strstr(log, bad[k].says), "a %s module: %s",
+                  bad[k].how, log);
+        struct stat now;
+        cr_expect(lstat(path, &now) == 0 && S_ISREG(now.st_mode) && !(now.st_mode & 022),
+                  "module file (%s): not replaced by a good one", bad[k].how);
+        compile_logged(&cc.opts, log, sizeof log);
+        cr_expect(strstr(log, "loaded from the cache"), "after the module file (%s): %s", bad[k].how,
+                  log);
+    }
+    cache_close(&cc);
+}
+
+Test(compile, a_cache_directory_others_can_write_is_not_used)
+{
+    need_cc();
+    cache cc;
+    cache_open(&cc);
+    char log[400], path[300];
+    cr_assert_eq(chmod(cc.dir, 0777), 0);
+    compile_logged(&cc.opts, log, sizeof log);
+    cr_expect(strstr(log, "not cached: cache not used: directory") &&
+              strstr(log, "is writable by others (mode 0777)"), "%s", log);
+    cr_expect(!module_file(cc.dir, path, sizeof path), "a module was written to %s", cc.dir);
+    if (geteuid() == 0) { /* a directory of another user (only root can make one) */
+        cr_assert_eq(chmod(cc.dir, 0700), 0);
+        cr_assert_eq(chown(cc.dir, 65534, 65534), 0);
+        compile_logged(&cc.opts, log, sizeof log);
+        cr_expect(strstr(log, "belongs to user 65534, not to this one (0)"), "%s", log);
+        cr_assert_eq(chown(cc.dir, 0, 0), 0);
+        compile_logged(&cc.opts, log, sizeof log); /* a file of another user */
+        cr_assert(module_file(cc.dir, path, sizeof path));
+        cr_assert_eq(chown(path, 65534, 65534), 0);
+        compile_logged(&cc.opts, log, sizeof log);
+        cr_expect(strstr(log, "rebuilt") && strstr(log, "belongs to user 65534"), "%s", log);
+    }
+    cache_close(&cc);
+}
