@@ -141,8 +141,8 @@ fuzz: $(FUZZ)
 #      man page and tapegrad.pc; make uninstall removes the same files ----
 # -lm is public: programs written against a numerical library use libm themselves
 # (docs/examples do). OpenBLAS is ours alone: the shared library records it, a static link
-# asks for it with pkg-config --static.
-PC_LIBS := Libs: -L$${libdir} -ltapegrad -lm\nLibs.private: -lopenblas
+# asks for it with pkg-config --static (with -ldl, for the tape compiler's dlopen on older glibc).
+PC_LIBS := Libs: -L$${libdir} -ltapegrad -lm\nLibs.private: -lopenblas -ldl
 LIB_LINKS := $(DESTDIR)$(LIBDIR)/libtapegrad.so $(DESTDIR)$(LIBDIR)/$(SONAME)
 
 install: all

@@ -469,7 +469,7 @@ tg_status tg_compiled_run(tg_compiled *c)
     const uint32_t n = c->out.index + 1;
     if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
         return t->status;
-    memset(t->adj, 0, (size_t)n * sizeof *t->adj);
+    if (c->info.stale) memset(t->adj, 0, (size_t)n * sizeof *t->adj); /* else all written */
     t->note[0] = '\0';
     t->tan_n = 0;
     c->tape(t->nodes, t->part, t->pext, t->adj);

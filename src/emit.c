@@ -458,7 +458,7 @@ static tg_status name_nodes(emitter *e)
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY)) continue;
         tg_var v = {e->t, i, e->t->epoch};
         char dflt[24];
-        snprintf(dflt, sizeof dflt, "t%" PRIu32, i);
+        snprintf(dflt, sizeof dflt, e->o && i == e->out ? "f" : "t%" PRIu32, i);
         const char *label = tg_label_of(v);
         if (!(e->id[i] = unique_name(e, &e->names, "", label ? label : dflt, dflt)))
             return e->t->status;
@@ -483,9 +483,11 @@ static void header(emitter *e)
                       e->o->name ? e->o->name : "f");
         char at[24];
         for (int j = 0; j < e->o->n_in; j++) {
-            const char *v = e->id[e->o->in[j].index];
+            const char *v = e->id[e->o->in[j].index], *label = tg_label_of(e->o->in[j]);
             snprintf(at, sizeof at, "in[%d]", j);
-            tg_buf_printf(b, " *   %-8s = %s\n", at, v ? v : "(not used)");
+            tg_buf_printf(b, " *   %-8s = %s", at, v ? v : "(not used)");
+            if (v && label && strcmp(v, label)) tg_buf_printf(b, " (%s)", label);
+            tg_buf_printf(b, "\n");
         }
         for (int j = 0; j < e->o->n_wrt; j++) {
             const char *w = e->id[e->o->wrt[j].index];
@@ -564,7 +566,10 @@ static void module_info(emitter *e)
     tg_tape *t = e->t;
     tg_emitted *info = e->info;
     uint32_t nk = 0;
-    for (uint32_t i = 0; i <= e->out; i++) info->ncone += e->flag[i] & CONE;
+    for (uint32_t i = 0; i <= e->out; i++) {
+        info->ncone += e->flag[i] & CONE;
+        info->stale += !(e->flag[i] & CONE) && tg_node_active(&t->nodes[i]);
+    }
     for (uint32_t k = 0; k < t->nkinks; k++) nk += t->kinks[k].node <= e->out &&
                                                     (e->flag[t->kinks[k].node] & CONE);
     info->leaves = tg_mem(t, NULL, 0, (info->nleaves + 1) * sizeof *info->leaves);

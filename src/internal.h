@@ -280,6 +280,8 @@ typedef struct tg_emitted {
     uint32_t *kinks;       /* indices into t->kinks of the kinked nodes in the cone */
     uint32_t nkinks;
     uint32_t ncone;
+    uint32_t stale;        /* active nodes before out that are not in its cone: their adjoints
+                            * are not written by the module, so the run clears them */
 } tg_emitted;
 /* Append to b the C for out: with o, tg_emit_c's standalone function; with o NULL, a module
  * for tg_compile (entries tg_entry_tape, tg_entry_raw and, for ops without code,

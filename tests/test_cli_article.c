@@ -473,7 +473,7 @@ Test(cli_article, bad_usage_exits_2)
     expect_bad("article --frobnicate",
                "tapegrad: article: unknown option '--frobnicate' (see 'tapegrad article --help')");
     expect_bad("frobnicate", "tapegrad: unknown command 'frobnicate' (commands: article, grad, "
-                               "check, plot, hess, train, compare, dot)");
+                               "check, plot, hess, train, compare, dot, codegen)");
     expect_bad("", "tapegrad: no command given (try 'tapegrad --help')");
 }
 

@@ -639,3 +639,22 @@ Test(compile, a_cache_directory_others_can_write_is_not_used)
     }
     cache_close(&cc);
 }
+
+Test(compile, nodes_outside_the_cone_have_no_gradient_and_keep_their_values)
+{
+    need_cc();
+    tg_tape *t = tg_tape_new();
+    tg_compile_opts o = {.cache_dir = ""};
+    tg_var p = tg_param(t, 0.5), other = tg_exp(p), out = tg_sin(p);
+    cr_assert_eq(tg_backward(other), TG_OK); /* a stale adjoint where the run writes none */
+    cr_assert_neq(tg_gradient(other), 0.0);
+    tg_compiled *c = tg_compile(out, &o);
+    cr_assert_not_null(c, "%s", tg_tape_error(t));
+    tg_set(p, 1.5);
+    cr_assert_eq(tg_compiled_run(c), TG_OK);
+    cr_expect_eq(tg_gradient(other), 0.0, "a node outside the cone kept a gradient");
+    cr_expect_eq(tg_gradient(p), cos(1.5));
+    cr_expect_eq(tg_value(other), exp(0.5), "documented: not recomputed");
+    tg_compiled_free(c);
+    tg_tape_free(t);
+}

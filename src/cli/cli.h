@@ -14,7 +14,8 @@
  * (0 done, 1 a check disagreed, 2 bad input, after printing "tapegrad: <message>"). */
 typedef int cli_run_fn(int argc, char **argv);
 
-cli_run_fn cli_article, cli_grad, cli_check, cli_plot, cli_dot, cli_hess, cli_train, cli_compare;
+cli_run_fn cli_article, cli_grad, cli_check, cli_plot, cli_dot, cli_hess, cli_train, cli_compare,
+    cli_codegen;
 
 /* ---- args.c ---- */
 

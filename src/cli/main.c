@@ -20,6 +20,7 @@ static const struct command {
     {"train", cli_train, "train an MLP on a data set (the activation's derivative checked first)"},
     {"compare", cli_compare, "train one model with several activations: mean +- std table, plot"},
     {"dot", cli_dot, "an expression's graph as Graphviz DOT (or SVG/PNG through dot)"},
+    {"codegen", cli_codegen, "a standalone C function for an expression and its gradient"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
