@@ -33,7 +33,18 @@ extern char **environ;
  * double (-O2; no FMA contraction), and those of a loadable object. */
 static const char *const cc_flags[] = {"-O2", "-ffp-contract=off", "-fPIC", "-shared"};
 
-typedef void (*tape_fn)(tg_node *nd, double *part, double *pext, double *adj);
+/* What a module is given to run a tensor node: the library's own steps (sweep.c). */
+typedef struct runtime {
+    void *t;
+    void (*forward)(void *t, unsigned i);
+    void (*vjp)(void *t, unsigned i);
+} runtime;
+
+static void rt_forward(void *t, unsigned i) { tg_tensor_node_forward(t, i); }
+static void rt_vjp(void *t, unsigned i) { tg_tensor_node_vjp(t, i); }
+
+typedef void (*tape_fn)(tg_node *nd, double *part, double *pext, double *adj,
+                        const runtime *rt);
 
 struct tg_compiled {
     tg_tape *t;
@@ -198,7 +209,8 @@ static int load(build *bd, const char *path, char *why, size_t size)
     void (*init)(double (*const *)(const double *, double *)) =
         (void (*)(double (*const *)(const double *, double *)))(uintptr_t)dlsym(
             dl, "tg_entry_init");
-    if (!key || strcmp(key, bd->key) || !c->tape || !c->raw || (c->info.next && !init)) {
+    if (!key || strcmp(key, bd->key) || !c->tape || (!c->raw && !c->info.tensors) ||
+        (c->info.next && !init)) {
         snprintf(why, size, "it holds another module");
         dlclose(dl);
         return -1;
@@ -431,6 +443,13 @@ tg_compiled *tg_compile(tg_var out, const tg_compile_opts *opts)
                 "check for NaN (turn it off with tg_tape_check_nan(t, 0), or use tg_replay)");
         return NULL;
     }
+    if (tg_node_is_tensor(nd) && tg_node_numel(t, out.index) != 1) {
+        char nm[64];
+        tg_fail(t, TG_ERR_SHAPE, "tg_compile: output %s has %zu elements, not one (reduce it "
+                "with tg_sum or tg_mean)", tg_node_name(t, out.index, nm, sizeof nm),
+                tg_node_numel(t, out.index));
+        return NULL;
+    }
     tg_compiled *c = tg_mem(t, NULL, 0, sizeof *c);
     if (!c) {
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
@@ -467,23 +486,20 @@ tg_status tg_compiled_run(tg_compiled *c)
         return tg_fail(t, TG_ERR_ARG, "tg_compiled_run: anomaly mode is on, and compiled code "
                        "does not check for NaN (use tg_replay and tg_backward)");
     const uint32_t n = c->out.index + 1;
-    if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
-        return t->status;
-    if (c->info.stale) memset(t->adj, 0, (size_t)n * sizeof *t->adj); /* else all written */
     t->note[0] = '\0';
     t->tan_n = 0;
-    c->tape(t->nodes, t->part, t->pext, t->adj);
-    t->adj_n = n;
-    for (uint32_t q = 0; q < c->info.nkinks; q++) { /* replay's flip report */
-        const tg_kink *k = &t->kinks[c->info.kinks[q]];
-        const tg_node *kn = &t->nodes[k->node];
-        uint32_t idx[TG_MAX_ARITY];
-        double x[TG_MAX_ARITY];
-        int m = tg_node_inputs(t, kn, idx);
-        for (int j = 0; j < m; j++) x[j] = t->nodes[idx[j]].v;
-        const double s = kn->op->branch(x);
-        tg_kinks_keep(t, k, &s, 1, 1);
+    if (c->info.tensors) { /* adjoints in the tape from the start, as tg_backward has them */
+        if (tg_begin_reverse(t, c->out)) return t->status;
+    } else {
+        if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
+            return t->status;
+        if (c->info.stale) memset(t->adj, 0, (size_t)n * sizeof *t->adj); /* else written */
+        t->adj_n = n;
     }
+    const runtime rt = {t, rt_forward, rt_vjp};
+    c->tape(t->nodes, t->part, t->pext, t->adj, &rt);
+    for (uint32_t q = 0; q < c->info.nkinks; q++) /* replay's flip report, in node order */
+        tg_kink_recheck(t, &t->kinks[c->info.kinks[q]]);
     return TG_OK;
 }
 
@@ -492,6 +508,7 @@ tg_compiled_fn tg_compiled_raw(const tg_compiled *c) { return c ? c->raw : NULL;
 int tg_compiled_inputs(const tg_compiled *c, tg_var *leaves, int max)
 {
     if (!c) return -1;
+    if (!c->raw) return 0;
     for (int k = 0; leaves && k < max && (uint32_t)k < c->info.nleaves; k++)
         leaves[k] = (tg_var){c->t, c->info.leaves[k], c->out.epoch};
     return (int)c->info.nleaves;

@@ -99,6 +99,7 @@ typedef struct emitter {
     tg_table ops;          /* the ops used, under their C names; record: the descriptor */
     tg_buf *b;
     tg_emitted *info;
+    int tensors;           /* tensor nodes in the cone: a module runs them through the library */
 } emitter;
 
 static int is_reserved(const char *s)
@@ -113,7 +114,8 @@ static int is_reserved(const char *s)
     for (size_t k = 0; k < sizeof words / sizeof *words; k++)
         if (!strcmp(s, words[k])) return 1;
     /* the generated names' prefixes, and the implementation's and <math.h>'s macros */
-    return !strncmp(s, "d_", 2) || !strncmp(s, "p_", 2) || !strncmp(s, "op_", 3) ||
+    return !strncmp(s, "d_", 2) || !strncmp(s, "p_", 2) || !strncmp(s, "c_", 2) ||
+           !strncmp(s, "op_", 3) ||
            !strncmp(s, "tg_", 3) || !strncmp(s, "M_", 2) || !strncmp(s, "FP_", 3) ||
            !strncmp(s, "HUGE", 4) || s[0] == '_';
 }
@@ -161,12 +163,13 @@ static tg_status mark(emitter *e)
     for (uint32_t i = e->out + 1; i-- > 0;) {
         const tg_node *nd = &nodes[i];
         if (!(e->flag[i] & CONE)) continue;
-        if (tg_node_is_tensor(nd)) {
+        if (tg_node_is_tensor(nd) && e->o) {
             char nm[64];
-            return tg_fail(t, TG_ERR_UNSUPPORTED, "tg_compile: node %s (%s) is a tensor: only "
-                           "scalar nodes are compiled so far",
+            return tg_fail(t, TG_ERR_UNSUPPORTED, "tg_emit_c: node %s (%s) is a tensor: the "
+                           "standalone emitter writes scalar code only",
                            tg_node_name(t, i, nm, sizeof nm), nd->op->name);
         }
+        e->tensors |= tg_node_is_tensor(nd);
         if (tg_node_is_leaf(nd)) continue;
         uint32_t idx[TG_MAX_ARITY];
         int n = tg_node_inputs(t, nd, idx);
@@ -182,8 +185,9 @@ static tg_status mark(emitter *e)
         const tg_node *nd = &nodes[i];
         unsigned char *f = &e->flag[i];
         if (!(*f & CONE)) continue;
-        if (tg_node_is_leaf(nd)) {
-            if (!e->o) *f |= INPUT | VARY | (tg_node_active(nd) ? ACT : 0);
+        if (tg_node_is_leaf(nd)) { /* a tensor leaf is read by the library, not an input */
+            if (!e->o) *f |= (tg_node_is_tensor(nd) ? 0 : INPUT) | VARY;
+            if (!e->o) *f |= tg_node_active(nd) ? ACT : 0;
             continue;
         }
         uint32_t idx[TG_MAX_ARITY];
@@ -353,6 +357,11 @@ static void forward(emitter *e, int io)
     for (uint32_t i = 0; i <= e->out; i++) {
         const tg_node *nd = &t->nodes[i];
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
+        if (tg_node_is_tensor(nd)) { /* by the library, as replay does (IO_TAPE only) */
+            tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = %s(...) */\n",
+                          i, e->id[i], nd->op->name);
+            continue;
+        }
         uint32_t idx[TG_MAX_ARITY];
         int n = tg_node_inputs(t, nd, idx);
         int kept = (e->flag[i] & ACT) && nd->op->partials == TG_PARTIALS_KEPT;
@@ -415,6 +424,53 @@ static void reverse(emitter *e, int io)
     for (uint32_t i = 0; i <= out; i++)
         if ((e->flag[i] & (CONE | ACT)) == (CONE | ACT))
             tg_buf_printf(b, "    adj[%" PRIu32 "] = d_%s;\n", i, e->id[i]);
+}
+
+/* The reverse sweep of a module whose cone holds tensor nodes: the adjoints live in the
+ * tape's adj[], where the tensor nodes' vjp kernels (run by the library) add to them, and
+ * every addition happens where the library's loop makes it, the carry to node i-1 in c_. */
+static void reverse_tape(emitter *e)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    tg_buf_printf(b, "    /* derivatives: d_v = d%s/dv in adj[], from the output back */\n",
+                  e->id[e->out]);
+    int carry = 0; /* the previous node (i+1) left c_ for this one */
+    for (uint32_t i = e->out + 1; i-- > 0;) {
+        const tg_node *nd = &t->nodes[i];
+        int had = carry;
+        carry = 0;
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT)) continue;
+        if (tg_node_is_tensor(nd)) {
+            if (!tg_node_is_leaf(nd))
+                tg_buf_printf(b, "    tg_rt->vjp(tg_rt->t, %" PRIu32 "); /* %s */\n", i,
+                              e->id[i]);
+            continue;
+        }
+        if (had)
+            tg_buf_printf(b, "    const double d_%s = adj[%" PRIu32 "] + c_%s;\n"
+                          "    adj[%" PRIu32 "] = d_%s;\n", e->id[i], i, e->id[i], i, e->id[i]);
+        else if (!tg_node_is_leaf(nd))
+            tg_buf_printf(b, "    const double d_%s = adj[%" PRIu32 "];\n", e->id[i], i);
+        if (tg_node_is_leaf(nd)) continue;
+        uint32_t idx[TG_MAX_ARITY];
+        int n = tg_node_inputs(t, nd, idx), order[TG_MAX_ARITY];
+        for (int j = 0; j < n; j++) order[j] = n == 2 ? 1 - j : j; /* the loop's order */
+        for (int q = 0; q < n; q++) { /* each accumulator's additions in the loop's order */
+            int j = order[q];
+            if (!(e->flag[idx[j]] & ACT) || idx[j] == i - 1) continue;
+            tg_buf_printf(b, "    adj[%" PRIu32 "] += ", idx[j]);
+            contribution(e, i, j, idx);
+            tg_buf_printf(b, ";\n");
+        }
+        for (int q = 0; q < n; q++) { /* carried: (0 + g) + g', added to node i-1's last */
+            int j = order[q];
+            if (!(e->flag[idx[j]] & ACT) || idx[j] != i - 1) continue;
+            tg_buf_printf(b, carry++ ? " + " : "    const double c_%s = 0.0 + ", e->id[i - 1]);
+            contribution(e, i, j, idx);
+        }
+        if (carry) tg_buf_printf(b, ";\n");
+    }
 }
 
 /* The gradient into grad[], in the caller's wrt order (tg_emit_c) or the inputs' (a module:
@@ -545,9 +601,18 @@ static void write_file(emitter *e)
                           "}\n", e->info->next);
         }
         tg_buf_printf(b, "\nstruct tg_node_rec { const void *op; unsigned in[2]; double v; };\n"
+                      "/* the library's steps for a tensor node, as replay and backward run it */\n"
+                      "struct tg_rt {\n    void *t;\n    void (*forward)(void *t, unsigned i);\n"
+                      "    void (*vjp)(void *t, unsigned i);\n};\n"
                       "\nvoid tg_entry_tape(struct tg_node_rec *nd, double *part, double *pext, "
-                      "double *adj)\n{\n    (void)part, (void)pext;\n");
+                      "double *adj, const struct tg_rt *tg_rt)\n{\n"
+                      "    (void)part, (void)pext, (void)tg_rt;\n");
         forward(e, IO_TAPE);
+        if (e->tensors) { /* no raw entry: the library holds the tensors */
+            if (e->flag[e->out] & ACT) reverse_tape(e);
+            tg_buf_printf(b, "}\n");
+            return;
+        }
         reverse(e, IO_TAPE);
         tg_buf_printf(b, "}\n\ndouble tg_entry_raw(const double *in, double *grad)\n{\n");
     } else {
@@ -566,6 +631,7 @@ static void module_info(emitter *e)
     tg_tape *t = e->t;
     tg_emitted *info = e->info;
     uint32_t nk = 0;
+    info->tensors = e->tensors;
     for (uint32_t i = 0; i <= e->out; i++) {
         info->ncone += e->flag[i] & CONE;
         info->stale += !(e->flag[i] & CONE) && tg_node_active(&t->nodes[i]);

@@ -246,6 +246,16 @@ void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x
 void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint32_t node);
 
 /* ---- sweep.c ---- */
+/* What tg_backward does before its loop, for compiled code: adjoints 0 up to out, out
+ * seeded. TG_OK or the error status. */
+tg_status tg_begin_reverse(tg_tape *t, tg_var out);
+/* Tensor node i as replay computes it (its kinks not compared), and as the reverse loop
+ * passes its adjoint back (when it was reached). */
+void tg_tensor_node_forward(tg_tape *t, uint32_t i);
+void tg_tensor_node_vjp(tg_tape *t, uint32_t i);
+/* Compare kinked node k's branch quantities (or choices) at the values the tape holds with
+ * the last ones, as replay does, noting the first change. */
+void tg_kink_recheck(tg_tape *t, const tg_kink *k);
 /* Replay the nodes after node i from the values the tape holds (node i's included, which
  * the caller may have changed): tg_replay's work and rules for part of the tape. */
 tg_status tg_replay_after(tg_tape *t, uint32_t i);
@@ -282,6 +292,8 @@ typedef struct tg_emitted {
     uint32_t ncone;
     uint32_t stale;        /* active nodes before out that are not in its cone: their adjoints
                             * are not written by the module, so the run clears them */
+    int tensors;           /* the cone holds tensor nodes: no raw entry; the run prepares the
+                            * reverse sweep as tg_backward does */
 } tg_emitted;
 /* Append to b the C for out: with o, tg_emit_c's standalone function; with o NULL, a module
  * for tg_compile (entries tg_entry_tape, tg_entry_raw and, for ops without code,

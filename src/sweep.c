@@ -131,6 +131,32 @@ static tg_status tensor_jvp(tg_tape *t, uint32_t i)
     return TG_OK;
 }
 
+/* For compiled code (compile.c), which runs a tensor node the way the sweeps do. */
+void tg_tensor_node_forward(tg_tape *t, uint32_t i) { tensor_forward(t, i, NULL); }
+
+void tg_tensor_node_vjp(tg_tape *t, uint32_t i)
+{
+    if (t->adj[i] != 0.0) tensor_vjp(t, i); /* reached: an active node's flag */
+}
+
+void tg_kink_recheck(tg_tape *t, const tg_kink *k)
+{
+    const tg_node *nd = &t->nodes[k->node];
+    uint32_t idx[TG_MAX_ARITY];
+    if (tg_node_is_tensor(nd)) {
+        tg_op_ctx c;
+        node_ctx(t, k->node, &c, idx);
+        const double *now = tg_kinks_now(t, nd->op, &c);
+        if (now) tg_kinks_keep(t, k, now, c.out.n, 1);
+        return;
+    }
+    double x[TG_MAX_ARITY];
+    int m = tg_node_inputs(t, nd, idx);
+    for (int j = 0; j < m; j++) x[j] = t->nodes[idx[j]].v;
+    const double s = nd->op->branch(x);
+    tg_kinks_keep(t, k, &s, 1, 1);
+}
+
 /* ---- reverse sweep ---- */
 
 /* Anomaly mode's report for the reverse sweep: node i's partial j turned a finite adjoint
@@ -212,16 +238,10 @@ TG_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int check)
     return TG_OK;
 }
 
-/* The reverse sweep from out, seeded with 1 (a one-element out) or with seed[] (out's
- * shape). */
-static tg_status backward(tg_var out, const double *seed, const char *who)
+/* The reverse sweep's start: adjoints 0 up to out (tensor regions marked unreached), out's
+ * seeded with 1 (a one-element out) or with seed[] (out's shape). */
+static tg_status begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who)
 {
-    tg_tape *t = out.tape;
-    if (!t || !tg_live(t, out)) {
-        tg_resolve(out, who);
-        return t ? t->status : TG_ERR_ARG;
-    }
-    if (t->status) return t->status;
     const uint32_t n = out.index + 1;
     if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
         return t->status;
@@ -246,6 +266,22 @@ static tg_status backward(tg_var out, const double *seed, const char *who)
         adj[out.index] = seed ? seed[0] : 1.0;
     }
     t->adj_n = n;
+    return TG_OK;
+}
+
+tg_status tg_begin_reverse(tg_tape *t, tg_var out) { return begin_reverse(t, out, NULL, "tg_compiled_run"); }
+
+/* The reverse sweep from out (see begin_reverse). */
+static tg_status backward(tg_var out, const double *seed, const char *who)
+{
+    tg_tape *t = out.tape;
+    if (!t || !tg_live(t, out)) {
+        tg_resolve(out, who);
+        return t ? t->status : TG_ERR_ARG;
+    }
+    if (t->status) return t->status;
+    if (begin_reverse(t, out, seed, who)) return t->status;
+    const uint32_t n = out.index + 1;
     return t->check_nan ? reverse(t, n, 1) : reverse(t, n, 0);
 }
 
