@@ -404,8 +404,9 @@ TG_API tg_status tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg
  * partials from the same C text as the library's own (tapegrad_op.h, TG_EVAL), the reverse
  * sweep adding contributions in the library's order. It compiles that with the system C
  * compiler and loads it. tg_compiled_run then does what tg_replay + tg_backward(out) do, with
- * the same numbers bit for bit. Scalar nodes only so far: a tensor node in the cone is
- * TG_ERR_UNSUPPORTED. docs/compile.md has the details and the figures. */
+ * the same numbers bit for bit. A tensor node is run by the library's own steps, called from
+ * the compiled code in tape order (not yet fused). docs/compile.md has the details and the
+ * figures. */
 typedef struct tg_compiled tg_compiled;
 
 /* Options for tg_compile; zero-initialise (or pass NULL) for the defaults. */
@@ -420,9 +421,10 @@ typedef struct tg_compile_opts {
 /* Compile out's value and gradient. NULL with the tape's error set and a message that says
  * why: TG_ERR_COMPILE (no compiler found, the compiler failed: its first error line), TG_ERR_ARG
  * (anomaly mode is on: compiled code does not check; a cone of more than 50000 nodes),
- * TG_ERR_UNSUPPORTED (a tensor node), TG_ERR_NOMEM. A cache directory or file another user
- * could have written is never used: the module is then built afresh (tg_compiled_log says
- * so); a cached file that does not load, or holds another module, is rebuilt. */
+ * TG_ERR_SHAPE (a tensor output of several elements), TG_ERR_NOMEM. A cache directory or
+ * file another user could have written is never used: the module is then built afresh
+ * (tg_compiled_log says so); a cached file that does not match its checksum, does not load or
+ * holds another module is rebuilt. */
 TG_API tg_compiled *tg_compile(tg_var out, const tg_compile_opts *opts);
 /* The leaves' current values (tg_set) in, out's value and gradient out: afterwards
  * tg_value, tg_gradient and tg_replay_note answer as after tg_replay + tg_backward(out), for
@@ -434,10 +436,11 @@ TG_API tg_status tg_compiled_run(tg_compiled *c);
 /* The raw entry point, for hot loops: skips the tape. in[k] is the value of input k, grad[k]
  * receives dout/d(input k) (0 for a constant), the return value is out. The inputs are the
  * leaves of out's cone -- parameters and constants -- in recording order; tg_compiled_inputs
- * names them. Reentrant; reports no kinks. */
+ * names them. Reentrant; reports no kinks. NULL for a module with tensor nodes. */
 typedef double (*tg_compiled_fn)(const double *in, double *grad);
 TG_API tg_compiled_fn tg_compiled_raw(const tg_compiled *c);
-/* The number of inputs of the raw entry point; their handles into leaves[0 .. max-1]. */
+/* The number of inputs of the raw entry point (0 when it has none); their handles into
+ * leaves[0 .. max-1]. */
 TG_API int tg_compiled_inputs(const tg_compiled *c, tg_var *leaves, int max);
 /* The generated source, NUL-terminated; owned by c. */
 TG_API const char *tg_compiled_source(const tg_compiled *c);

@@ -554,9 +554,10 @@ static void header(emitter *e)
                       "returns", outn);
     } else {
         tg_buf_printf(b, "/* A module compiled by tapegrad %s (tg_compile): %s, node %" PRIu32
-                      " of a tape, and its gradient. tg_entry_raw(in, grad):\n", tg_version(),
-                      outn, e->out);
-        for (uint32_t i = 0; i <= e->out; i++)
+                      " of a tape, and its gradient. %s\n", tg_version(), outn, e->out,
+                      e->tensors ? "Tensor nodes are run by the library; no raw entry."
+                                 : "tg_entry_raw(in, grad):");
+        for (uint32_t i = 0; i <= e->out && !e->tensors; i++)
             if ((e->flag[i] & (CONE | INPUT)) == (CONE | INPUT))
                 tg_buf_printf(b, " *   in[%" PRIu32 "], grad[%" PRIu32 "]: %s (node %" PRIu32
                               ", a %s)\n", k, k, e->id[i], i,
@@ -644,8 +645,8 @@ static void module_info(emitter *e)
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
         return;
     }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i <= e->out; i++)
+    uint32_t n = 0; /* the raw entry's inputs, as the header counted them */
+    for (uint32_t i = 0; i <= e->out && n < info->nleaves; i++)
         if ((e->flag[i] & (CONE | INPUT)) == (CONE | INPUT)) info->leaves[n++] = i;
     for (uint32_t k = 0; k < t->nkinks; k++)
         if (t->kinks[k].node <= e->out && (e->flag[t->kinks[k].node] & CONE))

@@ -4,8 +4,10 @@
 #include "run.h"
 
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,4 +94,25 @@ char *th_read_file(const char *path)
     if (buf) buf[n] = '\0';
     fclose(f);
     return buf;
+}
+
+th_grad_fn th_compile_fn(const char *dir, const char *src, const char *name, void **dl)
+{
+    char c[300], so[300], cmd[800];
+    snprintf(c, sizeof c, "%s/th_fn.c", dir);
+    snprintf(so, sizeof so, "%s/th_fn.so", dir);
+    FILE *f = fopen(c, "w");
+    cr_assert_not_null(f, "cannot write %s", c);
+    fputs(src, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -O2 -ffp-contract=off -fPIC -shared "
+             "-o %s %s -lm", so, c);
+    cr_assert_eq(system(cmd), 0, "%s failed on:\n%s", cmd, src);
+    *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(*dl, "%s", dlerror());
+    unlink(c);
+    unlink(so);
+    th_grad_fn fn = (th_grad_fn)(uintptr_t)dlsym(*dl, name);
+    cr_assert_not_null(fn, "no function %s in:\n%s", name, src);
+    return fn;
 }

@@ -21,5 +21,10 @@ void th_run_tapegrad(th_run *r, const char *const *args);
 void th_run_free(th_run *r);
 /* The whole of the file at path, NUL-terminated and malloc'd; NULL if it cannot be read. */
 char *th_read_file(const char *path);
+/* Compile the C in src with `cc -std=c99 -Wall -Werror -O2 -ffp-contract=off` into a shared
+ * object under dir, load it (*dl, for dlclose) and return its function name as
+ * double (*)(const double *in, double *grad); asserts every step. */
+typedef double (*th_grad_fn)(const double *in, double *grad);
+th_grad_fn th_compile_fn(const char *dir, const char *src, const char *name, void **dl);
 
 #endif

@@ -11,28 +11,7 @@
 #include "json.h"
 #include "run.h"
 
-typedef double (*fn_t)(const double *in, double *grad);
-
 static int have_cc(void) { return system("cc --version >/dev/null 2>&1") == 0; }
-
-/* Compile the C in src as a shared object under dir and return its function name. */
-static fn_t compile_fn(const char *dir, const char *src, const char *name, void **dl)
-{
-    char c[128], so[128], cmd[400];
-    snprintf(c, sizeof c, "%s/g.c", dir);
-    snprintf(so, sizeof so, "%s/g.so", dir);
-    FILE *f = fopen(c, "w");
-    cr_assert_not_null(f);
-    fputs(src, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -O2 -ffp-contract=off -fPIC -shared "
-             "-o %s %s -lm", so, c);
-    cr_assert_eq(system(cmd), 0, "%s failed on:\n%s", cmd, src);
-    *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    cr_assert_not_null(*dl, "%s", dlerror());
-    unlink(c), unlink(so);
-    return (fn_t)(uintptr_t)dlsym(*dl, name);
-}
 
 /* The names of grad --json's "grad" object at a first point, in order: the inputs. */
 static int grad_names(const char *const *expr, char names[][16], int max)
@@ -75,8 +54,7 @@ static void check_case(const cg_case *c, const char *dir)
     th_run_tapegrad(&r, args);
     cr_assert_eq(r.status, 0, "codegen %s: %s", c->expr[0], r.err);
     void *dl;
-    fn_t g = compile_fn(dir, r.out, "g", &dl);
-    cr_assert_not_null(g);
+    th_grad_fn g = th_compile_fn(dir, r.out, "g", &dl);
     th_rng rng = th_rng_new(th_seed(c->expr[0], 5));
     for (int pt = 0; pt < 12; pt++) {
         double in[16], grad[16];

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "run.h"
 
 #define POINTS 40 /* points per tape */
 
@@ -351,25 +352,6 @@ Test(compile, a_users_op_without_code_is_called_through_its_descriptor)
     cache_close(&cc);
 }
 
-/* Build src with cc as a shared object in dir and return symbol name from it. */
-static void *build_standalone(const char *dir, const char *src, const char *name, void **dl)
-{
-    char c[300], so[300], cmd[800];
-    snprintf(c, sizeof c, "%s/standalone.c", dir);
-    snprintf(so, sizeof so, "%s/standalone.so", dir);
-    FILE *f = fopen(c, "w");
-    cr_assert_not_null(f);
-    fputs(src, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "cc -O2 -ffp-contract=off -fPIC -shared -o %s %s -lm", so, c);
-    cr_assert_eq(system(cmd), 0, "%s failed on:\n%s", cmd, src);
-    *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    cr_assert_not_null(*dl, "%s", dlerror());
-    unlink(c);
-    unlink(so);
-    return dlsym(*dl, name);
-}
-
 Test(compile, the_standalone_function_agrees_with_the_tape)
 {
     need_cc();
@@ -394,10 +376,7 @@ Test(compile, the_standalone_function_agrees_with_the_tape)
               "the header names every input and output:\n%s", src);
     cr_expect(!strstr(src, "tapegrad.h"), "the standalone function includes tapegrad");
     void *dl;
-    double (*fn)(const double *, double *) =
-        (double (*)(const double *, double *))(uintptr_t)build_standalone(cc.dir, src,
-                                                                          "article_step", &dl);
-    cr_assert_not_null(fn);
+    th_grad_fn fn = th_compile_fn(cc.dir, src, "article_step", &dl);
     th_rng r = th_rng_new(33);
     for (int k = 0; k < POINTS; k++) {
         double x[12], g[9];

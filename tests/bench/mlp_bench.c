@@ -95,7 +95,7 @@ static NOINLINE double run(bench *B, int v, int nsteps, double *trace)
         switch (v) {
         case HAND: L = step_hand(p, X, y, &B->s); break;
         case RECORD: L = step_record(B->tape[v], p, X, y, &B->bad); break;
-        case REPLAY: L = step_replay(B->tape[v], &B->rep, p, X, B->d->yd[k], &B->bad); break;
+        case REPLAY: L = step_replay(B->tape[v], &B->rep, p, X, B->d->yd[k], NULL, &B->bad); break;
         default: L = step_record_unfused(B->tape[v], p, X, T, &B->bad); break;
         }
         if (trace) trace[s] = L;

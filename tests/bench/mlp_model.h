@@ -126,7 +126,8 @@ static NOINLINE double step_record(tg_tape *tp, params *p, const double *X, cons
 
 /* Replay: the same fused loss with the labels as a node (tg_cross_entropy_var), recorded
  * once on the weights in p. The batch and its labels are copied in each step
- * (tg_tensor_set); the weights need nothing: the tape borrows p, which sgd updates. */
+ * (tg_tensor_set); the weights need nothing: the tape borrows p, which sgd updates. With c
+ * (tg_compile of L) the step runs the compiled module instead of replay + backward. */
 static void record_replay(tg_tape *tp, net *n, params *p, const double *X, const double *yd)
 {
     n->X = tg_tensor_const(tp, 2, shX, X);
@@ -136,12 +137,16 @@ static void record_replay(tg_tape *tp, net *n, params *p, const double *X, const
 }
 
 static NOINLINE double step_replay(tg_tape *tp, const net *n, params *p, const double *X,
-                                   const double *yd, int *bad)
+                                   const double *yd, tg_compiled *c, int *bad)
 {
     tg_tensor_set(n->X, X);
     tg_tensor_set(n->T, yd);
-    *bad |= tg_replay(tp);
-    *bad |= tg_backward(n->L);
+    if (c) { /* the tape compiled (tg_compile): the same numbers */
+        *bad |= tg_compiled_run(c);
+    } else {
+        *bad |= tg_replay(tp);
+        *bad |= tg_backward(n->L);
+    }
     sgd(p, n);
     return tg_value(n->L);
 }

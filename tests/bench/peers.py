@@ -166,6 +166,10 @@ def workloads(quick):
                     200_000 if q else 1_000_000),
                    ("tg-replay", "tg", "tg-replay", "tapegrad replay", 200_000 if q else 1_000_000),
                    ("tg-record", "tg", "tg-record", "tapegrad re-record", 200_000 if q else 1_000_000),
+                   ("tg-compiled", "tg", "tg-compiled", "tapegrad compiled (tg_compiled_run)",
+                    200_000 if q else 1_000_000),
+                   ("tg-raw", "tg", "tg-raw", "tapegrad compiled, raw entry point",
+                    200_000 if q else 1_000_000),
                    ("adolc-reuse", "adolc", "adolc-reuse",
                     "ADOL-C tape reused (zos_forward + fos_reverse = gradient())",
                     50_000 if q else 1_000_000),
@@ -181,6 +185,8 @@ def workloads(quick):
                     1_000_000),
                    ("tg-tensor", "tg", "tg-tensor", "tapegrad tensor ops (slice): record + backward",
                     1_000_000),
+                   ("tg-compiled", "tg", "tg-compiled",
+                    "tapegrad tensor ops compiled once: tg_compiled_run", 1_000_000),
                    ("adolc", "adolc", "adolc", "ADOL-C taping + gradient()", 1_000_000),
                    ("torch", "torch", "torch-vec", "PyTorch vectorised", 1_000_000)]),
         "W3": dict(
@@ -189,6 +195,7 @@ def workloads(quick):
             impls=[("hand", "tg", "hand", "hand-written C on cblas_dgemm", 0),
                    ("tg-record", "tg", "tg-record", "tapegrad re-record per batch", 0),
                    ("tg-replay", "tg", "tg-replay", "tapegrad replay", 0),
+                   ("tg-compiled", "tg", "tg-compiled", "tapegrad compiled (tg_compiled_run)", 0),
                    ("torch", "torch", "torch", "PyTorch float64", 0)]),
         "W4": dict(
             title="W4 512x512 matmul forward + backward (Y = AB, dA = G B^T, dB = A^T G)",
@@ -196,6 +203,8 @@ def workloads(quick):
             impls=[("hand", "tg", "hand", "bare BLAS: 3 cblas_dgemm", 5 if q else 10),
                    ("tg-replay", "tg", "tg-replay", "tapegrad replay", 5 if q else 10),
                    ("tg-record", "tg", "tg-record", "tapegrad re-record", 5 if q else 10),
+                   ("tg-compiled", "tg", "tg-compiled",
+                    "tapegrad compiled, L = sum(G .* AB)", 5 if q else 10),
                    ("torch", "torch", "torch", "PyTorch float64", 5 if q else 10)]),
     }
 
@@ -370,6 +379,8 @@ def targets(R):
         r = R["W1"]
         t("W1 replay / hand", r["tg-replay"]["ratio"], 2.5)
         t("W1 re-record / hand", r["tg-record"]["ratio"], 5)
+        t("W1 compiled, tg_compiled_run / hand (issue 14)", r["tg-compiled"]["ratio"], 2)
+        t("W1 compiled, raw entry / hand (issue 14)", r["tg-raw"]["ratio"], 1.2)
         if "adolc-reuse" in r:
             sp = [a / b for a, b in zip(r["adolc-reuse"]["ratios"], r["tg-replay"]["ratios"])]
             t("W1 ADOL-C reused tape / tapegrad replay (speed-up)", statistics.median(sp), 20, ">=")
@@ -387,10 +398,12 @@ def targets(R):
         t("W2 bytes of tape per scalar record (tg_tape_bytes / nodes)", r["tg-scalar"]["bpn"], 24)
         print(f"  {'  (with the n leaves charged to the 8n ops: ' + format(r['tg-scalar']['bpo'], '.1f') + ' B/op)':64s}")
         t("W2 tensor ops / hand", r["tg-tensor"]["ratio"], 10)
+        t("W2 tensor ops compiled / hand (issue 14)", r["tg-compiled"]["ratio"], 3)
     if "W3" in R:
         r = R["W3"]
         t("W3 re-record / hand-coded BLAS", r["tg-record"]["ratio"], 1.3)
         t("W3 replay / hand-coded BLAS", r["tg-replay"]["ratio"], 1.3)
+        t("W3 compiled / hand-coded BLAS (issue 14)", r["tg-compiled"]["ratio"], 1.05)
         if "torch" in r:
             sp = [a / b for a, b in zip(r["torch"]["ratios"], r["tg-record"]["ratios"])]
             print(f"  (W3 PyTorch f64 / tapegrad re-record: {statistics.median(sp):.3g}; "
@@ -399,6 +412,7 @@ def targets(R):
         r = R["W4"]
         t("W4 replay / bare cblas_dgemm", r["tg-replay"]["ratio"], 1.05)
         t("W4 re-record / bare cblas_dgemm", r["tg-record"]["ratio"], 1.05)
+        t("W4 compiled / bare cblas_dgemm (issue 14)", r["tg-compiled"]["ratio"], 1.01)
     print(f"  {sum(held)} of {len(held)} targets hold")
 
 

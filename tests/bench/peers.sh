@@ -54,7 +54,7 @@ if [ ! -x "$OUT/tg_peers" ] || [ "$OUT/tg_peers" -ot "$HERE/peers/tg_peers.c" ] 
    || [ "$OUT/tg_peers" -ot "$HERE/mlp_model.h" ] \
    || [ "$OUT/tg_peers" -ot "$LIBA" ]; then
     $CC -std=c11 -Wall -Wextra -Wpedantic -Werror -O3 -g -D_POSIX_C_SOURCE=200809L \
-        -I"$ROOT/include" -o "$OUT/tg_peers" "$HERE/peers/tg_peers.c" "$LIBA" -lopenblas -lm
+        -I"$ROOT/include" -o "$OUT/tg_peers" "$HERE/peers/tg_peers.c" "$LIBA" -lopenblas -lm -ldl
 fi
 rm -f "$OUT/adolc_peers.new"
 if [ -f /usr/include/adolc/adolc.h ] && command -v "$CXX" >/dev/null 2>&1; then

@@ -8,10 +8,14 @@
  *                                              "key value" lines (W2: REPEAT passes, the
  *                                              median of all but the first reported)
  *
- *   W1 (the article's 2-3-1 step)   IMPL hand | tg-record | tg-replay     N samples (1e6)
- *   W2 (chained Rosenbrock)         IMPL hand | tg-scalar | tg-tensor     N = n (1e6)
- *   W3 (64-64-10 MLP, 20 epochs)    IMPL hand | tg-record | tg-replay
- *   W4 (512x512 matmul backward)    IMPL hand | tg-replay | tg-record     N steps
+ *   W1 (the article's 2-3-1 step)   IMPL hand | tg-record | tg-replay | tg-compiled | tg-raw
+ *   W2 (chained Rosenbrock)         IMPL hand | tg-scalar | tg-tensor | tg-compiled
+ *   W3 (64-64-10 MLP, 20 epochs)    IMPL hand | tg-record | tg-replay | tg-compiled
+ *   W4 (512x512 matmul backward)    IMPL hand | tg-replay | tg-record | tg-compiled
+ *   (N: W1 samples, 1e6; W2 n, 1e6; W4 steps)
+ * tg-compiled runs the replay tape through tg_compile's module (tg_compiled_run); tg-raw,
+ * W1's raw entry point. Both are compiled once, before anything is timed (the module comes
+ * from the cache after the first run).
  *
  * Times are this process's CPU time (TG_PEERS_CLOCK=wall: CLOCK_MONOTONIC); the last line
  * printed is the peak RSS (VmHWM).
@@ -146,18 +150,38 @@ static inline void w1_grads(const net1 *n, double *g)
     for (int j = 0; j < 3; j++) g[6 + j] = tg_gradient(n->w2[j]);
 }
 
-enum { HAND, RECORD, REPLAY };
+enum { HAND, RECORD, REPLAY, COMPILED, RAW };
+
+static tg_compiled *compile_or_die(tg_var out, const char *what)
+{
+    tg_compiled *c = tg_compile(out, NULL);
+    if (!c) die(what, out.tape);
+    return c;
+}
 
 /* n samples through impl; out (10 per sample) may be NULL; returns a checksum */
 static NOINLINE double w1_run(int impl, tg_tape *tp, const weights *w, const double *S, size_t n,
                               double *out)
 {
-    double g[9], sum = 0;
-    int bad = 0;
+    double g[9], sum = 0, in[16], grad[16];
+    int bad = 0, at[3] = {0}, wat[9] = {0};
     net1 rn;
-    if (impl == REPLAY) {
+    tg_compiled *c = NULL;
+    if (impl >= REPLAY) {
         tg_tape_reset(tp);
         rn = w1_record(tp, w, S);
+    }
+    if (impl >= COMPILED) { /* the raw entry's inputs: where x1, x2, t and the weights go */
+        c = compile_or_die(rn.E, "W1 tg_compile");
+        tg_var lv[16];
+        int nin = tg_compiled_inputs(c, lv, 16);
+        for (int k = 0; k < nin && k < 16; k++) {
+            in[k] = tg_value(lv[k]);
+            const tg_var ins[3] = {rn.x1, rn.x2, rn.t};
+            for (int j = 0; j < 3; j++) at[j] = lv[k].index == ins[j].index ? k : at[j];
+            for (int j = 0; j < 9; j++)
+                if (lv[k].index == (j < 6 ? rn.w1[j / 3][j % 3] : rn.w2[j - 6]).index) wat[j] = k;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         const double *s = S + 3 * i;
@@ -170,12 +194,20 @@ static NOINLINE double w1_run(int impl, tg_tape *tp, const weights *w, const dou
             bad |= tg_backward(m.E);
             w1_grads(&m, g);
             E = tg_value(m.E);
+        } else if (impl == RAW) {
+            for (int j = 0; j < 3; j++) in[at[j]] = s[j];
+            E = tg_compiled_raw(c)(in, grad);
+            for (int j = 0; j < 9; j++) g[j] = grad[wat[j]];
         } else {
             tg_set(rn.x1, s[0]);
             tg_set(rn.x2, s[1]);
             tg_set(rn.t, s[2]);
-            bad |= tg_replay(tp);
-            bad |= tg_backward(rn.E);
+            if (impl == COMPILED) {
+                bad |= tg_compiled_run(c);
+            } else {
+                bad |= tg_replay(tp);
+                bad |= tg_backward(rn.E);
+            }
             w1_grads(&rn, g);
             E = tg_value(rn.E);
         }
@@ -186,6 +218,7 @@ static NOINLINE double w1_run(int impl, tg_tape *tp, const weights *w, const dou
         }
     }
     if (bad) die("W1 sweep", tp);
+    tg_compiled_free(c);
     return sum;
 }
 
@@ -280,11 +313,23 @@ static int w2(int impl, int verify, const char *outfile, size_t n, int repeat)
            *tbwd = trec + repeat;
     if (!g || !tp || !ttot) die("out of memory", NULL);
     double f = 0;
+    tg_var cout = {0}, cx = {0};
+    tg_compiled *c = NULL;
+    if (impl == COMPILED) { /* recorded and compiled once; each pass is one tg_compiled_run */
+        cout = w2_record_tensor(tp, x, n, &cx);
+        c = compile_or_die(cout, "W2 tg_compile");
+    }
     for (int r = 0; r < repeat; r++) {
-        tg_tape_reset(tp);
+        if (impl != COMPILED) tg_tape_reset(tp);
         double t0 = now_ns();
         trec[r] = tbwd[r] = 0;
-        if (impl == HAND) {
+        if (impl == COMPILED) {
+            if (tg_compiled_run(c)) die("W2 tg_compiled_run", tp);
+            f = tg_value(cout);
+            const double *gd = tg_gradient_data(cx);
+            if (!gd) die("W2 compiled gradient", tp);
+            memcpy(g, gd, n * sizeof *g);
+        } else if (impl == HAND) {
             f = w2_hand(x, n, g);
         } else {
             tg_var out, xv = {0};
@@ -320,6 +365,7 @@ static int w2(int impl, int verify, const char *outfile, size_t n, int repeat)
     double sum = f;
     for (size_t i = 0; i < n; i++) sum += g[i];
     printf("unit gradient\nn %zu\nrepeat %d\nns %.6g\nchecksum %.15g\n", n, repeat, ttot[m], sum);
+    tg_compiled_free(c);
     if (impl != HAND) {
         size_t nodes = tg_tape_size(tp), ops = impl == RECORD ? nodes - n - 2 : nodes;
         printf("record_ns %.6g\nbackward_ns %.6g\ntape_nodes %zu\nops %zu\ntape_bytes %zu\n"
@@ -354,16 +400,18 @@ static int w3(int impl, int verify, const char *outfile)
     tg_tape *tp = tg_tape_new();
     net n;
     int bad = 0;
-    if (impl == REPLAY) {
+    tg_compiled *c = NULL;
+    if (impl >= REPLAY) {
         record_replay(tp, &n, &p, X, yd);
         if (tg_tape_status(tp)) die("W3 recording", tp);
     }
+    if (impl == COMPILED) c = compile_or_die(n.L, "W3 tg_compile");
     /* warm-up: 2 steps, then back to the initial weights (in place: the replay tape
      * borrows p's arrays) */
     for (int k = 0; k < 2; k++) {
         if (impl == HAND) step_hand(&p, X, y, &s);
         else if (impl == RECORD) step_record(tp, &p, X, y, &bad);
-        else step_replay(tp, &n, &p, X, yd, &bad);
+        else step_replay(tp, &n, &p, X, yd, c, &bad);
     }
     p = *init;
     double t0 = now_ns();
@@ -373,10 +421,11 @@ static int w3(int impl, int verify, const char *outfile)
             const int *yb = y + b * BATCH;
             if (impl == HAND) losses[k] = step_hand(&p, Xb, yb, &s);
             else if (impl == RECORD) losses[k] = step_record(tp, &p, Xb, yb, &bad);
-            else losses[k] = step_replay(tp, &n, &p, Xb, yd + (size_t)b * BATCH, &bad);
+            else losses[k] = step_replay(tp, &n, &p, Xb, yd + (size_t)b * BATCH, c, &bad);
         }
     double t1 = now_ns();
     if (bad) die("W3 sweep", tp);
+    tg_compiled_free(c);
     if (verify) {
         double *o = malloc(((size_t)steps + NPARAM) * sizeof *o);
         memcpy(o, losses, (size_t)steps * sizeof *o);
@@ -406,11 +455,15 @@ static int w4(int impl, int verify, const char *outfile, int steps)
     int shape[2] = {N, N}, bad = 0;
     tg_tape *tp = tg_tape_new();
     tg_var tA = {0}, tB = {0}, tY = {0};
-    if (impl == REPLAY) {
+    tg_compiled *c = NULL;
+    if (impl == REPLAY || impl == COMPILED) {
         tA = tg_tensor_param_ref(tp, 2, shape, A);
         tB = tg_tensor_param_ref(tp, 2, shape, B);
         tY = tg_matmul(tA, tB);
     }
+    if (impl == COMPILED) /* a compiled module has a scalar output: L = sum(G .* Y) */
+        c = compile_or_die(tg_sum(tg_mul(tg_tensor_const_ref(tp, 2, shape, G), tY)),
+                           "W4 tg_compile");
     if (steps < 1) steps = 10;
     if (verify) steps = 1;
     const double *oY = Y, *odA = dA, *odB = dB;
@@ -430,10 +483,11 @@ static int w4(int impl, int verify, const char *outfile, int steps)
                 tA = tg_tensor_param_ref(tp, 2, shape, A);
                 tB = tg_tensor_param_ref(tp, 2, shape, B);
                 tY = tg_matmul(tA, tB);
-            } else {
+            } else if (impl == REPLAY) {
                 bad |= tg_replay(tp);
             }
-            bad |= tg_backward_seed(tY, G);
+            if (impl == COMPILED) bad |= tg_compiled_run(c);
+            else bad |= tg_backward_seed(tY, G);
             oY = tg_data(tY);
             odA = tg_gradient_data(tA);
             odB = tg_gradient_data(tB);
@@ -441,6 +495,7 @@ static int w4(int impl, int verify, const char *outfile, int steps)
     }
     double t1 = now_ns();
     if (bad || (impl != HAND && (!oY || !odA || !odB))) die("W4", tp);
+    tg_compiled_free(c);
     if (verify) {
         double *o = malloc(3 * nn * sizeof *o);
         memcpy(o, oY, nn * sizeof *o);
@@ -473,6 +528,8 @@ int main(int argc, char **argv)
     int impl = !strcmp(is, "hand") ? HAND
                : (!strcmp(is, "tg-record") || !strcmp(is, "tg-scalar")) ? RECORD
                : (!strcmp(is, "tg-replay") || !strcmp(is, "tg-tensor")) ? REPLAY
+               : !strcmp(is, "tg-compiled")                             ? COMPILED
+               : !strcmp(is, "tg-raw") && !strcmp(argv[2], "W1")         ? RAW
                                                                         : -1;
     if (impl < 0) {
         fprintf(stderr, "tg_peers: unknown implementation %s\n", is);
