@@ -596,7 +596,8 @@ Test(cli_json, bad_input_prints_no_json_only_the_error)
          "tapegrad: dot: --json prints to standard output and -o writes a file"},
         {{"article", "--dot", "--json", "-o", "a.svg"},
          "tapegrad: article: --json prints to standard output and -o writes a file"},
-        {{"train", "--epochs", "0", "--json"}, "tapegrad: train: --epochs: must be at least 1"},
+        {{"train", "--epochs", "0", "--json"},
+         "tapegrad: train: --epochs: '0' is not an integer from 1 to 1000000"},
         {{"compare", "--activation", "relu", "--json"},
          "tapegrad: compare: give at least two --activation options"},
     };

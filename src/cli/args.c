@@ -54,7 +54,8 @@ int cli_number(const char *cmd, const char *what, const char *s, double *out)
     return 0;
 }
 
-int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out)
+int cli_count(const char *cmd, const char *what, const char *s, uint64_t min, uint64_t max,
+              uint64_t *out)
 {
     uint64_t v = 0;
     const char *p = s;
@@ -63,9 +64,9 @@ int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, ui
         if (d > max || v > (max - d) / 10) break; /* v*10 + d would exceed max */
         v = v * 10 + d;
     }
-    if (p == s || *p != '\0') {
-        cli_fail(cmd, "%s: '%s' is not an integer from 0 to %llu", what, s,
-                 (unsigned long long)max);
+    if (p == s || *p != '\0' || v < min) {
+        cli_fail(cmd, "%s: '%s' is not an integer from %llu to %llu", what, s,
+                 (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
     *out = v;

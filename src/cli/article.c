@@ -349,13 +349,13 @@ static int parse(int argc, char **argv, options *o)
             if (m < 0 || cli_at_each(CMD, v, bind, &o->at)) return 2;
             o->other = "--at";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--seed", &v)) != 0) {
-            if (m < 0 || cli_count(CMD, "--seed", v, UINT64_MAX, &o->seed)) return 2;
+            if (m < 0 || cli_count(CMD, "--seed", v, 0, UINT64_MAX, &o->seed)) return 2;
             o->other = "--seed";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--lr", &v)) != 0) {
             if (m < 0 || cli_number(CMD, "--lr", v, &o->lr)) return 2;
             o->other = "--lr";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--steps", &v)) != 0) {
-            if (m < 0 || cli_count(CMD, "--steps", v, MAX_STEPS, &o->steps)) return 2;
+            if (m < 0 || cli_count(CMD, "--steps", v, 0, MAX_STEPS, &o->steps)) return 2;
             o->other = "--steps";
         } else {
             return cli_fail(CMD, "unknown option '%s' (see 'tapegrad article --help')",

@@ -35,8 +35,11 @@ int cli_option(const char *cmd, int argc, char **argv, int *i, const char *name,
 /* Parse a finite double (all of s, no trailing text). 0, or -1 after cli_fail naming what
  * ("--lr: 'abc' is not a number"). */
 int cli_number(const char *cmd, const char *what, const char *s, double *out);
-/* Parse a non-negative decimal integer up to max. 0, or -1 after cli_fail. */
-int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out);
+/* Parse a decimal integer from min to max: the one place an integer option's range is
+ * stated. Anything else (text, a sign, a value out of range) gets the one message "--samples:
+ * '0' is not an integer from 1 to 100000000". 0, or -1 after cli_fail. */
+int cli_count(const char *cmd, const char *what, const char *s, uint64_t min, uint64_t max,
+              uint64_t *out);
 
 /* Walk an --at list "NAME=V,NAME=V,...": calls bind(ud, name, value) for each item in order,
  * spaces around names and values ignored. Returns 0, or -1 after cli_fail for a malformed item

@@ -189,8 +189,7 @@ int cli_compare(int argc, char **argv)
             continue;
         }
         if ((r = cli_option(CMD, argc, argv, &i, "--seeds", &v)) != 0) {
-            if (r < 0 || cli_count(CMD, "--seeds", v, 1000, &u)) return 2;
-            if (u < 1) return cli_fail(CMD, "--seeds: must be at least 1");
+            if (r < 0 || cli_count(CMD, "--seeds", v, 1, 1000, &u)) return 2;
             seeds = (int)u;
             continue;
         }

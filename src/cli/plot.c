@@ -223,11 +223,10 @@ int cli_plot(int argc, char **argv)
             rc = m < 0 || parse_range(v, &o.lo, &o.hi) ? 2 : 0;
         } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--order", &v)) != 0) {
             uint64_t k = 0;
-            rc = m < 0 || cli_count(CMD, "--order", v, 2, &k) ? 2 : 0;
+            rc = m < 0 || cli_count(CMD, "--order", v, 0, 2, &k) ? 2 : 0;
             o.order = (int)k;
         } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--points", &v)) != 0) {
-            rc = m < 0 || cli_count(CMD, "--points", v, MAX_POINTS, &o.points) ? 2 : 0;
-            if (rc == 0 && o.points < 2) rc = cli_fail(CMD, "--points: at least 2");
+            rc = m < 0 || cli_count(CMD, "--points", v, 2, MAX_POINTS, &o.points) ? 2 : 0;
         } else if (!w.rest && ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0 ||
                                (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0)) {
             rc = m < 0 ? 2 : 0;

@@ -145,10 +145,8 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
                   {"--seed", 0, UINT64_MAX}};
     for (int k = 0; k < 4; k++) {
         if ((r = cli_option(cmd, argc, argv, i, counts[k].name, &v)) == 0) continue;
-        if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].max, &n)) return -1;
-        if (n < counts[k].min)
-            return cli_fail(cmd, "%s: must be at least %llu (got %s)", counts[k].name,
-                            (unsigned long long)counts[k].min, v), -1;
+        if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].min, counts[k].max, &n))
+            return -1;
         if (k == 0) c->epochs = (int)n;
         else if (k == 1) c->batch = (int)n;
         else if (k == 2) c->points = (int)n;
