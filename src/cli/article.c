@@ -377,6 +377,7 @@ int cli_article(int argc, char **argv)
         return cli_fail(CMD, "--program prints the network as a program and takes only "
                         "--activation and --slope (not %s)", o.other);
     if (o.out && !o.dot) return cli_fail(CMD, "-o goes with --dot (the graph's file)");
+    if (o.out && cli_output_path(CMD, "-o", o.out, cli_graph_exts)) return 2;
     const struct tg_op_def *g = tg_article_activation(o.activation);
     if (!g) {
         char list[128];

@@ -201,8 +201,7 @@ int cli_compare(int argc, char **argv)
         }
         if ((r = cli_option(CMD, argc, argv, &i, "--plot", &v)) != 0) {
             if (r < 0) return 2;
-            if (!cli_ends_with(v, ".png") && !cli_ends_with(v, ".svg"))
-                return cli_fail(CMD, "--plot: '%s' must end in .png or .svg", v);
+            if (cli_output_path(CMD, "--plot", v, train_plot_exts)) return 2;
             plot = v;
             continue;
         }

@@ -247,8 +247,8 @@ int cli_plot(int argc, char **argv)
     if (rc == 0) rc = cli_json_or_file(CMD, o.json, o.out);
     if (rc == 0 && o.nexpr == 0) rc = cli_fail(CMD, "no expression (try 'tapegrad plot --help')");
     int png = o.out && cli_ends_with(o.out, ".png"), svg = o.out && cli_ends_with(o.out, ".svg");
-    if (rc == 0 && o.out && !png && !svg && !cli_ends_with(o.out, ".csv"))
-        rc = cli_fail(CMD, "-o: '%s' must end in .csv, .svg or .png", o.out);
+    static const char *const exts[] = {".csv", ".svg", ".png", NULL};
+    if (rc == 0 && o.out) rc = cli_output_path(CMD, "-o", o.out, exts);
     tg_var fx[MAX_EXPRS], x = {0};
     for (int k = 0; k < o.nexpr && rc == 0; k++) {
         char what[32];

@@ -431,6 +431,8 @@ void train_json_result(FILE *f, const train_result *r)
 
 /* ---- gnuplot ---- */
 
+const char *const train_plot_exts[] = {".png", ".svg", NULL};
+
 const char *train_gp_terminal(const char *out)
 {
     return cli_ends_with(out, ".svg") ? "set terminal svg size 900,520 dynamic noenhanced\n"
@@ -535,8 +537,7 @@ int cli_train(int argc, char **argv)
         }
         if ((r = cli_option(CMD, argc, argv, &i, "--plot", &v)) != 0) {
             if (r < 0) return 2;
-            if (!cli_ends_with(v, ".png") && !cli_ends_with(v, ".svg"))
-                return cli_fail(CMD, "--plot: '%s' must end in .png or .svg", v);
+            if (cli_output_path(CMD, "--plot", v, train_plot_exts)) return 2;
             plot = v;
             continue;
         }

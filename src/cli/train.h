@@ -79,6 +79,8 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
               uint64_t seed, int progress, int curve_acc, train_curve *out);
 void train_curve_free(train_curve *cv);
 
+/* What --plot FILE may end in (for cli_output_path). */
+extern const char *const train_plot_exts[];
 /* The gnuplot "set terminal" line for out by its extension (.svg: svg, else pngcairo). */
 const char *train_gp_terminal(const char *out);
 /* Write csv (one line per epoch of columns given) and draw png with the gnuplot script;
