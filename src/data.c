@@ -181,21 +181,17 @@ static int blank(const char *s)
     return *s == '\0';
 }
 
-/* Parse one cell [s, e): 0 and *v, 1 not a number, 2 NaN. */
+/* Parse one cell [s, e), *e being ',' or the line's end: 0 and *v, 1 not a number, 2 NaN.
+ * strtod reads in place, whatever the cell's length: no number's text contains a ',', so it
+ * stops at e at the latest. */
 static int cell(const char *s, const char *e, double *v)
 {
     while (s < e && (*s == ' ' || *s == '\t')) s++;
     while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
     if (s == e) return 1;
-    char tmp[64];
-    size_t len = (size_t)(e - s);
-    if (len >= sizeof tmp) return 1;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
     char *end;
-    errno = 0;
-    double x = strtod(tmp, &end);
-    if (*end != '\0') return 1;
+    double x = strtod(s, &end);
+    if (end != e) return 1;
     if (isnan(x)) return 2;
     if (isinf(x)) return 1;
     *v = x;

@@ -172,6 +172,33 @@ Test(data, csv_negative_integer_labels_stay_a_classification)
     tg_data_free(&ds);
 }
 
+/* A cell is read whole however long it is: 0.000...0001 written with 300 characters, and a
+ * label with 200 leading zeros. */
+Test(data, csv_numbers_of_any_length)
+{
+    char tiny[301], label[202], text[1024];
+    memset(tiny, '0', sizeof tiny);
+    tiny[1] = '.';
+    tiny[299] = '1';
+    tiny[300] = '\0'; /* "0." then 297 zeros then 1: 1e-298 */
+    memset(label, '0', sizeof label);
+    label[200] = '1';
+    label[201] = '\0';
+    snprintf(text, sizeof text, "x,label\n%s,0\n  -%s ,%s\n", tiny, tiny, label);
+    tg_dataset ds;
+    cr_assert_eq(csv_text(&ds, text), TG_OK, "%s", tg_data_error(&ds));
+    cr_assert_eq(ds.n, 2);
+    cr_assert_eq(ds.X[0], 1e-298, "%.17g", ds.X[0]);
+    cr_assert_eq(ds.X[1], -1e-298, "%.17g", ds.X[1]);
+    cr_assert_eq(ds.y[1], 1);
+    cr_assert_eq(ds.classes, 2);
+    tg_data_free(&ds);
+    snprintf(text, sizeof text, "1,%s%s,0\n", tiny, "x");
+    cr_assert_eq(csv_text(&ds, text), TG_ERR_ARG);
+    cr_assert(strstr(tg_data_error(&ds), "t.csv:1:3: '0.000") == tg_data_error(&ds), "%s",
+              tg_data_error(&ds));
+}
+
 /* Missing outputs and an empty training set are refused or left alone, never dereferenced. */
 Test(data, split_with_a_missing_half_and_standardize_of_nothing)
 {
