@@ -37,7 +37,8 @@ static const char usage[] =
     "                    {\"expr\": E, \"var\": NAME, \"x\": [...], \"f\": [...], \"df\": [...],\n"
     "                    \"d2f\": [...]} in one array (df and d2f as --order asks; not with -o)\n"
     "\n"
-    "CSV columns: x,f,df,d2f for one expression; x,f1,df1,d2f1,f2,df2,... for several.\n"
+    "CSV columns: x,f,df,d2f for one expression; x,f1,df1,d2f1,f2,df2,... for several (the\n"
+    "first named after the variable: b,f,df,d2f with --var b).\n"
     "\n"
     "examples:\n"
     "  tapegrad plot 'x*sigmoid(x)' -o swish.svg\n"
@@ -146,7 +147,7 @@ static int replay_at(cli_wb *w, tg_var x, double xi)
 static int write_csv(cli_wb *w, const options *o, const tg_var *cols, tg_var x, FILE *f)
 {
     int nc = o->nexpr * (o->order + 1);
-    fputc('x', f);
+    fputs(o->var, f);
     for (int k = 0; k < o->nexpr; k++)
         for (int d = 0; d <= o->order; d++)
             if (o->nexpr == 1) fprintf(f, ",%s", column[d]);
