@@ -55,6 +55,13 @@ double *tg_kinks_now(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c)
 
 /* ---- anomaly mode ---- */
 
+/* A non-finite value as a message shows it: "nan" whatever the NaN's sign bit (which the CPU
+ * chooses: sqrt(-1) is -nan on x86), so the same mistake reads the same everywhere. */
+static const char *nonfinite_str(double y)
+{
+    return isnan(y) ? "nan" : y > 0 ? "inf" : "-inf";
+}
+
 void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
                          uint32_t node)
 {
@@ -66,7 +73,7 @@ void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x
                                 x[i]);
         if (len >= sizeof in) break;
     }
-    tg_fail(t, TG_ERR_DOMAIN, "%s: result is %g at node %s (%s)", op->name, y,
+    tg_fail(t, TG_ERR_DOMAIN, "%s: result is %s at node %s (%s)", op->name, nonfinite_str(y),
             tg_node_name(t, node, nm, sizeof nm), in);
 }
 
@@ -75,8 +82,8 @@ void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint3
     for (size_t e = 0; e < out->n; e++) {
         if (isfinite(out->x[e])) continue;
         char nm[64], sh[48];
-        tg_fail(t, TG_ERR_DOMAIN, "%s: result is %g at element %zu of node %s (shape %s)",
-                op->name, out->x[e], e, tg_node_name(t, node, nm, sizeof nm),
+        tg_fail(t, TG_ERR_DOMAIN, "%s: result is %s at element %zu of node %s (shape %s)",
+                op->name, nonfinite_str(out->x[e]), e, tg_node_name(t, node, nm, sizeof nm),
                 tg_view_shape(out, sh, sizeof sh));
         return;
     }

@@ -653,13 +653,10 @@ Test(errors, anomaly_sqrt_of_negatives)
         y = tg_sqrt(tg_param(t, xs[i]));
         cr_expect_eq(y.index, TG_NONE);
         cr_expect_eq(tg_tape_status(t), TG_ERR_DOMAIN);
-        const char *m = tg_tape_error(t), *pre = "sqrt: result is ";
-        const char *rest = m && !strncmp(m, pre, strlen(pre)) ? m + strlen(pre) : "";
+        /* "nan" whatever the sign bit the CPU gave the NaN */
         char want[80];
-        snprintf(want, sizeof want, "nan at node #1 (x1 = %.17g)", xs[i]);
-        if (*rest == '-') rest++;
-        cr_expect_str_eq(rest, want, "sqrt(%g): \"%s\", expected \"%s[-]%s\"", xs[i],
-                         m ? m : "(no message)", pre, want);
+        snprintf(want, sizeof want, "sqrt: result is nan at node #1 (x1 = %.17g)", xs[i]);
+        th_expect_error(t, TG_ERR_DOMAIN, want);
         tg_tape_free(t);
     }
 }
@@ -688,8 +685,8 @@ Test(errors, anomaly_in_replay_blames_the_first_op_only)
     cr_expect_eq(tg_replay(t), TG_ERR_DOMAIN, "replay into sqrt(-1)");
     const char *m = tg_tape_error(t);
     cr_assert_not_null(m);
-    cr_expect(strncmp(m, "sqrt: result is ", 16) == 0 && strstr(m, "nan at node 'a' (x1 = -1)"),
-              "the NaN is blamed on: %s", m);
+    cr_expect_str_eq(m, "sqrt: result is nan at node 'a' (x1 = -1)", "the NaN is blamed on: %s",
+                     m);
     tg_tape_free(t);
 }
 
