@@ -115,7 +115,11 @@ typedef struct tg_activation_report {
  * forward mode and finite differences at every point. TG_OK when the check ran: the verdict
  * (agree or not, and the worst point) is in *rep. Otherwise the status and, in rep, why the
  * check could not run: "the check needs at least 2 points and lo < hi" (TG_ERR_ARG), a parse
- * error, an op that is not elementwise, "out of memory". TG_ERR_ARG for a NULL rep. */
+ * error, an op that is not elementwise, "out of memory"; TG_ERR_DOMAIN when g is not finite
+ * at a point (outside its domain, where there is no derivative to compare): rep->worst_x is
+ * the first such point, and the message names the op that made the NaN or Inf and its input,
+ * as anomaly mode does: "not finite at x = -4, outside its domain: sqrt: result is nan at
+ * node #1 (x1 = -4)". TG_ERR_ARG for a NULL rep. */
 TG_API tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
                                      tg_activation_report *rep);
 /* Why the last tg_activation_check into rep failed, or NULL when it ran. */

@@ -405,6 +405,37 @@ Test(nn, activation_check_refuses_a_wrong_derivative)
     cr_assert_eq(rep.worst.checked, 41);
 }
 
+/* An activation that is not finite somewhere in the range (sqrt and log below 0, 1/x at 0)
+ * is outside its domain there: no derivative is compared, and the report says where, which
+ * op and which input (anomaly mode's message for that one point). */
+Test(nn, activation_check_says_where_the_activation_is_not_defined)
+{
+    static const struct {
+        const char *op, *expr;
+        double x;
+        const char *msg;
+    } cases[] = {
+        {"sqrt", NULL, -4, "not finite at x = -4, outside its domain: sqrt: result is nan at "
+                           "node #1 (x1 = -4)"},
+        {"log", NULL, -4, "not finite at x = -4, outside its domain: log: result is nan at "
+                          "node #1 (x1 = -4)"},
+        {NULL, "log(1 + x)", -4, "not finite at x = -4, outside its domain: log: result is nan "
+                                 "at node #3 (x1 = -3)"},
+        {NULL, "x/x", 0, "not finite at x = 0, outside its domain: div: result is nan at node "
+                         "#1 (x1 = 0, x2 = 0)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_activation a = {0};
+        a.op = cases[i].op ? tg_registry_find(NULL, cases[i].op) : NULL;
+        a.expr = cases[i].expr;
+        tg_activation_report rep;
+        cr_assert_eq(tg_activation_check(&a, -4, 4, 81, &rep), TG_ERR_DOMAIN, "case %zu", i);
+        cr_assert_eq(rep.agree, 0);
+        cr_assert_eq(rep.worst_x, cases[i].x, "case %zu: x = %g", i, rep.worst_x);
+        cr_assert_str_eq(tg_activation_report_error(&rep), cases[i].msg, "case %zu", i);
+    }
+}
+
 Test(nn, activation_check_errors_are_in_the_report)
 {
     tg_activation_report rep;

@@ -216,7 +216,7 @@ int cli_compare(int argc, char **argv)
     int rc = 0, made = 0;
     for (; made < nact && rc == 0; made++) {
         rc = train_act_make(CMD, &c, texts[made], &acts[made]);
-        if (rc == 0) rc = train_act_check(CMD, &acts[made]);
+        if (rc == 0) rc = train_act_check(CMD, &acts[made], NULL, 0);
     }
     train_data d;
     memset(&d, 0, sizeof d);

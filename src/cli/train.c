@@ -39,7 +39,8 @@ static const char usage[] =
     "\n"
     "Trains a multilayer perceptron and prints the final train and test accuracy. The\n"
     "activation's derivative is checked first (reverse mode vs forward mode vs finite\n"
-    "differences at 81 points in [-4, 4]); training is refused (exit 1) if they disagree.\n"
+    "differences at 81 points in [-4, 4]); training is refused (exit 1) if they disagree, or\n"
+    "if the activation itself is not finite at one of the points (outside its domain).\n"
     "The training step is recorded on a tape once and replayed for every mini-batch.\n"
     "\n"
     "  --activation A     an op (relu, the default; tanh, sigmoid, gelu, silu, ...), an\n"
@@ -294,19 +295,27 @@ void train_act_free(train_act *a)
     memset(a, 0, sizeof *a);
 }
 
-int train_act_check(const char *cmd, const train_act *a)
+int train_act_check(const char *cmd, const train_act *a, char *why, size_t size)
 {
     tg_activation_report rep;
-    if (tg_activation_check(&a->a, -4.0, 4.0, 81, &rep) != TG_OK)
+    char buf[TG_NN_ERRSIZE + 64];
+    tg_status st = tg_activation_check(&a->a, -4.0, 4.0, 81, &rep);
+    if (st != TG_OK && st != TG_ERR_DOMAIN)
         return cli_fail(cmd, "--activation '%s': %s", a->text, tg_activation_report_error(&rep));
-    if (rep.agree) return 0;
+    if (st == TG_OK && rep.agree) return 0;
     const tg_check_result *r = &rep.worst;
-    fprintf(stderr,
-            "tapegrad: %s: the derivative of '%s' is wrong: at x = %.17g reverse mode gives "
-            "%.10g, forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of "
-            "%zu points disagree); not training\n",
-            cmd, a->text, rep.worst_x, r->reverse, r->forward, r->fd, r->rel_err, r->failed,
-            r->checked);
+    if (!why) {
+        why = buf;
+        size = sizeof buf;
+    }
+    if (st == TG_ERR_DOMAIN) /* the value itself is NaN or Inf there: nothing to differentiate */
+        snprintf(why, size, "%s", tg_activation_report_error(&rep));
+    else
+        snprintf(why, size, "its derivative is wrong: at x = %.17g reverse mode gives %.10g, "
+                 "forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of %zu "
+                 "points disagree)", rep.worst_x, r->reverse, r->forward, r->fd, r->rel_err,
+                 r->failed, r->checked);
+    if (why == buf) cli_fail(cmd, "--activation '%s': %s; not training", a->text, why);
     return 1;
 }
 
@@ -545,7 +554,7 @@ int cli_train(int argc, char **argv)
     }
     train_act a;
     int rc = train_act_make(CMD, &c, act_text, &a);
-    if (rc == 0) rc = train_act_check(CMD, &a);
+    if (rc == 0) rc = train_act_check(CMD, &a, NULL, 0);
     if (rc) {
         train_act_free(&a);
         return rc;

@@ -51,9 +51,12 @@ typedef struct train_act {
 /* 0, or 2 after cli_fail (a --def that does not parse). */
 int train_act_make(const char *cmd, const train_cfg *c, const char *text, train_act *a);
 void train_act_free(train_act *a);
-/* The derivative check before training: 0 passed, 1 refused (printed with the worst point),
- * 2 bad activation (printed). */
-int train_act_check(const char *cmd, const train_act *a);
+/* The check before training (tg_activation_check on [-4, 4]): 0 passed; 1 refused, because
+ * the derivatives disagree (the reason gives the worst point) or the activation is not
+ * finite somewhere (outside its domain: the reason names the op and its input); 2 bad
+ * activation (printed). The reason goes to why (size bytes) when it is not NULL, else it is
+ * printed as "tapegrad: CMD: --activation 'A': REASON; not training". */
+int train_act_check(const char *cmd, const train_act *a, char *why, size_t size);
 
 /* What one run ends with. Accuracies are NaN for a regression set. */
 typedef struct train_result {
