@@ -259,9 +259,14 @@ TG_API void tg_trainer_free(tg_trainer *tr);
 TG_API const char *tg_trainer_error(const tg_trainer *tr);
 /* One epoch over the training set: shuffle, then every mini-batch (the last may be smaller).
  * Returns TG_OK; TG_ERR_DOMAIN with the message "training diverged at epoch E (loss L; try a
- * learning rate below LR)" when a batch loss is not finite or the epoch's loss exceeds 1e3
- * times the first epoch's (and 1e3 in value); another status with the tape's message. st may
- * be NULL. */
+ * learning rate below LR)" when a batch loss is infinite or the epoch's loss exceeds 1e3
+ * times the first epoch's (and 1e3 in value). A batch loss that is NaN is traced to where it
+ * starts (the batch replayed in anomaly mode, tg_tape_check_nan): TG_ERR_DOMAIN with "training
+ * stopped at epoch E: the loss is nan; the first NaN or Inf comes from log: result is nan at
+ * element 1 of node #17 (shape [32,2]; x1 = -2.1571094216888254)" (the op, the element and its input
+ * there), and " (if the loss was growing, try a learning rate below LR)" after it once an
+ * update has been made; the divergence message when anomaly mode finds no origin. Another
+ * status with the tape's message. st may be NULL. */
 TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
 /* The optimizer (to change lr between epochs); NULL for a NULL trainer. */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);

@@ -598,6 +598,30 @@ static double step_run(tg_trainer *tr, int n)
     return loss;
 }
 
+/* The loss of the batch on t (recorded or replayed for it; no update made) is not finite. An
+ * Inf is an overflow: the steps were too large. A NaN may come from an op's domain (log or
+ * sqrt of a negative number) as well, which no learning rate mends: t is replayed with
+ * anomaly mode on, which stops at the first op whose result is NaN or Inf from finite inputs
+ * and names it and its input. The learning rate is mentioned only once it has been used. */
+static tg_status nonfinite_loss(tg_trainer *tr, tg_tape *t, double loss)
+{
+    if (isnan(loss)) {
+        tg_tape_check_nan(t, 1);
+        tg_status st = tg_replay(t);
+        tg_tape_check_nan(t, 0);
+        char hint[96] = "";
+        if (tr->opt.steps > 0)
+            snprintf(hint, sizeof hint, " (if the loss was growing, try a learning rate below "
+                     "%g)", tr->opt.lr);
+        if (st == TG_ERR_DOMAIN)
+            return trainer_fail(tr, st, "training stopped at epoch %d: the loss is nan; the first "
+                                "NaN or Inf comes from %s%s", tr->epoch, tg_tape_error(t), hint);
+    }
+    return trainer_fail(tr, TG_ERR_DOMAIN, "training diverged at epoch %d (loss %s; try a "
+                        "learning rate below %g)", tr->epoch, isnan(loss) ? "nan"
+                        : loss > 0 ? "inf" : "-inf", tr->opt.lr);
+}
+
 tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
 {
     if (!tr) return TG_ERR_NOMEM;
@@ -621,10 +645,7 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
         double loss = step_run(tr, nb);
         tg_tape *t = tr->s[nb == B ? 0 : 1].t;
         if (tg_tape_error(t)) return trainer_fail(tr, tg_tape_status(t), "%s", tg_tape_error(t));
-        if (!isfinite(loss))
-            return trainer_fail(tr, TG_ERR_DOMAIN,
-                                "training diverged at epoch %d (loss %g; try a learning rate "
-                                "below %g)", tr->epoch, loss, tr->opt.lr);
+        if (!isfinite(loss)) return nonfinite_loss(tr, t, loss);
         total += loss * nb;
     }
     double mean = total / n;

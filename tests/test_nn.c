@@ -340,6 +340,33 @@ Test(nn, a_diverging_learning_rate_is_stopped_with_the_epoch)
     teardown_run(&r);
 }
 
+/* A NaN that comes from an op's domain, not from the learning rate: log of a hidden unit's
+ * negative pre-activation, in the first batch, before any update. The trainer replays the
+ * batch with anomaly mode on and names the op and its input; the learning rate is not
+ * blamed. (The input's last digits are the BLAS's: it is compared to 1e-12.) */
+Test(nn, a_nan_from_an_ops_domain_names_the_op_and_its_input)
+{
+    tg_train_opts o = defaults();
+    tg_activation act = {0};
+    act.expr = "log(x)";
+    run r;
+    setup_run(&r, &act, &o);
+    tg_epoch_stats st;
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_DOMAIN);
+    const char *m = tg_trainer_error(r.tr), *pre = "training stopped at epoch 1: the loss is "
+                                                   "nan; the first NaN or Inf comes from log: "
+                                                   "result is nan at element 0 of node #5 "
+                                                   "(shape [32,32]; x1 = ";
+    cr_assert(strncmp(m, pre, strlen(pre)) == 0, "%s", m);
+    char *end;
+    double x1 = strtod(m + strlen(pre), &end);
+    cr_assert(fabs(x1 + 0.057792181755469393) < 1e-12 * 0.0578 && strcmp(end, ")") == 0, "%s",
+              m);
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_DOMAIN, "the failure sticks");
+    cr_assert_str_eq(tg_trainer_error(r.tr), m);
+    teardown_run(&r);
+}
+
 Test(nn, regression_with_mse)
 {
     tg_dataset all, tr, te;
