@@ -4,6 +4,7 @@
  * `tapegrad compare` shares (train.h). The maths is the library's (tapegrad_nn.h).
  * See LICENSE. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,9 +346,26 @@ static void bar(int epoch, int epochs, double loss, double acc, double rate)
     fflush(stderr);
 }
 
+/* out->error = the message; returns st. */
+static int run_fail(train_curve *out, int st, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static int run_fail(train_curve *out, int st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->error, sizeof out->error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out)
 {
+    (void)cmd;
     memset(out, 0, sizeof *out);
     const tg_dataset *tr = &d->train;
     int K = tr->classes >= 2 ? tr->classes : 1;
@@ -373,10 +391,10 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     tg_mlp m;
     tg_trainer *t = NULL;
     if (tg_mlp_init(&m, nw, w, &a->a, seed) != TG_OK)
-        return cli_fail(cmd, "%s", tg_mlp_error(&m));
+        return run_fail(out, 2, "%s", tg_mlp_error(&m));
     if (tg_trainer_new(&t, &m, tr, &o) != TG_OK) {
         const char *err = tg_trainer_error(t);
-        int r = cli_fail(cmd, "%s%s", err,
+        int r = run_fail(out, 2, "%s%s", err,
                          strstr(err, "features") || strstr(err, "outputs") ? " (see --layers)"
                                                                              : "");
         tg_trainer_free(t); /* after the message: it lives on the trainer */
@@ -388,7 +406,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     out->test_acc = calloc((size_t)c->epochs, sizeof(double));
     int rc = 0;
     if (!out->loss || !out->train_acc || !out->test_acc) {
-        rc = cli_fail(cmd, "out of memory");
+        rc = run_fail(out, 2, "out of memory");
         goto done;
     }
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
@@ -396,7 +414,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
         tg_epoch_stats st;
         if (tg_trainer_epoch(t, &st) != TG_OK) {
             if (progress == 2) fputc('\n', stderr);
-            rc = cli_fail(cmd, "%s", tg_trainer_error(t));
+            rc = run_fail(out, 1, "%s", tg_trainer_error(t));
             goto done;
         }
         out->r.seconds += st.seconds;
@@ -418,7 +436,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     }
     if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
-        rc = cli_fail(cmd, "evaluation failed: %s", tg_mlp_error(&m));
+        rc = run_fail(out, 1, "evaluation failed: %s", tg_mlp_error(&m));
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
@@ -567,6 +585,7 @@ int cli_train(int argc, char **argv)
     int progress = isatty(fileno(stderr)) ? 2 : 1;
     train_curve cv;
     rc = train_run(CMD, &c, &d, &a, c.seed, progress, plot != NULL, &cv);
+    if (rc) rc = cli_fail(CMD, "%s", cv.error); /* exit 2 for a failed run too */
     if (rc == 0) {
         const train_result *r = &cv.r;
         if (json) {

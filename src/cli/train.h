@@ -64,10 +64,11 @@ typedef struct train_result {
     double final_loss, test_loss, train_accuracy, test_accuracy, seconds;
 } train_result;
 
-/* One run: its result and its per-epoch curve. */
+/* One run: its result and its per-epoch curve, or why it has none. */
 typedef struct train_curve {
     train_result r;
     double *loss, *train_acc, *test_acc;
+    char error[TG_NN_ERRSIZE + 64]; /* train_run's failure, "" when it succeeded */
 } train_curve;
 
 /* r as the members of a JSON object, the ones `train --json` prints: "train_accuracy": a,
@@ -76,8 +77,10 @@ typedef struct train_curve {
 void train_json_result(FILE *f, const train_result *r);
 
 /* Train a fresh MLP (weights from seed) for c->epochs. progress: 0 none, 1 plain lines,
- * 2 a bar on stderr. Each epoch's test accuracy is evaluated when curve_acc is set. 0, or 2
- * after cli_fail (bad model for the data, divergence with its epoch). */
+ * 2 a bar on stderr. Each epoch's test accuracy is evaluated when curve_acc is set. 0; 1 the
+ * run failed (divergence, a NaN traced to its op, with the epoch); 2 the model does not fit
+ * the data (bad input, the same for every run) or out of memory. Nothing is printed: the
+ * message is in out->error. */
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out);
 void train_curve_free(train_curve *cv);
