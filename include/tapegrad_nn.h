@@ -46,10 +46,21 @@ typedef struct tg_dataset {
     double *X;
     double *y;
     char error[TG_NN_ERRSIZE]; /* read with tg_data_error */
+    char task[TG_NN_ERRSIZE];  /* read with tg_data_task */
 } tg_dataset;
+
+/* The most classes tg_data_csv makes of integer labels: a larger label means a regression. */
+#define TG_DATA_MAX_CLASSES 10000
 
 /* Why the last call that filled ds failed, or NULL when it succeeded. */
 TG_API const char *tg_data_error(const tg_dataset *ds);
+/* Which task the call that filled ds chose, and why when it was read from labels: "regression"
+ * (tg_data_curve), "classification into 2 classes" (the other generators), from a CSV file
+ * "classification into 3 classes: every label is an integer, from 0 to 2", "regression: the
+ * label on line 3, 0.1, is not an integer", "regression: every label is an integer, but the
+ * largest, 2000000000 on line 2, would make 2000000001 classes (at most 10000)". tg_data_split
+ * gives both parts the task of the whole. NULL for a set no call filled, or whose fill failed. */
+TG_API const char *tg_data_task(const tg_dataset *ds);
 
 /* Generated, all from seed (each returns TG_OK, or TG_ERR_NOMEM, or TG_ERR_ARG for n < 4:
  * "tg_data_spirals: n = 3 is too small (at least 4 points)"):
@@ -62,10 +73,12 @@ TG_API tg_status tg_data_moons(tg_dataset *ds, int n, uint64_t seed);
 TG_API tg_status tg_data_xor(tg_dataset *ds, int n, uint64_t seed);
 TG_API tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed);
 
-/* Read a CSV file of numbers: one row per line, the last column the label, a first line that
- * is not numeric taken as a header. Labels that are all integers make a classification set
- * (classes = max + 1, at least 2; a negative label is left for tg_trainer_new to report as
- * out of range); otherwise regression. Errors (TG_ERR_ARG, the message in ds):
+/* Read a CSV file of numbers (each of any length): one row per line, the last column the
+ * label, a first line that is not numeric taken as a header. Labels that are all integers
+ * make a classification set (classes = max + 1, at least 2; a negative label is left for
+ * tg_trainer_new to report as out of range) unless that is more than TG_DATA_MAX_CLASSES;
+ * otherwise regression. tg_data_task says which, and why. Errors (TG_ERR_ARG, the message in
+ * ds):
  *   "FILE: cannot open (REASON)", "FILE: no data rows",
  *   "FILE:LINE:COL: 'CELL' is not a number", "FILE:LINE:COL: NaN in the data",
  *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column";

@@ -199,6 +199,52 @@ Test(data, csv_numbers_of_any_length)
               tg_data_error(&ds));
 }
 
+/* Every set says which task it is and, read from a CSV file, why: integer labels are classes,
+ * unless there would be absurdly many (labels 0 and 2000000000: 2000000001 outputs); a
+ * label that is not an integer, or too many classes, makes a regression. */
+Test(data, csv_says_which_task_it_chose_and_why)
+{
+    static const struct {
+        const char *text;
+        int classes;
+        const char *task;
+    } cases[] = {
+        {"x,label\n1,0\n2,2\n3,1\n", 3,
+         "classification into 3 classes: every label is an integer, from 0 to 2"},
+        {"1,0\n2,2000000000\n3,1\n", 0,
+         "regression: every label is an integer, but the largest, 2000000000 on line 2, would "
+         "make 2000000001 classes (at most 10000)"},
+        {"x,y\n1,0\n2,0.1\n3,2.5\n", 0, "regression: the label on line 3, 0.1, is not an "
+                                          "integer"},
+        {"1,0\n2,0\n", 2, "classification into 2 classes: every label is an integer, from 0 "
+                          "to 0"},
+        {"1,-1\n2,1\n", 2, "classification into 2 classes: every label is an integer, from -1 "
+                           "to 1"},
+        {"1,0\n2,9999\n", 10000, "classification into 10000 classes: every label is an "
+                                  "integer, from 0 to 9999"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_dataset ds;
+        cr_assert_eq(csv_text(&ds, cases[i].text), TG_OK, "case %zu: %s", i, tg_data_error(&ds));
+        cr_expect_eq(ds.classes, cases[i].classes, "case %zu", i);
+        cr_expect_str_eq(tg_data_task(&ds), cases[i].task, "case %zu", i);
+        tg_data_free(&ds);
+        cr_expect_null(tg_data_task(&ds), "an emptied set has no task");
+    }
+    tg_dataset ds, tr, te;
+    cr_assert_eq(tg_data_spirals(&ds, 10, 1), TG_OK);
+    cr_expect_str_eq(tg_data_task(&ds), "classification into 2 classes");
+    cr_assert_eq(tg_data_split(&ds, 0.2, 1, &tr, &te), TG_OK);
+    cr_expect_str_eq(tg_data_task(&tr), "classification into 2 classes");
+    cr_expect_str_eq(tg_data_task(&te), "classification into 2 classes");
+    tg_data_free(&ds);
+    tg_data_free(&tr);
+    tg_data_free(&te);
+    cr_assert_eq(tg_data_curve(&ds, 10, 1), TG_OK);
+    cr_expect_str_eq(tg_data_task(&ds), "regression");
+    tg_data_free(&ds);
+}
+
 /* Missing outputs and an empty training set are refused or left alone, never dereferenced. */
 Test(data, split_with_a_missing_half_and_standardize_of_nothing)
 {

@@ -18,8 +18,10 @@
 const char train_cfg_help[] =
     "  --data NAME|FILE   spirals (default), moons, xor, curve (regression), digits (the\n"
     "                     scikit-learn digits, from python3-sklearn) or a CSV file: numbers,\n"
-    "                     the last column the label, a header line allowed; 20% of the rows\n"
-    "                     (seeded) are held out for testing; features are standardised\n"
+    "                     the last column the label (integers: classes, at most 10000; else\n"
+    "                     a regression; which and why is printed), a header line allowed;\n"
+    "                     20% of the rows (seeded) are held out for testing; features are\n"
+    "                     standardised\n"
     "  --points N         rows of a generated set (default 500)\n"
     "  --layers W,W,...   widths from inputs to outputs (default: features,32,32,classes)\n"
     "  --loss NAME|EXPR   cross_entropy (default), mse (default for regression),\n"
@@ -208,6 +210,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     tg_dataset all;
     tg_status st;
     const char *s = c->data;
+    int file = 0; /* the task was read from the labels of the user's file */
     d->name = s;
     if (strcmp(s, "spirals") == 0) st = tg_data_spirals(&all, c->points, c->seed);
     else if (strcmp(s, "moons") == 0) st = tg_data_moons(&all, c->points, c->seed);
@@ -220,6 +223,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     } else if (cli_ends_with(s, ".csv") || access(s, R_OK) == 0) {
         if (tg_data_csv(&all, s) != TG_OK) return cli_fail(cmd, "%s", tg_data_error(&all));
         st = TG_OK;
+        file = 1;
     } else
         return cli_fail(cmd, "--data: unknown data set '%s' (spirals, moons, xor, curve, "
                              "digits, or a FILE.csv)", s);
@@ -235,6 +239,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
         tg_data_free(&all);
         return cli_fail(cmd, "%s: %d rows are too few to hold 20%% out for testing", s, all.n);
     }
+    if (file) fprintf(stderr, "%s: %s\n", s, tg_data_task(&all));
     st = tg_data_split(&all, 0.2, c->seed, &d->train, &d->test);
     tg_data_free(&all);
     if (st) return cli_fail(cmd, "%s", tg_data_error(&d->train));
