@@ -625,6 +625,66 @@ Test(train_cli, compare_prints_a_row_per_activation)
     cr_assert_str_eq(p, "", "after the rows");
 }
 
+/* What `tapegrad ARGS` writes on a terminal (script(1) gives it one; stdout and stderr both,
+ * with the terminal's \r\n for \n), malloc'd; its exit status in *status. */
+static char *on_a_terminal(const char *args, int *status)
+{
+    const char *b = getenv("TAPEGRAD");
+    if (!b || !*b) b = "build/bin/tapegrad";
+    if (system("command -v script >/dev/null 2>&1") != 0) cr_skip_test("no script(1)");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' %s\" /dev/null </dev/null", b, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char *out = malloc(1 << 16);
+    slurp(p, out, 1 << 16);
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+/* Whether s has a \r that does not end a line: a line redrawn in place. */
+static int redraws(const char *s)
+{
+    for (; (s = strchr(s, '\r')); s++)
+        if (s[1] != '\n') return 1;
+    return 0;
+}
+
+/* Progress on a terminal: a run longer than a second shows one line, redrawn in place, with
+ * the epoch, the loss, the accuracy, the time spent and the time to go, and clears it at the
+ * end; a shorter run shows nothing, and --quiet nothing at all. (The seconds --json reports
+ * say whether this run was long enough on this machine.) */
+Test(train_cli, progress_on_a_terminal_after_a_second)
+{
+    int st;
+    char *out = on_a_terminal("train --layers 2,128,128,2 --epochs 200 --json", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    const char *js = strstr(out, "\"seconds\": ");
+    cr_assert_not_null(js, "%s", out);
+    double sec = strtod(js + 11, NULL);
+    if (sec > 1.2) {
+        cr_expect(redraws(out), "no line redrawn with \\r in %.3f s:\n%s", sec, out);
+        static const char *const parts[] = {"epoch ", "/200", " loss ", " train ", " elapsed",
+                                            " to go"};
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+            cr_expect(strstr(out, parts[k]), "no '%s' in the progress line:\n%s", parts[k], out);
+        /* cleared before the result: the JSON starts a line of its own */
+        cr_expect(strstr(out, "\r{\"train_accuracy\"") || out[0] == '{', "%s", out);
+    } else {
+        cr_log_info("this run took %.3f s: too short to check the progress line", sec);
+    }
+    free(out);
+    out = on_a_terminal("train --layers 2,128,128,2 --epochs 200 --json --quiet", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_expect(!redraws(out) && !strstr(out, "epoch "), "--quiet shows progress:\n%s", out);
+    free(out);
+    out = on_a_terminal("train --epochs 5 --json", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_expect(!redraws(out) && !strstr(out, "epoch "), "a short run shows progress:\n%s", out);
+    free(out);
+}
+
 /* A loss written as an expression: (y - t)^2 trains exactly like mse. */
 Test(nn, expression_loss_matches_the_named_loss)
 {

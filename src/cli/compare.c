@@ -247,12 +247,12 @@ int cli_compare(int argc, char **argv)
     double *ep = malloc((size_t)seeds * sizeof *ep), *sec = malloc((size_t)seeds * sizeof *sec);
     run *runs = calloc((size_t)nact * (size_t)seeds, sizeof *runs);
     if (rc == 0 && (!loss || !acc || !ep || !sec || !runs)) rc = cli_fail(CMD, "out of memory");
-    if (rc == 0)
+    if (rc == 0 && !c.quiet)
         fprintf(stderr, "%s: %d training rows, %d test rows; %d activations x %d seeds, %d "
                         "epochs each\n", d.name, d.train.n, d.test.n, nact, seeds, c.epochs);
     for (int k = 0; k < nact && rc == 0; k++) {
         if (sum[k].failed[0]) {
-            fprintf(stderr, "  %-24s failed: %s\n", acts[k].text, sum[k].failed);
+            if (!c.quiet) fprintf(stderr, "  %-24s failed: %s\n", acts[k].text, sum[k].failed);
             failed++;
             continue;
         }
@@ -264,14 +264,16 @@ int cli_compare(int argc, char **argv)
         int nep = 0;
         for (int s = 0; s < seeds && rc == 0 && !sum[k].failed[0]; s++) {
             train_curve cv;
-            int r = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s, 0, cls, &cv);
+            int r = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s,
+                              train_progress(&c, 0), cls, &cv);
             if (r == 2) { /* the model does not fit the data: so for every activation */
                 rc = cli_fail(CMD, "%s", cv.error);
             } else if (r == 1) {
                 snprintf(sum[k].failed, sizeof sum[k].failed, "seed %llu: %s",
                          (unsigned long long)(c.seed + (uint64_t)s), cv.error);
-                fprintf(stderr, "  %-24s seed %llu: failed: %s\n", acts[k].text,
-                        (unsigned long long)(c.seed + (uint64_t)s), cv.error);
+                if (!c.quiet)
+                    fprintf(stderr, "  %-24s seed %llu: failed: %s\n", acts[k].text,
+                            (unsigned long long)(c.seed + (uint64_t)s), cv.error);
                 failed++;
             } else {
                 run *u = &runs[k * seeds + s];
@@ -287,10 +289,12 @@ int cli_compare(int argc, char **argv)
                         ep[nep++] = u->to_target = e + 1;
                         break;
                     }
-                fprintf(stderr, "  %-24s seed %llu: loss %.4g", acts[k].text,
-                        (unsigned long long)u->seed, cv.r.final_loss);
-                if (cls) fprintf(stderr, ", test accuracy %.1f%%", 100 * cv.r.test_accuracy);
-                fputc('\n', stderr);
+                if (!c.quiet) {
+                    fprintf(stderr, "  %-24s seed %llu: loss %.4g", acts[k].text,
+                            (unsigned long long)u->seed, cv.r.final_loss);
+                    if (cls) fprintf(stderr, ", test accuracy %.1f%%", 100 * cv.r.test_accuracy);
+                    fputc('\n', stderr);
+                }
             }
             train_curve_free(&cv);
         }

@@ -1,5 +1,5 @@
 /* train.c - `tapegrad train`: an MLP on a data set (generated, the scikit-learn digits, or a
- * CSV file), with the activation's derivative checked before training, a progress bar, the
+ * CSV file), with the activation's derivative checked before training, progress on stderr, the
  * final train/test accuracy, a loss curve through gnuplot and --json. Also the pieces
  * `tapegrad compare` shares (train.h). The maths is the library's (tapegrad_nn.h).
  * See LICENSE. */
@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tapegrad_op.h"
@@ -32,13 +34,14 @@ const char train_cfg_help[] =
     "  --epochs N         passes over the training rows (default 200)\n"
     "  --batch N          rows per step (default 32)\n"
     "  --seed N           data, split, weights and shuffle (default 1)\n"
-    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n";
+    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n"
+    "  --quiet            no progress on standard error\n";
 
 static const char usage[] =
     "usage: tapegrad train [--data spirals|moons|xor|curve|digits|FILE.csv] [--layers 2,32,32,2]\n"
     "                      [--activation NAME|EXPR] [--def 'f(x) = ...'] [--loss NAME]\n"
     "                      [--opt sgd|momentum|adam] [--lr ETA] [--epochs N] [--batch N]\n"
-    "                      [--seed N] [--plot curve.png] [--json]\n"
+    "                      [--seed N] [--plot curve.png] [--json] [--quiet]\n"
     "\n"
     "Trains a multilayer perceptron and prints the final train and test accuracy. The\n"
     "activation's derivative is checked first (reverse mode vs forward mode vs finite\n"
@@ -54,7 +57,9 @@ static const char usage[] =
     "  --json             print {\"train_accuracy\": a, \"test_accuracy\": b, \"final_loss\": l,\n"
     "                     \"epochs\": n, \"seconds\": s} (s: time spent in training epochs)\n"
     "\n"
-    "Progress goes to stderr: a bar on a terminal, a line every tenth of the run otherwise.\n"
+    "Progress goes to stderr: on a terminal, once the run has lasted a second, one line\n"
+    "redrawn in place (epoch, loss, train accuracy, time spent and to go), cleared at the\n"
+    "end; otherwise a line every tenth of the run. --quiet: none.\n"
     "\n"
     "examples:\n"
     "  tapegrad train\n"
@@ -110,6 +115,7 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
     const char *v;
     int r;
     uint64_t n;
+    if (strcmp(argv[*i], "--quiet") == 0) return c->quiet = 1;
     if ((r = cli_option(cmd, argc, argv, i, "--data", &v)) != 0) return r < 0 ? -1 : (c->data = v, 1);
     if ((r = cli_option(cmd, argc, argv, i, "--loss", &v)) != 0) {
         tg_loss l;
@@ -335,20 +341,65 @@ void train_curve_free(train_curve *cv)
     memset(cv, 0, sizeof *cv);
 }
 
-static void bar(int epoch, int epochs, double loss, double acc, double rate)
+/* ---- progress on a terminal ---- */
+
+/* One line on standard error, redrawn over itself with \r: nothing until the run has lasted a
+ * second (a shorter one shows nothing), then at most ten times a second; cut to the
+ * terminal's width, so that \r always returns to its start; cleared when the run ends. */
+typedef struct meter {
+    double t0, drawn; /* when the run started; the last drawing */
+    int width;        /* characters on the line now, 0 when it is empty */
+} meter;
+
+static double now(void)
 {
-    char b[31];
-    int fill = (int)(30.0 * epoch / epochs);
-    for (int k = 0; k < 30; k++) b[k] = k < fill ? '#' : '.';
-    b[30] = '\0';
-    if (isnan(acc))
-        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4g  %.0f rows/s ", (int)log10(epochs) + 1,
-                epoch, epochs, b, loss, rate);
-    else
-        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4g  train %5.1f%%  %.0f rows/s ",
-                (int)log10(epochs) + 1, epoch, epochs, b, loss, 100 * acc, rate);
-    if (epoch == epochs) fputc('\n', stderr);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int meter_due(const meter *mt, double t)
+{
+    return t - mt->t0 >= 1.0 && t - mt->drawn >= 0.1;
+}
+
+/* Seconds as m:ss. */
+static void minutes(char *buf, size_t size, double s)
+{
+    long n = lround(s);
+    snprintf(buf, size, "%ld:%02ld", n / 60, n % 60);
+}
+
+static void meter_draw(meter *mt, int epoch, int epochs, double loss, double acc, double t)
+{
+    char spent[24], left[24], line[160];
+    minutes(spent, sizeof spent, t - mt->t0);
+    minutes(left, sizeof left, (t - mt->t0) / epoch * (epochs - epoch));
+    char acc_text[24] = "";
+    if (!isnan(acc)) snprintf(acc_text, sizeof acc_text, "  train %.1f%%", 100 * acc);
+    int n = snprintf(line, sizeof line, "  epoch %d/%d  loss %.4g%s  %s elapsed, %s to go", epoch,
+                     epochs, loss, acc_text, spent, left);
+    struct winsize ws;
+    int cols = ioctl(fileno(stderr), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+    if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+    if (n > cols - 1) n = cols - 1;
+    fprintf(stderr, "\r%.*s%*s", n, line, mt->width > n ? mt->width - n : 0, "");
     fflush(stderr);
+    mt->width = n;
+    mt->drawn = t;
+}
+
+static void meter_clear(meter *mt)
+{
+    if (!mt->width) return;
+    fprintf(stderr, "\r%*s\r", mt->width, "");
+    fflush(stderr);
+    mt->width = 0;
+}
+
+int train_progress(const train_cfg *c, int lines)
+{
+    return c->quiet ? 0 : isatty(fileno(stderr)) ? 2 : lines;
 }
 
 /* out->error = the message; returns st. */
@@ -415,30 +466,34 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
         goto done;
     }
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
+    meter mt = {now(), 0, 0};
     for (int e = 1; e <= c->epochs; e++) {
         tg_epoch_stats st;
         if (tg_trainer_epoch(t, &st) != TG_OK) {
-            if (progress == 2) fputc('\n', stderr);
+            meter_clear(&mt);
             rc = run_fail(out, 1, "%s", tg_trainer_error(t));
             goto done;
         }
         out->r.seconds += st.seconds;
         out->loss[e - 1] = st.loss;
         out->r.epochs = e;
-        int show = progress == 2 || (progress == 1 && (e % every == 0 || e == 1));
+        double at = progress == 2 ? now() : 0;
+        int draw = progress == 2 && meter_due(&mt, at);
+        int show = progress == 1 && (e % every == 0 || e == 1);
         double tra = NAN, tea = NAN;
-        if (show || curve_acc) tg_evaluate_opts(&m, tr, &o, &tra, NULL);
-        if ((progress == 1 && show) || curve_acc) tg_evaluate_opts(&m, &d->test, &o, &tea, NULL);
+        if (draw || show || curve_acc) tg_evaluate_opts(&m, tr, &o, &tra, NULL);
+        if (show || curve_acc) tg_evaluate_opts(&m, &d->test, &o, &tea, NULL);
         out->train_acc[e - 1] = tra;
         out->test_acc[e - 1] = tea;
-        if (progress == 2)
-            bar(e, c->epochs, st.loss, tra, tr->n / (st.seconds > 0 ? st.seconds : 1e-9));
+        if (draw)
+            meter_draw(&mt, e, c->epochs, st.loss, tra, at);
         else if (show && isnan(tra))
             fprintf(stderr, "epoch %d/%d  loss %.6g\n", e, c->epochs, st.loss);
         else if (show)
             fprintf(stderr, "epoch %d/%d  loss %.6g  train %.1f%%  test %.1f%%\n", e, c->epochs,
                     st.loss, 100 * tra, 100 * tea);
     }
+    meter_clear(&mt);
     if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
         rc = run_fail(out, 1, "evaluation failed: %s", tg_mlp_error(&m));
@@ -587,9 +642,8 @@ int cli_train(int argc, char **argv)
         train_act_free(&a);
         return rc;
     }
-    int progress = isatty(fileno(stderr)) ? 2 : 1;
     train_curve cv;
-    rc = train_run(CMD, &c, &d, &a, c.seed, progress, plot != NULL, &cv);
+    rc = train_run(CMD, &c, &d, &a, c.seed, train_progress(&c, 1), plot != NULL, &cv);
     if (rc) rc = cli_fail(CMD, "%s", cv.error); /* exit 2 for a failed run too */
     if (rc == 0) {
         const train_result *r = &cv.r;

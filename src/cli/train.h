@@ -24,6 +24,8 @@ typedef struct train_cfg {
     uint64_t seed;
     const char *defs[TRAIN_MAX_DEFS];
     int ndefs;
+    int quiet;                   /* --quiet: no progress. The one switch: a data-parallel
+                                  * (MPI) run sets it on every rank but 0 */
 } train_cfg;
 
 void train_cfg_defaults(train_cfg *c);
@@ -76,8 +78,14 @@ typedef struct train_curve {
  * members of its own around them). */
 void train_json_result(FILE *f, const train_result *r);
 
+/* How a run shows its progress on standard error: 0 not at all (c->quiet); 2 when standard
+ * error is a terminal, one line redrawn in place (train_run); else `lines` (train: 1, a
+ * plain line every tenth of the run; compare: 0, its own line per run). */
+int train_progress(const train_cfg *c, int lines);
+
 /* Train a fresh MLP (weights from seed) for c->epochs. progress: 0 none, 1 plain lines,
- * 2 a bar on stderr. Each epoch's test accuracy is evaluated when curve_acc is set. 0; 1 the
+ * 2 the terminal's line (after a second: the epoch, loss, train accuracy, time spent and to
+ * go; cleared at the end). Each epoch's test accuracy is evaluated when curve_acc is set. 0; 1 the
  * run failed (divergence, a NaN traced to its op, with the epoch); 2 the model does not fit
  * the data (bad input, the same for every run) or out of memory. Nothing is printed: the
  * message is in out->error. */
