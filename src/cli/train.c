@@ -4,7 +4,6 @@
  * `tapegrad compare` shares (train.h). The maths is the library's (tapegrad_nn.h).
  * See LICENSE. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,19 +401,10 @@ int train_progress(const train_cfg *c, int lines)
     return c->quiet ? 0 : isatty(fileno(stderr)) ? 2 : lines;
 }
 
-/* out->error = the message; returns st. */
-static int run_fail(train_curve *out, int st, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int run_fail(train_curve *out, int st, const char *fmt, ...)
+/* out->error = the message, a then b; returns st. */
+static int run_fail(train_curve *out, int st, const char *a, const char *b)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->error, sizeof out->error, fmt, ap);
-    va_end(ap);
+    snprintf(out->error, sizeof out->error, "%s%s", a, b);
     return st;
 }
 
@@ -447,10 +437,10 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     tg_mlp m;
     tg_trainer *t = NULL;
     if (tg_mlp_init(&m, nw, w, &a->a, seed) != TG_OK)
-        return run_fail(out, 2, "%s", tg_mlp_error(&m));
+        return run_fail(out, 2, tg_mlp_error(&m), "");
     if (tg_trainer_new(&t, &m, tr, &o) != TG_OK) {
         const char *err = tg_trainer_error(t);
-        int r = run_fail(out, 2, "%s%s", err,
+        int r = run_fail(out, 2, err,
                          strstr(err, "features") || strstr(err, "outputs") ? " (see --layers)"
                                                                              : "");
         tg_trainer_free(t); /* after the message: it lives on the trainer */
@@ -462,7 +452,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     out->test_acc = calloc((size_t)c->epochs, sizeof(double));
     int rc = 0;
     if (!out->loss || !out->train_acc || !out->test_acc) {
-        rc = run_fail(out, 2, "out of memory");
+        rc = run_fail(out, 2, "out of memory", "");
         goto done;
     }
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
@@ -471,7 +461,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
         tg_epoch_stats st;
         if (tg_trainer_epoch(t, &st) != TG_OK) {
             meter_clear(&mt);
-            rc = run_fail(out, 1, "%s", tg_trainer_error(t));
+            rc = run_fail(out, 1, tg_trainer_error(t), "");
             goto done;
         }
         out->r.seconds += st.seconds;
@@ -496,7 +486,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     meter_clear(&mt);
     if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
-        rc = run_fail(out, 1, "evaluation failed: %s", tg_mlp_error(&m));
+        rc = run_fail(out, 1, "evaluation failed: ", tg_mlp_error(&m));
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
