@@ -27,8 +27,10 @@ struct tg_op_def;
 struct tg_defs;
 struct tg_registry;
 
-/* The size of the message fields of this header's structs (a message is cut to one less). */
-#define TG_NN_ERRSIZE 256
+/* The size of the message fields of this header's structs (a message is cut to one less):
+ * room for a tape's whole message (anomaly mode's, with its op, node and inputs) and the
+ * trainer's words around it. */
+#define TG_NN_ERRSIZE 512
 
 /* ---- random numbers: splitmix64, the state is the caller's (no global RNG) ---- */
 
@@ -276,10 +278,10 @@ TG_API const char *tg_trainer_error(const tg_trainer *tr);
  * times the first epoch's (and 1e3 in value). A batch loss that is NaN is traced to where it
  * starts (the batch replayed in anomaly mode, tg_tape_check_nan): TG_ERR_DOMAIN with "training
  * stopped at epoch E: the loss is nan; the first NaN or Inf comes from log: result is nan at
- * element 1 of node #17 (shape [32,2]; x1 = -2.1571094216888254)" (the op, the element and its input
- * there), and " (if the loss was growing, try a learning rate below LR)" after it once an
- * update has been made; the divergence message when anomaly mode finds no origin. Another
- * status with the tape's message. st may be NULL. */
+ * element 1 of node #17 (shape [32,2]; x1 = -2.1571094216888254)" (the op, the element and
+ * its input there), and " (if the loss was growing, try a learning rate below LR)" after it
+ * once an update has been made; the divergence message when anomaly mode finds no origin.
+ * Another status with the tape's message. st may be NULL. */
 TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
 /* The optimizer (to change lr between epochs); NULL for a NULL trainer. */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
