@@ -107,9 +107,9 @@ tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int 
     tg_check_report cr;
     tg_status st = tg_tape_status(t);
     const double *gx = st == TG_OK ? tg_data(g) : NULL;
-    int bad = 0;
-    while (gx && bad < npts && isfinite(gx[bad])) bad++;
-    if (gx && bad < npts) { /* outside g's domain: there is no derivative there to compare */
+    size_t ng = gx ? tg_numel(g) : 0, bad = 0; /* one value when g does not depend on x */
+    while (bad < ng && isfinite(gx[bad])) bad++;
+    if (bad < ng) { /* outside g's domain: there is no derivative there to compare */
         tg_tape_free(t);
         st = not_finite(a, x[bad], rep);
         free(x);

@@ -450,6 +450,9 @@ Test(nn, activation_check_says_where_the_activation_is_not_defined)
                                  "at node #3 (x1 = -3)"},
         {NULL, "x/x", 0, "not finite at x = 0, outside its domain: div: result is nan at node "
                          "#1 (x1 = 0, x2 = 0)"},
+        /* not a function of x at all: one value, NaN everywhere */
+        {NULL, "log(-1)", -4, "not finite at x = -4, outside its domain: log: result is nan "
+                              "at node #2 (x1 = -1)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tg_activation a = {0};

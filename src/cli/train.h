@@ -85,10 +85,10 @@ int train_progress(const train_cfg *c, int lines);
 
 /* Train a fresh MLP (weights from seed) for c->epochs. progress: 0 none, 1 plain lines,
  * 2 the terminal's line (after a second: the epoch, loss, train accuracy, time spent and to
- * go; cleared at the end). Each epoch's test accuracy is evaluated when curve_acc is set. 0; 1 the
- * run failed (divergence, a NaN traced to its op, with the epoch); 2 the model does not fit
- * the data (bad input, the same for every run) or out of memory. Nothing is printed: the
- * message is in out->error. */
+ * go; cleared at the end). Each epoch's test accuracy is evaluated when curve_acc is set.
+ * 0; 1 the run failed (divergence, a NaN traced to its op, with the epoch); 2 the model does
+ * not fit the data (bad input, the same for every run) or out of memory. Nothing is printed:
+ * the message is in out->error. */
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out);
 void train_curve_free(train_curve *cv);
