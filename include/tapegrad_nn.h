@@ -27,8 +27,10 @@ struct tg_op_def;
 struct tg_defs;
 struct tg_registry;
 
-/* The size of the message fields of this header's structs (a message is cut to one less). */
-#define TG_NN_ERRSIZE 256
+/* The size of the message fields of this header's structs (a message is cut to one less):
+ * room for a tape's whole message (anomaly mode's, with its op, node and inputs) and the
+ * trainer's words around it. */
+#define TG_NN_ERRSIZE 512
 
 /* ---- random numbers: splitmix64, the state is the caller's (no global RNG) ---- */
 
@@ -46,10 +48,21 @@ typedef struct tg_dataset {
     double *X;
     double *y;
     char error[TG_NN_ERRSIZE]; /* read with tg_data_error */
+    char task[TG_NN_ERRSIZE];  /* read with tg_data_task */
 } tg_dataset;
+
+/* The most classes tg_data_csv makes of integer labels: a larger label means a regression. */
+#define TG_DATA_MAX_CLASSES 10000
 
 /* Why the last call that filled ds failed, or NULL when it succeeded. */
 TG_API const char *tg_data_error(const tg_dataset *ds);
+/* Which task the call that filled ds chose, and why when it was read from labels: "regression"
+ * (tg_data_curve), "classification into 2 classes" (the other generators), from a CSV file
+ * "classification into 3 classes: every label is an integer, from 0 to 2", "regression: the
+ * label on line 3, 0.1, is not an integer", "regression: every label is an integer, but the
+ * largest, 2000000000 on line 2, would make 2000000001 classes (at most 10000)". tg_data_split
+ * gives both parts the task of the whole. NULL for a set no call filled, or whose fill failed. */
+TG_API const char *tg_data_task(const tg_dataset *ds);
 
 /* Generated, all from seed (each returns TG_OK, or TG_ERR_NOMEM, or TG_ERR_ARG for n < 4:
  * "tg_data_spirals: n = 3 is too small (at least 4 points)"):
@@ -62,10 +75,12 @@ TG_API tg_status tg_data_moons(tg_dataset *ds, int n, uint64_t seed);
 TG_API tg_status tg_data_xor(tg_dataset *ds, int n, uint64_t seed);
 TG_API tg_status tg_data_curve(tg_dataset *ds, int n, uint64_t seed);
 
-/* Read a CSV file of numbers: one row per line, the last column the label, a first line that
- * is not numeric taken as a header. Labels that are all integers make a classification set
- * (classes = max + 1, at least 2; a negative label is left for tg_trainer_new to report as
- * out of range); otherwise regression. Errors (TG_ERR_ARG, the message in ds):
+/* Read a CSV file of numbers (each of any length): one row per line, the last column the
+ * label, a first line that is not numeric taken as a header. Labels that are all integers
+ * make a classification set (classes = max + 1, at least 2; a negative label is left for
+ * tg_trainer_new to report as out of range) unless that is more than TG_DATA_MAX_CLASSES;
+ * otherwise regression. tg_data_task says which, and why. Errors (TG_ERR_ARG, the message in
+ * ds):
  *   "FILE: cannot open (REASON)", "FILE: no data rows",
  *   "FILE:LINE:COL: 'CELL' is not a number", "FILE:LINE:COL: NaN in the data",
  *   "FILE:LINE: 3 columns, expected 4 (as on line 1)", "FILE:LINE: only one column";
@@ -115,7 +130,11 @@ typedef struct tg_activation_report {
  * forward mode and finite differences at every point. TG_OK when the check ran: the verdict
  * (agree or not, and the worst point) is in *rep. Otherwise the status and, in rep, why the
  * check could not run: "the check needs at least 2 points and lo < hi" (TG_ERR_ARG), a parse
- * error, an op that is not elementwise, "out of memory". TG_ERR_ARG for a NULL rep. */
+ * error, an op that is not elementwise, "out of memory"; TG_ERR_DOMAIN when g is not finite
+ * at a point (outside its domain, where there is no derivative to compare): rep->worst_x is
+ * the first such point, and the message names the op that made the NaN or Inf and its input,
+ * as anomaly mode does: "not finite at x = -4, outside its domain: sqrt: result is nan at
+ * node #1 (x1 = -4)". TG_ERR_ARG for a NULL rep. */
 TG_API tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
                                      tg_activation_report *rep);
 /* Why the last tg_activation_check into rep failed, or NULL when it ran. */
@@ -255,9 +274,14 @@ TG_API void tg_trainer_free(tg_trainer *tr);
 TG_API const char *tg_trainer_error(const tg_trainer *tr);
 /* One epoch over the training set: shuffle, then every mini-batch (the last may be smaller).
  * Returns TG_OK; TG_ERR_DOMAIN with the message "training diverged at epoch E (loss L; try a
- * learning rate below LR)" when a batch loss is not finite or the epoch's loss exceeds 1e3
- * times the first epoch's (and 1e3 in value); another status with the tape's message. st may
- * be NULL. */
+ * learning rate below LR)" when a batch loss is infinite or the epoch's loss exceeds 1e3
+ * times the first epoch's (and 1e3 in value). A batch loss that is NaN is traced to where it
+ * starts (the batch replayed in anomaly mode, tg_tape_check_nan): TG_ERR_DOMAIN with "training
+ * stopped at epoch E: the loss is nan; the first NaN or Inf comes from log: result is nan at
+ * element 1 of node #17 (shape [32,2]; x1 = -2.1571094216888254)" (the op, the element and
+ * its input there), and " (if the loss was growing, try a learning rate below LR)" after it
+ * once an update has been made; the divergence message when anomaly mode finds no origin.
+ * Another status with the tape's message. st may be NULL. */
 TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
 /* The optimizer (to change lr between epochs); NULL for a NULL trainer. */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);

@@ -52,6 +52,8 @@ static tg_status alloc(tg_dataset *ds, const char *who, int n, int d, int classe
     ds->n = n;
     ds->d = d;
     ds->classes = classes;
+    if (classes) snprintf(ds->task, sizeof ds->task, "classification into %d classes", classes);
+    else snprintf(ds->task, sizeof ds->task, "regression");
     return TG_OK;
 }
 
@@ -120,6 +122,11 @@ const char *tg_data_error(const tg_dataset *ds)
     return ds->error[0] ? ds->error : NULL;
 }
 
+const char *tg_data_task(const tg_dataset *ds)
+{
+    return ds && ds->task[0] ? ds->task : NULL;
+}
+
 void tg_data_free(tg_dataset *ds)
 {
     if (!ds) return;
@@ -181,25 +188,62 @@ static int blank(const char *s)
     return *s == '\0';
 }
 
-/* Parse one cell [s, e): 0 and *v, 1 not a number, 2 NaN. */
+/* Parse one cell [s, e), *e being ',' or the line's end: 0 and *v, 1 not a number, 2 NaN.
+ * strtod reads in place, whatever the cell's length: no number's text contains a ',', so it
+ * stops at e at the latest. */
 static int cell(const char *s, const char *e, double *v)
 {
     while (s < e && (*s == ' ' || *s == '\t')) s++;
     while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
     if (s == e) return 1;
-    char tmp[64];
-    size_t len = (size_t)(e - s);
-    if (len >= sizeof tmp) return 1;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
     char *end;
-    errno = 0;
-    double x = strtod(tmp, &end);
-    if (*end != '\0') return 1;
+    double x = strtod(s, &end);
+    if (end != e) return 1;
     if (isnan(x)) return 2;
     if (isinf(x)) return 1;
     *v = x;
     return 0;
+}
+
+/* y with the fewest digits that read back as y ("0.1", not "0.10000000000000001"), an
+ * integer in full ("2000000000", not "2e+09"). */
+static const char *shortest(char *buf, size_t size, double y)
+{
+    if (y == floor(y) && fabs(y) < 1e17) {
+        snprintf(buf, size, "%.0f", y);
+        return buf;
+    }
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, size, "%.*g", p, y);
+        if (strtod(buf, NULL) == y) break;
+    }
+    return buf;
+}
+
+/* Classes or regression from the labels, and the reason in ds->task. real_line: the first
+ * line whose label is not an integer (real_y), or 0; the largest label maxy is on max_line. */
+static void choose_task(tg_dataset *ds, int real_line, double real_y, double miny, double maxy,
+                        int max_line)
+{
+    char a[32], b[32], c[32];
+    if (real_line) {
+        ds->classes = 0;
+        snprintf(ds->task, sizeof ds->task, "regression: the label on line %d, %s, is not an "
+                 "integer", real_line, shortest(a, sizeof a, real_y));
+    } else if (maxy + 1 > TG_DATA_MAX_CLASSES) {
+        ds->classes = 0;
+        snprintf(ds->task, sizeof ds->task, "regression: every label is an integer, but the "
+                 "largest, %s on line %d, would make %s classes (at most %d)",
+                 shortest(a, sizeof a, maxy), max_line, shortest(b, sizeof b, maxy + 1),
+                 TG_DATA_MAX_CLASSES);
+    } else {
+        /* every label 0 is still two classes; a negative one stays a classification, so the
+         * trainer can say which row is out of range */
+        ds->classes = maxy < 1 ? 2 : (int)maxy + 1;
+        snprintf(ds->task, sizeof ds->task, "classification into %d classes: every label is "
+                 "an integer, from %s to %s", ds->classes, shortest(a, sizeof a, miny),
+                 shortest(c, sizeof c, maxy));
+    }
 }
 
 tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name)
@@ -208,7 +252,8 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name)
     vec all = {0};
     char *line = NULL;
     size_t cap = 0;
-    int cols = 0, first_line = 0, lineno = 0;
+    int cols = 0, first_line = 0, lineno = 0, real_line = 0, max_line = 0;
+    double real_y = 0, miny = 0, maxy = 0;
     tg_status st = TG_OK;
     long len;
     while ((len = getline_(&line, &cap, f)) != -1) {
@@ -278,6 +323,16 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name)
             st = TG_ERR_ARG;
             goto done;
         }
+        double y = all.v[all.n - 1]; /* the label */
+        if (y != floor(y) && !real_line) {
+            real_line = lineno;
+            real_y = y;
+        }
+        if (!max_line || y < miny) miny = y;
+        if (!max_line || y > maxy) {
+            maxy = y;
+            max_line = lineno;
+        }
     }
     if (ferror(f)) {
         snprintf(ds->error, sizeof ds->error, "%s: read error", name);
@@ -299,21 +354,13 @@ tg_status tg_data_csv_stream(tg_dataset *ds, FILE *f, const char *name)
             st = TG_ERR_NOMEM;
             goto done;
         }
-        int integer = 1;
-        double maxy = 0;
         for (int i = 0; i < n; i++) {
             memcpy(ds->X + (size_t)i * d, all.v + (size_t)i * cols, (size_t)d * sizeof(double));
-            double y = all.v[(size_t)i * cols + d];
-            ds->y[i] = y;
-            if (y != floor(y) || fabs(y) > 1e6) integer = 0;
-            if (y > maxy) maxy = y;
+            ds->y[i] = all.v[(size_t)i * cols + d];
         }
         ds->n = n;
         ds->d = d;
-        /* negative integer labels stay a classification, so the trainer can say which row
-         * is out of range */
-        ds->classes = integer ? (int)maxy + 1 : 0;
-        if (ds->classes == 1) ds->classes = 2; /* every label 0: still two classes */
+        choose_task(ds, real_line, real_y, miny, maxy, max_line);
     }
 done:
     free(line);
@@ -390,6 +437,7 @@ tg_status tg_data_split(const tg_dataset *ds, double test_frac, uint64_t seed, t
         o->n = count[p];
         o->d = d;
         o->classes = ds->classes;
+        memcpy(o->task, ds->task, sizeof o->task);
         for (int i = 0; i < count[p]; i++) {
             int r = order[from + i];
             memcpy(o->X + (size_t)i * d, ds->X + (size_t)r * d, (size_t)d * sizeof(double));

@@ -61,6 +61,21 @@ static inline double *ew_at(double *base, const ew_iter *it, int j, size_t k)
     return base + it->off[j] + k * it->step[j];
 }
 
+size_t tg_ew_offset(const tg_op_ctx *c, int j, size_t e)
+{
+    const tg_view *in = &c->in[j];
+    if (in->n == c->out.n) return e; /* the output's shape (broadcasting adds no element) */
+    size_t off = 0, stride = 1;
+    for (int d = in->rank - 1, od = c->out.rank - 1; d >= 0; d--, od--) {
+        size_t below = 1; /* elements of the output's axes after od */
+        for (int k = od + 1; k < c->out.rank; k++) below *= (size_t)c->out.shape[k];
+        size_t idx = e / below % (size_t)c->out.shape[od];
+        if (in->shape[d] != 1) off += idx * stride;
+        stride *= (size_t)in->shape[d];
+    }
+    return off;
+}
+
 void tg_ew_forward(const tg_op_def *op, tg_op_ctx *c, double *part)
 {
     ew_iter it;

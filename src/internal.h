@@ -231,6 +231,8 @@ void tg_ew_branch(const tg_op_def *op, const tg_op_ctx *c, double *s);
 /* op->check on every output element's operands: TG_OK, or the first refusal's status with
  * c->msg filled and *elem the element. */
 tg_status tg_ew_check(const tg_op_def *op, const tg_op_ctx *c, size_t *elem);
+/* Where output element e reads operand j: its offset in c->in[j] (a stretched axis at 0). */
+size_t tg_ew_offset(const tg_op_ctx *c, int j, size_t e);
 
 /* ---- record.c: tg_apply, for scalar and tensor nodes ---- */
 /* A tensor node's branch quantities (or choices) at c, in the tape's work buffer (out.n of
@@ -240,10 +242,11 @@ double *tg_kinks_now(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c);
  * count); with compare (replay), the first that changed becomes the replay note. */
 void tg_kinks_keep(tg_tape *t, const tg_kink *k, const double *now, size_t n, int compare);
 /* Anomaly mode's reports: op gave y from the n inputs x at node (none if an x is not
- * finite: the NaN came from upstream); a tensor result's first non-finite element. */
+ * finite: the NaN came from upstream); a tensor result's first non-finite element, with its
+ * operands there when op is elementwise (c: the node's kernel context, out computed). */
 void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
                          uint32_t node);
-void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint32_t node);
+void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c, uint32_t node);
 
 /* ---- sweep.c ---- */
 /* What tg_backward does before its loop, for compiled code: adjoints 0 up to out, out

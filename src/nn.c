@@ -60,6 +60,28 @@ tg_var tg_activation_apply(const tg_activation *a, tg_var z)
     return y;
 }
 
+/* g(x) is not finite: the report names the op that made it and its input, from anomaly mode
+ * on a scalar tape that records g at x alone. */
+static tg_status not_finite(const tg_activation *a, double x, tg_activation_report *rep)
+{
+    rep->worst_x = x;
+    tg_tape *t = tg_tape_new();
+    if (!t) {
+        snprintf(rep->error, sizeof rep->error, "out of memory");
+        return TG_ERR_NOMEM;
+    }
+    tg_tape_check_nan(t, 1);
+    double gx = tg_value(tg_activation_apply(a, tg_param(t, x)));
+    if (tg_tape_status(t) == TG_ERR_DOMAIN)
+        snprintf(rep->error, sizeof rep->error, "not finite at x = %.17g, outside its domain: %s",
+                 x, tg_tape_error(t));
+    else /* only the tensor path gives a non-finite value (not expected of an elementwise g) */
+        snprintf(rep->error, sizeof rep->error, "not finite at x = %.17g, outside its domain "
+                 "(g(x) = %g)", x, gx);
+    tg_tape_free(t);
+    return TG_ERR_DOMAIN;
+}
+
 tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int npts,
                               tg_activation_report *rep)
 {
@@ -80,10 +102,20 @@ tg_status tg_activation_check(const tg_activation *a, double lo, double hi, int 
     for (int i = 0; i < npts; i++) x[i] = lo + (hi - lo) * i / (npts - 1);
     int sh[1] = {npts};
     tg_var X = tg_tensor_param(t, 1, sh, x);
-    tg_var y = tg_sum(tg_activation_apply(a, X)); /* d sum g(x_i) / dx_i = g'(x_i) */
+    tg_var g = tg_activation_apply(a, X);
+    tg_var y = tg_sum(g); /* d sum g(x_i) / dx_i = g'(x_i) */
     tg_check_report cr;
-    tg_status st = tg_tape_error(t) ? tg_tape_status(t)
-                                    : tg_check_grad(y, 1, &X, NULL, &rep->worst, &cr);
+    tg_status st = tg_tape_status(t);
+    const double *gx = st == TG_OK ? tg_data(g) : NULL;
+    size_t ng = gx ? tg_numel(g) : 0, bad = 0; /* one value when g does not depend on x */
+    while (bad < ng && isfinite(gx[bad])) bad++;
+    if (bad < ng) { /* outside g's domain: there is no derivative there to compare */
+        tg_tape_free(t);
+        st = not_finite(a, x[bad], rep);
+        free(x);
+        return st;
+    }
+    if (st == TG_OK) st = tg_check_grad(y, 1, &X, NULL, &rep->worst, &cr);
     if (st != TG_OK) {
         snprintf(rep->error, sizeof rep->error, "%s",
                  tg_tape_error(t) ? tg_tape_error(t) : tg_status_str(st));
@@ -566,6 +598,30 @@ static double step_run(tg_trainer *tr, int n)
     return loss;
 }
 
+/* The loss of the batch on t (recorded or replayed for it; no update made) is not finite. An
+ * Inf is an overflow: the steps were too large. A NaN may come from an op's domain (log or
+ * sqrt of a negative number) as well, which no learning rate mends: t is replayed with
+ * anomaly mode on, which stops at the first op whose result is NaN or Inf from finite inputs
+ * and names it and its input. The learning rate is mentioned only once it has been used. */
+static tg_status nonfinite_loss(tg_trainer *tr, tg_tape *t, double loss)
+{
+    if (isnan(loss)) {
+        tg_tape_check_nan(t, 1);
+        tg_status st = tg_replay(t);
+        tg_tape_check_nan(t, 0);
+        char hint[96] = "";
+        if (tr->opt.steps > 0)
+            snprintf(hint, sizeof hint, " (if the loss was growing, try a learning rate below "
+                     "%g)", tr->opt.lr);
+        if (st == TG_ERR_DOMAIN)
+            return trainer_fail(tr, st, "training stopped at epoch %d: the loss is nan; the first "
+                                "NaN or Inf comes from %s%s", tr->epoch, tg_tape_error(t), hint);
+    }
+    return trainer_fail(tr, TG_ERR_DOMAIN, "training diverged at epoch %d (loss %s; try a "
+                        "learning rate below %g)", tr->epoch, isnan(loss) ? "nan"
+                        : loss > 0 ? "inf" : "-inf", tr->opt.lr);
+}
+
 tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
 {
     if (!tr) return TG_ERR_NOMEM;
@@ -589,10 +645,7 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
         double loss = step_run(tr, nb);
         tg_tape *t = tr->s[nb == B ? 0 : 1].t;
         if (tg_tape_error(t)) return trainer_fail(tr, tg_tape_status(t), "%s", tg_tape_error(t));
-        if (!isfinite(loss))
-            return trainer_fail(tr, TG_ERR_DOMAIN,
-                                "training diverged at epoch %d (loss %g; try a learning rate "
-                                "below %g)", tr->epoch, loss, tr->opt.lr);
+        if (!isfinite(loss)) return nonfinite_loss(tr, t, loss);
         total += loss * nb;
     }
     double mean = total / n;

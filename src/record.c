@@ -55,6 +55,13 @@ double *tg_kinks_now(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c)
 
 /* ---- anomaly mode ---- */
 
+/* A non-finite value as a message shows it: "nan" whatever the NaN's sign bit (which the CPU
+ * chooses: sqrt(-1) is -nan on x86), so the same mistake reads the same everywhere. */
+static const char *nonfinite_str(double y)
+{
+    return isnan(y) ? "nan" : y > 0 ? "inf" : "-inf";
+}
+
 void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x, double y,
                          uint32_t node)
 {
@@ -66,18 +73,23 @@ void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x
                                 x[i]);
         if (len >= sizeof in) break;
     }
-    tg_fail(t, TG_ERR_DOMAIN, "%s: result is %g at node %s (%s)", op->name, y,
+    tg_fail(t, TG_ERR_DOMAIN, "%s: result is %s at node %s (%s)", op->name, nonfinite_str(y),
             tg_node_name(t, node, nm, sizeof nm), in);
 }
 
-void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_view *out, uint32_t node)
+void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c, uint32_t node)
 {
+    const tg_view *out = &c->out;
     for (size_t e = 0; e < out->n; e++) {
         if (isfinite(out->x[e])) continue;
-        char nm[64], sh[48];
-        tg_fail(t, TG_ERR_DOMAIN, "%s: result is %g at element %zu of node %s (shape %s)",
-                op->name, out->x[e], e, tg_node_name(t, node, nm, sizeof nm),
-                tg_view_shape(out, sh, sizeof sh));
+        char nm[64], sh[48], in[160] = "";
+        size_t len = 0;
+        for (int j = 0; !op->infer && j < c->n && len < sizeof in; j++)
+            len += (size_t)snprintf(in + len, sizeof in - len, "%sx%d = %.17g", j ? ", " : "; ",
+                                    j + 1, c->in[j].x[tg_ew_offset(c, j, e)]);
+        tg_fail(t, TG_ERR_DOMAIN, "%s: result is %s at element %zu of node %s (shape %s%s)",
+                op->name, nonfinite_str(out->x[e]), e, tg_node_name(t, node, nm, sizeof nm),
+                tg_view_shape(out, sh, sizeof sh), in);
         return;
     }
 }
@@ -210,7 +222,7 @@ static tg_var record_tensor(tg_tape *t, const tg_op_def *op, int n, const uint32
         tg_kinks_keep(t, &t->kinks[t->nkinks - 1], now, c.out.n, 0);
     }
     if (t->check_nan) {
-        tg_report_tensor(t, op, &c.out, t->n);
+        tg_report_tensor(t, op, &c, t->n);
         if (t->status) return tg_err_var(t);
     }
     return tg_push(t, op, off | act | TG_TENSOR, (uint32_t)TG_NARY << TG_KIND_SHIFT, (double)ti);

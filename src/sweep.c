@@ -81,7 +81,7 @@ static void tensor_forward(tg_tape *t, uint32_t i, const tg_kink *k)
         if (!now) return;
         tg_kinks_keep(t, k, now, c.out.n, 1);
     }
-    if (t->check_nan) tg_report_tensor(t, op, &c.out, i);
+    if (t->check_nan) tg_report_tensor(t, op, &c, i);
 }
 
 static void tensor_vjp(tg_tape *t, uint32_t i)

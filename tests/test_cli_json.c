@@ -514,6 +514,31 @@ Test(cli_json, compare_on_a_regression_has_no_accuracy_and_no_target)
     th_run_free(&r);
 }
 
+/* An activation that fails keeps its entry: "error", the columns null, no runs; exit 1. */
+Test(cli_json, compare_keeps_a_failed_activation_with_its_error)
+{
+    th_run r;
+    th_run_tapegrad(&r, (const char *const[]){"compare", "--activation", "relu", "--activation",
+                                              "sqrt", "--points", "40", "--epochs", "2",
+                                              "--seeds", "2", "--json", NULL});
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    json *j = json_parse(r.out, r.out_len, NULL, 0);
+    cr_assert_not_null(j, "%s", r.out);
+    const json *acts = array(get(j, "activations"), 2);
+    cr_expect_eq(array(get(json_at(acts, 0), "runs"), 2)->n, 2, "relu trained");
+    const json *a = json_at(acts, 1);
+    expect_keys(a, (const char *const[]){"activation", "error", "final_loss", "test_accuracy",
+                                         "epochs_to_target", "seconds", "runs", NULL});
+    cr_expect_str_eq(get(a, "error")->text, "not finite at x = -4, outside its domain: sqrt: "
+                                            "result is nan at node #1 (x1 = -4)");
+    static const char *const cols[] = {"final_loss", "test_accuracy", "epochs_to_target",
+                                       "seconds"};
+    for (int c = 0; c < 4; c++) cr_expect_eq(get(a, cols[c])->kind, JSON_NULL, "%s", cols[c]);
+    cr_expect_eq(array(get(a, "runs"), 0)->n, 0);
+    json_free(j);
+    th_run_free(&r);
+}
+
 /* ---- check --json ---- */
 
 /* A check's entry, named name, against the library at its worst point: the program parsed
@@ -596,7 +621,8 @@ Test(cli_json, bad_input_prints_no_json_only_the_error)
          "tapegrad: dot: --json prints to standard output and -o writes a file"},
         {{"article", "--dot", "--json", "-o", "a.svg"},
          "tapegrad: article: --json prints to standard output and -o writes a file"},
-        {{"train", "--epochs", "0", "--json"}, "tapegrad: train: --epochs: must be at least 1"},
+        {{"train", "--epochs", "0", "--json"},
+         "tapegrad: train: --epochs: '0' is not an integer from 1 to 1000000"},
         {{"compare", "--activation", "relu", "--json"},
          "tapegrad: compare: give at least two --activation options"},
     };

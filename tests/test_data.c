@@ -172,6 +172,79 @@ Test(data, csv_negative_integer_labels_stay_a_classification)
     tg_data_free(&ds);
 }
 
+/* A cell is read whole however long it is: 0.000...0001 written with 300 characters, and a
+ * label with 200 leading zeros. */
+Test(data, csv_numbers_of_any_length)
+{
+    char tiny[301], label[202], text[1024];
+    memset(tiny, '0', sizeof tiny);
+    tiny[1] = '.';
+    tiny[299] = '1';
+    tiny[300] = '\0'; /* "0." then 297 zeros then 1: 1e-298 */
+    memset(label, '0', sizeof label);
+    label[200] = '1';
+    label[201] = '\0';
+    snprintf(text, sizeof text, "x,label\n%s,0\n  -%s ,%s\n", tiny, tiny, label);
+    tg_dataset ds;
+    cr_assert_eq(csv_text(&ds, text), TG_OK, "%s", tg_data_error(&ds));
+    cr_assert_eq(ds.n, 2);
+    cr_assert_eq(ds.X[0], 1e-298, "%.17g", ds.X[0]);
+    cr_assert_eq(ds.X[1], -1e-298, "%.17g", ds.X[1]);
+    cr_assert_eq(ds.y[1], 1);
+    cr_assert_eq(ds.classes, 2);
+    tg_data_free(&ds);
+    snprintf(text, sizeof text, "1,%s%s,0\n", tiny, "x");
+    cr_assert_eq(csv_text(&ds, text), TG_ERR_ARG);
+    cr_assert(strstr(tg_data_error(&ds), "t.csv:1:3: '0.000") == tg_data_error(&ds), "%s",
+              tg_data_error(&ds));
+}
+
+/* Every set says which task it is and, read from a CSV file, why: integer labels are classes,
+ * unless there would be absurdly many (labels 0 and 2000000000: 2000000001 outputs); a
+ * label that is not an integer, or too many classes, makes a regression. */
+Test(data, csv_says_which_task_it_chose_and_why)
+{
+    static const struct {
+        const char *text;
+        int classes;
+        const char *task;
+    } cases[] = {
+        {"x,label\n1,0\n2,2\n3,1\n", 3,
+         "classification into 3 classes: every label is an integer, from 0 to 2"},
+        {"1,0\n2,2000000000\n3,1\n", 0,
+         "regression: every label is an integer, but the largest, 2000000000 on line 2, would "
+         "make 2000000001 classes (at most 10000)"},
+        {"x,y\n1,0\n2,0.1\n3,2.5\n", 0, "regression: the label on line 3, 0.1, is not an "
+                                          "integer"},
+        {"1,0\n2,0\n", 2, "classification into 2 classes: every label is an integer, from 0 "
+                          "to 0"},
+        {"1,-1\n2,1\n", 2, "classification into 2 classes: every label is an integer, from -1 "
+                           "to 1"},
+        {"1,0\n2,9999\n", 10000, "classification into 10000 classes: every label is an "
+                                  "integer, from 0 to 9999"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_dataset ds;
+        cr_assert_eq(csv_text(&ds, cases[i].text), TG_OK, "case %zu: %s", i, tg_data_error(&ds));
+        cr_expect_eq(ds.classes, cases[i].classes, "case %zu", i);
+        cr_expect_str_eq(tg_data_task(&ds), cases[i].task, "case %zu", i);
+        tg_data_free(&ds);
+        cr_expect_null(tg_data_task(&ds), "an emptied set has no task");
+    }
+    tg_dataset ds, tr, te;
+    cr_assert_eq(tg_data_spirals(&ds, 10, 1), TG_OK);
+    cr_expect_str_eq(tg_data_task(&ds), "classification into 2 classes");
+    cr_assert_eq(tg_data_split(&ds, 0.2, 1, &tr, &te), TG_OK);
+    cr_expect_str_eq(tg_data_task(&tr), "classification into 2 classes");
+    cr_expect_str_eq(tg_data_task(&te), "classification into 2 classes");
+    tg_data_free(&ds);
+    tg_data_free(&tr);
+    tg_data_free(&te);
+    cr_assert_eq(tg_data_curve(&ds, 10, 1), TG_OK);
+    cr_expect_str_eq(tg_data_task(&ds), "regression");
+    tg_data_free(&ds);
+}
+
 /* Missing outputs and an empty training set are refused or left alone, never dereferenced. */
 Test(data, split_with_a_missing_half_and_standardize_of_nothing)
 {

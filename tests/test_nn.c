@@ -340,6 +340,33 @@ Test(nn, a_diverging_learning_rate_is_stopped_with_the_epoch)
     teardown_run(&r);
 }
 
+/* A NaN that comes from an op's domain, not from the learning rate: log of a hidden unit's
+ * negative pre-activation, in the first batch, before any update. The trainer replays the
+ * batch with anomaly mode on and names the op and its input; the learning rate is not
+ * blamed. (The input's last digits are the BLAS's: it is compared to 1e-12.) */
+Test(nn, a_nan_from_an_ops_domain_names_the_op_and_its_input)
+{
+    tg_train_opts o = defaults();
+    tg_activation act = {0};
+    act.expr = "log(x)";
+    run r;
+    setup_run(&r, &act, &o);
+    tg_epoch_stats st;
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_DOMAIN);
+    const char *m = tg_trainer_error(r.tr), *pre = "training stopped at epoch 1: the loss is "
+                                                   "nan; the first NaN or Inf comes from log: "
+                                                   "result is nan at element 0 of node #5 "
+                                                   "(shape [32,32]; x1 = ";
+    cr_assert(strncmp(m, pre, strlen(pre)) == 0, "%s", m);
+    char *end;
+    double x1 = strtod(m + strlen(pre), &end);
+    cr_assert(fabs(x1 + 0.057792181755469393) < 1e-12 * 0.0578 && strcmp(end, ")") == 0, "%s",
+              m);
+    cr_assert_eq(tg_trainer_epoch(r.tr, &st), TG_ERR_DOMAIN, "the failure sticks");
+    cr_assert_str_eq(tg_trainer_error(r.tr), m);
+    teardown_run(&r);
+}
+
 Test(nn, regression_with_mse)
 {
     tg_dataset all, tr, te;
@@ -403,6 +430,40 @@ Test(nn, activation_check_refuses_a_wrong_derivative)
     cr_assert_eq(tg_activation_check(&a, -3, 3, 41, &rep), TG_OK);
     cr_assert_eq(rep.agree, 1);
     cr_assert_eq(rep.worst.checked, 41);
+}
+
+/* An activation that is not finite somewhere in the range (sqrt and log below 0, 1/x at 0)
+ * is outside its domain there: no derivative is compared, and the report says where, which
+ * op and which input (anomaly mode's message for that one point). */
+Test(nn, activation_check_says_where_the_activation_is_not_defined)
+{
+    static const struct {
+        const char *op, *expr;
+        double x;
+        const char *msg;
+    } cases[] = {
+        {"sqrt", NULL, -4, "not finite at x = -4, outside its domain: sqrt: result is nan at "
+                           "node #1 (x1 = -4)"},
+        {"log", NULL, -4, "not finite at x = -4, outside its domain: log: result is nan at "
+                          "node #1 (x1 = -4)"},
+        {NULL, "log(1 + x)", -4, "not finite at x = -4, outside its domain: log: result is nan "
+                                 "at node #3 (x1 = -3)"},
+        {NULL, "x/x", 0, "not finite at x = 0, outside its domain: div: result is nan at node "
+                         "#1 (x1 = 0, x2 = 0)"},
+        /* not a function of x at all: one value, NaN everywhere */
+        {NULL, "log(-1)", -4, "not finite at x = -4, outside its domain: log: result is nan "
+                              "at node #2 (x1 = -1)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tg_activation a = {0};
+        a.op = cases[i].op ? tg_registry_find(NULL, cases[i].op) : NULL;
+        a.expr = cases[i].expr;
+        tg_activation_report rep;
+        cr_assert_eq(tg_activation_check(&a, -4, 4, 81, &rep), TG_ERR_DOMAIN, "case %zu", i);
+        cr_assert_eq(rep.agree, 0);
+        cr_assert_eq(rep.worst_x, cases[i].x, "case %zu: x = %g", i, rep.worst_x);
+        cr_assert_str_eq(tg_activation_report_error(&rep), cases[i].msg, "case %zu", i);
+    }
 }
 
 Test(nn, activation_check_errors_are_in_the_report)
@@ -565,6 +626,66 @@ Test(train_cli, compare_prints_a_row_per_activation)
         p += used + 1;
     }
     cr_assert_str_eq(p, "", "after the rows");
+}
+
+/* What `tapegrad ARGS` writes on a terminal (script(1) gives it one; stdout and stderr both,
+ * with the terminal's \r\n for \n), malloc'd; its exit status in *status. */
+static char *on_a_terminal(const char *args, int *status)
+{
+    const char *b = getenv("TAPEGRAD");
+    if (!b || !*b) b = "build/bin/tapegrad";
+    if (system("command -v script >/dev/null 2>&1") != 0) cr_skip_test("no script(1)");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' %s\" /dev/null </dev/null", b, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char *out = malloc(1 << 16);
+    slurp(p, out, 1 << 16);
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+/* Whether s has a \r that does not end a line: a line redrawn in place. */
+static int redraws(const char *s)
+{
+    for (; (s = strchr(s, '\r')); s++)
+        if (s[1] != '\n') return 1;
+    return 0;
+}
+
+/* Progress on a terminal: a run longer than a second shows one line, redrawn in place, with
+ * the epoch, the loss, the accuracy, the time spent and the time to go, and clears it at the
+ * end; a shorter run shows nothing, and --quiet nothing at all. (The seconds --json reports
+ * say whether this run was long enough on this machine.) */
+Test(train_cli, progress_on_a_terminal_after_a_second)
+{
+    int st;
+    char *out = on_a_terminal("train --layers 2,128,128,2 --epochs 200 --json", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    const char *js = strstr(out, "\"seconds\": ");
+    cr_assert_not_null(js, "%s", out);
+    double sec = strtod(js + 11, NULL);
+    if (sec > 1.2) {
+        cr_expect(redraws(out), "no line redrawn with \\r in %.3f s:\n%s", sec, out);
+        static const char *const parts[] = {"epoch ", "/200", " loss ", " train ", " elapsed",
+                                            " to go"};
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+            cr_expect(strstr(out, parts[k]), "no '%s' in the progress line:\n%s", parts[k], out);
+        /* cleared before the result: the JSON starts a line of its own */
+        cr_expect(strstr(out, "\r{\"train_accuracy\"") || out[0] == '{', "%s", out);
+    } else {
+        cr_log_info("this run took %.3f s: too short to check the progress line", sec);
+    }
+    free(out);
+    out = on_a_terminal("train --layers 2,128,128,2 --epochs 200 --json --quiet", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_expect(!redraws(out) && !strstr(out, "epoch "), "--quiet shows progress:\n%s", out);
+    free(out);
+    out = on_a_terminal("train --epochs 5 --json", &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_expect(!redraws(out) && !strstr(out, "epoch "), "a short run shows progress:\n%s", out);
+    free(out);
 }
 
 /* A loss written as an expression: (y - t)^2 trains exactly like mse. */

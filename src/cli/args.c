@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -54,7 +56,8 @@ int cli_number(const char *cmd, const char *what, const char *s, double *out)
     return 0;
 }
 
-int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out)
+int cli_count(const char *cmd, const char *what, const char *s, uint64_t min, uint64_t max,
+              uint64_t *out)
 {
     uint64_t v = 0;
     const char *p = s;
@@ -63,13 +66,47 @@ int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, ui
         if (d > max || v > (max - d) / 10) break; /* v*10 + d would exceed max */
         v = v * 10 + d;
     }
-    if (p == s || *p != '\0') {
-        cli_fail(cmd, "%s: '%s' is not an integer from 0 to %llu", what, s,
-                 (unsigned long long)max);
+    if (p == s || *p != '\0' || v < min) {
+        cli_fail(cmd, "%s: '%s' is not an integer from %llu to %llu", what, s,
+                 (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int cli_output_path(const char *cmd, const char *opt, const char *path,
+                    const char *const *exts)
+{
+    int n = 0, ok = 0;
+    for (; exts[n]; n++) ok |= cli_ends_with(path, exts[n]);
+    if (!ok) {
+        char list[128] = "";
+        size_t len = 0;
+        for (int k = 0; k < n && len < sizeof list; k++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+                                    k == 0 ? "" : k == n - 1 ? " or " : ", ", exts[k]);
+        return cli_fail(cmd, "%s: '%s' must end in %s", opt, path, list);
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_fail(cmd, "%s: cannot write %s (it is a directory)", opt, path);
+    if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+        return cli_fail(cmd, "%s: cannot write %s (%s)", opt, path, strerror(errno));
+    const char *slash = strrchr(path, '/');
+    size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(len + 1);
+    if (!dir) return cli_fail(cmd, "out of memory");
+    memcpy(dir, slash ? path : ".", len); /* "/x.png": "/" */
+    dir[len] = '\0';
+    const char *why = NULL;
+    if (stat(dir, &st) != 0) why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode)) why = strerror(ENOTDIR);
+    else if (access(dir, W_OK | X_OK) != 0) why = strerror(errno);
+    int rc = why ? cli_fail(cmd, "%s: cannot write %s (directory %s: %s)", opt, path, dir, why)
+                 : 0;
+    free(dir);
+    return rc;
 }
 
 /* s without leading and trailing blanks, in place. */

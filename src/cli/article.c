@@ -349,13 +349,13 @@ static int parse(int argc, char **argv, options *o)
             if (m < 0 || cli_at_each(CMD, v, bind, &o->at)) return 2;
             o->other = "--at";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--seed", &v)) != 0) {
-            if (m < 0 || cli_count(CMD, "--seed", v, UINT64_MAX, &o->seed)) return 2;
+            if (m < 0 || cli_count(CMD, "--seed", v, 0, UINT64_MAX, &o->seed)) return 2;
             o->other = "--seed";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--lr", &v)) != 0) {
             if (m < 0 || cli_number(CMD, "--lr", v, &o->lr)) return 2;
             o->other = "--lr";
         } else if ((m = cli_option(CMD, argc, argv, &i, "--steps", &v)) != 0) {
-            if (m < 0 || cli_count(CMD, "--steps", v, MAX_STEPS, &o->steps)) return 2;
+            if (m < 0 || cli_count(CMD, "--steps", v, 0, MAX_STEPS, &o->steps)) return 2;
             o->other = "--steps";
         } else {
             return cli_fail(CMD, "unknown option '%s' (see 'tapegrad article --help')",
@@ -377,6 +377,7 @@ int cli_article(int argc, char **argv)
         return cli_fail(CMD, "--program prints the network as a program and takes only "
                         "--activation and --slope (not %s)", o.other);
     if (o.out && !o.dot) return cli_fail(CMD, "-o goes with --dot (the graph's file)");
+    if (o.out && cli_output_path(CMD, "-o", o.out, cli_graph_exts)) return 2;
     const struct tg_op_def *g = tg_article_activation(o.activation);
     if (!g) {
         char list[128];

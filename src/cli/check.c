@@ -308,10 +308,9 @@ int cli_check(int argc, char **argv)
         } else if ((m = cli_option(CMD, argc, argv, &i, "--range", &v)) != 0) {
             rc = m < 0 || parse_range(v, &o.lo, &o.hi) ? 2 : 0;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--samples", &v)) != 0) {
-            rc = m < 0 || cli_count(CMD, "--samples", v, MAX_SAMPLES, &o.samples) ? 2 : 0;
-            if (rc == 0 && o.samples == 0) rc = cli_fail(CMD, "--samples: at least 1");
+            rc = m < 0 || cli_count(CMD, "--samples", v, 1, MAX_SAMPLES, &o.samples) ? 2 : 0;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--seed", &v)) != 0) {
-            rc = m < 0 || cli_count(CMD, "--seed", v, UINT64_MAX, &o.seed) ? 2 : 0;
+            rc = m < 0 || cli_count(CMD, "--seed", v, 0, UINT64_MAX, &o.seed) ? 2 : 0;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--rtol", &v)) != 0) {
             rc = m < 0 || cli_number(CMD, "--rtol", v, &o.rtol) ? 2 : 0;
             if (rc == 0 && o.rtol < 0) rc = cli_fail(CMD, "--rtol: must not be negative");

@@ -36,8 +36,21 @@ int cli_option(const char *cmd, int argc, char **argv, int *i, const char *name,
 /* Parse a finite double (all of s, no trailing text). 0, or -1 after cli_fail naming what
  * ("--lr: 'abc' is not a number"). */
 int cli_number(const char *cmd, const char *what, const char *s, double *out);
-/* Parse a non-negative decimal integer up to max. 0, or -1 after cli_fail. */
-int cli_count(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out);
+/* Parse a decimal integer from min to max: the one place an integer option's range is
+ * stated. Anything else (text, a sign, a value out of range) gets the one message "--samples:
+ * '0' is not an integer from 1 to 100000000". 0, or -1 after cli_fail. */
+int cli_count(const char *cmd, const char *what, const char *s, uint64_t min, uint64_t max,
+              uint64_t *out);
+
+/* The check every command makes of a file it was told to write (-o FILE, --plot FILE), right
+ * after reading its options and before any work: that path ends in one of exts (NULL-ended,
+ * e.g. {".csv", ".svg", ".png", NULL}), is not a directory, and lies in a directory that
+ * exists and can be written (the files a command writes beside it, FILE.csv and FILE.gp,
+ * share that directory). 0, or 2 after cli_fail: "-o: 'f.txt' must end in .csv, .svg or
+ * .png", "--plot: cannot write /no/such/c.png (directory /no/such: No such file or
+ * directory)". */
+int cli_output_path(const char *cmd, const char *opt, const char *path,
+                    const char *const *exts);
 
 /* Walk an --at list "NAME=V,NAME=V,...": calls bind(ud, name, value) for each item in order,
  * spaces around names and values ignored. Returns 0, or -1 after cli_fail for a malformed item
@@ -128,7 +141,9 @@ char *cli_replace_ext(const char *path, const char *ext);
 int cli_run_program(const char *const *argv);
 /* The tape's graph (tg_dot) to standard output (out NULL), to out (.dot), or drawn to out
  * (.svg, .png) by Graphviz's dot with the DOT beside it; without dot installed, says so and
- * how to install it. 0, or 2 after cli_fail. */
+ * how to install it. out was checked by cli_output_path with cli_graph_exts. 0, or 2 after
+ * cli_fail. */
+extern const char *const cli_graph_exts[];
 int cli_write_dot(const char *cmd, tg_tape *t, const char *out);
 
 /* ---- dot.c: the graph, for dot and article --dot; --json's one rule ---- */

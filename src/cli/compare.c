@@ -21,7 +21,10 @@ static const char usage[] =
     "--def's name), once per seed, and prints per activation the mean +- standard deviation\n"
     "of the final training loss and the test accuracy, the mean number of epochs until the\n"
     "test accuracy first reaches the target (and for how many seeds it did), and the mean\n"
-    "training time. Every derivative is checked before anything is trained.\n"
+    "training time. Every activation is checked, as train checks it, before anything is\n"
+    "trained. One that is refused, or whose training fails for a seed (its other seeds are\n"
+    "then skipped), gets a row \"failed: REASON\" and the others are still compared; the exit\n"
+    "status is then 1 (0: every activation trained; 2: bad input, nothing printed).\n"
     "\n"
     "  --activation A     repeat for each activation (2 to 12)\n"
     "  --seeds N          runs per activation, seeds S, S+1, ... (default 3); the data set\n"
@@ -30,7 +33,8 @@ static const char usage[] =
     "  --plot FILE.png    every activation's mean loss curve (and FILE.csv), by gnuplot\n"
     "  --json             print one object instead of the table: per activation the mean\n"
     "                     and std of each column and every seed's run as train --json\n"
-    "                     prints it, with its seed and epochs to the target\n"
+    "                     prints it, with its seed and epochs to the target (a failed\n"
+    "                     activation: \"error\", the columns null, the runs it completed)\n"
     "%s"
     "\n"
     "example:\n"
@@ -41,6 +45,8 @@ typedef struct summary {
     double loss_m, loss_s, acc_m, acc_s, ep_m, sec_m, sec_s;
     int reached;
     double *curve; /* mean loss per epoch */
+    int done;      /* runs completed */
+    char failed[TG_NN_ERRSIZE + 96]; /* why the activation has no results; "" when it has */
 } summary;
 
 /* One activation's run with one seed. */
@@ -72,11 +78,13 @@ static int plot_all(const char *png, const train_cfg *c, const char *data, int n
         return 2;
     }
     fprintf(f, "epoch");
-    for (int k = 0; k < nact; k++) fprintf(f, ",loss_%d", k + 1);
+    for (int k = 0; k < nact; k++)
+        if (!sum[k].failed[0]) fprintf(f, ",loss_%d", k + 1);
     fputc('\n', f);
     for (int e = 0; e < c->epochs; e++) {
         fprintf(f, "%d", e + 1);
-        for (int k = 0; k < nact; k++) fprintf(f, ",%.10g", sum[k].curve[e]);
+        for (int k = 0; k < nact; k++)
+            if (!sum[k].failed[0]) fprintf(f, ",%.10g", sum[k].curve[e]);
         fputc('\n', f);
     }
     fclose(f);
@@ -92,14 +100,16 @@ static int plot_all(const char *png, const train_cfg *c, const char *data, int n
                           "set xlabel 'epoch'\nset ylabel 'training loss'\nset logscale y\n"
                           "set grid\nplot ",
                           train_gp_terminal(png), png, data, c->opt);
-    for (int k = 0; k < nact; k++) {
+    for (int k = 0, col = 2; k < nact; k++) {
+        if (sum[k].failed[0]) continue;
         char t[200];
         size_t m = 0;
         for (const char *s = acts[k].text; *s && m + 1 < sizeof t; s++)
             if (*s != '\'' && *s != '\\' && *s != '"') t[m++] = *s;
         t[m] = '\0';
         n += (size_t)snprintf(script + n, cap - n, "%s'%s' using 1:%d skip 1 with lines lw 2 "
-                                                   "title '%s'", k ? ", " : "", csv, k + 2, t);
+                                                   "title '%s'", col > 2 ? ", " : "", csv, col, t);
+        col++;
     }
     snprintf(script + n, cap - n, "\n");
     int rc = train_gnuplot(CMD, png, csv, script);
@@ -120,7 +130,9 @@ static void json_mean_std(const char *key, double m, double s)
 
 /* The table's content as one object: the setup, then per activation its columns in the
  * table's order and its runs (seeds of them). Without classes (a regression set) there is no
- * target: "target" and "epochs_to_target" are null, and so are the accuracies. */
+ * target: "target" and "epochs_to_target" are null, and so are the accuracies. An activation
+ * that failed has "error" (the reason its row shows) after its name, every column null and
+ * the runs it completed before it failed. */
 static void print_json(const train_cfg *c, const char *data, int cls, double target, int nact,
                        const train_act *acts, const summary *sum, const run *runs, int seeds)
 {
@@ -133,19 +145,26 @@ static void print_json(const train_cfg *c, const char *data, int cls, double tar
         const summary *m = &sum[k];
         fputs(k ? ",\n  {\"activation\": " : "\n  {\"activation\": ", stdout);
         cli_json_str(stdout, acts[k].text);
-        json_mean_std("final_loss", m->loss_m, m->loss_s);
-        json_mean_std("test_accuracy", m->acc_m, m->acc_s);
-        fputs(", \"epochs_to_target\": ", stdout);
-        if (cls) {
-            fputs("{\"mean\": ", stdout);
-            cli_json_num(stdout, m->reached ? m->ep_m : NAN);
-            printf(", \"reached\": %d}", m->reached);
+        if (m->failed[0]) {
+            fputs(", \"error\": ", stdout);
+            cli_json_str(stdout, m->failed);
+            fputs(", \"final_loss\": null, \"test_accuracy\": null, \"epochs_to_target\": "
+                  "null, \"seconds\": null", stdout);
         } else {
-            fputs("null", stdout);
+            json_mean_std("final_loss", m->loss_m, m->loss_s);
+            json_mean_std("test_accuracy", m->acc_m, m->acc_s);
+            fputs(", \"epochs_to_target\": ", stdout);
+            if (cls) {
+                fputs("{\"mean\": ", stdout);
+                cli_json_num(stdout, m->reached ? m->ep_m : NAN);
+                printf(", \"reached\": %d}", m->reached);
+            } else {
+                fputs("null", stdout);
+            }
+            json_mean_std("seconds", m->sec_m, m->sec_s);
         }
-        json_mean_std("seconds", m->sec_m, m->sec_s);
         fputs(",\n   \"runs\": [", stdout);
-        for (int s = 0; s < seeds; s++) {
+        for (int s = 0; s < m->done; s++) {
             const run *u = &runs[k * seeds + s];
             printf("%s{\"seed\": %llu, ", s ? ",\n            " : "",
                    (unsigned long long)u->seed);
@@ -189,8 +208,7 @@ int cli_compare(int argc, char **argv)
             continue;
         }
         if ((r = cli_option(CMD, argc, argv, &i, "--seeds", &v)) != 0) {
-            if (r < 0 || cli_count(CMD, "--seeds", v, 1000, &u)) return 2;
-            if (u < 1) return cli_fail(CMD, "--seeds: must be at least 1");
+            if (r < 0 || cli_count(CMD, "--seeds", v, 1, 1000, &u)) return 2;
             seeds = (int)u;
             continue;
         }
@@ -202,8 +220,7 @@ int cli_compare(int argc, char **argv)
         }
         if ((r = cli_option(CMD, argc, argv, &i, "--plot", &v)) != 0) {
             if (r < 0) return 2;
-            if (!cli_ends_with(v, ".png") && !cli_ends_with(v, ".svg"))
-                return cli_fail(CMD, "--plot: '%s' must end in .png or .svg", v);
+            if (cli_output_path(CMD, "--plot", v, train_plot_exts)) return 2;
             plot = v;
             continue;
         }
@@ -215,10 +232,12 @@ int cli_compare(int argc, char **argv)
     summary sum[MAX_ACTS];
     memset(acts, 0, sizeof acts);
     memset(sum, 0, sizeof sum);
-    int rc = 0, made = 0;
-    for (; made < nact && rc == 0; made++) {
+    int rc = 0, made = 0, failed = 0;
+    for (; made < nact && rc == 0; made++) { /* a refusal is the activation's row, bad input ends */
         rc = train_act_make(CMD, &c, texts[made], &acts[made]);
-        if (rc == 0) rc = train_act_check(CMD, &acts[made]);
+        if (rc == 0 && train_act_check(CMD, &acts[made], sum[made].failed,
+                                       sizeof sum[made].failed) == 2)
+            rc = 2;
     }
     train_data d;
     memset(&d, 0, sizeof d);
@@ -228,21 +247,37 @@ int cli_compare(int argc, char **argv)
     double *ep = malloc((size_t)seeds * sizeof *ep), *sec = malloc((size_t)seeds * sizeof *sec);
     run *runs = calloc((size_t)nact * (size_t)seeds, sizeof *runs);
     if (rc == 0 && (!loss || !acc || !ep || !sec || !runs)) rc = cli_fail(CMD, "out of memory");
-    if (rc == 0)
+    if (rc == 0 && !c.quiet)
         fprintf(stderr, "%s: %d training rows, %d test rows; %d activations x %d seeds, %d "
                         "epochs each\n", d.name, d.train.n, d.test.n, nact, seeds, c.epochs);
     for (int k = 0; k < nact && rc == 0; k++) {
+        if (sum[k].failed[0]) {
+            if (!c.quiet) fprintf(stderr, "  %-24s failed: %s\n", acts[k].text, sum[k].failed);
+            failed++;
+            continue;
+        }
         sum[k].curve = calloc((size_t)c.epochs, sizeof(double));
         if (!sum[k].curve) {
             rc = cli_fail(CMD, "out of memory");
             break;
         }
         int nep = 0;
-        for (int s = 0; s < seeds && rc == 0; s++) {
+        for (int s = 0; s < seeds && rc == 0 && !sum[k].failed[0]; s++) {
             train_curve cv;
-            rc = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s, 0, cls, &cv);
-            if (rc == 0) {
+            int r = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s,
+                              train_progress(&c, 0), cls, &cv);
+            if (r == 2) { /* the model does not fit the data: so for every activation */
+                rc = cli_fail(CMD, "%s", cv.error);
+            } else if (r == 1) {
+                snprintf(sum[k].failed, sizeof sum[k].failed, "seed %llu: %s",
+                         (unsigned long long)(c.seed + (uint64_t)s), cv.error);
+                if (!c.quiet)
+                    fprintf(stderr, "  %-24s seed %llu: failed: %s\n", acts[k].text,
+                            (unsigned long long)(c.seed + (uint64_t)s), cv.error);
+                failed++;
+            } else {
                 run *u = &runs[k * seeds + s];
+                sum[k].done++;
                 u->seed = c.seed + (uint64_t)s;
                 u->r = cv.r;
                 loss[s] = cv.r.final_loss;
@@ -254,14 +289,16 @@ int cli_compare(int argc, char **argv)
                         ep[nep++] = u->to_target = e + 1;
                         break;
                     }
-                fprintf(stderr, "  %-24s seed %llu: loss %.4g", acts[k].text,
-                        (unsigned long long)u->seed, cv.r.final_loss);
-                if (cls) fprintf(stderr, ", test accuracy %.1f%%", 100 * cv.r.test_accuracy);
-                fputc('\n', stderr);
+                if (!c.quiet) {
+                    fprintf(stderr, "  %-24s seed %llu: loss %.4g", acts[k].text,
+                            (unsigned long long)u->seed, cv.r.final_loss);
+                    if (cls) fprintf(stderr, ", test accuracy %.1f%%", 100 * cv.r.test_accuracy);
+                    fputc('\n', stderr);
+                }
             }
             train_curve_free(&cv);
         }
-        if (rc) break;
+        if (rc || sum[k].failed[0]) continue;
         double dummy;
         mean_std(loss, seeds, &sum[k].loss_m, &sum[k].loss_s);
         mean_std(acc, seeds, &sum[k].acc_m, &sum[k].acc_s);
@@ -279,6 +316,10 @@ int cli_compare(int argc, char **argv)
         printf("%-26s %-22s %-20s %-18s\n", "", "mean +- std", "mean +- std", cls ? tgt : "");
         for (int k = 0; k < nact; k++) {
             char l[64], a[64], e[64];
+            if (sum[k].failed[0]) {
+                printf("%-26s failed: %s\n", acts[k].text, sum[k].failed);
+                continue;
+            }
             snprintf(l, sizeof l, "%.4g +- %.2g", sum[k].loss_m, sum[k].loss_s);
             if (cls) snprintf(a, sizeof a, "%.2f%% +- %.2f", 100 * sum[k].acc_m, 100 * sum[k].acc_s);
             else snprintf(a, sizeof a, "-");
@@ -289,7 +330,11 @@ int cli_compare(int argc, char **argv)
             printf("%-26s %-22s %-20s %-18s %.3f\n", acts[k].text, l, a, e, sum[k].sec_m);
         }
     }
-    if (rc == 0 && plot) rc = plot_all(plot, &c, d.name, nact, acts, sum);
+    if (rc == 0 && plot && failed == nact)
+        fprintf(stderr, "tapegrad: compare: no activation was trained, so %s was not drawn\n",
+                plot);
+    else if (rc == 0 && plot)
+        rc = plot_all(plot, &c, d.name, nact, acts, sum);
     for (int k = 0; k < nact; k++) free(sum[k].curve);
     for (int k = 0; k < made; k++) train_act_free(&acts[k]);
     free(loss);
@@ -298,5 +343,5 @@ int cli_compare(int argc, char **argv)
     free(sec);
     free(runs);
     train_data_free(&d);
-    return rc;
+    return rc ? rc : failed ? 1 : 0; /* 1: the table is printed, with the failed rows */
 }

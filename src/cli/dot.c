@@ -74,6 +74,7 @@ int cli_dot(int argc, char **argv)
         return 0;
     }
     if (rc == 0) rc = cli_json_or_file(CMD, json, out);
+    if (rc == 0 && out) rc = cli_output_path(CMD, "-o", out, cli_graph_exts);
     if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad dot --help')");
     tg_var f = {0};
     if (rc == 0) f = cli_wb_parse(&w, NULL, text, &rc);

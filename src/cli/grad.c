@@ -80,12 +80,9 @@ int cli_grad(int argc, char **argv)
             rc = m < 0 ? 2 : 0;
             explain = v;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--order", &v)) != 0) {
-            rc = m < 0 ? 2 : 0;
-            if (rc == 0 && strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
-                rc = cli_fail(CMD, "--order: 1 or 2, not '%s'", v);
-            order = rc == 0 ? (uint64_t)(v[0] - '0') : 1;
+            rc = m < 0 || cli_count(CMD, "--order", v, 1, 2, &order) ? 2 : 0;
         } else if ((m = cli_option(CMD, argc, argv, &i, "--max-paths", &v)) != 0) {
-            rc = m < 0 || cli_count(CMD, "--max-paths", v, 1000000, &max_paths) ? 2 : 0;
+            rc = m < 0 || cli_count(CMD, "--max-paths", v, 1, 1000000, &max_paths) ? 2 : 0;
         } else {
             rc = cli_wb_arg(&w, argc, argv, &i, usage, &text);
         }

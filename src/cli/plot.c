@@ -37,7 +37,8 @@ static const char usage[] =
     "                    {\"expr\": E, \"var\": NAME, \"x\": [...], \"f\": [...], \"df\": [...],\n"
     "                    \"d2f\": [...]} in one array (df and d2f as --order asks; not with -o)\n"
     "\n"
-    "CSV columns: x,f,df,d2f for one expression; x,f1,df1,d2f1,f2,df2,... for several.\n"
+    "CSV columns: x,f,df,d2f for one expression; x,f1,df1,d2f1,f2,df2,... for several (the\n"
+    "first named after the variable: b,f,df,d2f with --var b).\n"
     "\n"
     "examples:\n"
     "  tapegrad plot 'x*sigmoid(x)' -o swish.svg\n"
@@ -146,7 +147,7 @@ static int replay_at(cli_wb *w, tg_var x, double xi)
 static int write_csv(cli_wb *w, const options *o, const tg_var *cols, tg_var x, FILE *f)
 {
     int nc = o->nexpr * (o->order + 1);
-    fputc('x', f);
+    fputs(o->var, f);
     for (int k = 0; k < o->nexpr; k++)
         for (int d = 0; d <= o->order; d++)
             if (o->nexpr == 1) fprintf(f, ",%s", column[d]);
@@ -223,11 +224,10 @@ int cli_plot(int argc, char **argv)
             rc = m < 0 || parse_range(v, &o.lo, &o.hi) ? 2 : 0;
         } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--order", &v)) != 0) {
             uint64_t k = 0;
-            rc = m < 0 || cli_count(CMD, "--order", v, 2, &k) ? 2 : 0;
+            rc = m < 0 || cli_count(CMD, "--order", v, 0, 2, &k) ? 2 : 0;
             o.order = (int)k;
         } else if (!w.rest && (m = cli_option(CMD, argc, argv, &i, "--points", &v)) != 0) {
-            rc = m < 0 || cli_count(CMD, "--points", v, MAX_POINTS, &o.points) ? 2 : 0;
-            if (rc == 0 && o.points < 2) rc = cli_fail(CMD, "--points: at least 2");
+            rc = m < 0 || cli_count(CMD, "--points", v, 2, MAX_POINTS, &o.points) ? 2 : 0;
         } else if (!w.rest && ((m = cli_option(CMD, argc, argv, &i, "-o", &v)) != 0 ||
                                (m = cli_option(CMD, argc, argv, &i, "--output", &v)) != 0)) {
             rc = m < 0 ? 2 : 0;
@@ -248,8 +248,8 @@ int cli_plot(int argc, char **argv)
     if (rc == 0) rc = cli_json_or_file(CMD, o.json, o.out);
     if (rc == 0 && o.nexpr == 0) rc = cli_fail(CMD, "no expression (try 'tapegrad plot --help')");
     int png = o.out && cli_ends_with(o.out, ".png"), svg = o.out && cli_ends_with(o.out, ".svg");
-    if (rc == 0 && o.out && !png && !svg && !cli_ends_with(o.out, ".csv"))
-        rc = cli_fail(CMD, "-o: '%s' must end in .csv, .svg or .png", o.out);
+    static const char *const exts[] = {".csv", ".svg", ".png", NULL};
+    if (rc == 0 && o.out) rc = cli_output_path(CMD, "-o", o.out, exts);
     tg_var fx[MAX_EXPRS], x = {0};
     for (int k = 0; k < o.nexpr && rc == 0; k++) {
         char what[32];

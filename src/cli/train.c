@@ -1,5 +1,5 @@
 /* train.c - `tapegrad train`: an MLP on a data set (generated, the scikit-learn digits, or a
- * CSV file), with the activation's derivative checked before training, a progress bar, the
+ * CSV file), with the activation's derivative checked before training, progress on stderr, the
  * final train/test accuracy, a loss curve through gnuplot and --json. Also the pieces
  * `tapegrad compare` shares (train.h). The maths is the library's (tapegrad_nn.h).
  * See LICENSE. */
@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tapegrad_op.h"
@@ -17,8 +19,10 @@
 const char train_cfg_help[] =
     "  --data NAME|FILE   spirals (default), moons, xor, curve (regression), digits (the\n"
     "                     scikit-learn digits, from python3-sklearn) or a CSV file: numbers,\n"
-    "                     the last column the label, a header line allowed; 20% of the rows\n"
-    "                     (seeded) are held out for testing; features are standardised\n"
+    "                     the last column the label (integers: classes, at most 10000; else\n"
+    "                     a regression; which and why is printed), a header line allowed;\n"
+    "                     20% of the rows (seeded) are held out for testing; features are\n"
+    "                     standardised\n"
     "  --points N         rows of a generated set (default 500)\n"
     "  --layers W,W,...   widths from inputs to outputs (default: features,32,32,classes)\n"
     "  --loss NAME|EXPR   cross_entropy (default), mse (default for regression),\n"
@@ -29,17 +33,19 @@ const char train_cfg_help[] =
     "  --epochs N         passes over the training rows (default 200)\n"
     "  --batch N          rows per step (default 32)\n"
     "  --seed N           data, split, weights and shuffle (default 1)\n"
-    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n";
+    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n"
+    "  --quiet            no progress on standard error\n";
 
 static const char usage[] =
     "usage: tapegrad train [--data spirals|moons|xor|curve|digits|FILE.csv] [--layers 2,32,32,2]\n"
     "                      [--activation NAME|EXPR] [--def 'f(x) = ...'] [--loss NAME]\n"
     "                      [--opt sgd|momentum|adam] [--lr ETA] [--epochs N] [--batch N]\n"
-    "                      [--seed N] [--plot curve.png] [--json]\n"
+    "                      [--seed N] [--plot curve.png] [--json] [--quiet]\n"
     "\n"
     "Trains a multilayer perceptron and prints the final train and test accuracy. The\n"
     "activation's derivative is checked first (reverse mode vs forward mode vs finite\n"
-    "differences at 81 points in [-4, 4]); training is refused (exit 1) if they disagree.\n"
+    "differences at 81 points in [-4, 4]); training is refused (exit 1) if they disagree, or\n"
+    "if the activation itself is not finite at one of the points (outside its domain).\n"
     "The training step is recorded on a tape once and replayed for every mini-batch.\n"
     "\n"
     "  --activation A     an op (relu, the default; tanh, sigmoid, gelu, silu, ...), an\n"
@@ -50,7 +56,9 @@ static const char usage[] =
     "  --json             print {\"train_accuracy\": a, \"test_accuracy\": b, \"final_loss\": l,\n"
     "                     \"epochs\": n, \"seconds\": s} (s: time spent in training epochs)\n"
     "\n"
-    "Progress goes to stderr: a bar on a terminal, a line every tenth of the run otherwise.\n"
+    "Progress goes to stderr: on a terminal, once the run has lasted a second, one line\n"
+    "redrawn in place (epoch, loss, train accuracy, time spent and to go), cleared at the\n"
+    "end; otherwise a line every tenth of the run. --quiet: none.\n"
     "\n"
     "examples:\n"
     "  tapegrad train\n"
@@ -106,6 +114,7 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
     const char *v;
     int r;
     uint64_t n;
+    if (strcmp(argv[*i], "--quiet") == 0) return c->quiet = 1;
     if ((r = cli_option(cmd, argc, argv, i, "--data", &v)) != 0) return r < 0 ? -1 : (c->data = v, 1);
     if ((r = cli_option(cmd, argc, argv, i, "--loss", &v)) != 0) {
         tg_loss l;
@@ -145,10 +154,8 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
                   {"--seed", 0, UINT64_MAX}};
     for (int k = 0; k < 4; k++) {
         if ((r = cli_option(cmd, argc, argv, i, counts[k].name, &v)) == 0) continue;
-        if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].max, &n)) return -1;
-        if (n < counts[k].min)
-            return cli_fail(cmd, "%s: must be at least %llu (got %s)", counts[k].name,
-                            (unsigned long long)counts[k].min, v), -1;
+        if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].min, counts[k].max, &n))
+            return -1;
         if (k == 0) c->epochs = (int)n;
         else if (k == 1) c->batch = (int)n;
         else if (k == 2) c->points = (int)n;
@@ -208,6 +215,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     tg_dataset all;
     tg_status st;
     const char *s = c->data;
+    int file = 0; /* the task was read from the labels of the user's file */
     d->name = s;
     if (strcmp(s, "spirals") == 0) st = tg_data_spirals(&all, c->points, c->seed);
     else if (strcmp(s, "moons") == 0) st = tg_data_moons(&all, c->points, c->seed);
@@ -220,6 +228,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
     } else if (cli_ends_with(s, ".csv") || access(s, R_OK) == 0) {
         if (tg_data_csv(&all, s) != TG_OK) return cli_fail(cmd, "%s", tg_data_error(&all));
         st = TG_OK;
+        file = 1;
     } else
         return cli_fail(cmd, "--data: unknown data set '%s' (spirals, moons, xor, curve, "
                              "digits, or a FILE.csv)", s);
@@ -235,6 +244,7 @@ int train_data_load(const char *cmd, const train_cfg *c, train_data *d)
         tg_data_free(&all);
         return cli_fail(cmd, "%s: %d rows are too few to hold 20%% out for testing", s, all.n);
     }
+    if (file) fprintf(stderr, "%s: %s\n", s, tg_data_task(&all));
     st = tg_data_split(&all, 0.2, c->seed, &d->train, &d->test);
     tg_data_free(&all);
     if (st) return cli_fail(cmd, "%s", tg_data_error(&d->train));
@@ -296,19 +306,27 @@ void train_act_free(train_act *a)
     memset(a, 0, sizeof *a);
 }
 
-int train_act_check(const char *cmd, const train_act *a)
+int train_act_check(const char *cmd, const train_act *a, char *why, size_t size)
 {
     tg_activation_report rep;
-    if (tg_activation_check(&a->a, -4.0, 4.0, 81, &rep) != TG_OK)
+    char buf[TG_NN_ERRSIZE + 64];
+    tg_status st = tg_activation_check(&a->a, -4.0, 4.0, 81, &rep);
+    if (st != TG_OK && st != TG_ERR_DOMAIN)
         return cli_fail(cmd, "--activation '%s': %s", a->text, tg_activation_report_error(&rep));
-    if (rep.agree) return 0;
+    if (st == TG_OK && rep.agree) return 0;
     const tg_check_result *r = &rep.worst;
-    fprintf(stderr,
-            "tapegrad: %s: the derivative of '%s' is wrong: at x = %.17g reverse mode gives "
-            "%.10g, forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of "
-            "%zu points disagree); not training\n",
-            cmd, a->text, rep.worst_x, r->reverse, r->forward, r->fd, r->rel_err, r->failed,
-            r->checked);
+    if (!why) {
+        why = buf;
+        size = sizeof buf;
+    }
+    if (st == TG_ERR_DOMAIN) /* the value itself is NaN or Inf there: nothing to differentiate */
+        snprintf(why, size, "%s", tg_activation_report_error(&rep));
+    else
+        snprintf(why, size, "its derivative is wrong: at x = %.17g reverse mode gives %.10g, "
+                 "forward mode %.10g, finite differences %.10g (relative error %.2e; %zu of %zu "
+                 "points disagree)", rep.worst_x, r->reverse, r->forward, r->fd, r->rel_err,
+                 r->failed, r->checked);
+    if (why == buf) cli_fail(cmd, "--activation '%s': %s; not training", a->text, why);
     return 1;
 }
 
@@ -322,25 +340,78 @@ void train_curve_free(train_curve *cv)
     memset(cv, 0, sizeof *cv);
 }
 
-static void bar(int epoch, int epochs, double loss, double acc, double rate)
+/* ---- progress on a terminal ---- */
+
+/* One line on standard error, redrawn over itself with \r: nothing until the run has lasted a
+ * second (a shorter one shows nothing), then at most ten times a second; cut to the
+ * terminal's width, so that \r always returns to its start; cleared when the run ends. */
+typedef struct meter {
+    double t0, drawn; /* when the run started; the last drawing */
+    int width;        /* characters on the line now, 0 when it is empty */
+} meter;
+
+static double now(void)
 {
-    char b[31];
-    int fill = (int)(30.0 * epoch / epochs);
-    for (int k = 0; k < 30; k++) b[k] = k < fill ? '#' : '.';
-    b[30] = '\0';
-    if (isnan(acc))
-        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4g  %.0f rows/s ", (int)log10(epochs) + 1,
-                epoch, epochs, b, loss, rate);
-    else
-        fprintf(stderr, "\r  epoch %*d/%d [%s] loss %.4g  train %5.1f%%  %.0f rows/s ",
-                (int)log10(epochs) + 1, epoch, epochs, b, loss, 100 * acc, rate);
-    if (epoch == epochs) fputc('\n', stderr);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int meter_due(const meter *mt, double t)
+{
+    return t - mt->t0 >= 1.0 && t - mt->drawn >= 0.1;
+}
+
+/* Seconds as m:ss. */
+static void minutes(char *buf, size_t size, double s)
+{
+    long n = lround(s);
+    snprintf(buf, size, "%ld:%02ld", n / 60, n % 60);
+}
+
+static void meter_draw(meter *mt, int epoch, int epochs, double loss, double acc, double t)
+{
+    char spent[24], left[24], line[160];
+    minutes(spent, sizeof spent, t - mt->t0);
+    minutes(left, sizeof left, (t - mt->t0) / epoch * (epochs - epoch));
+    char acc_text[24] = "";
+    if (!isnan(acc)) snprintf(acc_text, sizeof acc_text, "  train %.1f%%", 100 * acc);
+    int n = snprintf(line, sizeof line, "  epoch %d/%d  loss %.4g%s  %s elapsed, %s to go", epoch,
+                     epochs, loss, acc_text, spent, left);
+    struct winsize ws;
+    int cols = ioctl(fileno(stderr), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+    if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+    if (n > cols - 1) n = cols - 1;
+    fprintf(stderr, "\r%.*s%*s", n, line, mt->width > n ? mt->width - n : 0, "");
     fflush(stderr);
+    mt->width = n;
+    mt->drawn = t;
+}
+
+static void meter_clear(meter *mt)
+{
+    if (!mt->width) return;
+    fprintf(stderr, "\r%*s\r", mt->width, "");
+    fflush(stderr);
+    mt->width = 0;
+}
+
+int train_progress(const train_cfg *c, int lines)
+{
+    return c->quiet ? 0 : isatty(fileno(stderr)) ? 2 : lines;
+}
+
+/* out->error = the message, a then b; returns st. */
+static int run_fail(train_curve *out, int st, const char *a, const char *b)
+{
+    snprintf(out->error, sizeof out->error, "%s%s", a, b);
+    return st;
 }
 
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out)
 {
+    (void)cmd;
     memset(out, 0, sizeof *out);
     const tg_dataset *tr = &d->train;
     int K = tr->classes >= 2 ? tr->classes : 1;
@@ -366,10 +437,10 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     tg_mlp m;
     tg_trainer *t = NULL;
     if (tg_mlp_init(&m, nw, w, &a->a, seed) != TG_OK)
-        return cli_fail(cmd, "%s", tg_mlp_error(&m));
+        return run_fail(out, 2, tg_mlp_error(&m), "");
     if (tg_trainer_new(&t, &m, tr, &o) != TG_OK) {
         const char *err = tg_trainer_error(t);
-        int r = cli_fail(cmd, "%s%s", err,
+        int r = run_fail(out, 2, err,
                          strstr(err, "features") || strstr(err, "outputs") ? " (see --layers)"
                                                                              : "");
         tg_trainer_free(t); /* after the message: it lives on the trainer */
@@ -381,37 +452,41 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     out->test_acc = calloc((size_t)c->epochs, sizeof(double));
     int rc = 0;
     if (!out->loss || !out->train_acc || !out->test_acc) {
-        rc = cli_fail(cmd, "out of memory");
+        rc = run_fail(out, 2, "out of memory", "");
         goto done;
     }
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
+    meter mt = {now(), 0, 0};
     for (int e = 1; e <= c->epochs; e++) {
         tg_epoch_stats st;
         if (tg_trainer_epoch(t, &st) != TG_OK) {
-            if (progress == 2) fputc('\n', stderr);
-            rc = cli_fail(cmd, "%s", tg_trainer_error(t));
+            meter_clear(&mt);
+            rc = run_fail(out, 1, tg_trainer_error(t), "");
             goto done;
         }
         out->r.seconds += st.seconds;
         out->loss[e - 1] = st.loss;
         out->r.epochs = e;
-        int show = progress == 2 || (progress == 1 && (e % every == 0 || e == 1));
+        double at = progress == 2 ? now() : 0;
+        int draw = progress == 2 && meter_due(&mt, at);
+        int show = progress == 1 && (e % every == 0 || e == 1);
         double tra = NAN, tea = NAN;
-        if (show || curve_acc) tg_evaluate_opts(&m, tr, &o, &tra, NULL);
-        if ((progress == 1 && show) || curve_acc) tg_evaluate_opts(&m, &d->test, &o, &tea, NULL);
+        if (draw || show || curve_acc) tg_evaluate_opts(&m, tr, &o, &tra, NULL);
+        if (show || curve_acc) tg_evaluate_opts(&m, &d->test, &o, &tea, NULL);
         out->train_acc[e - 1] = tra;
         out->test_acc[e - 1] = tea;
-        if (progress == 2)
-            bar(e, c->epochs, st.loss, tra, tr->n / (st.seconds > 0 ? st.seconds : 1e-9));
+        if (draw)
+            meter_draw(&mt, e, c->epochs, st.loss, tra, at);
         else if (show && isnan(tra))
             fprintf(stderr, "epoch %d/%d  loss %.6g\n", e, c->epochs, st.loss);
         else if (show)
             fprintf(stderr, "epoch %d/%d  loss %.6g  train %.1f%%  test %.1f%%\n", e, c->epochs,
                     st.loss, 100 * tra, 100 * tea);
     }
+    meter_clear(&mt);
     if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
-        rc = cli_fail(cmd, "evaluation failed: %s", tg_mlp_error(&m));
+        rc = run_fail(out, 1, "evaluation failed: ", tg_mlp_error(&m));
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
@@ -432,6 +507,8 @@ void train_json_result(FILE *f, const train_result *r)
 }
 
 /* ---- gnuplot ---- */
+
+const char *const train_plot_exts[] = {".png", ".svg", NULL};
 
 const char *train_gp_terminal(const char *out)
 {
@@ -537,8 +614,7 @@ int cli_train(int argc, char **argv)
         }
         if ((r = cli_option(CMD, argc, argv, &i, "--plot", &v)) != 0) {
             if (r < 0) return 2;
-            if (!cli_ends_with(v, ".png") && !cli_ends_with(v, ".svg"))
-                return cli_fail(CMD, "--plot: '%s' must end in .png or .svg", v);
+            if (cli_output_path(CMD, "--plot", v, train_plot_exts)) return 2;
             plot = v;
             continue;
         }
@@ -546,7 +622,7 @@ int cli_train(int argc, char **argv)
     }
     train_act a;
     int rc = train_act_make(CMD, &c, act_text, &a);
-    if (rc == 0) rc = train_act_check(CMD, &a);
+    if (rc == 0) rc = train_act_check(CMD, &a, NULL, 0);
     if (rc) {
         train_act_free(&a);
         return rc;
@@ -556,9 +632,9 @@ int cli_train(int argc, char **argv)
         train_act_free(&a);
         return rc;
     }
-    int progress = isatty(fileno(stderr)) ? 2 : 1;
     train_curve cv;
-    rc = train_run(CMD, &c, &d, &a, c.seed, progress, plot != NULL, &cv);
+    rc = train_run(CMD, &c, &d, &a, c.seed, train_progress(&c, 1), plot != NULL, &cv);
+    if (rc) rc = cli_fail(CMD, "%s", cv.error); /* exit 2 for a failed run too */
     if (rc == 0) {
         const train_result *r = &cv.r;
         if (json) {

@@ -24,6 +24,8 @@ typedef struct train_cfg {
     uint64_t seed;
     const char *defs[TRAIN_MAX_DEFS];
     int ndefs;
+    int quiet;                   /* --quiet: no progress. The one switch: a data-parallel
+                                  * (MPI) run sets it on every rank but 0 */
 } train_cfg;
 
 void train_cfg_defaults(train_cfg *c);
@@ -51,9 +53,12 @@ typedef struct train_act {
 /* 0, or 2 after cli_fail (a --def that does not parse). */
 int train_act_make(const char *cmd, const train_cfg *c, const char *text, train_act *a);
 void train_act_free(train_act *a);
-/* The derivative check before training: 0 passed, 1 refused (printed with the worst point),
- * 2 bad activation (printed). */
-int train_act_check(const char *cmd, const train_act *a);
+/* The check before training (tg_activation_check on [-4, 4]): 0 passed; 1 refused, because
+ * the derivatives disagree (the reason gives the worst point) or the activation is not
+ * finite somewhere (outside its domain: the reason names the op and its input); 2 bad
+ * activation (printed). The reason goes to why (size bytes) when it is not NULL, else it is
+ * printed as "tapegrad: CMD: --activation 'A': REASON; not training". */
+int train_act_check(const char *cmd, const train_act *a, char *why, size_t size);
 
 /* What one run ends with. Accuracies are NaN for a regression set. */
 typedef struct train_result {
@@ -61,10 +66,11 @@ typedef struct train_result {
     double final_loss, test_loss, train_accuracy, test_accuracy, seconds;
 } train_result;
 
-/* One run: its result and its per-epoch curve. */
+/* One run: its result and its per-epoch curve, or why it has none. */
 typedef struct train_curve {
     train_result r;
     double *loss, *train_acc, *test_acc;
+    char error[TG_NN_ERRSIZE + 64]; /* train_run's failure, "" when it succeeded */
 } train_curve;
 
 /* r as the members of a JSON object, the ones `train --json` prints: "train_accuracy": a,
@@ -72,13 +78,23 @@ typedef struct train_curve {
  * members of its own around them). */
 void train_json_result(FILE *f, const train_result *r);
 
+/* How a run shows its progress on standard error: 0 not at all (c->quiet); 2 when standard
+ * error is a terminal, one line redrawn in place (train_run); else `lines` (train: 1, a
+ * plain line every tenth of the run; compare: 0, its own line per run). */
+int train_progress(const train_cfg *c, int lines);
+
 /* Train a fresh MLP (weights from seed) for c->epochs. progress: 0 none, 1 plain lines,
- * 2 a bar on stderr. Each epoch's test accuracy is evaluated when curve_acc is set. 0, or 2
- * after cli_fail (bad model for the data, divergence with its epoch). */
+ * 2 the terminal's line (after a second: the epoch, loss, train accuracy, time spent and to
+ * go; cleared at the end). Each epoch's test accuracy is evaluated when curve_acc is set.
+ * 0; 1 the run failed (divergence, a NaN traced to its op, with the epoch); 2 the model does
+ * not fit the data (bad input, the same for every run) or out of memory. Nothing is printed:
+ * the message is in out->error. */
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out);
 void train_curve_free(train_curve *cv);
 
+/* What --plot FILE may end in (for cli_output_path). */
+extern const char *const train_plot_exts[];
 /* The gnuplot "set terminal" line for out by its extension (.svg: svg, else pngcairo). */
 const char *train_gp_terminal(const char *out);
 /* Write csv (one line per epoch of columns given) and draw png with the gnuplot script;

@@ -431,11 +431,11 @@ int cli_run_program(const char *const *argv)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
 }
 
+const char *const cli_graph_exts[] = {".dot", ".svg", ".png", NULL};
+
 int cli_write_dot(const char *cmd, tg_tape *t, const char *out)
 {
     int png = out && cli_ends_with(out, ".png"), svg = out && cli_ends_with(out, ".svg");
-    if (out && !png && !svg && !cli_ends_with(out, ".dot"))
-        return cli_fail(cmd, "-o: '%s' must end in .dot, .svg or .png", out);
     if (!out) return tg_dot(t, stdout) == TG_OK ? 0 : cli_fail(cmd, "cannot write the graph");
     char *dotfile = png || svg ? cli_replace_ext(out, ".dot") : NULL;
     const char *path = dotfile ? dotfile : out;
