@@ -123,7 +123,9 @@ Test(cli_codegen, errors_name_what_was_wrong)
         {{"codegen", "x*y", "--name", "2f"}, "tapegrad: codegen: --name: '2f' is not a C "
                                              "identifier\n"},
         {{"codegen", "x*y", "-o", "/nonexistent/dir/f.c"},
-         "tapegrad: codegen: -o: cannot write /nonexistent/dir/f.c: No such file or directory\n"},
+         "tapegrad: codegen: -o: cannot write /nonexistent/dir/f.c (directory /nonexistent/dir: "
+         "No such file or directory)\n"},
+        {{"codegen", "x*y", "-o", "f.txt"}, "tapegrad: codegen: -o: 'f.txt' must end in .c\n"},
         {{"codegen"}, "tapegrad: codegen: no expression (try 'tapegrad codegen --help')\n"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {

@@ -103,8 +103,10 @@ int cli_codegen(int argc, char **argv)
         return 0;
     }
     if (rc == 0 && !text) rc = cli_fail(CMD, "no expression (try 'tapegrad codegen --help')");
+    static const char *const exts[] = {".c", NULL};
+    if (rc == 0 && out) rc = cli_output_path(CMD, "-o", out, exts); /* before any work */
     FILE *f = stdout;
-    if (rc == 0 && out && !(f = fopen(out, "w"))) /* before any work */
+    if (rc == 0 && out && !(f = fopen(out, "w")))
         rc = cli_fail(CMD, "-o: cannot write %s: %s", out, strerror(errno));
     tg_var y = {0};
     if (rc == 0) y = cli_wb_parse(&w, NULL, text, &rc);
