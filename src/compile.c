@@ -38,10 +38,27 @@ typedef struct runtime {
     void *t;
     void (*forward)(void *t, unsigned i);
     void (*vjp)(void *t, unsigned i);
+    double *(*values)(void *t, unsigned i);
+    double *(*gradient)(void *t, unsigned i);
+    double *(*partials)(void *t, unsigned i);
 } runtime;
 
 static void rt_forward(void *t, unsigned i) { tg_tensor_node_forward(t, i); }
 static void rt_vjp(void *t, unsigned i) { tg_tensor_node_vjp(t, i); }
+static double *rt_values(void *t, unsigned i) { return tg_node_view(t, i).x; }
+
+static double *rt_gradient(void *tp, unsigned i)
+{
+    tg_tape *t = tp;
+    return t->grad + tg_node_tensor(t, &t->nodes[i])->off;
+}
+
+static double *rt_partials(void *tp, unsigned i)
+{
+    tg_tape *t = tp;
+    const size_t poff = tg_node_tensor(t, &t->nodes[i])->poff;
+    return poff == TG_NONE_OFF ? NULL : t->tpart + poff;
+}
 
 typedef void (*tape_fn)(tg_node *nd, double *part, double *pext, double *adj,
                         const runtime *rt);
@@ -496,7 +513,7 @@ tg_status tg_compiled_run(tg_compiled *c)
         if (c->info.stale) memset(t->adj, 0, (size_t)n * sizeof *t->adj); /* else written */
         t->adj_n = n;
     }
-    const runtime rt = {t, rt_forward, rt_vjp};
+    const runtime rt = {t, rt_forward, rt_vjp, rt_values, rt_gradient, rt_partials};
     c->tape(t->nodes, t->part, t->pext, t->adj, &rt);
     for (uint32_t q = 0; q < c->info.nkinks; q++) /* replay's flip report, in node order */
         tg_kink_recheck(t, &t->kinks[c->info.kinks[q]]);

@@ -99,7 +99,9 @@ typedef struct emitter {
     tg_table ops;          /* the ops used, under their C names; record: the descriptor */
     tg_buf *b;
     tg_emitted *info;
-    int tensors;           /* tensor nodes in the cone: a module runs them through the library */
+    int tensors;            /* tensor nodes in the cone (a module's: no raw entry) */
+    unsigned char *reached; /* per node: a tensor's gradient region written or zeroed yet, as
+                             * the reverse loop's flags will say when the module runs */
 } emitter;
 
 static int is_reserved(const char *s)
@@ -340,6 +342,193 @@ static void contribution(emitter *e, uint32_t i, int j, const uint32_t *idx)
     tg_buf_printf(e->b, ")");
 }
 
+/* ---- elementwise tensor nodes: loops with their shapes known ---- */
+
+/* Whether module node i is an elementwise tensor node written out as loops (its op has code;
+ * others, and every other tensor op, run through the library). */
+static int elementwise(const emitter *e, uint32_t i)
+{
+    const tg_node *nd = &e->t->nodes[i];
+    return !e->o && tg_node_is_tensor(nd) && !tg_node_is_leaf(nd) && nd->op->eval &&
+           !nd->op->infer && nd->op->code;
+}
+
+/* Node i's loop as ew.c walks it: rows of len elements (one row of all of them when every
+ * operand is whole or single), operand j moving by step[j] in a row and by stride[j][d] along
+ * outer axis d; full[j][d] is its stride along every output axis (the fused forward's). */
+typedef struct ew_walk {
+    int n, rank, outer;
+    size_t rows, len, numel;
+    int shape[TG_MAX_RANK];
+    size_t step[TG_MAX_ARITY], full[TG_MAX_ARITY][TG_MAX_RANK];
+} ew_walk;
+
+static ew_walk ew_walk_of(const emitter *e, uint32_t i, uint32_t *idx)
+{
+    ew_walk w;
+    memset(&w, 0, sizeof w);
+    const tg_view out = tg_node_view(e->t, i);
+    w.n = tg_node_inputs(e->t, &e->t->nodes[i], idx);
+    w.rank = out.rank;
+    w.numel = out.n;
+    memcpy(w.shape, out.shape, sizeof w.shape);
+    int simple = 1;
+    for (int j = 0; j < w.n; j++) {
+        const tg_view in = tg_node_view(e->t, idx[j]);
+        simple &= in.n == out.n || in.n == 1;
+        size_t st = 1;
+        for (int d = in.rank - 1; d >= 0; d--) {
+            const int od = d + out.rank - in.rank;
+            w.full[j][od] = in.shape[d] == 1 ? 0 : st;
+            st *= (size_t)in.shape[d];
+        }
+    }
+    if (simple || out.rank == 0) {
+        w.rows = 1;
+        w.len = out.n;
+        for (int j = 0; j < w.n; j++) w.step[j] = tg_node_numel(e->t, idx[j]) == out.n && out.n > 1;
+        return w;
+    }
+    w.outer = out.rank - 1;
+    w.len = (size_t)out.shape[out.rank - 1];
+    w.rows = out.n / w.len;
+    for (int j = 0; j < w.n; j++) w.step[j] = w.full[j][out.rank - 1];
+    return w;
+}
+
+/* Operand j of a node walked by w at the current element: a scalar's name, or a tensor's
+ * value at its offset (outer: the loop variables o0.. of the outer axes; inner, k's step). */
+static void ew_offset(tg_buf *b, const ew_walk *w, int j, int all_axes)
+{
+    int any = 0;
+    const int axes = all_axes ? w->rank : w->outer;
+    for (int d = 0; d < axes; d++)
+        if (w->full[j][d]) tg_buf_printf(b, "%s(size_t)o%d * %zu", any++ ? " + " : "", d,
+                                         w->full[j][d]);
+    if (!all_axes && w->step[j]) tg_buf_printf(b, "%sk * %zu", any++ ? " + " : "", w->step[j]);
+    if (!any) tg_buf_printf(b, "0");
+}
+
+static void ew_operand(emitter *e, const ew_walk *w, const uint32_t *idx, int j, int all_axes)
+{
+    if (!tg_node_is_tensor(&e->t->nodes[idx[j]])) {
+        operand(e, idx[j]);
+        return;
+    }
+    tg_buf_printf(e->b, "V%" PRIu32 "[", idx[j]);
+    ew_offset(e->b, w, j, all_axes);
+    tg_buf_printf(e->b, "]");
+}
+
+/* The forward values of elementwise node i and of the elementwise nodes after it of the same
+ * shape, in one loop over the elements (each node's value from the same eval as the
+ * library's, stored to the tape with its partials); returns the last node written. */
+static uint32_t ew_forward(emitter *e, uint32_t first)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    const tg_view sh = tg_node_view(t, first);
+    uint32_t last = first;
+    for (uint32_t i = first + 1; i <= e->out; i++) { /* the group: same shape, in a row */
+        if (!(e->flag[i] & CONE)) continue;
+        const tg_view v = tg_node_view(t, i);
+        if (!elementwise(e, i) || v.rank != sh.rank ||
+            memcmp(v.shape, sh.shape, sizeof v.shape[0] * (size_t)v.rank))
+            break;
+        last = i;
+    }
+    tg_buf_printf(b, "    /* elementwise, fused:");
+    for (uint32_t i = first; i <= last; i++)
+        if (e->flag[i] & CONE) tg_buf_printf(b, " %s = %s(...)", e->id[i], t->nodes[i].op->name);
+    tg_buf_printf(b, " */\n    {\n        size_t e = 0;\n");
+    for (int d = 0; d < sh.rank; d++)
+        tg_buf_printf(b, "%*sfor (int o%d = 0; o%d < %d; o%d++)\n", 8 + 4 * d, "", d, d,
+                      sh.shape[d], d);
+    const int ind = 8 + 4 * sh.rank;
+    tg_buf_printf(b, "%*s{\n", ind, "");
+    for (uint32_t i = first; i <= last; i++) {
+        if (!(e->flag[i] & CONE)) continue;
+        const tg_node *nd = &t->nodes[i];
+        uint32_t idx[TG_MAX_ARITY];
+        const ew_walk w = ew_walk_of(e, i, idx);
+        const int kept = (e->flag[i] & ACT) && nd->op->partials == TG_PARTIALS_KEPT;
+        if (kept) tg_buf_printf(b, "%*s    double p_%s[%d];\n", ind, "", e->id[i], w.n);
+        tg_buf_printf(b, "%*s    const double %s = %s(", ind, "", e->id[i], use_op(e, nd->op));
+        for (int j = 0; j < w.n; j++) {
+            if (idx[j] >= first && idx[j] < i && elementwise(e, idx[j])) /* in this loop */
+                tg_buf_printf(b, "%s", e->id[idx[j]]);
+            else
+                ew_operand(e, &w, idx, j, 1);
+            tg_buf_printf(b, ", ");
+        }
+        tg_buf_printf(b, kept ? "p_%s);\n" : "0);\n", e->id[i]);
+        tg_buf_printf(b, "%*s    V%" PRIu32 "[e] = %s;\n", ind, "", i, e->id[i]);
+        for (int j = 0; kept && j < w.n; j++)
+            tg_buf_printf(b, "%*s    P%" PRIu32 "[e * %d + %d] = p_%s[%d];\n", ind, "", i, w.n,
+                          j, e->id[i], j);
+    }
+    tg_buf_printf(b, "%*s    e++;\n%*s}\n    }\n", ind, "", ind, "");
+    return last;
+}
+
+/* The reverse step of elementwise node i, as ew.c's tg_ew_vjp takes it: row by row, each
+ * active operand in turn, gy times its partial added into the operand's gradient (written,
+ * where the operand is whole and nothing reached it yet), nothing passed where it is the NaN
+ * of 0 * inf. */
+static void ew_vjp(emitter *e, uint32_t i)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    const tg_op_def *op = t->nodes[i].op;
+    uint32_t idx[TG_MAX_ARITY];
+    const ew_walk w = ew_walk_of(e, i, idx);
+    int fresh[TG_MAX_ARITY] = {0};
+    tg_buf_printf(b, "    /* %s: the reverse step of %s */\n", e->id[i], op->name);
+    for (int j = 0; j < w.n; j++) { /* regions first reached here: written or zeroed */
+        const uint32_t in = idx[j];
+        if (!(e->flag[in] & ACT) || !tg_node_is_tensor(&t->nodes[in]) || e->reached[in])
+            continue;
+        fresh[j] = tg_node_numel(t, in) == w.numel;
+        if (!fresh[j])
+            tg_buf_printf(b, "    memset(G%" PRIu32 ", 0, %zu * sizeof(double));\n", in,
+                          tg_node_numel(t, in));
+        tg_buf_printf(b, "    adj[%" PRIu32 "] = 1.0; /* reached */\n", in);
+        e->reached[in] = 1;
+    }
+    tg_buf_printf(b, "    for (size_t r = 0, e = 0; r < %zu; r++) {\n", w.rows);
+    for (int d = w.outer - 1; d >= 0; d--) { /* the outer axes' indices of row r */
+        size_t below = 1;
+        for (int q = d + 1; q < w.outer; q++) below *= (size_t)w.shape[q];
+        tg_buf_printf(b, "        const size_t o%d = r / %zu %% %d;\n", d, below, w.shape[d]);
+    }
+    tg_buf_printf(b, "        (void)r;\n");
+    for (int j = 0; j < w.n; j++) {
+        const uint32_t in = idx[j];
+        if (!(e->flag[in] & ACT)) continue;
+        tg_buf_printf(b, "        for (size_t k = 0; k < %zu; k++) {\n            const double "
+                      "gy = G%" PRIu32 "[e + k], d = ", w.len, i);
+        if (op->partials == TG_PARTIALS_KEPT)
+            tg_buf_printf(b, "P%" PRIu32 "[(e + k) * %d + %d]", i, w.n, j);
+        else if (op->partials == TG_PARTIALS_SWAP)
+            ew_operand(e, &w, idx, 1 - j, 0);
+        else
+            literal(b, op->dconst[j]);
+        tg_buf_printf(b, ", v = gy * d;\n");
+        if (!tg_node_is_tensor(&t->nodes[in])) {
+            tg_buf_printf(b, "            if (tg_passes(v, gy, d)) adj[%" PRIu32 "] += v;\n", in);
+        } else if (fresh[j]) {
+            tg_buf_printf(b, "            G%" PRIu32 "[e + k] = tg_passes(v, gy, d) ? v : 0.0;\n",
+                          in);
+        } else {
+            tg_buf_printf(b, "            if (tg_passes(v, gy, d)) G%" PRIu32 "[", in);
+            ew_offset(b, &w, j, 0);
+            tg_buf_printf(b, "] += v;\n");
+        }
+        tg_buf_printf(b, "        }\n");
+    }
+    tg_buf_printf(b, "        e += %zu;\n    }\n", w.len);
+}
+
 static void forward(emitter *e, int io)
 {
     tg_buf *b = e->b;
@@ -357,9 +546,13 @@ static void forward(emitter *e, int io)
     for (uint32_t i = 0; i <= e->out; i++) {
         const tg_node *nd = &t->nodes[i];
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
-        if (tg_node_is_tensor(nd)) { /* by the library, as replay does (IO_TAPE only) */
-            tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = %s(...) */\n",
-                          i, e->id[i], nd->op->name);
+        if (tg_node_is_tensor(nd)) { /* IO_TAPE only */
+            if (!elementwise(e, i)) { /* by the library, as replay does */
+                tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = %s(...) */\n",
+                              i, e->id[i], nd->op->name);
+                continue;
+            }
+            i = ew_forward(e, i); /* this node and the elementwise ones after it, fused */
             continue;
         }
         uint32_t idx[TG_MAX_ARITY];
@@ -442,9 +635,15 @@ static void reverse_tape(emitter *e)
         carry = 0;
         if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT)) continue;
         if (tg_node_is_tensor(nd)) {
-            if (!tg_node_is_leaf(nd))
-                tg_buf_printf(b, "    tg_rt->vjp(tg_rt->t, %" PRIu32 "); /* %s */\n", i,
-                              e->id[i]);
+            if (tg_node_is_leaf(nd)) continue;
+            if (elementwise(e, i)) {
+                ew_vjp(e, i);
+                continue;
+            }
+            tg_buf_printf(b, "    tg_rt->vjp(tg_rt->t, %" PRIu32 "); /* %s */\n", i, e->id[i]);
+            uint32_t idx[TG_MAX_ARITY]; /* the library's slot() reaches its active inputs */
+            int n = tg_node_inputs(t, nd, idx);
+            for (int j = 0; j < n; j++) e->reached[idx[j]] |= (e->flag[idx[j]] & ACT) != 0;
             continue;
         }
         if (had)
@@ -565,6 +764,10 @@ static void header(emitter *e)
         tg_buf_printf(b, " */\n");
         e->info->nleaves = k;
     }
+    if (e->tensors)
+        tg_buf_printf(b, "#include <string.h>\n\n/* whether v = g * d is passed on: not the "
+                      "NaN of 0 * inf */\nstatic inline int tg_passes(double v, double g, "
+                      "double d) { return v == v || (g != 0.0 && d != 0.0); }\n");
     tg_buf_printf(b, "#include <math.h>\n\n"
                   "/* g * p, but nothing when g is 0: 0 * inf passes nothing back */\n"
                   "static inline double tg_back(double g, double p) "
@@ -602,12 +805,24 @@ static void write_file(emitter *e)
                           "}\n", e->info->next);
         }
         tg_buf_printf(b, "\nstruct tg_node_rec { const void *op; unsigned in[2]; double v; };\n"
-                      "/* the library's steps for a tensor node, as replay and backward run it */\n"
+                      "/* the library's steps for a tensor node, as replay and backward run it, "
+                      "and where a\n * tensor's values, gradient and kept partials are */\n"
                       "struct tg_rt {\n    void *t;\n    void (*forward)(void *t, unsigned i);\n"
-                      "    void (*vjp)(void *t, unsigned i);\n};\n"
+                      "    void (*vjp)(void *t, unsigned i);\n"
+                      "    double *(*values)(void *t, unsigned i);\n"
+                      "    double *(*gradient)(void *t, unsigned i);\n"
+                      "    double *(*partials)(void *t, unsigned i);\n};\n"
                       "\nvoid tg_entry_tape(struct tg_node_rec *nd, double *part, double *pext, "
                       "double *adj, const struct tg_rt *tg_rt)\n{\n"
                       "    (void)part, (void)pext, (void)tg_rt;\n");
+        for (uint32_t i = 0; i <= e->out; i++) { /* the tensors the loops below touch */
+            if (!(e->flag[i] & CONE) || !tg_node_is_tensor(&e->t->nodes[i])) continue;
+            tg_buf_printf(b, "    double *V%" PRIu32 " = tg_rt->values(tg_rt->t, %" PRIu32 "), "
+                          "*G%" PRIu32 " = tg_rt->gradient(tg_rt->t, %" PRIu32 "), *P%" PRIu32
+                          " = tg_rt->partials(tg_rt->t, %" PRIu32 ");\n    (void)V%" PRIu32
+                          ", (void)G%" PRIu32 ", (void)P%" PRIu32 ";\n", i, i, i, i, i, i, i, i,
+                          i);
+        }
         forward(e, IO_TAPE);
         if (e->tensors) { /* no raw entry: the library holds the tensors */
             if (e->flag[e->out] & ACT) reverse_tape(e);
@@ -668,16 +883,20 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     tg_table_init(&e.names, 0, t->alloc, t->ud);
     tg_table_init(&e.ops, sizeof(const tg_op_def *), t->alloc, t->ud);
     e.flag = tg_mem(t, NULL, 0, n);
+    e.reached = tg_mem(t, NULL, 0, n);
     e.id = tg_mem(t, NULL, 0, n * sizeof *e.id);
-    if (!e.flag || !e.id) {
+    if (!e.flag || !e.reached || !e.id) {
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
     } else {
         memset(e.flag, 0, n);
+        memset(e.reached, 0, n);
+        e.reached[out] = tg_node_is_tensor(&t->nodes[out]); /* seeded before the module runs */
         memset(e.id, 0, n * sizeof *e.id);
         if (!mark(&e) && !name_nodes(&e)) write_file(&e);
         if (!o && !t->status) module_info(&e);
     }
     if (e.flag) tg_mem(t, e.flag, n, 0);
+    if (e.reached) tg_mem(t, e.reached, n, 0);
     if (e.id) tg_mem(t, e.id, n * sizeof *e.id, 0);
     tg_table_clear(&e.names);
     tg_table_clear(&e.ops);
