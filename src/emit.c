@@ -102,6 +102,7 @@ typedef struct emitter {
     int tensors;            /* tensor nodes in the cone (a module's: no raw entry) */
     unsigned char *reached; /* per node: a tensor's gradient region written or zeroed yet, as
                              * the reverse loop's flags will say when the module runs */
+    unsigned char *ptrs;    /* per node: which of its pointers V, G, P the module has declared */
 } emitter;
 
 static int is_reserved(const char *s)
@@ -420,6 +421,18 @@ static void ew_operand(emitter *e, const ew_walk *w, const uint32_t *idx, int j,
     tg_buf_printf(e->b, "]");
 }
 
+/* Declare tensor node i's pointer (here, at the function's top level) if not yet: V its
+ * values, G its gradient, P its kept partials. */
+static void need(emitter *e, uint32_t i, char kind)
+{
+    static const char *const what[] = {"values", "gradient", "partials"};
+    const int k = kind == 'V' ? 0 : kind == 'G' ? 1 : 2;
+    if (!tg_node_is_tensor(&e->t->nodes[i]) || (e->ptrs[i] & (1 << k))) return;
+    e->ptrs[i] |= (unsigned char)(1 << k);
+    tg_buf_printf(e->b, "    double *%c%" PRIu32 " = tg_rt->%s(tg_rt->t, %" PRIu32 ");\n", kind, i,
+                  what[k], i);
+}
+
 /* The forward values of elementwise node i and of the elementwise nodes after it of the same
  * shape, in one loop over the elements (each node's value from the same eval as the
  * library's, stored to the tape with its partials); returns the last node written. */
@@ -440,7 +453,17 @@ static uint32_t ew_forward(emitter *e, uint32_t first)
     tg_buf_printf(b, "    /* elementwise, fused:");
     for (uint32_t i = first; i <= last; i++)
         if (e->flag[i] & CONE) tg_buf_printf(b, " %s = %s(...)", e->id[i], t->nodes[i].op->name);
-    tg_buf_printf(b, " */\n    {\n        size_t e = 0;\n");
+    tg_buf_printf(b, " */\n");
+    for (uint32_t i = first; i <= last; i++) { /* the tensors it reads and writes */
+        if (!(e->flag[i] & CONE)) continue;
+        uint32_t idx[TG_MAX_ARITY];
+        const int n = tg_node_inputs(t, &t->nodes[i], idx);
+        for (int j = 0; j < n; j++)
+            if (idx[j] < first) need(e, idx[j], 'V');
+        need(e, i, 'V');
+        if ((e->flag[i] & ACT) && t->nodes[i].op->partials == TG_PARTIALS_KEPT) need(e, i, 'P');
+    }
+    tg_buf_printf(b, "    {\n        size_t e = 0;\n");
     for (int d = 0; d < sh.rank; d++)
         tg_buf_printf(b, "%*sfor (int o%d = 0; o%d < %d; o%d++)\n", 8 + 4 * d, "", d, d,
                       sh.shape[d], d);
@@ -453,7 +476,9 @@ static uint32_t ew_forward(emitter *e, uint32_t first)
         const ew_walk w = ew_walk_of(e, i, idx);
         const int kept = (e->flag[i] & ACT) && nd->op->partials == TG_PARTIALS_KEPT;
         if (kept) tg_buf_printf(b, "%*s    double p_%s[%d];\n", ind, "", e->id[i], w.n);
-        tg_buf_printf(b, "%*s    const double %s = %s(", ind, "", e->id[i], use_op(e, nd->op));
+        const char *f = use_op(e, nd->op);
+        if (!f) return last;
+        tg_buf_printf(b, "%*s    const double %s = %s(", ind, "", e->id[i], f);
         for (int j = 0; j < w.n; j++) {
             if (idx[j] >= first && idx[j] < i && elementwise(e, idx[j])) /* in this loop */
                 tg_buf_printf(b, "%s", e->id[idx[j]]);
@@ -484,6 +509,12 @@ static void ew_vjp(emitter *e, uint32_t i)
     const ew_walk w = ew_walk_of(e, i, idx);
     int fresh[TG_MAX_ARITY] = {0};
     tg_buf_printf(b, "    /* %s: the reverse step of %s */\n", e->id[i], op->name);
+    need(e, i, 'G');
+    if (op->partials == TG_PARTIALS_KEPT) need(e, i, 'P');
+    for (int j = 0; j < w.n; j++) {
+        if (op->partials == TG_PARTIALS_SWAP) need(e, idx[1 - j], 'V');
+        if (e->flag[idx[j]] & ACT) need(e, idx[j], 'G');
+    }
     for (int j = 0; j < w.n; j++) { /* regions first reached here: written or zeroed */
         const uint32_t in = idx[j];
         if (!(e->flag[in] & ACT) || !tg_node_is_tensor(&t->nodes[in]) || e->reached[in])
@@ -495,13 +526,15 @@ static void ew_vjp(emitter *e, uint32_t i)
         tg_buf_printf(b, "    adj[%" PRIu32 "] = 1.0; /* reached */\n", in);
         e->reached[in] = 1;
     }
-    tg_buf_printf(b, "    for (size_t r = 0, e = 0; r < %zu; r++) {\n", w.rows);
+    if (w.rows == 1)
+        tg_buf_printf(b, "    {\n        const size_t e = 0;\n");
+    else
+        tg_buf_printf(b, "    for (size_t r = 0, e = 0; r < %zu; r++) {\n", w.rows);
     for (int d = w.outer - 1; d >= 0; d--) { /* the outer axes' indices of row r */
         size_t below = 1;
         for (int q = d + 1; q < w.outer; q++) below *= (size_t)w.shape[q];
         tg_buf_printf(b, "        const size_t o%d = r / %zu %% %d;\n", d, below, w.shape[d]);
     }
-    tg_buf_printf(b, "        (void)r;\n");
     for (int j = 0; j < w.n; j++) {
         const uint32_t in = idx[j];
         if (!(e->flag[in] & ACT)) continue;
@@ -526,7 +559,7 @@ static void ew_vjp(emitter *e, uint32_t i)
         }
         tg_buf_printf(b, "        }\n");
     }
-    tg_buf_printf(b, "        e += %zu;\n    }\n", w.len);
+    tg_buf_printf(b, w.rows == 1 ? "    }\n" : "        e += %zu;\n    }\n", w.len);
 }
 
 static void forward(emitter *e, int io)
@@ -783,6 +816,7 @@ static void write_file(emitter *e)
     e->b = &probe;
     forward(e, IO_RAW);
     tg_buf_free(&probe);
+    memset(e->ptrs, 0, (size_t)e->out + 1); /* what the dry run declared is not declared */
     e->b = b;
     if (e->t->status) return;
     uint32_t next = 0; /* ops called through the table */
@@ -815,14 +849,6 @@ static void write_file(emitter *e)
                       "\nvoid tg_entry_tape(struct tg_node_rec *nd, double *part, double *pext, "
                       "double *adj, const struct tg_rt *tg_rt)\n{\n"
                       "    (void)part, (void)pext, (void)tg_rt;\n");
-        for (uint32_t i = 0; i <= e->out; i++) { /* the tensors the loops below touch */
-            if (!(e->flag[i] & CONE) || !tg_node_is_tensor(&e->t->nodes[i])) continue;
-            tg_buf_printf(b, "    double *V%" PRIu32 " = tg_rt->values(tg_rt->t, %" PRIu32 "), "
-                          "*G%" PRIu32 " = tg_rt->gradient(tg_rt->t, %" PRIu32 "), *P%" PRIu32
-                          " = tg_rt->partials(tg_rt->t, %" PRIu32 ");\n    (void)V%" PRIu32
-                          ", (void)G%" PRIu32 ", (void)P%" PRIu32 ";\n", i, i, i, i, i, i, i, i,
-                          i);
-        }
         forward(e, IO_TAPE);
         if (e->tensors) { /* no raw entry: the library holds the tensors */
             if (e->flag[e->out] & ACT) reverse_tape(e);
@@ -884,12 +910,14 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     tg_table_init(&e.ops, sizeof(const tg_op_def *), t->alloc, t->ud);
     e.flag = tg_mem(t, NULL, 0, n);
     e.reached = tg_mem(t, NULL, 0, n);
+    e.ptrs = tg_mem(t, NULL, 0, n);
     e.id = tg_mem(t, NULL, 0, n * sizeof *e.id);
-    if (!e.flag || !e.reached || !e.id) {
+    if (!e.flag || !e.reached || !e.ptrs || !e.id) {
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
     } else {
         memset(e.flag, 0, n);
         memset(e.reached, 0, n);
+        memset(e.ptrs, 0, n);
         e.reached[out] = tg_node_is_tensor(&t->nodes[out]); /* seeded before the module runs */
         memset(e.id, 0, n * sizeof *e.id);
         if (!mark(&e) && !name_nodes(&e)) write_file(&e);
@@ -897,6 +925,7 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     }
     if (e.flag) tg_mem(t, e.flag, n, 0);
     if (e.reached) tg_mem(t, e.reached, n, 0);
+    if (e.ptrs) tg_mem(t, e.ptrs, n, 0);
     if (e.id) tg_mem(t, e.id, n * sizeof *e.id, 0);
     tg_table_clear(&e.names);
     tg_table_clear(&e.ops);
