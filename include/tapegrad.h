@@ -404,9 +404,10 @@ TG_API tg_status tg_check_adjoints_fn(tg_var out, int n, const tg_var *nodes, tg
  * partials from the same C text as the library's own (tapegrad_op.h, TG_EVAL), the reverse
  * sweep adding contributions in the library's order. It compiles that with the system C
  * compiler and loads it. tg_compiled_run then does what tg_replay + tg_backward(out) do, with
- * the same numbers bit for bit. A tensor node is run by the library's own steps, called from
- * the compiled code in tape order (not yet fused). docs/compile.md has the details and the
- * figures. */
+ * the same numbers bit for bit. Elementwise tensor nodes become loops with their shapes
+ * written in (those of one shape in a row share one forward loop); other tensor ops are run
+ * by the library's own steps, called from the compiled code in tape order. docs/compile.md has
+ * the details and the figures. */
 typedef struct tg_compiled tg_compiled;
 
 /* Options for tg_compile; zero-initialise (or pass NULL) for the defaults. */
