@@ -619,10 +619,16 @@ static void reverse(emitter *e, int io)
     if (!(e->flag[out] & ACT)) return;
     tg_buf_printf(b, "    /* derivatives: d_v = d%s/dv, from the output back */\n",
                   e->id[out]);
+    /* The library's sums start at +0. Written out, +0 + g is an addition the compiler must
+     * keep (it turns a -0 into +0); -0 + g is g. Only the sign of a zero sum can differ, and
+     * adding 0.0 to what is stored (adj[], grad[]) gives it back: the same bits, and the
+     * additions off the chain of dependent ones. */
     tg_buf_printf(b, "    const double d_%s = 1.0;\n", e->id[out]);
+    tg_buf_printf(b, "    /* the sums start at -0, so that -0 + g is g; what is stored is + 0.0 "
+                  "*/\n");
     for (uint32_t i = 0; i < out; i++)
         if ((e->flag[i] & (CONE | ACT)) == (CONE | ACT))
-            tg_buf_printf(b, "    double d_%s = 0.0;\n", e->id[i]);
+            tg_buf_printf(b, "    double d_%s = -0.0;\n", e->id[i]);
     for (uint32_t i = out + 1; i-- > 0;) {
         const tg_node *nd = &t->nodes[i];
         if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || tg_node_is_leaf(nd)) continue;
@@ -649,7 +655,7 @@ static void reverse(emitter *e, int io)
     if (io != IO_TAPE) return;
     for (uint32_t i = 0; i <= out; i++)
         if ((e->flag[i] & (CONE | ACT)) == (CONE | ACT))
-            tg_buf_printf(b, "    adj[%" PRIu32 "] = d_%s;\n", i, e->id[i]);
+            tg_buf_printf(b, "    adj[%" PRIu32 "] = d_%s + 0.0;\n", i, e->id[i]);
 }
 
 /* The reverse sweep of a module whose cone holds tensor nodes: the adjoints live in the
@@ -715,7 +721,7 @@ static void gradient(emitter *e)
         for (int k = 0; k < e->o->n_wrt; k++) {
             uint32_t i = e->o->wrt[k].index;
             if (act && (e->flag[i] & CONE))
-                tg_buf_printf(b, "    grad[%d] = d_%s;\n", k, e->id[i]);
+                tg_buf_printf(b, "    grad[%d] = d_%s + 0.0;\n", k, e->id[i]);
             else
                 tg_buf_printf(b, "    grad[%d] = 0.0;\n", k);
         }
@@ -725,7 +731,7 @@ static void gradient(emitter *e)
     for (uint32_t i = 0; i <= e->out; i++) {
         if ((e->flag[i] & (CONE | INPUT)) != (CONE | INPUT)) continue;
         if (act && (e->flag[i] & ACT))
-            tg_buf_printf(b, "    grad[%" PRIu32 "] = d_%s;\n", k++, e->id[i]);
+            tg_buf_printf(b, "    grad[%" PRIu32 "] = d_%s + 0.0;\n", k++, e->id[i]);
         else
             tg_buf_printf(b, "    grad[%" PRIu32 "] = 0.0;\n", k++);
     }
