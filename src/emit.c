@@ -11,10 +11,12 @@
  *     exactly the order the library's reverse loop adds them (consumers from the last one
  *     down; a binary op's second operand before its first), so the sums round alike. The
  *     loop passes nothing back from a node whose adjoint is 0 (0 * inf would make NaN);
- *     tg_back does the same per contribution, which is the same sum because an accumulator
- *     is never -0. The loop carries the share node i passes to node i-1 in a register and
- *     adds it last: one contribution lands the same either way, two (x*x) are grouped as
- *     the loop groups them.
+ *     tg_back does the same per contribution, which is the same sum because a zero passed
+ *     on adds nothing to a sum but the sign of a zero. The loop carries the share node i
+ *     passes to node i-1 in a register and adds it last: one contribution lands the same
+ *     either way, two (x*x) are grouped as the loop groups them;
+ *   - elementwise tensor nodes as loops, other tensor nodes as calls of the library's own
+ *     steps (a module only; the standalone emitter writes scalar code).
  * See LICENSE. */
 #include <inttypes.h>
 #include <math.h>
@@ -113,9 +115,12 @@ static int is_reserved(const char *s)
         "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
         "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "in", "grad",
         "nd", "part", "pext", "adj", "NAN", "INFINITY", "HUGE_VAL", "isnan", "isinf",
-        "isfinite", "isnormal", "signbit", "fpclassify", "math_errhandling"};
+        "isfinite", "isnormal", "signbit", "fpclassify", "math_errhandling", "memset",
+        "size_t", "NULL", "e", "k", "r", "d", "v", "gy"};
     for (size_t k = 0; k < sizeof words / sizeof *words; k++)
         if (!strcmp(s, words[k])) return 1;
+    /* the tensor loops' names: V12, G12, P12 (a node's pointers) and o0, o1, ... (indices) */
+    if (strchr("VGPo", s[0]) && s[1] && strspn(s + 1, "0123456789") == strlen(s + 1)) return 1;
     /* the generated names' prefixes, and the implementation's and <math.h>'s macros */
     return !strncmp(s, "d_", 2) || !strncmp(s, "p_", 2) || !strncmp(s, "c_", 2) ||
            !strncmp(s, "op_", 3) ||
