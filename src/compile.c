@@ -5,8 +5,9 @@
  * The cache (docs/compile.md): one shared object per module, named by a 128-bit hash of the
  * source, the compiler command and its flags, in a directory that only its owner can write.
  * A file is loaded from it only when the directory and the file belong to this user and no
- * one else may write them, and the module it holds says it is the one asked for (its key);
- * anything else is rebuilt, never trusted. A module is built in a private directory made
+ * one else may write them, its bytes match the checksum kept beside it (a truncated shared
+ * object can crash dlopen itself), and the module it holds says it is the one asked for (its
+ * key); anything else is rebuilt, never trusted. A module is built in a private directory made
  * with mkdtemp (inside the cache, so that the finished file is renamed into place in one
  * step), loaded from there, then moved. See LICENSE. */
 #include <dlfcn.h>
@@ -411,8 +412,13 @@ static tg_status get_module(build *bd, const tg_compile_opts *o)
     if (s) return s;
     snprintf(split, sizeof split, "%s", bd->cmd);
     int n = 0;
-    for (char *w = strtok(split, " \t"); w && n < MAX_WORDS; w = strtok(NULL, " \t"))
+    char *save = NULL;
+    for (char *w = strtok_r(split, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (n == MAX_WORDS)
+            return tg_fail(c->t, TG_ERR_ARG, "tg_compile: the compiler command '%.60s' has "
+                           "more than %d words", bd->cmd, MAX_WORDS);
         bd->words[n++] = w;
+    }
     bd->words[n] = NULL;
     hash_key(bd, c->src.s);
     tg_buf_printf(&c->src, "\n/* the module's key: a hash of the source above, the compiler "
