@@ -13,6 +13,9 @@
  * more per step and makes the whole step replayable. A dataset whose size is not a multiple
  * of the batch has a second, smaller step graph for the last batch (two tapes, each recorded
  * once). opts.rerecord = 1 records every batch afresh instead (for comparison).
+ * With a reducer (tg_trainer_set_reducer) a batch is swept in chunks, each on a graph of its
+ * own size, and the chunks' gradients are added in chunk order after the caller's hook has
+ * summed the workers' buffers: the result depends on the chunks, not on the workers.
  * See LICENSE. */
 #include <math.h>
 #include <stdarg.h>
@@ -371,6 +374,7 @@ struct tg_trainer {
     tg_train_opts o;
     tg_optimizer opt;
     step s[2];      /* full batches, the smaller last batch */
+    step cs[4];     /* with a reducer: the chunks' graphs, one per chunk size (at most 4) */
     int K;          /* outputs */
     int *order;
     double *xb, *tb;
@@ -379,6 +383,9 @@ struct tg_trainer {
     uint64_t rng;
     int epoch;
     double first_loss;
+    tg_reducer red;             /* red.size 0: no reducer, whole batches, alone */
+    double *rbuf;               /* what red.sum adds up (the layout is in tapegrad_nn.h) */
+    size_t ngrad, rlen;         /* gradients in a chunk's slot of rbuf, and rbuf's length */
     tg_status status;           /* the first failure; it sticks, as a tape's error does */
     char error[TG_NN_ERRSIZE];
 };
@@ -520,12 +527,17 @@ void tg_trainer_free(tg_trainer *tr)
         tg_tape_free(tr->s[k].t);
         free(tr->s[k].P);
     }
+    for (int k = 0; k < 4; k++) {
+        tg_tape_free(tr->cs[k].t);
+        free(tr->cs[k].P);
+    }
     tg_optimizer_fini(&tr->opt);
     free(tr->order);
     free(tr->xb);
     free(tr->tb);
     free(tr->pv);
     free(tr->gv);
+    free(tr->rbuf);
     free(tr);
 }
 
@@ -548,30 +560,190 @@ static void step_record(tg_trainer *tr, step *s, int n)
     s->n = n;
 }
 
-/* One batch of n rows (already in xb, tb): the loss before the update, NaN on a tape error. */
-static double step_run(tg_trainer *tr, int n)
+/* Sweep step s for n rows (already in xb, tb), the reverse sweep seeded with *seed (NULL: 1):
+ * the loss before the update, NaN on a tape error. */
+static double step_sweep(tg_trainer *tr, step *s, int n, const double *seed)
 {
-    step *s = &tr->s[n == tr->o.batch ? 0 : 1];
-    int np = 2 * tr->m->nlayers;
     if (tr->o.rerecord || s->n != n) {
         step_record(tr, s, n);
     } else { /* the tape reads xb, tb and the weights where they are: nothing to copy in */
         if (tg_replay(s->t) != TG_OK) return NAN;
     }
-    if (tg_backward(s->L) != 0) return NAN;
-    double loss = tg_value(s->L);
+    if ((seed ? tg_backward_seed(s->L, seed) : tg_backward(s->L)) != 0) return NAN;
+    return tg_value(s->L);
+}
+
+/* One batch of n rows (already in xb, tb): the loss before the update, NaN on a tape error. */
+static double step_run(tg_trainer *tr, int n)
+{
+    step *s = &tr->s[n == tr->o.batch ? 0 : 1];
+    int np = 2 * tr->m->nlayers;
+    double loss = step_sweep(tr, s, n, NULL);
     if (!isfinite(loss)) return loss;
     for (int k = 0; k < np; k++) tr->gv[k] = tg_gradient_data(s->P[k]);
     tg_optimizer_step(&tr->opt, tr->pv, tr->gv);
     return loss;
 }
 
+/* The divergence at the current epoch, with the loss that showed it. */
+static tg_status diverged(tg_trainer *tr, double loss)
+{
+    return trainer_fail(tr, TG_ERR_DOMAIN,
+                        "training diverged at epoch %d (loss %g; try a learning rate below %g)",
+                        tr->epoch, loss, tr->opt.lr);
+}
+
+/* Copy rows order[first .. first+count) of the data into the batch buffers xb, tb. */
+static void fill_batch(tg_trainer *tr, int first, int count)
+{
+    const tg_dataset *ds = tr->ds;
+    int d = ds->d, K = tr->K;
+    for (int i = 0; i < count; i++) {
+        int r = tr->order[first + i];
+        memcpy(tr->xb + (size_t)i * d, ds->X + (size_t)r * d, (size_t)d * sizeof(double));
+        target_row(tr->tb + (size_t)i * K, K, ds->classes, ds->y[r]);
+    }
+}
+
+/* ---- data-parallel training: chunks shared among workers ---- */
+
+tg_status tg_trainer_set_reducer(tg_trainer *tr, const tg_reducer *r)
+{
+    if (!tr) return TG_ERR_NOMEM; /* the trainer could not be made */
+    if (tr->status) return tr->status;
+    if (!r)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: the reducer is NULL");
+    if (r->size < 1 || r->rank < 0 || r->rank >= r->size)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: rank %d of size %d is out "
+                                            "of range", r->rank, r->size);
+    if (r->size > 1 && (!r->sum || !r->broadcast))
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: %d workers need sum and "
+                                            "broadcast", r->size);
+    if (r->chunks < 0)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: chunks must be 0 (for "
+                                            "%d) or more (got %d)", TG_CHUNKS, r->chunks);
+    if (tr->red.size || tr->epoch)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: call it once, before the "
+                                            "first epoch");
+    int np = 2 * tr->m->nlayers, chunks = r->chunks ? r->chunks : TG_CHUNKS;
+    size_t ng = 0;
+    for (int k = 0; k < np; k++) ng += tr->opt.size[k];
+    tr->ngrad = ng;
+    if ((size_t)chunks > (SIZE_MAX / sizeof(double) - (size_t)np - (size_t)r->size) / (ng + 1))
+        return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    tr->rlen = (size_t)chunks * (ng + 1) + (size_t)np + (size_t)r->size;
+    tr->rbuf = malloc(tr->rlen * sizeof *tr->rbuf);
+    if (!tr->rbuf) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < 4; k++) {
+        tr->cs[k].t = tg_tape_new();
+        tr->cs[k].P = calloc((size_t)np, sizeof *tr->cs[k].P);
+        if (!tr->cs[k].t || !tr->cs[k].P) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    }
+    if (r->broadcast) { /* worker 0's weights for everyone, through the first slot of rbuf */
+        size_t at = 0;
+        for (int k = 0; k < np; at += tr->opt.size[k++])
+            memcpy(tr->rbuf + at, tr->pv[k], tr->opt.size[k] * sizeof(double));
+        tg_status st = r->broadcast(r->ud, tr->rbuf, ng);
+        if (st)
+            return trainer_fail(tr, st, "tg_trainer_set_reducer: the broadcast failed (%s)",
+                                tg_status_str(st));
+        at = 0;
+        for (int k = 0; k < np; at += tr->opt.size[k++])
+            memcpy(tr->pv[k], tr->rbuf + at, tr->opt.size[k] * sizeof(double));
+    }
+    tr->red = *r;
+    tr->red.chunks = chunks;
+    return TG_OK;
+}
+
+/* The graph for a chunk of n rows: the one recorded for n, else a fresh one. A batch and the
+ * last batch have chunks of at most two sizes each, hence four. */
+static step *chunk_step(tg_trainer *tr, int n)
+{
+    for (int k = 0; k < 4; k++)
+        if (tr->cs[k].n == n) return &tr->cs[k];
+    for (int k = 0; k < 4; k++)
+        if (tr->cs[k].n == 0) return &tr->cs[k];
+    return &tr->cs[3]; /* not reached: recorded again for n */
+}
+
+/* One batch of nb rows (order[b0 .. b0+nb)) in red.chunks chunks, chunk c the rows
+ * [nb*c/C, nb*(c+1)/C): this worker sweeps its chunks into their slots of rbuf (zeros in the
+ * others' slots), red.sum adds the workers' buffers, and every worker adds the chunks' slots
+ * up in chunk order and applies the update. Each slot is filled by one worker, so the sum is
+ * exact whatever its order, and so is the result: it depends on the chunks, not on the
+ * workers. *loss_sum is the batch's loss times nb. TG_OK, or the status after trainer_fail
+ * (the same on every worker: read from the sum). */
+static tg_status batch_chunked(tg_trainer *tr, int b0, int nb, double *loss_sum)
+{
+    const tg_reducer *r = &tr->red;
+    int np = 2 * tr->m->nlayers, C = r->chunks;
+    size_t slot = tr->ngrad + 1; /* a chunk's gradients, then its loss times its rows */
+    double *reached = tr->rbuf + (size_t)C * slot, *stat = reached + np;
+    int c0 = (int)((long long)C * r->rank / r->size), c1 = (int)((long long)C * (r->rank + 1) /
+                                                                r->size);
+    memset(tr->rbuf, 0, (size_t)c0 * slot * sizeof(double));
+    memset(tr->rbuf + (size_t)c1 * slot, 0, (tr->rlen - (size_t)c1 * slot) * sizeof(double));
+    step *failed = NULL;
+    for (int c = c0; c < c1; c++) {
+        double *g = tr->rbuf + (size_t)c * slot;
+        int lo = (int)((long long)nb * c / C), hi = (int)((long long)nb * (c + 1) / C);
+        memset(g, 0, slot * sizeof *g);
+        if (hi == lo || failed) continue;
+        /* seeded with the chunk's share of the batch: the chunks' gradients add up to the
+         * gradient of the batch's mean loss */
+        double share = (double)(hi - lo) / nb;
+        step *s = chunk_step(tr, hi - lo);
+        fill_batch(tr, b0 + lo, hi - lo);
+        double l = step_sweep(tr, s, hi - lo, &share);
+        if (tg_tape_error(s->t)) {
+            failed = s;
+            stat[r->rank] = tg_tape_status(s->t);
+            continue;
+        }
+        g[tr->ngrad] = l * (hi - lo);
+        size_t at = 0;
+        for (int k = 0; k < np; at += tr->opt.size[k++]) {
+            const double *gk = tg_gradient_data(s->P[k]);
+            if (!gk) continue;
+            memcpy(g + at, gk, tr->opt.size[k] * sizeof(double));
+            reached[k] = 1;
+        }
+    }
+    if (r->sum) {
+        tg_status st = r->sum(r->ud, tr->rbuf, tr->rlen);
+        if (st)
+            return trainer_fail(tr, st, "the gradient sum failed at epoch %d (%s)", tr->epoch,
+                                tg_status_str(st));
+    }
+    for (int w = 0; w < r->size; w++) {
+        if (stat[w] == 0) continue;
+        if (w == r->rank)
+            return trainer_fail(tr, tg_tape_status(failed->t), "%s", tg_tape_error(failed->t));
+        tg_status st = (tg_status)stat[w];
+        return trainer_fail(tr, st, "worker %d of %d failed (%s)", w, r->size, tg_status_str(st));
+    }
+    double *sum = tr->rbuf; /* chunk 0's slot: ((g0 + g1) + g2) + ..., in chunk order */
+    for (int c = 1; c < C; c++) {
+        const double *g = tr->rbuf + (size_t)c * slot;
+        for (size_t i = 0; i < slot; i++) sum[i] += g[i];
+    }
+    *loss_sum = sum[tr->ngrad];
+    if (!isfinite(*loss_sum)) return diverged(tr, *loss_sum / nb);
+    size_t at = 0;
+    for (int k = 0; k < np; at += tr->opt.size[k++]) tr->gv[k] = reached[k] ? sum + at : NULL;
+    tg_optimizer_step(&tr->opt, tr->pv, tr->gv);
+    return TG_OK;
+}
+
+/* ---- epochs ---- */
+
 tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
 {
     if (!tr) return TG_ERR_NOMEM;
     if (tr->status) return tr->status;
     const tg_dataset *ds = tr->ds;
-    int n = ds->n, d = ds->d, B = tr->o.batch, K = tr->K;
+    int n = ds->n, B = tr->o.batch;
     double t0 = now(), total = 0;
     tr->epoch++;
     for (int i = n - 1; i > 0; i--) { /* Fisher-Yates from the trainer's own state */
@@ -581,26 +753,23 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
     }
     for (int b0 = 0; b0 < n; b0 += B) {
         int nb = n - b0 < B ? n - b0 : B;
-        for (int i = 0; i < nb; i++) {
-            int r = tr->order[b0 + i];
-            memcpy(tr->xb + (size_t)i * d, ds->X + (size_t)r * d, (size_t)d * sizeof(double));
-            target_row(tr->tb + (size_t)i * K, K, ds->classes, ds->y[r]);
+        if (tr->red.size) { /* in chunks, shared with the other workers if any */
+            double sum = 0;
+            tg_status bs = batch_chunked(tr, b0, nb, &sum);
+            if (bs) return bs;
+            total += sum;
+            continue;
         }
+        fill_batch(tr, b0, nb);
         double loss = step_run(tr, nb);
         tg_tape *t = tr->s[nb == B ? 0 : 1].t;
         if (tg_tape_error(t)) return trainer_fail(tr, tg_tape_status(t), "%s", tg_tape_error(t));
-        if (!isfinite(loss))
-            return trainer_fail(tr, TG_ERR_DOMAIN,
-                                "training diverged at epoch %d (loss %g; try a learning rate "
-                                "below %g)", tr->epoch, loss, tr->opt.lr);
+        if (!isfinite(loss)) return diverged(tr, loss);
         total += loss * nb;
     }
     double mean = total / n;
     if (tr->epoch == 1) tr->first_loss = mean;
-    if (mean > 1e3 && mean > 1e3 * tr->first_loss)
-        return trainer_fail(tr, TG_ERR_DOMAIN,
-                            "training diverged at epoch %d (loss %g; try a learning rate below "
-                            "%g)", tr->epoch, mean, tr->opt.lr);
+    if (mean > 1e3 && mean > 1e3 * tr->first_loss) return diverged(tr, mean);
     if (st) {
         st->epoch = tr->epoch;
         st->loss = mean;
