@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "train.h"
 
 #define CMD "compare"
@@ -228,6 +229,8 @@ int cli_compare(int argc, char **argv)
     double *ep = malloc((size_t)seeds * sizeof *ep), *sec = malloc((size_t)seeds * sizeof *sec);
     run *runs = calloc((size_t)nact * (size_t)seeds, sizeof *runs);
     if (rc == 0 && (!loss || !acc || !ep || !sec || !runs)) rc = cli_fail(CMD, "out of memory");
+    cli_par_jobs *jobs; /* on MPI ranks, every run made ahead, each on its rank (par.h) */
+    rc = cli_par_jobs_run(&jobs, rc, CMD, &c, &d, acts, nact, seeds, cls);
     if (rc == 0)
         fprintf(stderr, "%s: %d training rows, %d test rows; %d activations x %d seeds, %d "
                         "epochs each\n", d.name, d.train.n, d.test.n, nact, seeds, c.epochs);
@@ -240,7 +243,8 @@ int cli_compare(int argc, char **argv)
         int nep = 0;
         for (int s = 0; s < seeds && rc == 0; s++) {
             train_curve cv;
-            rc = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s, 0, cls, &cv);
+            rc = cli_par_job(jobs, k * seeds + s, CMD, &c, &d, &acts[k], c.seed + (uint64_t)s,
+                             cls, &cv);
             if (rc == 0) {
                 run *u = &runs[k * seeds + s];
                 u->seed = c.seed + (uint64_t)s;
@@ -289,7 +293,8 @@ int cli_compare(int argc, char **argv)
             printf("%-26s %-22s %-20s %-18s %.3f\n", acts[k].text, l, a, e, sum[k].sec_m);
         }
     }
-    if (rc == 0 && plot) rc = plot_all(plot, &c, d.name, nact, acts, sum);
+    if (rc == 0 && plot && cli_par_rank() == 0) rc = plot_all(plot, &c, d.name, nact, acts, sum);
+    cli_par_jobs_free(jobs);
     for (int k = 0; k < nact; k++) free(sum[k].curve);
     for (int k = 0; k < made; k++) train_act_free(&acts[k]);
     free(loss);

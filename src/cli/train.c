@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "par.h"
 #include "tapegrad_op.h"
 #include "train.h"
 
@@ -29,13 +30,17 @@ const char train_cfg_help[] =
     "  --epochs N         passes over the training rows (default 200)\n"
     "  --batch N          rows per step (default 32)\n"
     "  --seed N           data, split, weights and shuffle (default 1)\n"
-    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n";
+    "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n"
+    "  --chunks N         sweep each batch in N chunks and add their gradients in chunk\n"
+    "                     order, as a data-parallel run does on any number of MPI ranks\n"
+    "                     (default: whole batches; for train in a build with MPI=1, 8)\n";
 
 static const char usage[] =
     "usage: tapegrad train [--data spirals|moons|xor|curve|digits|FILE.csv] [--layers 2,32,32,2]\n"
     "                      [--activation NAME|EXPR] [--def 'f(x) = ...'] [--loss NAME]\n"
     "                      [--opt sgd|momentum|adam] [--lr ETA] [--epochs N] [--batch N]\n"
-    "                      [--seed N] [--plot curve.png] [--json]\n"
+    "                      [--seed N] [--chunks N] [--plot curve.png] [--weights FILE]\n"
+    "                      [--json]\n"
     "\n"
     "Trains a multilayer perceptron and prints the final train and test accuracy. The\n"
     "activation's derivative is checked first (reverse mode vs forward mode vs finite\n"
@@ -47,10 +52,14 @@ static const char usage[] =
     "%s"
     "  --plot FILE.png    loss and accuracy per epoch, drawn by gnuplot (FILE.csv beside it;\n"
     "                     without gnuplot only the CSV)\n"
+    "  --weights FILE     write every weight after training: a line per array (W1 b1 W2\n"
+    "                     ...), its name, its shape and its values (%%.17g)\n"
     "  --json             print {\"train_accuracy\": a, \"test_accuracy\": b, \"final_loss\": l,\n"
     "                     \"epochs\": n, \"seconds\": s} (s: time spent in training epochs)\n"
     "\n"
     "Progress goes to stderr: a bar on a terminal, a line every tenth of the run otherwise.\n"
+    "Built with MPI=1, 'mpirun -np N tapegrad train ...' trains data-parallel: each batch's\n"
+    "chunks are shared among the ranks, with the numbers of one process (docs/scaling.md).\n"
     "\n"
     "examples:\n"
     "  tapegrad train\n"
@@ -142,8 +151,8 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
         const char *name;
         uint64_t min, max;
     } counts[] = {{"--epochs", 1, 1000000}, {"--batch", 1, 1000000}, {"--points", 4, 10000000},
-                  {"--seed", 0, UINT64_MAX}};
-    for (int k = 0; k < 4; k++) {
+                  {"--seed", 0, UINT64_MAX}, {"--chunks", 1, 1000000}};
+    for (int k = 0; k < 5; k++) {
         if ((r = cli_option(cmd, argc, argv, i, counts[k].name, &v)) == 0) continue;
         if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].max, &n)) return -1;
         if (n < counts[k].min)
@@ -152,7 +161,8 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
         if (k == 0) c->epochs = (int)n;
         else if (k == 1) c->batch = (int)n;
         else if (k == 2) c->points = (int)n;
-        else c->seed = n;
+        else if (k == 3) c->seed = n;
+        else c->chunks = (int)n;
         return 1;
     }
     return 0;
@@ -338,6 +348,23 @@ static void bar(int epoch, int epochs, double loss, double acc, double rate)
     fflush(stderr);
 }
 
+/* --weights FILE: one line per array, W1 b1 W2 b2 ..., its name, its shape and its values
+ * (row-major, %.17g: read back, they are the same doubles). 0, or 2 after cli_fail. */
+static int write_weights(const char *cmd, const char *path, const tg_mlp *m)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return cli_fail(cmd, "--weights: cannot write %s", path);
+    for (int l = 0; l < m->nlayers; l++) {
+        const tg_dense *y = &m->layer[l];
+        fprintf(f, "W%d %dx%d", l + 1, y->in, y->out);
+        for (size_t e = 0; e < (size_t)y->in * y->out; e++) fprintf(f, " %.17g", y->W[e]);
+        fprintf(f, "\nb%d %d", l + 1, y->out);
+        for (int e = 0; e < y->out; e++) fprintf(f, " %.17g", y->b[e]);
+        fputc('\n', f);
+    }
+    return fclose(f) == 0 ? 0 : cli_fail(cmd, "--weights: cannot write %s", path);
+}
+
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out)
 {
@@ -384,6 +411,12 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
         rc = cli_fail(cmd, "out of memory");
         goto done;
     }
+    tg_reducer red = {.size = 1, .chunks = c->chunks}; /* --chunks, on MPI ranks for train */
+    if (c->parallel && (rc = cli_par_reducer(&red)) != 0) goto done;
+    if (red.chunks && tg_trainer_set_reducer(t, &red) != TG_OK) {
+        rc = cli_fail(cmd, "%s", tg_trainer_error(t));
+        goto done;
+    }
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
     for (int e = 1; e <= c->epochs; e++) {
         tg_epoch_stats st;
@@ -412,6 +445,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
         rc = cli_fail(cmd, "evaluation failed: %s", tg_mlp_error(&m));
+    if (rc == 0 && c->weights && cli_par_rank() == 0) rc = write_weights(cmd, c->weights, &m);
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
@@ -513,6 +547,7 @@ int cli_train(int argc, char **argv)
 {
     train_cfg c;
     train_cfg_defaults(&c);
+    c.parallel = 1;
     const char *act_text = "relu", *plot = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -540,6 +575,11 @@ int cli_train(int argc, char **argv)
             if (!cli_ends_with(v, ".png") && !cli_ends_with(v, ".svg"))
                 return cli_fail(CMD, "--plot: '%s' must end in .png or .svg", v);
             plot = v;
+            continue;
+        }
+        if ((r = cli_option(CMD, argc, argv, &i, "--weights", &v)) != 0) {
+            if (r < 0) return 2;
+            c.weights = v;
             continue;
         }
         return cli_fail(CMD, "unknown option '%s' (try 'tapegrad train --help')", argv[i]);
@@ -577,7 +617,7 @@ int cli_train(int argc, char **argv)
             printf("training loss %.6g  test loss %.6g  (%d epochs, %.3f s)\n", r->final_loss,
                    r->test_loss, r->epochs, r->seconds);
         }
-        if (plot) rc = plot_curve(plot, &c, &d, &a, &cv);
+        if (plot && cli_par_rank() == 0) rc = plot_curve(plot, &c, &d, &a, &cv);
     }
     train_curve_free(&cv);
     train_data_free(&d);

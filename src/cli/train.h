@@ -24,6 +24,9 @@ typedef struct train_cfg {
     uint64_t seed;
     const char *defs[TRAIN_MAX_DEFS];
     int ndefs;
+    int chunks;                  /* --chunks: 0 whole batches (an MPI build's train: 8) */
+    int parallel;                /* train: each batch's chunks shared among MPI ranks */
+    const char *weights;         /* train --weights FILE: every weight written there */
 } train_cfg;
 
 void train_cfg_defaults(train_cfg *c);
