@@ -1,5 +1,5 @@
 # tapegrad - every entry point: make, make test, make demo, make bench, make install,
-# make uninstall, make deps; make MPI=1 (the command on MPI, in build-mpi).
+# make uninstall, make deps; make MPI=1 (the command on MPI, in build-mpi), make test-mpi.
 # Plain GNU make; ops/*.c and tests/*.c are found by wildcard (no per-op edits here).
 
 CC      ?= cc
@@ -213,11 +213,13 @@ clean:
 	rm -rf $(BUILD)
 
 # ---- MPI (issue 15): make MPI=1 builds the command with mpicc, and src/cli/mpi.c with it,
-#      into build-mpi; the library is the same as ever (plain $(CC), no MPI in it) ----
+#      into build-mpi; the library is the same as ever (plain $(CC), no MPI in it). make
+#      test-mpi builds both commands and runs tests/mpi/run.sh under mpirun ----
 MPICC     ?= mpicc
+MPI_BUILD ?= build-mpi
 MPI_PKGS  := libopenmpi-dev openmpi-bin
 
-.PHONY: deps-mpi
+.PHONY: deps-mpi test-mpi
 deps-mpi:
 	@command -v $(MPICC) >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -232,6 +234,11 @@ $(CLI_OBJ): private ALL_CFLAGS += -DTG_MPI
 $(CLI_OBJ): | deps-mpi
 $(CLI): private CC := $(MPICC)
 endif
+
+test-mpi: deps-mpi
+	$(MAKE) --no-print-directory MPI= BUILD=build build/bin/tapegrad
+	$(MAKE) --no-print-directory MPI=1 BUILD=$(MPI_BUILD) $(MPI_BUILD)/bin/tapegrad
+	tests/mpi/run.sh $(MPI_BUILD)/bin/tapegrad build/bin/tapegrad
 
 # the reliability targets: make valgrind, make tsan, make fuzz-tape(-run); see docs/reliability.md
 include tests/ci.mk
