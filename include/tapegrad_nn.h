@@ -272,18 +272,21 @@ TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
  * With a reducer, every batch of n rows is cut into C chunks (chunk c: the rows
  * [c*n/C, (c+1)*n/C), integer division; empty when n < C), each swept on its own, seeded with
  * its share of the batch (its rows / n), so that the chunks' gradients add up to the gradient
- * of the batch's mean loss. Worker r of P sweeps chunks [r*C/P, (r+1)*C/P) (none when C < P)
- * into its own slots of one buffer, zeros elsewhere, laid out as
- *     C slots, each every gradient (W1, b1, W2, b2, ... row-major, as in the layers) and the
- *     chunk's loss times its rows; one flag per array (the sweep reached it); one status per
- *     worker (its tape's tg_status)
+ * of the batch's mean loss. They are added up along a fixed binary tree over the chunks (node
+ * [lo, hi) = [lo, mid) + [mid, hi), mid = lo + (hi - lo)/2). Worker r of P takes the chunks
+ * [r*C/P, (r+1)*C/P) (none when C < P), adds up each largest node inside that range (one
+ * when P is a power of 2 no larger than C; a few otherwise) and puts it in a slot of one
+ * buffer that is its alone, zeros in the others' slots. The buffer is
+ *     one slot per such node (every gradient, W1, b1, W2, b2, ... row-major as in the layers,
+ *     then the node's loss times its rows); one flag per array (a sweep reached it); one
+ *     status per worker (its tape's tg_status)
  * and sum adds the workers' buffers. Every entry is nonzero on one worker at most, so the sum
- * is exact in any order; every worker then adds the C slots up in chunk order,
- * ((g0 + g1) + g2) + ..., and applies the update. The result depends on C, never on P: one
- * process with the same chunks (size 1, no hooks) trains bit for bit as P workers do (on one
- * kind of CPU and BLAS: BLAS rounds a product's rows differently with their position in its
- * blocks, so the rows are never swept in anything but their chunk). It differs from whole
- * batches (no reducer) by rounding, which training may amplify (docs/scaling.md).
+ * is exact in any order; every worker then evaluates the tree from the slots and applies the
+ * update. The result depends on C, never on P: one process with the same chunks (size 1, no
+ * hooks) trains bit for bit as P workers do (on one kind of CPU and BLAS: BLAS rounds a
+ * product's rows differently with their place in its blocks, so rows are never swept but in
+ * their chunk). It differs from whole batches (no reducer) by rounding, which training may
+ * amplify (docs/scaling.md).
  *
  * A failure on any worker is in the summed statuses, so every worker stops at the same batch
  * (none is left waiting in sum): the failed one with its tape's message, the others with

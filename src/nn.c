@@ -14,8 +14,8 @@
  * of the batch has a second, smaller step graph for the last batch (two tapes, each recorded
  * once). opts.rerecord = 1 records every batch afresh instead (for comparison).
  * With a reducer (tg_trainer_set_reducer) a batch is swept in chunks, each on a graph of its
- * own size, and the chunks' gradients are added in chunk order after the caller's hook has
- * summed the workers' buffers: the result depends on the chunks, not on the workers.
+ * own size, and the chunks' gradients are added along a fixed tree, the workers' subtrees
+ * exchanged through the caller's hook: the result depends on the chunks, not on the workers.
  * See LICENSE. */
 #include <math.h>
 #include <stdarg.h>
@@ -384,8 +384,11 @@ struct tg_trainer {
     int epoch;
     double first_loss;
     tg_reducer red;             /* red.size 0: no reducer, whole batches, alone */
+    struct slot { int lo, hi, owner; } *slot; /* the tree's nodes the workers fill */
+    int nslots;
     double *rbuf;               /* what red.sum adds up (the layout is in tapegrad_nn.h) */
-    size_t ngrad, rlen;         /* gradients in a chunk's slot of rbuf, and rbuf's length */
+    double *scratch;            /* partial sums, one per level of the tree, and the total */
+    size_t ngrad, rlen;         /* gradients in a slot (then the loss), and rbuf's length */
     tg_status status;           /* the first failure; it sticks, as a tape's error does */
     char error[TG_NN_ERRSIZE];
 };
@@ -538,6 +541,8 @@ void tg_trainer_free(tg_trainer *tr)
     free(tr->pv);
     free(tr->gv);
     free(tr->rbuf);
+    free(tr->scratch);
+    free(tr->slot);
     free(tr);
 }
 
@@ -605,7 +610,27 @@ static void fill_batch(tg_trainer *tr, int first, int count)
     }
 }
 
-/* ---- data-parallel training: chunks shared among workers ---- */
+/* ---- data-parallel training: chunks shared among workers ----
+ * The chunks' gradients are added up along a fixed binary tree over the chunks: node [lo, hi)
+ * is the sum of its halves [lo, mid) + [mid, hi), mid = lo + (hi - lo) / 2. A worker's chunks
+ * [r*C/P, (r+1)*C/P) are a few whole subtrees (the largest nodes inside its range); it adds
+ * each up alone and puts it in a slot of its own, and after the sum every worker evaluates
+ * the tree from the slots. The tree does not depend on P, so neither does any rounding; and a
+ * worker sends a few slots instead of one per chunk (one each when P is a power of 2 <= C). */
+
+/* Append the largest nodes of the subtree [lo, hi) inside [a, b) to tr->slot, for owner. */
+static void cover(tg_trainer *tr, int lo, int hi, int a, int b, int owner)
+{
+    if (hi <= a || lo >= b || hi <= lo) return;
+    if (a <= lo && hi <= b) {
+        struct slot sl = {lo, hi, owner};
+        tr->slot[tr->nslots++] = sl;
+        return;
+    }
+    int mid = lo + (hi - lo) / 2;
+    cover(tr, lo, mid, a, b, owner);
+    cover(tr, mid, hi, a, b, owner);
+}
 
 tg_status tg_trainer_set_reducer(tg_trainer *tr, const tg_reducer *r)
 {
@@ -625,21 +650,33 @@ tg_status tg_trainer_set_reducer(tg_trainer *tr, const tg_reducer *r)
     if (tr->red.size || tr->epoch)
         return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: call it once, before the "
                                             "first epoch");
-    int np = 2 * tr->m->nlayers, chunks = r->chunks ? r->chunks : TG_CHUNKS;
+    int np = 2 * tr->m->nlayers, C = r->chunks ? r->chunks : TG_CHUNKS, levels = 1;
+    while ((1 << (levels - 1)) < C && levels < 31) levels++;
+    /* a node's range is cut in two at each level: a worker's range meets at most two nodes
+     * per level that are not inside it, so its cover has at most 2 nodes per level */
+    size_t maxslots = (size_t)r->size < (size_t)C ? (size_t)r->size * 2 * (size_t)levels
+                                                  : (size_t)C;
+    tr->slot = malloc(maxslots * sizeof *tr->slot);
+    if (!tr->slot) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    for (int w = 0; w < r->size; w++)
+        cover(tr, 0, C, (int)((long long)C * w / r->size), (int)((long long)C * (w + 1) / r->size),
+              w);
     size_t ng = 0;
     for (int k = 0; k < np; k++) ng += tr->opt.size[k];
     tr->ngrad = ng;
-    if ((size_t)chunks > (SIZE_MAX / sizeof(double) - (size_t)np - (size_t)r->size) / (ng + 1))
+    size_t n = (size_t)tr->nslots + (size_t)levels + 1;
+    if (n > (SIZE_MAX / sizeof(double) - (size_t)np - (size_t)r->size) / (ng + 1))
         return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
-    tr->rlen = (size_t)chunks * (ng + 1) + (size_t)np + (size_t)r->size;
+    tr->rlen = (size_t)tr->nslots * (ng + 1) + (size_t)np + (size_t)r->size;
     tr->rbuf = malloc(tr->rlen * sizeof *tr->rbuf);
-    if (!tr->rbuf) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    tr->scratch = malloc(((size_t)levels + 1) * (ng + 1) * sizeof *tr->scratch);
+    if (!tr->rbuf || !tr->scratch) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
     for (int k = 0; k < 4; k++) {
         tr->cs[k].t = tg_tape_new();
         tr->cs[k].P = calloc((size_t)np, sizeof *tr->cs[k].P);
         if (!tr->cs[k].t || !tr->cs[k].P) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
     }
-    if (r->broadcast) { /* worker 0's weights for everyone, through the first slot of rbuf */
+    if (r->broadcast) { /* worker 0's weights for everyone, through rbuf */
         size_t at = 0;
         for (int k = 0; k < np; at += tr->opt.size[k++])
             memcpy(tr->rbuf + at, tr->pv[k], tr->opt.size[k] * sizeof(double));
@@ -652,7 +689,7 @@ tg_status tg_trainer_set_reducer(tg_trainer *tr, const tg_reducer *r)
             memcpy(tr->pv[k], tr->rbuf + at, tr->opt.size[k] * sizeof(double));
     }
     tr->red = *r;
-    tr->red.chunks = chunks;
+    tr->red.chunks = C;
     return TG_OK;
 }
 
@@ -667,48 +704,93 @@ static step *chunk_step(tg_trainer *tr, int n)
     return &tr->cs[3]; /* not reached: recorded again for n */
 }
 
+/* What a batch's sweep passes down: the batch, the flags it sets, the tape that failed. */
+typedef struct sweep_ctx {
+    int b0, nb;
+    double *reached;
+    step *failed;
+} sweep_ctx;
+
+/* Chunk c of the batch swept into g (ngrad + 1 doubles: every gradient, then the chunk's
+ * loss times its rows; zeros for an empty chunk). 0, or -1 on a tape error (x->failed). */
+static int chunk_sweep(tg_trainer *tr, sweep_ctx *x, int c, double *g)
+{
+    int C = tr->red.chunks, np = 2 * tr->m->nlayers;
+    int lo = (int)((long long)x->nb * c / C), hi = (int)((long long)x->nb * (c + 1) / C);
+    memset(g, 0, (tr->ngrad + 1) * sizeof *g);
+    if (hi == lo) return 0;
+    /* seeded with the chunk's share of the batch: the chunks' gradients add up to the
+     * gradient of the batch's mean loss */
+    double share = (double)(hi - lo) / x->nb;
+    step *s = chunk_step(tr, hi - lo);
+    fill_batch(tr, x->b0 + lo, hi - lo);
+    double l = step_sweep(tr, s, hi - lo, &share);
+    if (tg_tape_error(s->t)) {
+        x->failed = s;
+        return -1;
+    }
+    g[tr->ngrad] = l * (hi - lo);
+    size_t at = 0;
+    for (int k = 0; k < np; at += tr->opt.size[k++]) {
+        const double *gk = tg_gradient_data(s->P[k]);
+        if (!gk) continue;
+        memcpy(g + at, gk, tr->opt.size[k] * sizeof(double));
+        x->reached[k] = 1;
+    }
+    return 0;
+}
+
+/* The slot holding node [lo, hi), or NULL when no worker filled it. */
+static const double *slot_of(const tg_trainer *tr, int lo, int hi)
+{
+    for (int i = 0; i < tr->nslots; i++)
+        if (tr->slot[i].lo == lo && tr->slot[i].hi == hi)
+            return tr->rbuf + (size_t)i * (tr->ngrad + 1);
+    return NULL;
+}
+
+/* Node [lo, hi) of the tree into out, scratch holding a partial sum per level below: by
+ * sweeping its chunks (x not NULL: a subtree of this worker's), or from the slots (x NULL:
+ * after the sum). 0, or -1 on a tape error. */
+static int node_sum(tg_trainer *tr, sweep_ctx *x, int lo, int hi, double *out, double *scratch)
+{
+    size_t n = tr->ngrad + 1;
+    const double *filled = x ? NULL : slot_of(tr, lo, hi);
+    if (filled) {
+        memcpy(out, filled, n * sizeof *out);
+        return 0;
+    }
+    if (hi - lo == 1) { /* a chunk (after the sum, every chunk is in some filled slot) */
+        if (x) return chunk_sweep(tr, x, lo, out);
+        memset(out, 0, n * sizeof *out);
+        return 0;
+    }
+    int mid = lo + (hi - lo) / 2;
+    if (node_sum(tr, x, lo, mid, out, scratch) || node_sum(tr, x, mid, hi, scratch, scratch + n))
+        return -1;
+    for (size_t i = 0; i < n; i++) out[i] += scratch[i];
+    return 0;
+}
+
 /* One batch of nb rows (order[b0 .. b0+nb)) in red.chunks chunks, chunk c the rows
- * [nb*c/C, nb*(c+1)/C): this worker sweeps its chunks into their slots of rbuf (zeros in the
- * others' slots), red.sum adds the workers' buffers, and every worker adds the chunks' slots
- * up in chunk order and applies the update. Each slot is filled by one worker, so the sum is
- * exact whatever its order, and so is the result: it depends on the chunks, not on the
- * workers. *loss_sum is the batch's loss times nb. TG_OK, or the status after trainer_fail
- * (the same on every worker: read from the sum). */
+ * [nb*c/C, (c+1)*nb/C): this worker adds its subtrees up into their slots of rbuf (zeros in
+ * the others'), red.sum adds the workers' buffers, and every worker evaluates the tree from
+ * the slots and applies the update. Each slot is filled by one worker, so the sum is exact
+ * whatever its order. *loss_sum is the batch's loss times nb. TG_OK, or the status after
+ * trainer_fail (the same on every worker: read from the sum). */
 static tg_status batch_chunked(tg_trainer *tr, int b0, int nb, double *loss_sum)
 {
     const tg_reducer *r = &tr->red;
-    int np = 2 * tr->m->nlayers, C = r->chunks;
-    size_t slot = tr->ngrad + 1; /* a chunk's gradients, then its loss times its rows */
-    double *reached = tr->rbuf + (size_t)C * slot, *stat = reached + np;
-    int c0 = (int)((long long)C * r->rank / r->size), c1 = (int)((long long)C * (r->rank + 1) /
-                                                                r->size);
-    memset(tr->rbuf, 0, (size_t)c0 * slot * sizeof(double));
-    memset(tr->rbuf + (size_t)c1 * slot, 0, (tr->rlen - (size_t)c1 * slot) * sizeof(double));
-    step *failed = NULL;
-    for (int c = c0; c < c1; c++) {
-        double *g = tr->rbuf + (size_t)c * slot;
-        int lo = (int)((long long)nb * c / C), hi = (int)((long long)nb * (c + 1) / C);
-        memset(g, 0, slot * sizeof *g);
-        if (hi == lo || failed) continue;
-        /* seeded with the chunk's share of the batch: the chunks' gradients add up to the
-         * gradient of the batch's mean loss */
-        double share = (double)(hi - lo) / nb;
-        step *s = chunk_step(tr, hi - lo);
-        fill_batch(tr, b0 + lo, hi - lo);
-        double l = step_sweep(tr, s, hi - lo, &share);
-        if (tg_tape_error(s->t)) {
-            failed = s;
-            stat[r->rank] = tg_tape_status(s->t);
-            continue;
-        }
-        g[tr->ngrad] = l * (hi - lo);
-        size_t at = 0;
-        for (int k = 0; k < np; at += tr->opt.size[k++]) {
-            const double *gk = tg_gradient_data(s->P[k]);
-            if (!gk) continue;
-            memcpy(g + at, gk, tr->opt.size[k] * sizeof(double));
-            reached[k] = 1;
-        }
+    int np = 2 * tr->m->nlayers;
+    size_t n = tr->ngrad + 1;
+    double *reached = tr->rbuf + (size_t)tr->nslots * n, *stat = reached + np;
+    sweep_ctx x = {b0, nb, reached, NULL};
+    memset(reached, 0, ((size_t)np + (size_t)r->size) * sizeof *reached);
+    for (int i = 0; i < tr->nslots; i++) {
+        double *g = tr->rbuf + (size_t)i * n;
+        if (tr->slot[i].owner != r->rank || x.failed) memset(g, 0, n * sizeof *g);
+        else if (node_sum(tr, &x, tr->slot[i].lo, tr->slot[i].hi, g, tr->scratch) != 0)
+            stat[r->rank] = tg_tape_status(x.failed->t);
     }
     if (r->sum) {
         tg_status st = r->sum(r->ud, tr->rbuf, tr->rlen);
@@ -719,15 +801,12 @@ static tg_status batch_chunked(tg_trainer *tr, int b0, int nb, double *loss_sum)
     for (int w = 0; w < r->size; w++) {
         if (stat[w] == 0) continue;
         if (w == r->rank)
-            return trainer_fail(tr, tg_tape_status(failed->t), "%s", tg_tape_error(failed->t));
+            return trainer_fail(tr, tg_tape_status(x.failed->t), "%s", tg_tape_error(x.failed->t));
         tg_status st = (tg_status)stat[w];
         return trainer_fail(tr, st, "worker %d of %d failed (%s)", w, r->size, tg_status_str(st));
     }
-    double *sum = tr->rbuf; /* chunk 0's slot: ((g0 + g1) + g2) + ..., in chunk order */
-    for (int c = 1; c < C; c++) {
-        const double *g = tr->rbuf + (size_t)c * slot;
-        for (size_t i = 0; i < slot; i++) sum[i] += g[i];
-    }
+    double *sum = tr->scratch; /* the whole tree, its partial sums in the levels after it */
+    node_sum(tr, NULL, 0, r->chunks, sum, sum + n);
     *loss_sum = sum[tr->ngrad];
     if (!isfinite(*loss_sum)) return diverged(tr, *loss_sum / nb);
     size_t at = 0;

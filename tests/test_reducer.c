@@ -29,6 +29,7 @@ typedef struct worker {
     double *acc; /* the sum, before it replaces the worker's buffer */
     size_t cap;
     long sums;   /* calls of sum */
+    size_t sum_n; /* the length of the last one */
     int backwards; /* the sum adds the workers' buffers from the last rank down */
     /* what the thread runs and leaves */
     int chunks;  /* -1: no reducer; else tg_reducer.chunks */
@@ -65,6 +66,7 @@ static tg_status team_sum(void *ud, double *buf, size_t n)
     pthread_barrier_wait(&t->bar); /* every worker has read every buffer */
     memcpy(buf, w->acc, n * sizeof *buf);
     w->sums++;
+    w->sum_n = n;
     return TG_OK;
 }
 
@@ -215,11 +217,13 @@ Test(reducer, one_chunk_trains_bit_for_bit_as_no_reducer)
     free_team(team1, 1);
 }
 
-/* Adam, momentum and SGD; the default 8 chunks, 3 chunks on 2 workers (uneven), 2 chunks on
- * 3 workers (one idle); a batch that 2 and 3 do not divide, a last batch smaller than the
- * others (400 rows), and a batch of 2 rows in 8 chunks (6 of them empty). Momentum at lr 0.1
- * is the case where rounding grows most: whole batches and chunks part by 1e-4 after 100
- * epochs (docs/scaling.md), and P workers still match one process exactly. */
+/* Adam, momentum and SGD on 2, 3 and 4 workers; the default 8 chunks, 3 and 5 (trees that
+ * are not whole), 2 chunks (workers idle); a batch that 3 does not divide, a last batch
+ * smaller than the others (400 rows), and a batch of 2 rows in 8 chunks (6 of them empty).
+ * Momentum at lr 0.1 is the case where rounding grows most: whole batches and chunks part by
+ * 1e-4 after 100 epochs (docs/scaling.md), and P workers still match one process exactly.
+ * With 8 chunks the sum carries one slot per worker for 2 and 4 workers, 5 for 3 ([0,2),
+ * [2,4) + [4,5), [5,6) + [6,8)). */
 Test(reducer, workers_train_bit_for_bit_as_one_process_with_the_same_chunks)
 {
     static const struct {
@@ -227,7 +231,7 @@ Test(reducer, workers_train_bit_for_bit_as_one_process_with_the_same_chunks)
         int batch, epochs, chunks;
     } cases[] = {{TG_OPT_ADAM, 32, 30, 0},     {TG_OPT_MOMENTUM, 32, 100, 0},
                  {TG_OPT_MOMENTUM, 25, 10, 3}, {TG_OPT_SGD, 32, 5, 2},
-                 {TG_OPT_SGD, 2, 2, 8}};
+                 {TG_OPT_SGD, 2, 2, 8},        {TG_OPT_ADAM, 32, 5, 5}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         worker proto = {.o = opts(cases[c].opt, cases[c].batch), .epochs = cases[c].epochs,
                         .model_seed = 1, .chunks = cases[c].chunks};
@@ -239,7 +243,7 @@ Test(reducer, workers_train_bit_for_bit_as_one_process_with_the_same_chunks)
         proto.chunks = cases[c].chunks;
         cr_log_info("reducer: case %zu: chunks against whole batches: max relative weight "
                     "difference %.3g", c, max_rel_diff(&one[0].m, &whole[0].m));
-        for (int p = 2; p <= 3; p++) {
+        for (int p = 2; p <= MAX_WORKERS; p++) {
             worker ws[MAX_WORKERS];
             proto.backwards = p == 3; /* the sum's order does not matter */
             run_team(ws, p, &proto);
@@ -251,6 +255,11 @@ Test(reducer, workers_train_bit_for_bit_as_one_process_with_the_same_chunks)
             }
             cr_assert_eq(ws[0].last_loss, one[0].last_loss, "case %zu, %d workers: epoch loss "
                          "%.17g vs %.17g", c, p, ws[0].last_loss, one[0].last_loss);
+            /* 2-16-16-2: 354 weights, and a loss, per slot; 6 flags; a status per worker */
+            size_t slots = p == 3 ? 5 : (size_t)p;
+            if (cases[c].chunks == 0)
+                cr_assert_eq(ws[0].sum_n, slots * 355 + 6 + (size_t)p, "%d workers: %zu",
+                             p, ws[0].sum_n);
             free_team(ws, p);
         }
         free_team(one, 1);
