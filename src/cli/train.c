@@ -31,9 +31,9 @@ const char train_cfg_help[] =
     "  --batch N          rows per step (default 32)\n"
     "  --seed N           data, split, weights and shuffle (default 1)\n"
     "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n"
-    "  --chunks N         sweep each batch in N chunks and add their gradients in chunk\n"
-    "                     order, as a data-parallel run does on any number of MPI ranks\n"
-    "                     (default: whole batches; for train in a build with MPI=1, 8)\n";
+    "  --chunks N         sweep each batch in N chunks, their gradients added along a\n"
+    "                     tree fixed by N, as a data-parallel run does on any number of\n"
+    "                     MPI ranks (default: whole batches; train built with MPI=1: 8)\n";
 
 static const char usage[] =
     "usage: tapegrad train [--data spirals|moons|xor|curve|digits|FILE.csv] [--layers 2,32,32,2]\n"
