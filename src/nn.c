@@ -760,6 +760,10 @@ static int node_sum(tg_trainer *tr, sweep_ctx *x, int lo, int hi, double *out, d
         memcpy(out, filled, n * sizeof *out);
         return 0;
     }
+    if (x && (long long)x->nb * lo / tr->red.chunks == (long long)x->nb * hi / tr->red.chunks) {
+        memset(out, 0, n * sizeof *out); /* no rows in any of its chunks (more chunks than rows) */
+        return 0;
+    }
     if (hi - lo == 1) { /* a chunk (after the sum, every chunk is in some filled slot) */
         if (x) return chunk_sweep(tr, x, lo, out);
         memset(out, 0, n * sizeof *out);
