@@ -355,11 +355,11 @@ static int write_weights(const char *cmd, const char *path, const tg_mlp *m)
     FILE *f = fopen(path, "w");
     if (!f) return cli_fail(cmd, "--weights: cannot write %s", path);
     for (int l = 0; l < m->nlayers; l++) {
-        const tg_dense *y = &m->layer[l];
-        fprintf(f, "W%d %dx%d", l + 1, y->in, y->out);
-        for (size_t e = 0; e < (size_t)y->in * y->out; e++) fprintf(f, " %.17g", y->W[e]);
-        fprintf(f, "\nb%d %d", l + 1, y->out);
-        for (int e = 0; e < y->out; e++) fprintf(f, " %.17g", y->b[e]);
+        const tg_dense *ly = &m->layer[l];
+        fprintf(f, "W%d %dx%d", l + 1, ly->in, ly->out);
+        for (size_t e = 0; e < (size_t)ly->in * ly->out; e++) fprintf(f, " %.17g", ly->W[e]);
+        fprintf(f, "\nb%d %d", l + 1, ly->out);
+        for (int e = 0; e < ly->out; e++) fprintf(f, " %.17g", ly->b[e]);
         fputc('\n', f);
     }
     return fclose(f) == 0 ? 0 : cli_fail(cmd, "--weights: cannot write %s", path);
