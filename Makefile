@@ -1,5 +1,5 @@
 # tapegrad - every entry point: make, make test, make demo, make bench, make install,
-# make uninstall, make deps.
+# make uninstall, make deps; make MPI=1 (the command on MPI, in build-mpi), make test-mpi.
 # Plain GNU make; ops/*.c and tests/*.c are found by wildcard (no per-op edits here).
 
 CC      ?= cc
@@ -7,7 +7,8 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 MANDIR  ?= $(PREFIX)/share/man
 LDCONFIG ?= $(firstword $(wildcard /sbin/ldconfig /usr/sbin/ldconfig) ldconfig)
-BUILD   ?= build
+MPI     ?=
+BUILD   ?= $(if $(filter 1,$(MPI)),build-mpi,build)
 OPT     ?= -O2
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Werror
@@ -19,7 +20,7 @@ ALL_CFLAGS := $(WARN) $(OPT) -g $(SAN) -fPIC -fvisibility=hidden -DTG_BUILDING \
 LDLIBS  := -lopenblas -lm -ldl
 
 LIB_SRC := $(wildcard src/*.c) $(wildcard ops/*.c)
-CLI_SRC := $(wildcard src/cli/*.c)
+CLI_SRC := $(filter-out $(if $(filter 1,$(MPI)),,src/cli/mpi.c),$(wildcard src/cli/*.c))
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -210,6 +211,34 @@ deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- MPI (issue 15): make MPI=1 builds the command with mpicc, and src/cli/mpi.c with it,
+#      into build-mpi; the library is the same as ever (plain $(CC), no MPI in it). make
+#      test-mpi builds both commands and runs tests/mpi/run.sh under mpirun ----
+MPICC     ?= mpicc
+MPI_BUILD ?= build-mpi
+MPI_PKGS  := libopenmpi-dev openmpi-bin
+
+.PHONY: deps-mpi test-mpi
+deps-mpi:
+	@command -v $(MPICC) >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(MPI_PKGS); \
+	  else echo "tapegrad: no MPI; run as root: apt-get install -y $(MPI_PKGS)"; exit 1; fi; }
+
+ifeq ($(MPI),1)
+# private: the library objects, prerequisites of the command, keep $(CC)
+$(CLI_OBJ): private CC := $(MPICC)
+$(CLI_OBJ): private ALL_CFLAGS += -DTG_MPI
+$(CLI_OBJ): | deps-mpi
+$(CLI): private CC := $(MPICC)
+endif
+
+test-mpi: deps-mpi
+	$(MAKE) --no-print-directory MPI= BUILD=build build/bin/tapegrad
+	$(MAKE) --no-print-directory MPI=1 BUILD=$(MPI_BUILD) $(MPI_BUILD)/bin/tapegrad
+	tests/mpi/run.sh $(MPI_BUILD)/bin/tapegrad build/bin/tapegrad
 
 # the reliability targets: make valgrind, make tsan, make fuzz-tape(-run); see docs/reliability.md
 include tests/ci.mk

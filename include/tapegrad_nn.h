@@ -280,11 +280,72 @@ TG_API const char *tg_trainer_error(const tg_trainer *tr);
  * stopped at epoch E: the loss is nan; the first NaN or Inf comes from log: result is nan at
  * element 1 of node #17 (shape [32,2]; x1 = -2.1571094216888254)" (the op, the element and
  * its input there), and " (if the loss was growing, try a learning rate below LR)" after it
- * once an update has been made; the divergence message when anomaly mode finds no origin.
- * Another status with the tape's message. st may be NULL. */
+ * once an update has been made; the divergence message when anomaly mode finds no origin (and
+ * for batches swept in chunks, whose loss is a sum over several tapes). Another status with
+ * the tape's message. st may be NULL. With a reducer (tg_trainer_set_reducer) the batches are
+ * shared among the workers, and two more messages are possible: "worker R of P failed
+ * (STATUS)" (another worker's tape failed at the same batch) and "the gradient sum failed at
+ * epoch E (STATUS)" (sum's status). */
 TG_API tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st);
 /* The optimizer (to change lr between epochs); NULL for a NULL trainer. */
 TG_API tg_optimizer *tg_trainer_optimizer(tg_trainer *tr);
+
+/* ---- data-parallel training: chunks, and the caller's reduction hook ----
+ * P workers (processes: MPI ranks, say) each make a trainer of the same model on the same data
+ * with the same options and seed, and give it a tg_reducer. The library knows nothing of how
+ * the workers talk: sum and broadcast are the caller's (the command binds them to MPI).
+ *
+ * With a reducer, every batch of n rows is cut into C chunks (chunk c: the rows
+ * [c*n/C, (c+1)*n/C), integer division; empty when n < C), each swept on its own, seeded with
+ * its share of the batch (its rows / n), so that the chunks' gradients add up to the gradient
+ * of the batch's mean loss. They are added up along a fixed binary tree over the chunks (node
+ * [lo, hi) = [lo, mid) + [mid, hi), mid = lo + (hi - lo)/2). Worker r of P takes the chunks
+ * [r*C/P, (r+1)*C/P) (none when C < P), adds up each largest node inside that range (one
+ * when P is a power of 2 no larger than C; a few otherwise) and puts it in a slot of one
+ * buffer that is its alone, zeros in the others' slots. The buffer is
+ *     one slot per such node (every gradient, W1, b1, W2, b2, ... row-major as in the layers,
+ *     then the node's loss times its rows); one flag per array (a sweep reached it); one
+ *     status per worker (its tape's tg_status)
+ * and sum adds the workers' buffers. Every entry is nonzero on one worker at most, so the sum
+ * is exact in any order; every worker then evaluates the tree from the slots and applies the
+ * update. The result depends on C, never on P: one process with the same chunks (size 1, no
+ * hooks) trains bit for bit as P workers do (on one kind of CPU and BLAS: BLAS rounds a
+ * product's rows differently with their place in its blocks, so rows are never swept but in
+ * their chunk). It differs from whole batches (no reducer) by rounding, which training may
+ * amplify (docs/scaling.md).
+ *
+ * A failure on any worker is in the summed statuses, so every worker stops at the same batch
+ * (none is left waiting in sum): the failed one with its tape's message, the others with
+ * "worker R of P failed (STATUS)". A loss that is not finite in any chunk makes the sum's
+ * loss not finite, and every worker reports the divergence as one process would. */
+#define TG_CHUNKS 8 /* chunks per batch when tg_reducer.chunks is 0 */
+typedef struct tg_reducer {
+    int rank;   /* this worker, 0 .. size-1 */
+    int size;   /* workers, P >= 1 */
+    int chunks; /* C, the chunks per batch: 0 for TG_CHUNKS; more than P keeps them all busy */
+    /* Replace buf[0..n) on every worker by the elementwise sum of every worker's buf (any
+     * order: the sum is exact). TG_OK, or a status that stops the training on this worker.
+     * May be NULL when size is 1. */
+    tg_status (*sum)(void *ud, double *buf, size_t n);
+    /* Replace buf[0..n) on every worker by worker 0's. TG_OK or a status. May be NULL when
+     * size is 1. */
+    tg_status (*broadcast)(void *ud, double *buf, size_t n);
+    void *ud;   /* passed to sum and broadcast */
+} tg_reducer;
+
+/* Train tr in chunks, data-parallel when r->size > 1 (r is copied; r->ud must outlive the
+ * trainer): tr's weights are replaced by worker 0's (through broadcast, so every worker starts
+ * from the same model) and every later tg_trainer_epoch shares its batches as described
+ * above. A collective call: every worker makes it once, after its tg_trainer_new succeeded,
+ * before its first epoch. Without it a trainer sweeps whole batches, alone, as it always has.
+ * Errors stick on the trainer (TG_ERR_ARG): "tg_trainer_set_reducer: the reducer is NULL",
+ * "tg_trainer_set_reducer: rank R of size P is out of range",
+ * "tg_trainer_set_reducer: P workers need sum and broadcast",
+ * "tg_trainer_set_reducer: chunks must be 0 (for 8) or more (got C)",
+ * "tg_trainer_set_reducer: call it once, before the first epoch"; TG_ERR_NOMEM "out of
+ * memory"; broadcast's status with "tg_trainer_set_reducer: the broadcast failed (STATUS)".
+ * A trainer that already failed returns its status and calls nothing. */
+TG_API tg_status tg_trainer_set_reducer(tg_trainer *tr, const tg_reducer *r);
 
 /* Mean loss and accuracy (classification: arg-max of the outputs, or output > 0 for a single
  * bce output; regression: acc = NaN) of m on ds, weights as constants (nothing is

@@ -13,6 +13,9 @@
  * more per step and makes the whole step replayable. A dataset whose size is not a multiple
  * of the batch has a second, smaller step graph for the last batch (two tapes, each recorded
  * once). opts.rerecord = 1 records every batch afresh instead (for comparison).
+ * With a reducer (tg_trainer_set_reducer) a batch is swept in chunks, each on a graph of its
+ * own size, and the chunks' gradients are added along a fixed tree, the workers' subtrees
+ * exchanged through the caller's hook: the result depends on the chunks, not on the workers.
  * See LICENSE. */
 #include <math.h>
 #include <stdarg.h>
@@ -403,6 +406,7 @@ struct tg_trainer {
     tg_train_opts o;
     tg_optimizer opt;
     step s[2];      /* full batches, the smaller last batch */
+    step cs[4];     /* with a reducer: the chunks' graphs, one per chunk size (at most 4) */
     int K;          /* outputs */
     int *order;
     double *xb, *tb;
@@ -411,6 +415,12 @@ struct tg_trainer {
     uint64_t rng;
     int epoch;
     double first_loss;
+    tg_reducer red;             /* red.size 0: no reducer, whole batches, alone */
+    struct slot { int lo, hi, owner; } *slot; /* the tree's nodes the workers fill */
+    int nslots;
+    double *rbuf;               /* what red.sum adds up (the layout is in tapegrad_nn.h) */
+    double *scratch;            /* partial sums, one per level of the tree, and the total */
+    size_t ngrad, rlen;         /* gradients in a slot (then the loss), and rbuf's length */
     tg_status status;           /* the first failure; it sticks, as a tape's error does */
     char error[TG_NN_ERRSIZE];
 };
@@ -552,12 +562,19 @@ void tg_trainer_free(tg_trainer *tr)
         tg_tape_free(tr->s[k].t);
         free(tr->s[k].P);
     }
+    for (int k = 0; k < 4; k++) {
+        tg_tape_free(tr->cs[k].t);
+        free(tr->cs[k].P);
+    }
     tg_optimizer_fini(&tr->opt);
     free(tr->order);
     free(tr->xb);
     free(tr->tb);
     free(tr->pv);
     free(tr->gv);
+    free(tr->rbuf);
+    free(tr->scratch);
+    free(tr->slot);
     free(tr);
 }
 
@@ -580,22 +597,39 @@ static void step_record(tg_trainer *tr, step *s, int n)
     s->n = n;
 }
 
-/* One batch of n rows (already in xb, tb): the loss before the update, NaN on a tape error. */
-static double step_run(tg_trainer *tr, int n)
+/* Sweep step s for n rows (already in xb, tb), the reverse sweep seeded with *seed (NULL: 1):
+ * the loss before the update, NaN on a tape error. */
+static double step_sweep(tg_trainer *tr, step *s, int n, const double *seed)
 {
-    step *s = &tr->s[n == tr->o.batch ? 0 : 1];
-    int np = 2 * tr->m->nlayers;
     if (tr->o.rerecord || s->n != n) {
         step_record(tr, s, n);
     } else { /* the tape reads xb, tb and the weights where they are: nothing to copy in */
         if (tg_replay(s->t) != TG_OK) return NAN;
     }
-    if (tg_backward(s->L) != 0) return NAN;
-    double loss = tg_value(s->L);
+    if ((seed ? tg_backward_seed(s->L, seed) : tg_backward(s->L)) != 0) return NAN;
+    return tg_value(s->L);
+}
+
+/* One batch of n rows (already in xb, tb): the loss before the update, NaN on a tape error. */
+static double step_run(tg_trainer *tr, int n)
+{
+    step *s = &tr->s[n == tr->o.batch ? 0 : 1];
+    int np = 2 * tr->m->nlayers;
+    double loss = step_sweep(tr, s, n, NULL);
     if (!isfinite(loss)) return loss;
     for (int k = 0; k < np; k++) tr->gv[k] = tg_gradient_data(s->P[k]);
     tg_optimizer_step(&tr->opt, tr->pv, tr->gv);
     return loss;
+}
+
+/* The divergence at the current epoch, with the loss that showed it. */
+static tg_status diverged(tg_trainer *tr, double loss)
+{
+    char shown[32];
+    snprintf(shown, sizeof shown, isnan(loss) ? "nan" : "%g", loss);
+    return trainer_fail(tr, TG_ERR_DOMAIN,
+                        "training diverged at epoch %d (loss %s; try a learning rate below %g)",
+                        tr->epoch, shown, tr->opt.lr);
 }
 
 /* The loss of the batch on t (recorded or replayed for it; no update made) is not finite. An
@@ -617,17 +651,238 @@ static tg_status nonfinite_loss(tg_trainer *tr, tg_tape *t, double loss)
             return trainer_fail(tr, st, "training stopped at epoch %d: the loss is nan; the first "
                                 "NaN or Inf comes from %s%s", tr->epoch, tg_tape_error(t), hint);
     }
-    return trainer_fail(tr, TG_ERR_DOMAIN, "training diverged at epoch %d (loss %s; try a "
-                        "learning rate below %g)", tr->epoch, isnan(loss) ? "nan"
-                        : loss > 0 ? "inf" : "-inf", tr->opt.lr);
+    return diverged(tr, loss);
 }
+
+/* Copy rows order[first .. first+count) of the data into the batch buffers xb, tb. */
+static void fill_batch(tg_trainer *tr, int first, int count)
+{
+    const tg_dataset *ds = tr->ds;
+    int d = ds->d, K = tr->K;
+    for (int i = 0; i < count; i++) {
+        int r = tr->order[first + i];
+        memcpy(tr->xb + (size_t)i * d, ds->X + (size_t)r * d, (size_t)d * sizeof(double));
+        target_row(tr->tb + (size_t)i * K, K, ds->classes, ds->y[r]);
+    }
+}
+
+/* ---- data-parallel training: chunks shared among workers ----
+ * The chunks' gradients are added up along a fixed binary tree over the chunks: node [lo, hi)
+ * is the sum of its halves [lo, mid) + [mid, hi), mid = lo + (hi - lo) / 2. A worker's chunks
+ * [r*C/P, (r+1)*C/P) are a few whole subtrees (the largest nodes inside its range); it adds
+ * each up alone and puts it in a slot of its own, and after the sum every worker evaluates
+ * the tree from the slots. The tree does not depend on P, so neither does any rounding; and a
+ * worker sends a few slots instead of one per chunk (one each when P is a power of 2 <= C). */
+
+/* Append the largest nodes of the subtree [lo, hi) inside [a, b) to tr->slot, for owner. */
+static void cover(tg_trainer *tr, int lo, int hi, int a, int b, int owner)
+{
+    if (hi <= a || lo >= b || hi <= lo) return;
+    if (a <= lo && hi <= b) {
+        struct slot sl = {lo, hi, owner};
+        tr->slot[tr->nslots++] = sl;
+        return;
+    }
+    int mid = lo + (hi - lo) / 2;
+    cover(tr, lo, mid, a, b, owner);
+    cover(tr, mid, hi, a, b, owner);
+}
+
+tg_status tg_trainer_set_reducer(tg_trainer *tr, const tg_reducer *r)
+{
+    if (!tr) return TG_ERR_NOMEM; /* the trainer could not be made */
+    if (tr->status) return tr->status;
+    if (!r)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: the reducer is NULL");
+    if (r->size < 1 || r->rank < 0 || r->rank >= r->size)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: rank %d of size %d is out "
+                                            "of range", r->rank, r->size);
+    if (r->size > 1 && (!r->sum || !r->broadcast))
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: %d workers need sum and "
+                                            "broadcast", r->size);
+    if (r->chunks < 0)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: chunks must be 0 (for "
+                                            "%d) or more (got %d)", TG_CHUNKS, r->chunks);
+    if (tr->red.size || tr->epoch)
+        return trainer_fail(tr, TG_ERR_ARG, "tg_trainer_set_reducer: call it once, before the "
+                                            "first epoch");
+    int np = 2 * tr->m->nlayers, C = r->chunks ? r->chunks : TG_CHUNKS, levels = 1;
+    while ((1 << (levels - 1)) < C && levels < 31) levels++;
+    /* a node's range is cut in two at each level: a worker's range meets at most two nodes
+     * per level that are not inside it, so its cover has at most 2 nodes per level */
+    size_t maxslots = (size_t)r->size < (size_t)C ? (size_t)r->size * 2 * (size_t)levels
+                                                  : (size_t)C;
+    tr->slot = malloc(maxslots * sizeof *tr->slot);
+    if (!tr->slot) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    for (int w = 0; w < r->size; w++)
+        cover(tr, 0, C, (int)((long long)C * w / r->size), (int)((long long)C * (w + 1) / r->size),
+              w);
+    size_t ng = 0;
+    for (int k = 0; k < np; k++) ng += tr->opt.size[k];
+    tr->ngrad = ng;
+    size_t n = (size_t)tr->nslots + (size_t)levels + 1;
+    if (n > (SIZE_MAX / sizeof(double) - (size_t)np - (size_t)r->size) / (ng + 1))
+        return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    tr->rlen = (size_t)tr->nslots * (ng + 1) + (size_t)np + (size_t)r->size;
+    tr->rbuf = malloc(tr->rlen * sizeof *tr->rbuf);
+    tr->scratch = malloc(((size_t)levels + 1) * (ng + 1) * sizeof *tr->scratch);
+    if (!tr->rbuf || !tr->scratch) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < 4; k++) {
+        tr->cs[k].t = tg_tape_new();
+        tr->cs[k].P = calloc((size_t)np, sizeof *tr->cs[k].P);
+        if (!tr->cs[k].t || !tr->cs[k].P) return trainer_fail(tr, TG_ERR_NOMEM, "out of memory");
+    }
+    if (r->broadcast) { /* worker 0's weights for everyone, through rbuf */
+        size_t at = 0;
+        for (int k = 0; k < np; at += tr->opt.size[k++])
+            memcpy(tr->rbuf + at, tr->pv[k], tr->opt.size[k] * sizeof(double));
+        tg_status st = r->broadcast(r->ud, tr->rbuf, ng);
+        if (st)
+            return trainer_fail(tr, st, "tg_trainer_set_reducer: the broadcast failed (%s)",
+                                tg_status_str(st));
+        at = 0;
+        for (int k = 0; k < np; at += tr->opt.size[k++])
+            memcpy(tr->pv[k], tr->rbuf + at, tr->opt.size[k] * sizeof(double));
+    }
+    tr->red = *r;
+    tr->red.chunks = C;
+    return TG_OK;
+}
+
+/* The graph for a chunk of n rows: the one recorded for n, else a fresh one. A batch and the
+ * last batch have chunks of at most two sizes each, hence four. */
+static step *chunk_step(tg_trainer *tr, int n)
+{
+    for (int k = 0; k < 4; k++)
+        if (tr->cs[k].n == n) return &tr->cs[k];
+    for (int k = 0; k < 4; k++)
+        if (tr->cs[k].n == 0) return &tr->cs[k];
+    return &tr->cs[3]; /* not reached: recorded again for n */
+}
+
+/* What a batch's sweep passes down: the batch, the flags it sets, the tape that failed. */
+typedef struct sweep_ctx {
+    int b0, nb;
+    double *reached;
+    step *failed;
+} sweep_ctx;
+
+/* Chunk c of the batch swept into g (ngrad + 1 doubles: every gradient, then the chunk's
+ * loss times its rows; zeros for an empty chunk). 0, or -1 on a tape error (x->failed). */
+static int chunk_sweep(tg_trainer *tr, sweep_ctx *x, int c, double *g)
+{
+    int C = tr->red.chunks, np = 2 * tr->m->nlayers;
+    int lo = (int)((long long)x->nb * c / C), hi = (int)((long long)x->nb * (c + 1) / C);
+    memset(g, 0, (tr->ngrad + 1) * sizeof *g);
+    if (hi == lo) return 0;
+    /* seeded with the chunk's share of the batch: the chunks' gradients add up to the
+     * gradient of the batch's mean loss */
+    double share = (double)(hi - lo) / x->nb;
+    step *s = chunk_step(tr, hi - lo);
+    fill_batch(tr, x->b0 + lo, hi - lo);
+    double l = step_sweep(tr, s, hi - lo, &share);
+    if (tg_tape_error(s->t)) {
+        x->failed = s;
+        return -1;
+    }
+    g[tr->ngrad] = l * (hi - lo);
+    size_t at = 0;
+    for (int k = 0; k < np; at += tr->opt.size[k++]) {
+        const double *gk = tg_gradient_data(s->P[k]);
+        if (!gk) continue;
+        memcpy(g + at, gk, tr->opt.size[k] * sizeof(double));
+        x->reached[k] = 1;
+    }
+    return 0;
+}
+
+/* The slot holding node [lo, hi), or NULL when no worker filled it. */
+static const double *slot_of(const tg_trainer *tr, int lo, int hi)
+{
+    for (int i = 0; i < tr->nslots; i++)
+        if (tr->slot[i].lo == lo && tr->slot[i].hi == hi)
+            return tr->rbuf + (size_t)i * (tr->ngrad + 1);
+    return NULL;
+}
+
+/* Node [lo, hi) of the tree into out, scratch holding a partial sum per level below: by
+ * sweeping its chunks (x not NULL: a subtree of this worker's), or from the slots (x NULL:
+ * after the sum). 0, or -1 on a tape error. */
+static int node_sum(tg_trainer *tr, sweep_ctx *x, int lo, int hi, double *out, double *scratch)
+{
+    size_t n = tr->ngrad + 1;
+    const double *filled = x ? NULL : slot_of(tr, lo, hi);
+    if (filled) {
+        memcpy(out, filled, n * sizeof *out);
+        return 0;
+    }
+    if (x && (long long)x->nb * lo / tr->red.chunks == (long long)x->nb * hi / tr->red.chunks) {
+        memset(out, 0, n * sizeof *out); /* no rows in any of its chunks (more chunks than rows) */
+        return 0;
+    }
+    if (hi - lo == 1) { /* a chunk (after the sum, every chunk is in some filled slot) */
+        if (x) return chunk_sweep(tr, x, lo, out);
+        memset(out, 0, n * sizeof *out);
+        return 0;
+    }
+    int mid = lo + (hi - lo) / 2;
+    if (node_sum(tr, x, lo, mid, out, scratch) || node_sum(tr, x, mid, hi, scratch, scratch + n))
+        return -1;
+    for (size_t i = 0; i < n; i++) out[i] += scratch[i];
+    return 0;
+}
+
+/* One batch of nb rows (order[b0 .. b0+nb)) in red.chunks chunks, chunk c the rows
+ * [nb*c/C, (c+1)*nb/C): this worker adds its subtrees up into their slots of rbuf (zeros in
+ * the others'), red.sum adds the workers' buffers, and every worker evaluates the tree from
+ * the slots and applies the update. Each slot is filled by one worker, so the sum is exact
+ * whatever its order. *loss_sum is the batch's loss times nb. TG_OK, or the status after
+ * trainer_fail (the same on every worker: read from the sum). */
+static tg_status batch_chunked(tg_trainer *tr, int b0, int nb, double *loss_sum)
+{
+    const tg_reducer *r = &tr->red;
+    int np = 2 * tr->m->nlayers;
+    size_t n = tr->ngrad + 1;
+    double *reached = tr->rbuf + (size_t)tr->nslots * n, *stat = reached + np;
+    sweep_ctx x = {b0, nb, reached, NULL};
+    memset(reached, 0, ((size_t)np + (size_t)r->size) * sizeof *reached);
+    for (int i = 0; i < tr->nslots; i++) {
+        double *g = tr->rbuf + (size_t)i * n;
+        if (tr->slot[i].owner != r->rank || x.failed) memset(g, 0, n * sizeof *g);
+        else if (node_sum(tr, &x, tr->slot[i].lo, tr->slot[i].hi, g, tr->scratch) != 0)
+            stat[r->rank] = tg_tape_status(x.failed->t);
+    }
+    if (r->sum) {
+        tg_status st = r->sum(r->ud, tr->rbuf, tr->rlen);
+        if (st)
+            return trainer_fail(tr, st, "the gradient sum failed at epoch %d (%s)", tr->epoch,
+                                tg_status_str(st));
+    }
+    for (int w = 0; w < r->size; w++) {
+        if (stat[w] == 0) continue;
+        if (w == r->rank)
+            return trainer_fail(tr, tg_tape_status(x.failed->t), "%s", tg_tape_error(x.failed->t));
+        tg_status st = (tg_status)stat[w];
+        return trainer_fail(tr, st, "worker %d of %d failed (%s)", w, r->size, tg_status_str(st));
+    }
+    double *sum = tr->scratch; /* the whole tree, its partial sums in the levels after it */
+    node_sum(tr, NULL, 0, r->chunks, sum, sum + n);
+    *loss_sum = sum[tr->ngrad];
+    if (!isfinite(*loss_sum)) return diverged(tr, *loss_sum / nb);
+    size_t at = 0;
+    for (int k = 0; k < np; at += tr->opt.size[k++]) tr->gv[k] = reached[k] ? sum + at : NULL;
+    tg_optimizer_step(&tr->opt, tr->pv, tr->gv);
+    return TG_OK;
+}
+
+/* ---- epochs ---- */
 
 tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
 {
     if (!tr) return TG_ERR_NOMEM;
     if (tr->status) return tr->status;
     const tg_dataset *ds = tr->ds;
-    int n = ds->n, d = ds->d, B = tr->o.batch, K = tr->K;
+    int n = ds->n, B = tr->o.batch;
     double t0 = now(), total = 0;
     tr->epoch++;
     for (int i = n - 1; i > 0; i--) { /* Fisher-Yates from the trainer's own state */
@@ -637,11 +892,14 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
     }
     for (int b0 = 0; b0 < n; b0 += B) {
         int nb = n - b0 < B ? n - b0 : B;
-        for (int i = 0; i < nb; i++) {
-            int r = tr->order[b0 + i];
-            memcpy(tr->xb + (size_t)i * d, ds->X + (size_t)r * d, (size_t)d * sizeof(double));
-            target_row(tr->tb + (size_t)i * K, K, ds->classes, ds->y[r]);
+        if (tr->red.size) { /* in chunks, shared with the other workers if any */
+            double sum = 0;
+            tg_status bs = batch_chunked(tr, b0, nb, &sum);
+            if (bs) return bs;
+            total += sum;
+            continue;
         }
+        fill_batch(tr, b0, nb);
         double loss = step_run(tr, nb);
         tg_tape *t = tr->s[nb == B ? 0 : 1].t;
         if (tg_tape_error(t)) return trainer_fail(tr, tg_tape_status(t), "%s", tg_tape_error(t));
@@ -650,10 +908,7 @@ tg_status tg_trainer_epoch(tg_trainer *tr, tg_epoch_stats *st)
     }
     double mean = total / n;
     if (tr->epoch == 1) tr->first_loss = mean;
-    if (mean > 1e3 && mean > 1e3 * tr->first_loss)
-        return trainer_fail(tr, TG_ERR_DOMAIN,
-                            "training diverged at epoch %d (loss %g; try a learning rate below "
-                            "%g)", tr->epoch, mean, tr->opt.lr);
+    if (mean > 1e3 && mean > 1e3 * tr->first_loss) return diverged(tr, mean);
     if (st) {
         st->epoch = tr->epoch;
         st->loss = mean;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "train.h"
 
 #define CMD "compare"
@@ -247,6 +248,8 @@ int cli_compare(int argc, char **argv)
     double *ep = malloc((size_t)seeds * sizeof *ep), *sec = malloc((size_t)seeds * sizeof *sec);
     run *runs = calloc((size_t)nact * (size_t)seeds, sizeof *runs);
     if (rc == 0 && (!loss || !acc || !ep || !sec || !runs)) rc = cli_fail(CMD, "out of memory");
+    cli_par_jobs *jobs; /* on MPI ranks, every run made ahead, each on its rank (par.h) */
+    rc = cli_par_jobs_run(&jobs, rc, CMD, &c, &d, acts, nact, seeds, cls);
     if (rc == 0 && !c.quiet)
         fprintf(stderr, "%s: %d training rows, %d test rows; %d activations x %d seeds, %d "
                         "epochs each\n", d.name, d.train.n, d.test.n, nact, seeds, c.epochs);
@@ -264,8 +267,8 @@ int cli_compare(int argc, char **argv)
         int nep = 0;
         for (int s = 0; s < seeds && rc == 0 && !sum[k].failed[0]; s++) {
             train_curve cv;
-            int r = train_run(CMD, &c, &d, &acts[k], c.seed + (uint64_t)s,
-                              train_progress(&c, 0), cls, &cv);
+            int r = cli_par_job(jobs, k * seeds + s, CMD, &c, &d, &acts[k],
+                                c.seed + (uint64_t)s, train_progress(&c, 0), cls, &cv);
             if (r == 2) { /* the model does not fit the data: so for every activation */
                 rc = cli_fail(CMD, "%s", cv.error);
             } else if (r == 1) {
@@ -333,8 +336,9 @@ int cli_compare(int argc, char **argv)
     if (rc == 0 && plot && failed == nact)
         fprintf(stderr, "tapegrad: compare: no activation was trained, so %s was not drawn\n",
                 plot);
-    else if (rc == 0 && plot)
+    else if (rc == 0 && plot && cli_par_rank() == 0)
         rc = plot_all(plot, &c, d.name, nact, acts, sum);
+    cli_par_jobs_free(jobs);
     for (int k = 0; k < nact; k++) free(sum[k].curve);
     for (int k = 0; k < made; k++) train_act_free(&acts[k]);
     free(loss);

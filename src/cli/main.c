@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "par.h"
 
 static const struct command {
     const char *name;
@@ -55,7 +56,8 @@ int main(int argc, char **argv)
         return 0;
     }
     for (int i = 0; i < NCOMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(cmd, commands[i].name) == 0)
+            return cli_par_main(commands[i].run, argc - 1, argv + 1); /* MPI=1: on ranks */
 
     char list[256] = "";
     size_t n = 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "par.h"
 #include "tapegrad_op.h"
 #include "train.h"
 
@@ -34,13 +35,17 @@ const char train_cfg_help[] =
     "  --batch N          rows per step (default 32)\n"
     "  --seed N           data, split, weights and shuffle (default 1)\n"
     "  --def 'f(x) = E'   define a function the activation may call (repeatable)\n"
+    "  --chunks N         sweep each batch in N chunks, their gradients added along a\n"
+    "                     tree fixed by N, as a data-parallel run does on any number of\n"
+    "                     MPI ranks (default: whole batches; train built with MPI=1: 8)\n"
     "  --quiet            no progress on standard error\n";
 
 static const char usage[] =
     "usage: tapegrad train [--data spirals|moons|xor|curve|digits|FILE.csv] [--layers 2,32,32,2]\n"
     "                      [--activation NAME|EXPR] [--def 'f(x) = ...'] [--loss NAME]\n"
     "                      [--opt sgd|momentum|adam] [--lr ETA] [--epochs N] [--batch N]\n"
-    "                      [--seed N] [--plot curve.png] [--json] [--quiet]\n"
+    "                      [--seed N] [--chunks N] [--plot curve.png] [--weights FILE]\n"
+    "                      [--json] [--quiet]\n"
     "\n"
     "Trains a multilayer perceptron and prints the final train and test accuracy. The\n"
     "activation's derivative is checked first (reverse mode vs forward mode vs finite\n"
@@ -53,12 +58,16 @@ static const char usage[] =
     "%s"
     "  --plot FILE.png    loss and accuracy per epoch, drawn by gnuplot (FILE.csv beside it;\n"
     "                     without gnuplot only the CSV)\n"
+    "  --weights FILE     write every weight after training: a line per array (W1 b1 W2\n"
+    "                     ...), its name, its shape and its values (%%.17g)\n"
     "  --json             print {\"train_accuracy\": a, \"test_accuracy\": b, \"final_loss\": l,\n"
     "                     \"epochs\": n, \"seconds\": s} (s: time spent in training epochs)\n"
     "\n"
     "Progress goes to stderr: on a terminal, once the run has lasted a second, one line\n"
     "redrawn in place (epoch, loss, train accuracy, time spent and to go), cleared at the\n"
     "end; otherwise a line every tenth of the run. --quiet: none.\n"
+    "Built with MPI=1, 'mpirun -np N tapegrad train ...' trains data-parallel: each batch's\n"
+    "chunks are shared among the ranks, with the numbers of one process (docs/scaling.md).\n"
     "\n"
     "examples:\n"
     "  tapegrad train\n"
@@ -151,15 +160,16 @@ int train_cfg_option(const char *cmd, train_cfg *c, int argc, char **argv, int *
         const char *name;
         uint64_t min, max;
     } counts[] = {{"--epochs", 1, 1000000}, {"--batch", 1, 1000000}, {"--points", 4, 10000000},
-                  {"--seed", 0, UINT64_MAX}};
-    for (int k = 0; k < 4; k++) {
+                  {"--seed", 0, UINT64_MAX}, {"--chunks", 1, 1000000}};
+    for (int k = 0; k < 5; k++) {
         if ((r = cli_option(cmd, argc, argv, i, counts[k].name, &v)) == 0) continue;
         if (r < 0 || cli_count(cmd, counts[k].name, v, counts[k].min, counts[k].max, &n))
             return -1;
         if (k == 0) c->epochs = (int)n;
         else if (k == 1) c->batch = (int)n;
         else if (k == 2) c->points = (int)n;
-        else c->seed = n;
+        else if (k == 3) c->seed = n;
+        else c->chunks = (int)n;
         return 1;
     }
     return 0;
@@ -408,6 +418,23 @@ static int run_fail(train_curve *out, int st, const char *a, const char *b)
     return st;
 }
 
+/* --weights FILE: one line per array, W1 b1 W2 b2 ..., its name, its shape and its values
+ * (row-major, %.17g: read back, they are the same doubles). 0, or 2 after cli_fail. */
+static int write_weights(const char *cmd, const char *path, const tg_mlp *m)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return cli_fail(cmd, "--weights: cannot write %s", path);
+    for (int l = 0; l < m->nlayers; l++) {
+        const tg_dense *ly = &m->layer[l];
+        fprintf(f, "W%d %dx%d", l + 1, ly->in, ly->out);
+        for (size_t e = 0; e < (size_t)ly->in * ly->out; e++) fprintf(f, " %.17g", ly->W[e]);
+        fprintf(f, "\nb%d %d", l + 1, ly->out);
+        for (int e = 0; e < ly->out; e++) fprintf(f, " %.17g", ly->b[e]);
+        fputc('\n', f);
+    }
+    return fclose(f) == 0 ? 0 : cli_fail(cmd, "--weights: cannot write %s", path);
+}
+
 int train_run(const char *cmd, const train_cfg *c, const train_data *d, const train_act *a,
               uint64_t seed, int progress, int curve_acc, train_curve *out)
 {
@@ -455,6 +482,12 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
         rc = run_fail(out, 2, "out of memory", "");
         goto done;
     }
+    tg_reducer red = {.size = 1, .chunks = c->chunks}; /* --chunks, on MPI ranks for train */
+    if (c->parallel && (rc = cli_par_reducer(&red)) != 0) goto done;
+    if (red.chunks && tg_trainer_set_reducer(t, &red) != TG_OK) {
+        rc = cli_fail(cmd, "%s", tg_trainer_error(t));
+        goto done;
+    }
     int every = c->epochs >= 10 ? c->epochs / 10 : 1;
     meter mt = {now(), 0, 0};
     for (int e = 1; e <= c->epochs; e++) {
@@ -487,6 +520,7 @@ int train_run(const char *cmd, const train_cfg *c, const train_data *d, const tr
     if (tg_evaluate_opts(&m, tr, &o, &out->r.train_accuracy, &out->r.final_loss) ||
         tg_evaluate_opts(&m, &d->test, &o, &out->r.test_accuracy, &out->r.test_loss))
         rc = run_fail(out, 1, "evaluation failed: ", tg_mlp_error(&m));
+    if (rc == 0 && c->weights && cli_par_rank() == 0) rc = write_weights(cmd, c->weights, &m);
 done:
     tg_trainer_free(t);
     tg_mlp_fini(&m);
@@ -590,6 +624,7 @@ int cli_train(int argc, char **argv)
 {
     train_cfg c;
     train_cfg_defaults(&c);
+    c.parallel = 1;
     const char *act_text = "relu", *plot = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -618,6 +653,11 @@ int cli_train(int argc, char **argv)
             plot = v;
             continue;
         }
+        if ((r = cli_option(CMD, argc, argv, &i, "--weights", &v)) != 0) {
+            if (r < 0) return 2;
+            c.weights = v;
+            continue;
+        }
         return cli_fail(CMD, "unknown option '%s' (try 'tapegrad train --help')", argv[i]);
     }
     train_act a;
@@ -634,7 +674,8 @@ int cli_train(int argc, char **argv)
     }
     train_curve cv;
     rc = train_run(CMD, &c, &d, &a, c.seed, train_progress(&c, 1), plot != NULL, &cv);
-    if (rc) rc = cli_fail(CMD, "%s", cv.error); /* exit 2 for a failed run too */
+    if (rc && cv.error[0]) rc = cli_fail(CMD, "%s", cv.error); /* exit 2 for a failed run too */
+    else if (rc) rc = 2; /* told already: another MPI rank failed, and rank 0 said so */
     if (rc == 0) {
         const train_result *r = &cv.r;
         if (json) {
@@ -653,7 +694,7 @@ int cli_train(int argc, char **argv)
             printf("training loss %.6g  test loss %.6g  (%d epochs, %.3f s)\n", r->final_loss,
                    r->test_loss, r->epochs, r->seconds);
         }
-        if (plot) rc = plot_curve(plot, &c, &d, &a, &cv);
+        if (plot && cli_par_rank() == 0) rc = plot_curve(plot, &c, &d, &a, &cv);
     }
     train_curve_free(&cv);
     train_data_free(&d);

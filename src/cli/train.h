@@ -26,6 +26,9 @@ typedef struct train_cfg {
     int ndefs;
     int quiet;                   /* --quiet: no progress. The one switch: a data-parallel
                                   * (MPI) run sets it on every rank but 0 */
+    int chunks;                  /* --chunks: 0 whole batches (an MPI build's train: 8) */
+    int parallel;                /* train: each batch's chunks shared among MPI ranks */
+    const char *weights;         /* train --weights FILE: every weight written there */
 } train_cfg;
 
 void train_cfg_defaults(train_cfg *c);
