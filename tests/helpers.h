@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,53 @@ static inline int th_close(double a, double b, double rtol, double atol)
     if (isinf(a) || isinf(b)) return a == b;
     return fabs(a - b) <= atol + rtol * fmax(fabs(a), fabs(b));
 }
+
+/* ---- compiled against interpreted (tg_compile) ---- */
+
+#ifndef TG_THREADS_STANDALONE
+/* Skip the test when this machine has no C compiler, saying so. */
+static inline void th_need_cc(void)
+{
+    tg_tape *t = tg_tape_new();
+    tg_compile_opts o = {.cache_dir = ""};
+    tg_compiled *c = tg_compile(tg_param(t, 1.0), &o);
+    char why[400] = "";
+    if (!c) snprintf(why, sizeof why, "%s", tg_tape_error(t));
+    tg_compiled_free(c);
+    tg_tape_free(t);
+    if (!c && strstr(why, "no C compiler")) cr_skip_test("skipped: %s", why);
+    cr_assert_str_empty(why, "tg_compile of a leaf failed: %s", why);
+}
+
+/* The same bits, or both NaN. */
+static inline int th_same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Tapes a (run compiled) and b (interpreted) hold the same recording: every node up to out
+ * has the same values and gradients, element by element, and the replay notes agree. */
+static inline void th_expect_same_tensors(tg_tape *a, tg_tape *b, tg_var out, const char *what)
+{
+    for (uint32_t i = 0; i <= out.index; i++) {
+        tg_var va = {a, i, out.epoch}, vb = {b, i, out.epoch};
+        size_t n = tg_numel(vb);
+        const double *xa = tg_data(va), *xb = tg_data(vb);
+        const double *ga = tg_gradient_data(va), *gb = tg_gradient_data(vb);
+        cr_assert_eq(!ga, !gb, "%s: node %u reached in one sweep only", what, i);
+        for (size_t k = 0; k < n; k++) {
+            cr_assert(xa && xb && th_same(xa[k], xb[k]), "%s: node %u element %zu: value "
+                      "%.17g compiled, %.17g interpreted", what, i, k, xa ? xa[k] : NAN,
+                      xb ? xb[k] : NAN);
+            cr_assert(!ga || th_same(ga[k], gb[k]), "%s: node %u element %zu: gradient "
+                      "%.17g compiled, %.17g interpreted", what, i, k, ga[k], gb[k]);
+        }
+    }
+    const char *na = tg_replay_note(a), *nb = tg_replay_note(b);
+    cr_expect(na == nb || (na && nb && !strcmp(na, nb)), "%s: replay notes '%s' and '%s'", what,
+              na ? na : "(none)", nb ? nb : "(none)");
+}
+#endif
 
 /* ---- an op's domain ---- */
 

@@ -48,27 +48,6 @@ static void cache_close(cache *c)
     rmdir(c->dir);
 }
 
-/* Skip the test when this machine has no C compiler, saying so. */
-static void need_cc(void)
-{
-    tg_tape *t = tg_tape_new();
-    tg_compile_opts o = {.cache_dir = ""};
-    tg_compiled *c = tg_compile(tg_param(t, 1.0), &o);
-    char why[400] = "";
-    if (!c) snprintf(why, sizeof why, "%s", tg_tape_error(t));
-    tg_compiled_free(c);
-    tg_tape_free(t);
-    if (!c && strstr(why, "no C compiler")) cr_skip_test("skipped: %s", why);
-    cr_assert_str_empty(why, "tg_compile of a leaf failed: %s", why);
-}
-
-/* ---- bit-for-bit comparison of two tapes holding the same recording ---- */
-
-static int same(double a, double b)
-{
-    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
-}
-
 /* Tape a was run compiled, tape b interpreted: every node up to out must agree. */
 static void expect_same_tapes(tg_tape *a, tg_tape *b, tg_var out, const char *what)
 {
@@ -76,7 +55,7 @@ static void expect_same_tapes(tg_tape *a, tg_tape *b, tg_var out, const char *wh
     for (uint32_t i = 0; i <= out.index && shown < 4; i++) {
         tg_var va = {a, i, out.epoch}, vb = {b, i, out.epoch};
         double x = tg_value(va), y = tg_value(vb), g = tg_gradient(va), h = tg_gradient(vb);
-        if (same(x, y) && same(g, h)) continue;
+        if (th_same(x, y) && th_same(g, h)) continue;
         cr_expect(0, "%s: node %u (%s): compiled value %.17g gradient %.17g, interpreted %.17g "
                   "and %.17g", what, i, tg_label_of(vb) ? tg_label_of(vb) : "unlabelled", x, g,
                   y, h);
@@ -93,17 +72,18 @@ static void expect_same_raw(const tg_compiled *c, tg_tape *b, tg_var out, const 
 {
     int n = tg_compiled_inputs(c, NULL, 0);
     tg_var *leaves = malloc((size_t)(n + 1) * sizeof *leaves);
-    double *in = malloc((size_t)(n + 1) * sizeof *in), *grad = malloc((size_t)(n + 1) * sizeof *grad);
+    double *in = malloc((size_t)(n + 1) * sizeof *in);
+    double *grad = malloc((size_t)(n + 1) * sizeof *grad);
     cr_assert(leaves && in && grad);
     tg_compiled_inputs(c, leaves, n);
     for (int k = 0; k < n; k++) in[k] = tg_value((tg_var){b, leaves[k].index, out.epoch});
     double y = tg_compiled_raw(c)(in, grad);
     tg_var ob = {b, out.index, out.epoch};
-    cr_expect(same(y, tg_value(ob)), "%s: raw entry gives %.17g, the interpreter %.17g", what, y,
+    cr_expect(th_same(y, tg_value(ob)), "%s: raw entry gives %.17g, the interpreter %.17g", what, y,
               tg_value(ob));
     for (int k = 0; k < n; k++) {
         double g = tg_gradient((tg_var){b, leaves[k].index, out.epoch});
-        cr_expect(same(grad[k], g), "%s: raw grad[%d] %.17g, the interpreter %.17g", what, k,
+        cr_expect(th_same(grad[k], g), "%s: raw grad[%d] %.17g, the interpreter %.17g", what, k,
                   grad[k], g);
     }
     free(leaves), free(in), free(grad);
@@ -177,7 +157,7 @@ static tg_var record_op(tg_tape *t, void *ud)
 
 Test(compile, every_scalar_op_compiles_to_the_same_bits)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     const double special[] = {0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, -1e300, 700.0, -745.0};
@@ -220,7 +200,7 @@ static tg_var record_article(tg_tape *t, void *ud)
 
 Test(compile, the_article_at_every_activation)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     int n = 0;
@@ -295,7 +275,7 @@ static tg_var record_graph(tg_tape *t, void *ud)
 
 Test(compile, random_graphs_compile_to_the_same_bits)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     for (uint64_t g = 0; g < 12; g++) {
@@ -337,7 +317,7 @@ static tg_var record_user(tg_tape *t, void *ud)
 
 Test(compile, a_users_op_without_code_is_called_through_its_descriptor)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     pair p;
@@ -354,7 +334,7 @@ Test(compile, a_users_op_without_code_is_called_through_its_descriptor)
 
 Test(compile, the_standalone_function_agrees_with_the_tape)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     tg_tape *t = tg_tape_new();
@@ -384,9 +364,9 @@ Test(compile, the_standalone_function_agrees_with_the_tape)
         cr_assert_eq(tg_replay(t), TG_OK);
         cr_assert_eq(tg_backward(net.E), TG_OK);
         double y = fn(x, g);
-        cr_expect(same(y, tg_value(net.E)), "E %.17g, the tape %.17g", y, tg_value(net.E));
+        cr_expect(th_same(y, tg_value(net.E)), "E %.17g, the tape %.17g", y, tg_value(net.E));
         for (int j = 0; j < 9; j++)
-            cr_expect(same(g[j], tg_gradient(wrt[j])), "grad[%d] %.17g, the tape %.17g", j,
+            cr_expect(th_same(g[j], tg_gradient(wrt[j])), "grad[%d] %.17g, the tape %.17g", j,
                       g[j], tg_gradient(wrt[j]));
     }
     dlclose(dl);
@@ -453,7 +433,7 @@ Test(compile, no_compiler_is_a_clean_failure_and_everything_else_works)
 
 Test(compile, a_compile_error_says_what_the_compiler_said)
 {
-    need_cc();
+    th_need_cc();
     tg_tape *t = tg_tape_new();
     tg_compile_opts o = {.cache_dir = ""};
     cr_expect_null(try_compile(t, &broken, &o));
@@ -466,7 +446,7 @@ Test(compile, a_compile_error_says_what_the_compiler_said)
 
 Test(compile, refused_anomaly_mode_a_tensor_output_and_a_reset_tape)
 {
-    need_cc();
+    th_need_cc();
     tg_tape *t = tg_tape_new();
     tg_compile_opts o = {.cache_dir = ""};
     tg_tape_check_nan(t, 1);
@@ -520,7 +500,7 @@ static void compile_logged(const tg_compile_opts *o, char *log, size_t size)
     cr_assert_not_null(c, "%s", tg_tape_error(t));
     cr_expect_eq(tg_compiled_run(c), TG_OK);
     double in = 0.5, g;
-    cr_expect(same(tg_compiled_raw(c)(&in, &g), tg_op_sigmoid.eval((double[]){exp(0.5)}, NULL)));
+    cr_expect(th_same(tg_compiled_raw(c)(&in, &g), tg_op_sigmoid.eval((double[]){exp(0.5)}, NULL)));
     snprintf(log, size, "%s", tg_compiled_log(c));
     tg_compiled_free(c);
     tg_tape_free(t);
@@ -528,7 +508,7 @@ static void compile_logged(const tg_compile_opts *o, char *log, size_t size)
 
 Test(compile, the_cache_is_used_and_a_bad_file_in_it_is_rebuilt_never_trusted)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     char log[400], path[300], other[300];
@@ -588,15 +568,15 @@ Test(compile, the_cache_is_used_and_a_bad_file_in_it_is_rebuilt_never_trusted)
         cr_expect(lstat(path, &now) == 0 && S_ISREG(now.st_mode) && !(now.st_mode & 022),
                   "module file (%s): not replaced by a good one", bad[k].how);
         compile_logged(&cc.opts, log, sizeof log);
-        cr_expect(strstr(log, "loaded from the cache"), "after the module file (%s): %s", bad[k].how,
-                  log);
+        cr_expect(strstr(log, "loaded from the cache"), "after the module file (%s): %s",
+                  bad[k].how, log);
     }
     cache_close(&cc);
 }
 
 Test(compile, a_cache_directory_others_can_write_is_not_used)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     char log[400], path[300];
@@ -622,7 +602,7 @@ Test(compile, a_cache_directory_others_can_write_is_not_used)
 
 Test(compile, nodes_outside_the_cone_have_no_gradient_and_keep_their_values)
 {
-    need_cc();
+    th_need_cc();
     tg_tape *t = tg_tape_new();
     tg_compile_opts o = {.cache_dir = ""};
     tg_var p = tg_param(t, 0.5), other = tg_exp(p), out = tg_sin(p);
@@ -640,25 +620,6 @@ Test(compile, nodes_outside_the_cone_have_no_gradient_and_keep_their_values)
 }
 
 /* ---- tensor programs: their nodes run by the library from the compiled code ---- */
-
-/* Both tapes' tensors compared element by element: values and gradients. */
-static void expect_same_tensors(tg_tape *a, tg_tape *b, tg_var out, const char *what)
-{
-    for (uint32_t i = 0; i <= out.index; i++) {
-        tg_var va = {a, i, out.epoch}, vb = {b, i, out.epoch};
-        size_t n = tg_numel(vb);
-        const double *xa = tg_data(va), *xb = tg_data(vb);
-        const double *ga = tg_gradient_data(va), *gb = tg_gradient_data(vb);
-        cr_assert_eq(!ga, !gb, "%s: node %u reached in one sweep only", what, i);
-        for (size_t k = 0; k < n; k++) {
-            cr_assert(xa && xb && same(xa[k], xb[k]), "%s: node %u element %zu: value %.17g "
-                      "compiled, %.17g interpreted", what, i, k, xa ? xa[k] : NAN,
-                      xb ? xb[k] : NAN);
-            cr_assert(!ga || same(ga[k], gb[k]), "%s: node %u element %zu: gradient %.17g "
-                      "compiled, %.17g interpreted", what, i, k, ga[k], gb[k]);
-        }
-    }
-}
 
 typedef struct tensor_case {
     const char *name;
@@ -705,7 +666,7 @@ static tg_var record_tensor(tg_tape *t, void *ud)
 
 Test(compile, tensor_programs_compile_to_the_same_bits)
 {
-    need_cc();
+    th_need_cc();
     cache cc;
     cache_open(&cc);
     for (int which = 0; which < 4; which++) {
@@ -730,10 +691,7 @@ Test(compile, tensor_programs_compile_to_the_same_bits)
             cr_assert_eq(tg_replay(p.b), TG_OK);
             cr_assert_eq(tg_backward((tg_var){p.b, p.out.index, p.out.epoch}), TG_OK);
             snprintf(what, sizeof what, "tensor program %d at point %d", which, k);
-            expect_same_tensors(p.a, p.b, p.out, what);
-            const char *na = tg_replay_note(p.a), *nb = tg_replay_note(p.b);
-            cr_expect(na == nb || (na && nb && !strcmp(na, nb)), "%s: notes '%s' and '%s'",
-                      what, na ? na : "(none)", nb ? nb : "(none)");
+            th_expect_same_tensors(p.a, p.b, p.out, what);
         }
         pair_free(&p);
     }

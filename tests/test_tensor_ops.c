@@ -6,7 +6,8 @@
  * operand shapes each. Each output is reduced to a scalar with random weights, sum(y * w), and
  * checked three ways: reverse mode against central differences (tg_check_grad, every element),
  * forward against reverse (<jvp(u), v> = <u, vjp(v)> with a random seed v), and tg_diff's
- * recorded rules against the numeric reverse sweep. An op that accepts no real operand at all
+ * recorded rules against the numeric reverse sweep; and all of them on one tape, compiled
+ * (tg_compile), against the interpreter bit for bit, element by element. An op that accepts no real operand at all
  * (one_hot: labels only) is checked at integer operands instead: the same integers as
  * parameters get zero from all three sweeps (finite differences do not apply: a perturbed
  * label is no label), and a replay with new integers equals a fresh recording. Registration
@@ -518,6 +519,67 @@ static void check_config(const tg_op_def *op, const config *c, walk_stats *st)
 
 /* ---- the walker: one test per registered op ---- */
 
+/* (d) compiled: every configuration of the op on one tape, L = the sum of the sum(y * w) of
+ * each, compiled (tg_compile) and run at the recorded values and at two more, each node's
+ * values and gradient, element by element, against replay + backward of the same recording on
+ * a second tape. params receives the parameters (*np, at most max). */
+static tg_var record_configs(tg_tape *t, const tg_op_def *op, const config *cfg, int m,
+                             tg_var *params, int *np, int max)
+{
+    tg_var L = {0};
+    *np = 0;
+    for (int i = 0; i < m; i++) {
+        tg_var in[TG_MAX_ARITY], p[TG_MAX_ARITY];
+        int k;
+        tg_var y = record(t, op, &cfg[i], in, p, &k);
+        for (int j = 0; j < k && *np < max; j++) params[(*np)++] = p[j];
+        th_rng r = th_rng_new(config_seed(op, &cfg[i]) ^ 0xc0de);
+        double w[MAXN];
+        fill_random(&r, w, tg_numel(y));
+        tg_var term = tg_sum(tg_mul(y, const_like_shape(y, w)));
+        L = i ? tg_add(L, term) : term;
+    }
+    return L;
+}
+
+static void check_compiled(const tg_op_def *op, const config *cfg, int m)
+{
+    tg_tape *a = tg_tape_new(), *b = tg_tape_new();
+    tg_var pa[4 * MAX_CONFIGS], pb[4 * MAX_CONFIGS];
+    int na, nb;
+    tg_var La = record_configs(a, op, cfg, m, pa, &na, 4 * MAX_CONFIGS);
+    tg_var Lb = record_configs(b, op, cfg, m, pb, &nb, 4 * MAX_CONFIGS);
+    cr_assert_eq(tg_tape_status(a), TG_OK, "%s: %s", op->name, tg_tape_error(a));
+    tg_compile_opts o = {.cache_dir = ""};
+    tg_compiled *c = tg_compile(La, &o);
+    cr_assert_not_null(c, "%s: tg_compile: %s", op->name, tg_tape_error(a));
+    for (int point = 0; point < 3; point++) {
+        for (int k = 0; point && k < na; k++) { /* the same new values on both tapes */
+            double v[MAXN];
+            const double *x = tg_data(pa[k]);
+            size_t n = tg_numel(pa[k]);
+            for (size_t e = 0; e < n; e++) v[e] = x[e] * (1 + 0.0625 * point) + 0.03125;
+            if (n == 1) { /* a scalar parameter, or a tensor of one element */
+                tg_set(pa[k], v[0]);
+                tg_set(pb[k], v[0]);
+            } else {
+                tg_tensor_set(pa[k], v);
+                tg_tensor_set(pb[k], v);
+            }
+        }
+        cr_assert_eq(tg_compiled_run(c), TG_OK, "%s: %s", op->name, tg_tape_error(a));
+        cr_assert_eq(tg_replay(b), TG_OK, "%s: %s", op->name, tg_tape_error(b));
+        cr_assert_eq(tg_backward(Lb), TG_OK);
+        char what[96];
+        snprintf(what, sizeof what, "%s compiled, %d configurations, point %d", op->name, m,
+                 point);
+        th_expect_same_tensors(a, b, La, what);
+    }
+    tg_compiled_free(c);
+    tg_tape_free(a);
+    tg_tape_free(b);
+}
+
 typedef struct op_name {
     char name[48];
 } op_name;
@@ -552,6 +614,8 @@ ParameterizedTest(op_name *param, tensor_ops, every_registered_op_agrees_three_w
     tg_tape_free(scratch);
     walk_stats st = {0};
     for (int i = 0; i < m; i++) check_config(op, &cfg[i], &st);
+    if (system("cc --version >/dev/null 2>&1") == 0) check_compiled(op, cfg, m);
+    else cr_log_info("%s: not compiled (no C compiler)", op->name);
     int shapes = distinct_shapes(cfg, m);
     cr_log_info("%-16s %s: %d configurations at %d operand shapes (%d accepted by infer), "
                 "%d elements checked, %d failures", op->name,
