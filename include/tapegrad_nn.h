@@ -125,9 +125,9 @@ typedef struct tg_activation_report {
     char error[TG_NN_ERRSIZE]; /* read with tg_activation_report_error */
 } tg_activation_report;
 
-/* Check the activation's derivative before training: g is recorded once on a tensor of npts
- * points evenly spaced in [lo, hi] (npts >= 2) and tg_check_grad compares reverse mode,
- * forward mode and finite differences at every point. TG_OK when the check ran: the verdict
+/* Check the activation's derivative before training: at npts points evenly spaced in [lo, hi]
+ * (npts >= 2), each recorded on its own (so that a steep g's finite differences keep their
+ * digits), tg_check_grad compares reverse mode, forward mode and finite differences. TG_OK when the check ran: the verdict
  * (agree or not, and the worst point) is in *rep. Otherwise the status and, in rep, why the
  * check could not run: "the check needs at least 2 points and lo < hi" (TG_ERR_ARG), a parse
  * error, an op that is not elementwise, "out of memory"; TG_ERR_DOMAIN when g is not finite

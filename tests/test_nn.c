@@ -432,6 +432,24 @@ Test(nn, activation_check_refuses_a_wrong_derivative)
     cr_assert_eq(rep.worst.checked, 41);
 }
 
+/* Steep activations are right, and said to be: each point is checked on its own, so the finite
+ * differences of g(-4) = e^-16 are not lost in a sum with g(4) = e^16 (they were, and a right
+ * derivative was called wrong). */
+Test(nn, activation_check_keeps_the_digits_of_steep_activations)
+{
+    static const char *const steep[] = {"exp(4*x)", "x^5", "exp(x)*x^3", "10^x"};
+    for (size_t k = 0; k < sizeof steep / sizeof *steep; k++) {
+        tg_activation a = {0};
+        a.expr = steep[k];
+        tg_activation_report rep;
+        cr_assert_eq(tg_activation_check(&a, -4, 4, 81, &rep), TG_OK, "%s: %s", steep[k],
+                     tg_activation_report_error(&rep));
+        cr_expect_eq(rep.agree, 1, "%s: called wrong at x = %g (reverse %.17g, fd %.17g)",
+                     steep[k], rep.worst_x, rep.worst.reverse, rep.worst.fd);
+        cr_expect_eq(rep.worst.checked, 81);
+    }
+}
+
 /* An activation that is not finite somewhere in the range (sqrt and log below 0, 1/x at 0)
  * is outside its domain there: no derivative is compared, and the report says where, which
  * op and which input (anomaly mode's message for that one point). */
