@@ -141,6 +141,15 @@ TG_API tg_var tg_silu(tg_var x);                 /* x * sigmoid(x) (swish) */
 TG_API tg_var tg_gelu(tg_var x);                 /* x * Phi(x), Phi the normal CDF (exact, via erfc) */
 TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; Phi' = e^(-x^2/2)/sqrt(2 pi) */
 TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
+TG_API tg_var tg_sigmoid_d1(tg_var x);           /* sigmoid'(x) = e/(1+e)^2, e = e^-|x| (the logistic density) */
+TG_API tg_var tg_tanh_d1(tg_var x);              /* tanh'(x) = sech^2 x */
+TG_API tg_var tg_tanh_d2(tg_var x);              /* tanh''(x) = -2 tanh(x) sech^2 x */
+TG_API tg_var tg_silu_d1(tg_var x);              /* silu'(x) = s(1 + x(1-s)), s = sigmoid(x) */
+TG_API tg_var tg_silu_d2(tg_var x);              /* silu''(x) = s'(x)(2 - x tanh(x/2)) */
+TG_API tg_var tg_gelu_d1(tg_var x);              /* gelu'(x) = Phi(x) + x phi(x) */
+TG_API tg_var tg_gelu_d2(tg_var x);              /* gelu''(x) = (2 - x^2) phi(x) */
+TG_API tg_var tg_normpdf_d1(tg_var x);           /* phi'(x) = -x phi(x) */
+TG_API tg_var tg_normpdf_d2(tg_var x);           /* phi''(x) = (x^2 - 1) phi(x) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */
 TG_API tg_var tg_mul0(tg_var a, tg_var b);       /* a * b, but 0 if a or b is 0 (0*Inf = 0*NaN = 0) */

@@ -3,6 +3,8 @@
 #ifndef TAPEGRAD_OP_H
 #define TAPEGRAD_OP_H
 
+#include <float.h>
+
 #include "tapegrad.h"
 
 #ifdef __cplusplus
@@ -310,6 +312,33 @@ TG_INLINE tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
 /* A constant on v's tape (for rules such as tanh' = 1 - y^2). */
 static inline tg_var tg_const_like(tg_var v, double c) { return tg_const(v.tape, c); }
 
+/* ---- numerical kernels for op authors (src/special.c) ----
+ * The built-in elementwise ops answer within a few ULP of the exact value where that is a
+ * normal double, and exactly 0 where it lies below the normal range (a subnormal carries fewer
+ * than 53 bits, down to none) or +-inf beyond the largest double (docs/ops.md, "Accuracy"). */
+
+/* v, or a zero of v's sign where |v| is below the smallest normal double. */
+static inline double tg_flush_subnormal(double v)
+{
+    return v > -DBL_MIN && v < DBL_MIN ? v * 0.0 : v;
+}
+
+/* v/(1 + e)^n for 0 <= e <= 1 and n = 1..3, with 1 + e kept exactly (rounded once, it would
+ * cost n/2 ULP of the result). */
+TG_API double tg_div_one_plus(double v, double e, int n);
+
+/* 2^s times the n-th derivative (n = 1, 2, 3) of the logistic sigmoid s(x) = 1/(1 + e^-x):
+ * s' = e/(1 + e)^2 and s'' = sign(x) e expm1(-|x|)/(1 + e)^3 with e = e^-|x|, within a few
+ * ULP at every x (not y(1 - y), which is 0 from x = 37 on); s''' = s'(1 - 6 s') plainly.
+ * tanh's n-th derivative is 2^(n+1) s^(n)(2x). 0 where the result is below the normal range. */
+TG_API double tg_sigmoid_deriv(double x, int n, int s);
+
+/* p*Phi(x) + q*phi(x), Phi and phi the standard normal CDF and density, within a few ULP for
+ * exact p and q (when the two terms do not cancel) and with no intermediate underflow: the
+ * density's exponent is formed exactly and scaled, so x*phi(x) is right where phi(x) alone is
+ * below the normal range. 0 where the result is below it. */
+TG_API double tg_normal_mix(double x, double p, double q);
+
 /* ---- registry: names to descriptors ---- */
 
 /* A registry maps op names to descriptors. A new one holds every built-in op; users add their
@@ -344,7 +373,8 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_relu, tg_op_leaky_relu, tg_op_softplus, tg_op_abs, tg_op_silu, tg_op_gelu, tg_op_normcdf,
     tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
-    tg_op_bce_with_logits;
+    tg_op_bce_with_logits, tg_op_sigmoid_d1, tg_op_tanh_d1, tg_op_tanh_d2, tg_op_silu_d1,
+    tg_op_silu_d2, tg_op_gelu_d1, tg_op_gelu_d2, tg_op_normpdf_d1, tg_op_normpdf_d2;
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,8 @@ tests measure errors in fractions of an ULP); a value below the smallest normal 
 
 Adding an op is one line in OPS: its name as the registry knows it, which operand varies (the
 other is the constant given), f, f', f'' as mpmath expressions of x, its domain and its own
-special points. See LICENSE.
+special points. With --constants it prints the constants the ops take near the roots of
+silu', silu'' and gelu' instead. See LICENSE.
 """
 import os
 import random
@@ -73,6 +74,22 @@ def slu3(x):  # silu''' = 3 s'' + x s'''
     return 3 * d2sig(x) + x * d3sig(x)
 
 
+def d4sig(x):  # s'''' = s''(1 - 12 s')
+    return d2sig(x) * (1 - 12 * dsig(x))
+
+
+def slu4(x):
+    return 4 * d3sig(x) + x * d4sig(x)
+
+
+def tanh3(x):
+    return sech2(x) * (4 * mp.tanh(x) ** 2 - 2 * sech2(x))
+
+
+def tanh4(x):
+    return 8 * mp.tanh(x) * sech2(x) * (2 * sech2(x) - mp.tanh(x) ** 2)
+
+
 def pos(x):
     return x > 0
 
@@ -93,6 +110,10 @@ OPS = [
     ("div", 0, 3.0, lambda x: x / 3, lambda x: mpf(1) / 3, lambda x: mpf(0), anywhere, []),
     ("div", 1, 1.0, lambda x: 1 / x, lambda x: -1 / x**2, lambda x: 2 / x**3, lambda x: x != 0, []),
     ("exp", 0, None, mp.exp, mp.exp, mp.exp, anywhere, ["log(2)"]),
+    ("gelu_d1", 0, None, lambda x: Phi(x) + x * phi(x), lambda x: (2 - x * x) * phi(x),
+     lambda x: x * (x * x - 4) * phi(x), anywhere, ["sqrt(2)", "root(gelu1, -0.75)", "2"]),
+    ("gelu_d2", 0, None, lambda x: (2 - x * x) * phi(x), lambda x: x * (x * x - 4) * phi(x),
+     lambda x: (-x**4 + 7 * x * x - 4) * phi(x), anywhere, ["sqrt(2)", "2"]),
     ("gelu", 0, None, lambda x: x * Phi(x), lambda x: Phi(x) + x * phi(x),
      lambda x: (2 - x * x) * phi(x), anywhere, ["sqrt(2)", "root(gelu1, -0.75)"]),
     ("leaky_relu", 0, 0.01, lambda x: x if x > 0 else mpf(0.01) * x,
@@ -102,6 +123,10 @@ OPS = [
     ("neg", 0, None, lambda x: -x, lambda x: mpf(-1), lambda x: mpf(0), anywhere, []),
     ("normcdf", 0, None, Phi, phi, lambda x: -x * phi(x), anywhere, []),
     ("normpdf", 0, None, phi, lambda x: -x * phi(x), lambda x: (x * x - 1) * phi(x), anywhere, ["1"]),
+    ("normpdf_d1", 0, None, lambda x: -x * phi(x), lambda x: (x * x - 1) * phi(x),
+     lambda x: x * (3 - x * x) * phi(x), anywhere, ["1", "sqrt(3)"]),
+    ("normpdf_d2", 0, None, lambda x: (x * x - 1) * phi(x), lambda x: x * (3 - x * x) * phi(x),
+     lambda x: (x**4 - 6 * x * x + 3) * phi(x), anywhere, ["1", "sqrt(3)"]),
     ("pow", 0, 2.0, lambda x: x**2, lambda x: 2 * x, lambda x: mpf(2), anywhere, []),
     ("pow", 0, 3.0, lambda x: x**3, lambda x: 3 * x**2, lambda x: 6 * x, anywhere, []),
     ("pow", 0, -1.0, lambda x: 1 / x, lambda x: -1 / x**2, lambda x: 2 / x**3, lambda x: x != 0, []),
@@ -112,8 +137,11 @@ OPS = [
      lambda x: mpf(0.5)**x * mp.log(2) ** 2, anywhere, []),
     ("relu", 0, None, lambda x: max(x, mpf(0)), step, lambda x: mpf(0), lambda x: x != 0, []),
     ("sigmoid", 0, None, sig, dsig, d2sig, anywhere, []),
+    ("sigmoid_d1", 0, None, dsig, d2sig, d3sig, anywhere, ["1.3169578969248167"]),
     ("silu", 0, None, lambda x: x * sig(x), slu1, slu2, anywhere,
      ["root(slu1, -1.28)", "root(slu2, 2.4)"]),
+    ("silu_d1", 0, None, slu1, slu2, slu3, anywhere, ["root(slu1, -1.28)", "root(slu2, 2.4)"]),
+    ("silu_d2", 0, None, slu2, slu3, slu4, anywhere, ["root(slu2, 2.4)"]),
     ("sin", 0, None, mp.sin, mp.cos, lambda x: -mp.sin(x), anywhere, ["pi/2", "pi", "3*pi/2"]),
     ("softplus", 0, None, lambda x: (x if x > 0 else 0) + mp.log1p(mp.exp(-abs(x))), sig, dsig,
      anywhere, []),
@@ -121,6 +149,10 @@ OPS = [
      pos, []),
     ("step", 0, None, step, lambda x: mpf(0), lambda x: mpf(0), lambda x: x != 0, []),
     ("tanh", 0, None, mp.tanh, sech2, lambda x: -2 * mp.tanh(x) * sech2(x), anywhere, []),
+    ("tanh_d1", 0, None, sech2, lambda x: -2 * mp.tanh(x) * sech2(x), tanh3, anywhere,
+     ["0.6584789484624084"]),
+    ("tanh_d2", 0, None, lambda x: -2 * mp.tanh(x) * sech2(x), tanh3, tanh4, anywhere,
+     ["0.6584789484624084"]),
 ]
 
 # ---- the points ----
@@ -208,7 +240,34 @@ def agree(a, b):
     return abs(a - b) <= mpf(10) ** -30 * max(abs(a), abs(b))
 
 
+def split(v):
+    """v as a double and the double nearest the rest."""
+    hi = float(v)
+    return hi, float(v - hi)
+
+
+def constants():
+    """The constants ops/silu_d1.c, ops/silu_d2.c and ops/gelu_d1.c take near their roots:
+    each root as a double and the rest, and the Taylor coefficients of gelu' at its root."""
+    with mp.workdps(60):
+        x0 = root(slu1, -1.28)  # 1 + x + e^x = 0
+        r = root(slu2, 2.4)     # 2 - r + (2 + r) e^-r = 0
+        g0 = root(gelu1, -0.75)
+        print("silu' root x0: %r, %r; e^x0 = -1 - x0: %r" % (*split(x0), float(mp.exp(x0))))
+        print("silu'' root r: %r, %r; r - 2: %r" % (*split(r), float(r - 2)))
+        print("gelu' root: %r, %r" % split(g0))
+        print("gelu' Taylor coefficients at its root, c[k] = gelu^(k+1)(x0)/k!:")
+        for k, c in enumerate(mp.taylor(gelu1, g0, GELU1_TERMS)):
+            print("    %r,%s" % (float(c), "  /* %d */" % k))
+
+
+GELU1_TERMS = 30
+
+
 def main():
+    if sys.argv[1:] == ["--constants"]:
+        constants()
+        return
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(__file__), "..", "data", "accuracy.tsv")
     xs = grid()

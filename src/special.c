@@ -1,0 +1,124 @@
+/* special.c - numerical kernels the ops share, declared in tapegrad_op.h for every op author:
+ * the standard normal density and CDF combined, p*Phi(x) + q*phi(x), to a few ULP and without
+ * an intermediate underflow (normpdf, normcdf, gelu and their derivatives are built on it).
+ * See LICENSE. */
+#include <math.h>
+
+#include "tapegrad_op.h"
+
+/* ln 2 in two parts (fdlibm's split: LN2_HI has 21 trailing zero bits, so k * LN2_HI is exact
+ * for |k| < 2^21) */
+#define LN2_HI 6.93147180369123816490e-01
+#define LN2_LO 1.90821492927058770002e-10
+/* 1/sqrt(2 pi), 1/sqrt 2 and 2/sqrt(pi), each as a double and the rest */
+#define RSQRT2PI_HI 0.3989422804014327
+#define RSQRT2PI_LO -2.49232720227773e-17
+#define RSQRT2_HI 0.7071067811865476
+#define RSQRT2_LO -4.833646656726457e-17
+#define TWO_RSQRTPI 1.1283791670955126
+
+/* Where Phi's left tail is taken from the density and Mills' ratio instead of erfc, and how
+ * many terms of Laplace's continued fraction that takes (below 0.3 ULP from x = -8 down). */
+#define TAIL 8.0
+#define CF_TERMS 28
+
+/* ---- the logistic sigmoid ---- */
+
+double tg_div_one_plus(double v, double e, int n)
+{
+    /* (1 + e)^n = (hi + lo)^n with hi + lo = 1 + e exactly (|e| <= 1), hi^n = p + plo by fma:
+     * 1/(1 + e)^n = (1 - plo/p - n lo/hi)/p to second order in 2^-53 */
+    double hi = 1.0 + e, lo = e - (hi - 1.0), p = hi, plo = 0.0;
+    for (int k = 1; k < n; k++) {
+        double q = p * hi;
+        plo = fma(p, hi, -q) + plo * hi;
+        p = q;
+    }
+    double r = v / p;
+    return fma(-r, plo / p + n * (lo / hi), r);
+}
+
+double tg_sigmoid_deriv(double x, int n, int s)
+{
+    if (isnan(x)) return x;
+    double a = fabs(x), r;
+    if (a > 708.0) {
+        /* e = e^-a is at or below the normal range: 1 + e and 1 - e are 1, every derivative
+         * is +-e, formed as (2^s h) h with h = e^(-a/2) so that it is rounded once */
+        double h = exp(-0.5 * a);
+        r = ldexp(h, s) * h;
+        if (n == 2 && x > 0) r = -r;
+        return tg_flush_subnormal(r);
+    }
+    double e = exp(-a);
+    double d1 = tg_div_one_plus(e, e, 2); /* s' = e/(1 + e)^2 */
+    if (n == 1)
+        r = d1;
+    else if (n == 2) /* s'' = s' (1 - 2 s(|x|)) sign(x) = sign(x) e expm1(-a)/(1 + e)^3 */
+        r = (x < 0 ? -1.0 : 1.0) * tg_div_one_plus(e * expm1(-a), e, 3);
+    else /* s''' = s' (1 - 6 s'), plainly (it cancels near x = +-1.317) */
+        r = d1 * (1.0 - 6.0 * d1);
+    return tg_flush_subnormal(ldexp(r, s));
+}
+
+/* ---- the standard normal distribution ---- */
+
+/* e^(-x^2/2) = g * 2^-k. x^2 is formed exactly as hi + lo (fma), so the exponent -hi/2 is
+ * exact and e^(-lo/2) corrects the rest: an exponent rounded once would cost up to x^2/2
+ * ULP (500 at x = 38). Where e^(-hi/2) would leave the normal range, it is taken as
+ * e^(1024 LN2_HI - hi/2) e^(1024 LN2_LO) with k = 1024: for hi/2 in [700, 1100] that first
+ * exponent is exact (both terms are multiples of 2^-43, the sum below 512), the second joins
+ * the correction. Beyond x^2/2 = 1100 the density is below 1e-477 and g is 0. x must not be
+ * NaN. */
+static double gauss(double x, int *k)
+{
+    double hi = x * x, a = 0.5 * hi, c = -0.5 * fma(x, x, -hi);
+    *k = 0;
+    if (!(a <= 1100.0)) return 0.0;
+    double e;
+    if (a < 700.0) {
+        e = exp(-a);
+    } else {
+        e = exp(1024 * LN2_HI - a);
+        c += 1024 * LN2_LO;
+        *k = 1024;
+    }
+    return fma(e, expm1(c), e);
+}
+
+/* v/sqrt(2 pi) * 2^-k with one rounding for the constant. */
+static double density(double v, int k)
+{
+    return ldexp(fma(v, RSQRT2PI_HI, v * RSQRT2PI_LO), -k);
+}
+
+/* Phi(x) for x >= -TAIL: erfc(-x/sqrt 2)/2, with the argument's rounding error z_lo put back
+ * to first order (erfc'(z) = -2/sqrt(pi) e^(-z^2)): erfc's relative error is 2 z^2 times its
+ * argument's, 70 ULP at x = -8 if -x/sqrt 2 is merely rounded. */
+static double cdf_mid(double x)
+{
+    if (x > 40.0) return 1.0; /* 1 - 4e-350, and the steps below would meet inf - inf */
+    double zh = -x * RSQRT2_HI, zl = fma(-x, RSQRT2_HI, -zh) + -x * RSQRT2_LO;
+    return 0.5 * (erfc(zh) - zl * TWO_RSQRTPI * exp(-zh * zh));
+}
+
+double tg_normal_mix(double x, double p, double q)
+{
+    if (isnan(x) || isnan(p) || isnan(q)) return x + p + q;
+    int k;
+    if (x < -TAIL) {
+        /* Phi(x) = phi(x) R(-x), R Mills' ratio 1/(t + 1/(t + 2/(t + 3/(t + ...)))), so the
+         * whole is phi(x) (p R + q), formed in the scaled range of gauss */
+        double t = -x, f = t;
+        for (int i = CF_TERMS; i >= 1; i--) f = t + i / f;
+        double w = p / f + q, g = gauss(x, &k);
+        if (g == 0.0 || w == 0.0) return w < 0 ? -0.0 : 0.0;
+        return tg_flush_subnormal(density(g * w, k));
+    }
+    double r = p != 0.0 ? p * cdf_mid(x) : 0.0;
+    if (q != 0.0) {
+        double g = gauss(x, &k);
+        if (g != 0.0) r += density(g * q, k);
+    }
+    return tg_flush_subnormal(r);
+}
