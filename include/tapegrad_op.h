@@ -374,7 +374,8 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_normpdf, tg_op_step, tg_op_where, tg_op_sum, tg_op_transpose, tg_op_matmul, tg_op_reshape,
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
     tg_op_bce_with_logits, tg_op_sigmoid_d1, tg_op_tanh_d1, tg_op_tanh_d2, tg_op_silu_d1,
-    tg_op_silu_d2, tg_op_gelu_d1, tg_op_gelu_d2, tg_op_normpdf_d1, tg_op_normpdf_d2;
+    tg_op_silu_d2, tg_op_gelu_d1, tg_op_gelu_d2, tg_op_normpdf_d1, tg_op_normpdf_d2,
+    tg_op_pow_da, tg_op_pow_db, tg_op_pow_dab;
 
 #ifdef __cplusplus
 }

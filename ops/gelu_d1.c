@@ -68,7 +68,8 @@ static tg_var gelu_d1_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(gelu_d1, 1)
 
 const tg_op_def tg_op_gelu_d1 = {.name = "gelu_d1", .arity = 1,
-                                 .math = "y = gelu'(x) = Phi(x) + x phi(x); dy/dx = (2 - x^2) phi(x)",
+                                 .math = "y = gelu'(x) = Phi(x) + x phi(x);"
+                                         " dy/dx = (2 - x^2) phi(x)",
                                  .eval = gelu_d1_eval,
                                  .eval_row = gelu_d1_row,
                                  .vjp_graph = gelu_d1_vjp_graph};

@@ -25,7 +25,8 @@ static tg_var gelu_d2_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(gelu_d2, 1)
 
 const tg_op_def tg_op_gelu_d2 = {.name = "gelu_d2", .arity = 1,
-                                 .math = "y = gelu''(x) = (2 - x^2) phi(x); dy/dx = x(x^2 - 4) phi(x)",
+                                 .math = "y = gelu''(x) = (2 - x^2) phi(x);"
+                                         " dy/dx = x(x^2 - 4) phi(x)",
                                  .eval = gelu_d2_eval,
                                  .eval_row = gelu_d2_row,
                                  .vjp_graph = gelu_d2_vjp_graph};

@@ -46,7 +46,8 @@ static tg_var silu_d1_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(silu_d1, 1)
 
 const tg_op_def tg_op_silu_d1 = {.name = "silu_d1", .arity = 1,
-                                 .math = "y = silu'(x) = s(1 + x(1-s)); dy/dx = s'(2 - x tanh(x/2))",
+                                 .math = "y = silu'(x) = s(1 + x(1-s));"
+                                         " dy/dx = s'(2 - x tanh(x/2))",
                                  .eval = silu_d1_eval,
                                  .eval_row = silu_d1_row,
                                  .vjp_graph = silu_d1_vjp_graph};

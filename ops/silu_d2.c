@@ -50,7 +50,8 @@ static tg_var silu_d2_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(silu_d2, 1)
 
 const tg_op_def tg_op_silu_d2 = {.name = "silu_d2", .arity = 1,
-                                 .math = "y = silu''(x) = s'(2 - x tanh(x/2)); dy/dx = 3s'' + x s'''",
+                                 .math = "y = silu''(x) = s'(2 - x tanh(x/2));"
+                                         " dy/dx = 3s'' + x s'''",
                                  .eval = silu_d2_eval,
                                  .eval_row = silu_d2_row,
                                  .vjp_graph = silu_d2_vjp_graph};

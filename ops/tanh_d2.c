@@ -22,7 +22,8 @@ static tg_var tanh_d2_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 TG_EVAL_ROW(tanh_d2, 1)
 
 const tg_op_def tg_op_tanh_d2 = {.name = "tanh_d2", .arity = 1,
-                                 .math = "y = tanh''(x) = -2 tanh(x) s, s = sech^2 x; dy/dx = s(4 - 6s)",
+                                 .math = "y = tanh''(x) = -2 tanh(x) s, s = sech^2 x;"
+                                         " dy/dx = s(4 - 6s)",
                                  .eval = tanh_d2_eval,
                                  .eval_row = tanh_d2_row,
                                  .vjp_graph = tanh_d2_vjp_graph};

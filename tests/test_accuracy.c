@@ -505,3 +505,98 @@ Test(accuracy, the_points_docs_ops_md_quotes_are_what_tapegrad_answers)
     tg_tape_free(t);
     free(doc);
 }
+
+/* ---- singular points ---- */
+
+/* Up to max numbers of a table cell ("0, -inf, 1"): how many. */
+static int read_numbers(const char *cell, double *v, int max)
+{
+    int n = 0;
+    for (const char *p = cell; *p && n < max;) {
+        while (*p == ' ' || *p == ',') p++;
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p) break;
+        v[n++] = x;
+        p = end;
+    }
+    return n;
+}
+
+/* The same answer: NaN for NaN, the same infinity, and zeros of either sign alike. */
+static int same_answer(double got, double want)
+{
+    if (isnan(want)) return isnan(got);
+    return got == want;
+}
+
+/* docs/ops.md's singular points: every number there is what every route answers. */
+Test(accuracy, singular_points_answer_the_documented_choice_by_every_route)
+{
+    char *doc = slurp(DOC);
+    cr_assert_not_null(doc, "cannot open %s", DOC);
+    char *b = strstr(doc, "<!-- singular points: begin -->");
+    char *e = b ? strstr(b, "<!-- singular points: end -->") : NULL;
+    cr_assert(b && e, "%s has no singular points table", DOC);
+    *e = '\0';
+    int rows = 0;
+    tg_tape *t = tg_tape_new();
+    for (char *l = strchr(b, '\n'); l; l = strchr(l + 1, '\n')) {
+        char line[512], *cell[8], *save = NULL;
+        size_t len = strcspn(l + 1, "\n");
+        if (strncmp(l + 1, "| ", 2) || len >= sizeof line) continue;
+        memcpy(line, l + 1, len);
+        line[len] = '\0';
+        int k = 0;
+        for (char *tok = strtok_r(line, "|", &save); tok && k < 8; tok = strtok_r(NULL, "|", &save))
+            cell[k++] = tok;
+        char name[32];
+        if (k < 5 || sscanf(cell[0], " %31s", name) != 1) continue;
+        const tg_op_def *op = tg_registry_find(NULL, name);
+        if (!op) continue; /* the header */
+        int n = op->arity;
+        double at[2], f, grad[2], hess[4];
+        cr_assert(read_numbers(cell[1], at, 2) == n && read_numbers(cell[2], &f, 1) == 1 &&
+                  read_numbers(cell[3], grad, 2) == n && read_numbers(cell[4], hess, 4) == n * n,
+                  "%s: the row for %s does not give %d operands, f, %d partials and %d second "
+                  "derivatives", DOC, name, n, n, n * n);
+        char where[96];
+        snprintf(where, sizeof where, "%s(%g%s%g)", name, at[0], n > 1 ? ", " : "",
+                 n > 1 ? at[1] : 0.0);
+        tg_tape_reset(t);
+        tg_var p[2], d[2];
+        for (int j = 0; j < n; j++) p[j] = tg_param(t, at[j]);
+        tg_var y = tg_apply(op, n, p);
+        cr_expect(same_answer(tg_value(y), f), "%s = %.17g, %s says %g", where, tg_value(y), DOC, f);
+        cr_assert_eq(tg_backward(y), TG_OK, "%s: %s", where, tg_tape_error(t));
+        for (int j = 0; j < n; j++)
+            cr_expect(same_answer(tg_gradient(p[j]), grad[j]), "%s: tg_backward's d/dx%d is "
+                      "%.17g, %s says %g", where, j + 1, tg_gradient(p[j]), DOC, grad[j]);
+        for (int j = 0; j < n; j++) {
+            double dir[2] = {j == 0, j == 1};
+            cr_assert_eq(tg_jvp(t, n, p, dir), TG_OK, "%s: %s", where, tg_tape_error(t));
+            cr_expect(same_answer(tg_tangent(y), grad[j]), "%s: tg_jvp's d/dx%d is %.17g, %s "
+                      "says %g", where, j + 1, tg_tangent(y), DOC, grad[j]);
+        }
+        for (int j = 0; j < n; j++) {
+            d[j] = tg_diff(y, p[j]);
+            cr_expect(same_answer(tg_value(d[j]), grad[j]), "%s: tg_diff's d/dx%d is %.17g, %s "
+                      "says %g", where, j + 1, tg_value(d[j]), DOC, grad[j]);
+        }
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < n; i++) {
+                double got = tg_value(tg_diff(d[j], p[i]));
+                cr_expect(same_answer(got, hess[j * n + i]), "%s: tg_diff twice, d2/dx%d dx%d, "
+                          "is %.17g, %s says %g", where, j + 1, i + 1, got, DOC, hess[j * n + i]);
+            }
+        double h[4];
+        cr_assert_eq(tg_hessian(y, n, p, h), TG_OK, "%s: %s", where, tg_tape_error(t));
+        for (int q = 0; q < n * n; q++)
+            cr_expect(same_answer(h[q], hess[q]), "%s: tg_hessian[%d][%d] is %.17g, %s says %g",
+                      where, q / n, q % n, h[q], DOC, hess[q]);
+        rows++;
+    }
+    cr_expect_geq(rows, 10, "only %d singular points read from %s", rows, DOC);
+    tg_tape_free(t);
+    free(doc);
+}

@@ -132,6 +132,12 @@ OPS = [
     ("pow", 0, -1.0, lambda x: 1 / x, lambda x: -1 / x**2, lambda x: 2 / x**3, lambda x: x != 0, []),
     ("pow", 0, 0.5, mp.sqrt, lambda x: 1 / (2 * mp.sqrt(x)), lambda x: -1 / (4 * x * mp.sqrt(x)), pos, []),
     ("pow", 0, 2.5, lambda x: x**2.5, lambda x: 2.5 * x**1.5, lambda x: 3.75 * x**0.5, pos, []),
+    ("pow_da", 0, 2.5, lambda x: 2.5 * x**1.5, lambda x: 3.75 * x**0.5, lambda x: 1.875 / mp.sqrt(x),
+     pos, []),
+    ("pow_db", 1, 2.0, lambda x: 2**x * mp.log(2), lambda x: 2**x * mp.log(2) ** 2,
+     lambda x: 2**x * mp.log(2) ** 3, anywhere, []),
+    ("pow_dab", 0, 2.0, lambda x: x * (1 + 2 * mp.log(x)), lambda x: 3 + 2 * mp.log(x),
+     lambda x: 2 / x, pos, ["exp(-0.5)", "exp(-1.5)"]),
     ("pow", 1, 2.0, lambda x: 2**x, lambda x: 2**x * mp.log(2), lambda x: 2**x * mp.log(2) ** 2, anywhere, []),
     ("pow", 1, 0.5, lambda x: mpf(0.5)**x, lambda x: -mpf(0.5)**x * mp.log(2),
      lambda x: mpf(0.5)**x * mp.log(2) ** 2, anywhere, []),
@@ -204,7 +210,8 @@ def gelu1(x):
 
 def eval_expr(s):
     with mp.workdps(60):
-        return mp.mpmathify(eval(s, {"pi": mp.pi, "log": mp.log, "sqrt": mp.sqrt, "root": root,
+        return mp.mpmathify(eval(s, {"pi": mp.pi, "log": mp.log, "sqrt": mp.sqrt, "exp": mp.exp,
+                                     "root": root,
                                      "slu1": slu1, "slu2": slu2, "gelu1": gelu1}))
 
 
