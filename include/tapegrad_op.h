@@ -4,6 +4,7 @@
 #define TAPEGRAD_OP_H
 
 #include <float.h>
+#include <math.h>
 
 #include "tapegrad.h"
 
@@ -324,8 +325,20 @@ static inline double tg_flush_subnormal(double v)
 }
 
 /* v/(1 + e)^n for 0 <= e <= 1 and n = 1..3, with 1 + e kept exactly (rounded once, it would
- * cost n/2 ULP of the result). */
-TG_API double tg_div_one_plus(double v, double e, int n);
+ * cost n/2 ULP of the result): (1 + e)^n = (hi + lo)^n with hi + lo = 1 + e exactly and
+ * hi^n = p + plo by fma, so 1/(1 + e)^n = (1 - plo/p - n lo/hi)/p to second order in 2^-53.
+ * Inline, for the ops' kernels. */
+static inline double tg_div_one_plus(double v, double e, int n)
+{
+    double hi = 1.0 + e, lo = e - (hi - 1.0), p = hi, plo = 0.0;
+    for (int k = 1; k < n; k++) {
+        double q = p * hi;
+        plo = fma(p, hi, -q) + plo * hi;
+        p = q;
+    }
+    double r = v / p;
+    return fma(-r, plo / p + n * (lo / hi), r);
+}
 
 /* 2^s times the n-th derivative (n = 1, 2, 3) of the logistic sigmoid s(x) = 1/(1 + e^-x):
  * s' = e/(1 + e)^2 and s'' = sign(x) e expm1(-|x|)/(1 + e)^3 with e = e^-|x|, within a few

@@ -10,15 +10,9 @@
 
 static double sigmoid_eval(const double *x, double *d)
 {
-    double y;
-    if (x[0] >= 0) {
-        y = 1.0 / (1.0 + exp(-x[0]));
-    } else {
-        double e = exp(x[0]);
-        y = tg_flush_subnormal(e / (1.0 + e));
-    }
-    if (d) d[0] = tg_sigmoid_deriv(x[0], 1, 0);
-    return y;
+    double e = exp(-fabs(x[0])); /* one e^-|x| for both: y = 1/(1 + e) or e/(1 + e) */
+    if (d) d[0] = e < 0x1p-1000 ? tg_sigmoid_deriv(x[0], 1, 0) : tg_div_one_plus(e, e, 2);
+    return x[0] >= 0 ? 1.0 / (1.0 + e) : tg_flush_subnormal(e / (1.0 + e));
 }
 
 static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)

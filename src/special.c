@@ -24,20 +24,6 @@
 
 /* ---- the logistic sigmoid ---- */
 
-double tg_div_one_plus(double v, double e, int n)
-{
-    /* (1 + e)^n = (hi + lo)^n with hi + lo = 1 + e exactly (|e| <= 1), hi^n = p + plo by fma:
-     * 1/(1 + e)^n = (1 - plo/p - n lo/hi)/p to second order in 2^-53 */
-    double hi = 1.0 + e, lo = e - (hi - 1.0), p = hi, plo = 0.0;
-    for (int k = 1; k < n; k++) {
-        double q = p * hi;
-        plo = fma(p, hi, -q) + plo * hi;
-        p = q;
-    }
-    double r = v / p;
-    return fma(-r, plo / p + n * (lo / hi), r);
-}
-
 double tg_sigmoid_deriv(double x, int n, int s)
 {
     if (isnan(x)) return x;
@@ -46,7 +32,7 @@ double tg_sigmoid_deriv(double x, int n, int s)
         /* e = e^-a is at or below the normal range: 1 + e and 1 - e are 1, every derivative
          * is +-e, formed as (2^s h) h with h = e^(-a/2) so that it is rounded once */
         double h = exp(-0.5 * a);
-        r = ldexp(h, s) * h;
+        r = (h * (double)(1 << s)) * h; /* 2^s h is exact */
         if (n == 2 && x > 0) r = -r;
         return tg_flush_subnormal(r);
     }
@@ -58,13 +44,14 @@ double tg_sigmoid_deriv(double x, int n, int s)
         r = (x < 0 ? -1.0 : 1.0) * tg_div_one_plus(e * expm1(-a), e, 3);
     else /* s''' = s' (1 - 6 s'), plainly (it cancels near x = +-1.317) */
         r = d1 * (1.0 - 6.0 * d1);
-    return tg_flush_subnormal(ldexp(r, s));
+    return tg_flush_subnormal(r * (double)(1 << s)); /* exact: r is far from both ends */
 }
 
 /* ---- the standard normal distribution ---- */
 
 /* e^(-x^2/2) = g * 2^-k. x^2 is formed exactly as hi + lo (fma), so the exponent -hi/2 is
- * exact and e^(-lo/2) corrects the rest: an exponent rounded once would cost up to x^2/2
+ * exact and e^(-lo/2) corrects the rest (to second order: its exponent is below 2e-7 in
+ * magnitude): an exponent rounded once would cost up to x^2/2
  * ULP (500 at x = 38). Where e^(-hi/2) would leave the normal range, it is taken as
  * e^(1024 LN2_HI - hi/2) e^(1024 LN2_LO) with k = 1024: for hi/2 in [700, 1100] that first
  * exponent is exact (both terms are multiples of 2^-43, the sum below 512), the second joins
@@ -83,23 +70,25 @@ static double gauss(double x, int *k)
         c += 1024 * LN2_LO;
         *k = 1024;
     }
-    return fma(e, expm1(c), e);
+    return fma(e, c + 0.5 * c * c, e); /* e^c - 1 to 1e-21: |c| < 2e-7 */
 }
 
 /* v/sqrt(2 pi) * 2^-k with one rounding for the constant. */
 static double density(double v, int k)
 {
-    return ldexp(fma(v, RSQRT2PI_HI, v * RSQRT2PI_LO), -k);
+    double r = fma(v, RSQRT2PI_HI, v * RSQRT2PI_LO);
+    return k ? ldexp(r, -k) : r;
 }
 
 /* Phi(x) for x >= -TAIL: erfc(-x/sqrt 2)/2, with the argument's rounding error z_lo put back
- * to first order (erfc'(z) = -2/sqrt(pi) e^(-z^2)): erfc's relative error is 2 z^2 times its
- * argument's, 70 ULP at x = -8 if -x/sqrt 2 is merely rounded. */
-static double cdf_mid(double x)
+ * to first order (erfc'(z) = -2/sqrt(pi) e^(-z^2), g = e^(-x^2/2) = e^(-z^2) to far more than
+ * the correction needs): erfc's relative error is 2 z^2 times its argument's, 70 ULP at x = -8
+ * if -x/sqrt 2 is merely rounded. */
+static double cdf_mid(double x, double g)
 {
     if (x > 40.0) return 1.0; /* 1 - 4e-350, and the steps below would meet inf - inf */
     double zh = -x * RSQRT2_HI, zl = fma(-x, RSQRT2_HI, -zh) + -x * RSQRT2_LO;
-    return 0.5 * (erfc(zh) - zl * TWO_RSQRTPI * exp(-zh * zh));
+    return 0.5 * (erfc(zh) - zl * TWO_RSQRTPI * g);
 }
 
 double tg_normal_mix(double x, double p, double q)
@@ -110,15 +99,12 @@ double tg_normal_mix(double x, double p, double q)
         /* Phi(x) = phi(x) R(-x), R Mills' ratio 1/(t + 1/(t + 2/(t + 3/(t + ...)))), so the
          * whole is phi(x) (p R + q), formed in the scaled range of gauss */
         double t = -x, f = t;
-        for (int i = CF_TERMS; i >= 1; i--) f = t + i / f;
+        for (int i = CF_TERMS; i >= 1 && p != 0.0; i--) f = t + i / f;
         double w = p / f + q, g = gauss(x, &k);
         if (g == 0.0 || w == 0.0) return w < 0 ? -0.0 : 0.0;
         return tg_flush_subnormal(density(g * w, k));
     }
-    double r = p != 0.0 ? p * cdf_mid(x) : 0.0;
-    if (q != 0.0) {
-        double g = gauss(x, &k);
-        if (g != 0.0) r += density(g * q, k);
-    }
+    double g = gauss(x, &k), r = p != 0.0 ? p * cdf_mid(x, k ? 0.0 : g) : 0.0;
+    if (q != 0.0 && g != 0.0) r += density(g * q, k);
     return tg_flush_subnormal(r);
 }
