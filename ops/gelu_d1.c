@@ -53,9 +53,12 @@ static double gelu_d1_eval(const double *x, double *d)
     if (d) d[0] = tg_normal_mix(x[0], 0.0, fma(-x[0], x[0], 2.0));
     double dx = (x[0] - X0_HI) - X0_LO; /* x - X0_HI is exact in the window (Sterbenz) */
     if (!(fabs(dx) < WINDOW)) return tg_normal_mix(x[0], 1.0, x[0]);
+    /* Horner's rule; fma (a call where the build has no FMA instructions) only for the last
+     * steps, where rounding counts: the earlier ones are scaled down by dx^k */
     int k = (int)(sizeof c / sizeof c[0]) - 1;
     double s = c[k];
-    while (--k > 0) s = fma(s, dx, c[k]);
+    while (--k > 3) s = s * dx + c[k];
+    for (; k > 0; k--) s = fma(s, dx, c[k]);
     return s * dx;
 }
 
