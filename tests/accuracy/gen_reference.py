@@ -4,15 +4,17 @@ over -700..700 (dense in the tails and near each op's special points) and beyond
 mpmath at 60 digits and checked again at 90, written to tests/data/accuracy.tsv.
 
 Run once when an op or a point is added (python3 tests/accuracy/gen_reference.py); the tests read
-the table and need no Python. Each row holds the exact values to 21 significant digits (so the
-tests measure errors in fractions of an ULP); a value below the smallest normal double is written
-0 and one beyond the largest double inf, as the ops must answer there.
+the table and need no Python. Each row holds the exact values as the double nearest each and the
+rest in its last place ("0.1+0.4u", so the tests measure errors in fractions of an ULP);
+a value below the smallest normal double is written 0 and one beyond the largest double inf, as
+the ops must answer there.
 
 Adding an op is one line in OPS: its name as the registry knows it, which operand varies (the
 other is the constant given), f, f', f'' as mpmath expressions of x, its domain and its own
 special points. With --constants it prints the constants the ops take near the roots of
 silu', silu'' and gelu' instead. See LICENSE.
 """
+import math
 import os
 import random
 import sys
@@ -229,11 +231,20 @@ OVERFLOW = mpf(2) ** 1024 - mpf(2) ** 970  # from here on a value rounds to inf
 
 
 def show(v):
+    """v as the double nearest it and the rest in units of that double's last place, to 3
+    decimals ("0.1+0.4u": 0.1 + 0.4 ulp(0.1), ulp(h) = 2^(ilogb(h) - 52)): the tests measure
+    errors to a thousandth of an ULP from them in double arithmetic alone."""
     if mp.isinf(v) or abs(v) >= OVERFLOW:
         return "inf" if v > 0 else "-inf"
     if v == 0 or abs(v) < DBL_MIN:
         return "-0" if v < 0 else "0"
-    return mp.nstr(v, 21, min_fixed=0, max_fixed=0)
+    hi = float(v)
+    ulp = mpf(2) ** (math.frexp(hi)[1] - 53)
+    r = (v - mpf(hi)) / ulp
+    if abs(r) > 0.5:
+        raise SystemExit(f"{v} did not round to nearest: {hi!r}")
+    r = round(float(r), 3)
+    return repr(hi) if r == 0 else "%r%+.3fu" % (hi, r)
 
 
 def value(fn, x, dps):
@@ -291,8 +302,8 @@ def main():
             rows.append((name, str(wrt), "-" if other is None else repr(other), repr(x), *vals))
     with open(out, "w") as fh:
         fh.write("# tests/accuracy/gen_reference.py wrote this: op, operand varied, the other "
-                 "operand, x, f, f', f'' (exact, 21 digits; 0 below the normal range, inf "
-                 "beyond the largest double)\n")
+                 "operand, x, f, f', f'' (exact: the nearest double, then the rest in units of its "
+                 "last place; 0 below the normal range, inf beyond the largest double)\n")
         fh.write("op\twrt\tother\tx\tf\tf1\tf2\n")
         for r in rows:
             fh.write("\t".join(r) + "\n")

@@ -10,6 +10,7 @@ docs/ops.md's table of points where PyTorch loses digits that tapegrad keeps. Se
 """
 import math
 import os
+import re
 import sys
 from fractions import Fraction
 
@@ -54,18 +55,29 @@ def label(op, wrt, other):
     return "%s(x, %s)" % (op, o) if wrt == "0" else "%s(%s, x)" % (op, o)
 
 
+def exact_value(s):
+    """The table's "0.1+0.4u" (the nearest double h, then the rest in units of
+    ulp(h) = 2^(ilogb(h) - 52)) as a fraction."""
+    m = re.match(r"^([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)(?:([-+][0-9.]+)u)?$", s)
+    h = float(m.group(1))
+    ulp = Fraction(2) ** (math.frexp(h)[1] - 53)
+    return Fraction(h) + (Fraction(m.group(2)) * ulp if m.group(2) else 0)
+
+
 def ulps(got, exact):
-    """|got - exact| in ULPs of the exact value (a decimal string as the table writes it)."""
+    """|got - exact| in ULPs of the exact value (as the table writes it)."""
     if exact in ("0", "-0", "inf", "-inf"):
         want = float(exact)
         return 0.0 if got == want else math.inf
     if not math.isfinite(got):
         return math.inf
-    e = Fraction(exact)
+    e = exact_value(exact)
     m, k = math.frexp(float(e))
     ulp = Fraction(2) ** (k - 53)
+    if abs(e) < abs(Fraction(math.ldexp(0.5, k))):  # just below a power of two
+        ulp /= 2
     err = float(abs(Fraction(got) - e) / ulp)
-    return 0.0 if err < 1e-3 else err  # the table's 21 digits resolve no finer
+    return 0.0 if err < 1e-3 else err  # the table's rest has 3 decimals
 
 
 def derivatives(fn, xs):
@@ -119,7 +131,7 @@ def highlights(tapegrad):
         mine = [mine["value"], mine["grad"]["x"], mine["second"]["x"]][o]
         theirs = derivatives(TORCH[name], [x])[o][0]
         print("| %s%s(%.17g) | %.6e | %.17g (%.2g ULP) | %.17g (%.2g ULP) |" % (
-            name, ["", "′", "″"][o], x, float(exact), mine, ulps(mine, exact), theirs,
+            name, ["", "′", "″"][o], x, float(exact_value(exact)), mine, ulps(mine, exact), theirs,
             ulps(theirs, exact)))
 
 
