@@ -608,3 +608,26 @@ Test(accuracy, singular_points_answer_the_documented_choice_by_every_route)
     tg_tape_free(t);
     free(doc);
 }
+
+/* Every elementwise op of one operand is in the reference (an op added without its line in
+ * tests/accuracy/gen_reference.py fails here), and so are the binary ones that have tails
+ * (the rest, add, sub, mul0, where, are exact or select). */
+Test(accuracy, every_elementwise_op_with_tails_is_in_the_reference)
+{
+    static reference ref;
+    read_reference(&ref);
+    static const char *const exact[] = {"add", "sub", "mul0", "where"};
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (!op->eval || op->infer) continue;
+        int skip = 0;
+        for (size_t k = 0; k < sizeof exact / sizeof exact[0]; k++)
+            skip |= !strcmp(op->name, exact[k]);
+        if (skip) continue;
+        int found = 0;
+        for (int f = 0; f < ref.n; f++) found |= !strcmp(ref.f[f].op, op->name);
+        cr_expect(found, "op '%s' has no rows in %s: add its line to tests/accuracy/"
+                  "gen_reference.py's OPS", op->name, REFERENCE);
+    }
+    free_reference(&ref);
+}
