@@ -575,7 +575,8 @@ Test(accuracy, singular_points_answer_the_documented_choice_by_every_route)
         tg_var p[2], d[2];
         for (int j = 0; j < n; j++) p[j] = tg_param(t, at[j]);
         tg_var y = tg_apply(op, n, p);
-        cr_expect(same_answer(tg_value(y), f), "%s = %.17g, %s says %g", where, tg_value(y), DOC, f);
+        cr_expect(same_answer(tg_value(y), f), "%s = %.17g, %s says %g", where, tg_value(y), DOC,
+                  f);
         cr_assert_eq(tg_backward(y), TG_OK, "%s: %s", where, tg_tape_error(t));
         for (int j = 0; j < n; j++)
             cr_expect(same_answer(tg_gradient(p[j]), grad[j]), "%s: tg_backward's d/dx%d is "
