@@ -1,7 +1,8 @@
 /* special.c - numerical kernels the ops share, declared in tapegrad_op.h for every op author:
- * the standard normal density and CDF combined, p*Phi(x) + q*phi(x), to a few ULP and without
- * an intermediate underflow (normpdf, normcdf, gelu and their derivatives are built on it).
- * See LICENSE. */
+ * the derivatives of the logistic sigmoid (sigmoid, tanh, softplus, silu and their derivative
+ * ops are built on them) and the standard normal density and CDF combined, p*Phi(x) +
+ * q*phi(x) (normpdf, normcdf, gelu and theirs), each to a few ULP and with no intermediate
+ * underflow. See LICENSE. */
 #include <math.h>
 
 #include "tapegrad_op.h"
