@@ -126,6 +126,9 @@ TG_API tg_var tg_sub(tg_var a, tg_var b);        /* a - b */
 TG_API tg_var tg_mul(tg_var a, tg_var b);        /* a * b */
 TG_API tg_var tg_div(tg_var a, tg_var b);        /* a / b */
 TG_API tg_var tg_pow(tg_var a, tg_var b);        /* a ^ b (real: a > 0, or integer b) */
+TG_API tg_var tg_pow_da(tg_var a, tg_var b);     /* b a^(b-1), d(a^b)/da */
+TG_API tg_var tg_pow_db(tg_var a, tg_var b);     /* a^b ln a, d(a^b)/db */
+TG_API tg_var tg_pow_dab(tg_var a, tg_var b);    /* a^(b-1)(1 + b ln a), d2(a^b)/da db */
 TG_API tg_var tg_neg(tg_var x);                  /* -x */
 TG_API tg_var tg_exp(tg_var x);                  /* e^x */
 TG_API tg_var tg_expm1(tg_var x);                /* e^x - 1, exact for tiny x; expm1' = e^x */
@@ -147,6 +150,15 @@ TG_API tg_var tg_gelu(tg_var x);                 /* x * Phi(x), Phi the normal C
 TG_API tg_var tg_normcdf(tg_var x);              /* Phi(x) = erfc(-x/sqrt 2)/2; Phi' = e^(-x^2/2)/sqrt(2 pi) */
 TG_API tg_var tg_normpdf(tg_var x);              /* phi(x) = e^(-x^2/2)/sqrt(2 pi); phi' = -x*phi(x) */
 TG_API tg_var tg_erf(tg_var x);                  /* erf x; erf' = 2/sqrt(pi) e^(-x^2) */
+TG_API tg_var tg_sigmoid_d1(tg_var x);           /* sigmoid'(x) = e/(1+e)^2, e = e^-|x| */
+TG_API tg_var tg_tanh_d1(tg_var x);              /* tanh'(x) = sech^2 x */
+TG_API tg_var tg_tanh_d2(tg_var x);              /* tanh''(x) = -2 tanh(x) sech^2 x */
+TG_API tg_var tg_silu_d1(tg_var x);              /* silu'(x) = s(1 + x(1-s)), s = sigmoid(x) */
+TG_API tg_var tg_silu_d2(tg_var x);              /* silu''(x) = s'(x)(2 - x tanh(x/2)) */
+TG_API tg_var tg_gelu_d1(tg_var x);              /* gelu'(x) = Phi(x) + x phi(x) */
+TG_API tg_var tg_gelu_d2(tg_var x);              /* gelu''(x) = (2 - x^2) phi(x) */
+TG_API tg_var tg_normpdf_d1(tg_var x);           /* phi'(x) = -x phi(x) */
+TG_API tg_var tg_normpdf_d2(tg_var x);           /* phi''(x) = (x^2 - 1) phi(x) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_sign(tg_var x);                 /* -1, 0, 1 as x < 0, x = 0, x > 0; sign' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */

@@ -3,6 +3,9 @@
 #ifndef TAPEGRAD_OP_H
 #define TAPEGRAD_OP_H
 
+#include <float.h>
+#include <math.h>
+
 #include "tapegrad.h"
 
 #ifdef __cplusplus
@@ -340,6 +343,52 @@ TG_INLINE tg_var tg_apply2(const tg_op_def *op, tg_var a, tg_var b)
 /* A constant on v's tape (for rules such as tanh' = 1 - y^2). */
 static inline tg_var tg_const_like(tg_var v, double c) { return tg_const(v.tape, c); }
 
+/* ---- numerical kernels for op authors (src/special.c) ----
+ * The built-in elementwise ops answer within a few ULP of the exact value where that is a
+ * normal double, and exactly 0 where it lies below the normal range (a subnormal carries fewer
+ * than 53 bits, down to none) or +-inf beyond the largest double (docs/ops.md, "Accuracy"). */
+
+/* A kernel that generated code needs too is written once, as a macro TG_K_NAME(K) that hands
+ * K its signature and its body: TG_KERNEL_DEFINE defines it here, src/special.c keeps it as
+ * text, and the tape compiler (tg_compile, tg_emit_c) writes the kernels that an op's code
+ * calls into the source it generates. */
+#define TG_KERNEL_DEFINE(SIG, ...) SIG __VA_ARGS__
+
+/* v, or a zero of v's sign where |v| is below the smallest normal double. */
+#define TG_K_FLUSH_SUBNORMAL(K)                                                               \
+    K(static inline double tg_flush_subnormal(double v),                                      \
+      { return v > -DBL_MIN && v < DBL_MIN ? v * 0.0 : v; })
+TG_K_FLUSH_SUBNORMAL(TG_KERNEL_DEFINE)
+
+/* v/(1 + e)^n for 0 <= e <= 1 and n = 1..3, with 1 + e kept exactly (rounded once, it would
+ * cost n/2 ULP of the result): (1 + e)^n = (hi + lo)^n with hi + lo = 1 + e exactly and
+ * hi^n = p + plo by fma, so 1/(1 + e)^n = (1 - plo/p - n lo/hi)/p to second order in 2^-53.
+ * Inline, for the ops' kernels. */
+#define TG_K_DIV_ONE_PLUS(K)                                                                  \
+    K(static inline double tg_div_one_plus(double v, double e, int n), {                      \
+        double hi = 1.0 + e, lo = e - (hi - 1.0), p = hi, plo = 0.0;                          \
+        for (int k = 1; k < n; k++) {                                                         \
+            double q = p * hi;                                                                \
+            plo = fma(p, hi, -q) + plo * hi;                                                  \
+            p = q;                                                                            \
+        }                                                                                     \
+        double r = v / p;                                                                     \
+        return fma(-r, plo / p + n * (lo / hi), r);                                           \
+    })
+TG_K_DIV_ONE_PLUS(TG_KERNEL_DEFINE)
+
+/* 2^s times the n-th derivative (n = 1, 2, 3) of the logistic sigmoid s(x) = 1/(1 + e^-x):
+ * s' = e/(1 + e)^2 and s'' = sign(x) e expm1(-|x|)/(1 + e)^3 with e = e^-|x|, within a few
+ * ULP at every x (not y(1 - y), which is 0 from x = 37 on); s''' = s'(1 - 6 s') plainly.
+ * tanh's n-th derivative is 2^(n+1) s^(n)(2x). 0 where the result is below the normal range. */
+TG_API double tg_sigmoid_deriv(double x, int n, int s);
+
+/* p*Phi(x) + q*phi(x), Phi and phi the standard normal CDF and density, within a few ULP for
+ * exact p and q (when the two terms do not cancel) and with no intermediate underflow: the
+ * density's exponent is formed exactly and scaled, so x*phi(x) is right where phi(x) alone is
+ * below the normal range. 0 where the result is below it. */
+TG_API double tg_normal_mix(double x, double p, double q);
+
 /* ---- registry: names to descriptors ---- */
 
 /* A registry maps op names to descriptors. A new one holds every built-in op; users add their
@@ -377,7 +426,9 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_slice, tg_op_max, tg_op_softmax, tg_op_log_softmax, tg_op_cross_entropy, tg_op_mse,
     tg_op_bce_with_logits, tg_op_log1p, tg_op_expm1, tg_op_tan, tg_op_atan, tg_op_erf, tg_op_sign,
     tg_op_minimum, tg_op_maximum, tg_op_clamp, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge,
-    tg_op_logsumexp, tg_op_one_hot;
+    tg_op_logsumexp, tg_op_one_hot, tg_op_sigmoid_d1, tg_op_tanh_d1, tg_op_tanh_d2, tg_op_silu_d1,
+    tg_op_silu_d2, tg_op_gelu_d1, tg_op_gelu_d2, tg_op_normpdf_d1, tg_op_normpdf_d2, tg_op_pow_da,
+    tg_op_pow_db, tg_op_pow_dab;
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,12 @@
-/* exp: y = e^x.  dy/dx = y (reuses the output).  Overflows to Inf above x ~ 709.78.
+/* exp: y = e^x.  dy/dx = y (reuses the output).  Overflows to Inf above x ~ 709.78; 0 below
+ * x ~ -708.40, where it leaves the normal range.
  * Reverse rule as nodes: gx = gy*y. See LICENSE. */
 #include <math.h>
 
 #include "tapegrad_op.h"
 
 TG_EVAL(exp, {
-    double y = exp(x[0]);
+    double y = tg_flush_subnormal(exp(x[0]));
     if (d) d[0] = y;
     return y;
 })

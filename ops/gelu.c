@@ -1,19 +1,19 @@
 /* gelu: y = x*Phi(x), the exact form (not the tanh approximation).
- * dy/dx = Phi(x) + x*phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi).
- * Reverse rule as nodes: gx = gy*(normcdf(x) + x*normpdf(x)); normpdf squares x inside its
- * kernel, so no node overflows at |x| > 1.3e154 (anomaly mode stays quiet). See LICENSE. */
+ * dy/dx = Phi(x) + x*phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi) (gelu_d1's value).
+ * Evaluated by tg_normal_mix, so x*Phi(x) keeps its digits where Phi(x) alone has left the
+ * normal range (x near -38); 0 where y leaves it.  Reverse rule as nodes:
+ * gx = gy*gelu_d1(x), an op whose own derivative keeps its digits too. See LICENSE. */
 #include "tapegrad_op.h"
 
 TG_EVAL(gelu, {
-    double phi, cdf = tg_op_normcdf.eval(x, &phi);
-    if (d) d[0] = cdf + x[0] * phi;
-    return x[0] * cdf;
+    if (d) d[0] = tg_op_gelu_d1.eval(x, NULL);
+    return tg_normal_mix(x[0], x[0], 0.0);
 })
 
 static tg_var gelu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
     (void)y, (void)i;
-    return tg_mul(gy, tg_add(tg_normcdf(x[0]), tg_mul(x[0], tg_normpdf(x[0]))));
+    return tg_mul(gy, tg_gelu_d1(x[0]));
 }
 
 TG_EVAL_ROW(gelu, 1)

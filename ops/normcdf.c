@@ -1,16 +1,12 @@
 /* normcdf: y = Phi(x) = erfc(-x/sqrt 2)/2, the standard normal CDF (erfc keeps the left
- * tail's digits).  dy/dx = phi(x) = e^(-x^2/2)/sqrt(2 pi).
- * Reverse rule as nodes: gx = gy*normpdf(x). See LICENSE. */
-#include <math.h>
-
+ * tail's digits; its argument's rounding is put back, and below x = -8 Phi is taken as phi
+ * times Mills' ratio: tg_normal_mix).  dy/dx = phi(x) = e^(-x^2/2)/sqrt(2 pi).
+ * 0 where they leave the normal range.  Reverse rule as nodes: gx = gy*normpdf(x). See LICENSE. */
 #include "tapegrad_op.h"
 
-#define INV_SQRT_2PI 0.39894228040143267794
-#define INV_SQRT_2 0.70710678118654752440
-
 TG_EVAL(normcdf, {
-    if (d) d[0] = INV_SQRT_2PI * exp(-0.5 * x[0] * x[0]);
-    return 0.5 * erfc(-x[0] * INV_SQRT_2);
+    if (d) d[0] = tg_normal_mix(x[0], 0.0, 1.0);
+    return tg_normal_mix(x[0], 1.0, 0.0);
 })
 
 static tg_var normcdf_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)

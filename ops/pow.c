@@ -2,7 +2,8 @@
  * dy/da = b*a^(b-1); dy/db = y*ln(a), taken as 0 where y = 0 (a = 0, b > 0: the limit).
  * For a < 0, dy/db is NaN (a^b is not differentiable in b there); it only reaches a result
  * when b is a parameter, since constants are not differentiated.
- * Reverse rule as nodes: ga = gy*b*a^(b-1), gb = gy*y*ln(a), each 0 where its partial is. See LICENSE. */
+ * At a = 0 (b > 0) the derivatives are the limits from a > 0, at every order: see pow_dab.
+ * Reverse rule as nodes: ga = gy*pow_da(a, b), gb = gy*pow_db(a, b). See LICENSE. */
 #include <math.h>
 
 #include "tapegrad_op.h"
@@ -10,22 +11,20 @@
 TG_EVAL(pow, {
     double y = pow(x[0], x[1]);
     if (d) {
-        d[0] = x[1] == 0.0 ? 0.0 : x[1] * pow(x[0], x[1] - 1.0);
-        d[1] = y == 0.0 ? 0.0 : y * log(x[0]);
+        d[0] = tg_op_pow_da.eval(x, NULL);
+        d[1] = tg_op_pow_db.eval(x, NULL);
     }
     return y;
 })
 
-/* The same conventions as the numeric partials, kept with where: the 0 * Inf of
- * b*a^(b-1) at b = 0 and of y*ln(a) at y = 0 is never chosen. */
+/* The partials are ops with the same conventions as the numeric ones, and their own partials
+ * share one mixed partial (pow_dab), so second derivatives keep the conventions too and the
+ * Hessian is symmetric at a = 0 (with where(y, y ln a, 0) as the rule, d/da of dy/db was
+ * where's unchosen side, 0, and d/db of dy/da -inf at (0, 1)). */
 static tg_var pow_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
-    tg_var zero = tg_const_like(y, 0.0);
-    if (i == 0) {
-        tg_var bm1 = tg_sub(x[1], tg_const_like(y, 1.0));
-        return tg_where(x[1], tg_mul(gy, tg_mul(x[1], tg_pow(x[0], bm1))), zero);
-    }
-    return tg_where(y, tg_mul(gy, tg_mul(y, tg_log(x[0]))), zero);
+    (void)y;
+    return tg_mul(gy, i == 0 ? tg_pow_da(x[0], x[1]) : tg_pow_db(x[0], x[1]));
 }
 
 TG_EVAL_ROW(pow, 2)

@@ -1,19 +1,25 @@
-/* silu (swish): y = x*s, s = sigmoid(x).  dy/dx = s*(1 + x*(1 - s)).
+/* silu (swish): y = x*s, s = sigmoid(x).  dy/dx = s(1 + x(1 - s)) (silu_d1's value, formed
+ * without cancellation).  Past x = -708, where s leaves the normal range but x*s does not
+ * yet, y = (x h) h with h = e^(x/2); 0 where y leaves it (x < -715).
  * A primitive rather than mul(x, sigmoid(x)) so an activation is one node, as in the
- * article's g.  Reverse rule as nodes: gx = gy*(s*(1 + x*(1 - s))). See LICENSE. */
+ * article's g.  Reverse rule as nodes: gx = gy*silu_d1(x). See LICENSE. */
+#include <math.h>
+
 #include "tapegrad_op.h"
 
 TG_EVAL(silu, {
-    double s = tg_op_sigmoid.eval(x, NULL);
-    if (d) d[0] = s * (1.0 + x[0] * (1.0 - s));
-    return x[0] * s;
+    if (d) d[0] = tg_op_silu_d1.eval(x, NULL);
+    if (x[0] < -708.0) {
+        double h = exp(0.5 * x[0]);
+        return h == 0.0 ? -0.0 : tg_flush_subnormal((x[0] * h) * h);
+    }
+    return x[0] * tg_op_sigmoid.eval(x, NULL);
 })
 
 static tg_var silu_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
-    (void)i;
-    tg_var one = tg_const_like(y, 1.0), s = tg_sigmoid(x[0]);
-    return tg_mul(gy, tg_mul(s, tg_add(one, tg_mul(x[0], tg_sub(one, s)))));
+    (void)y, (void)i;
+    return tg_mul(gy, tg_silu_d1(x[0]));
 }
 
 TG_EVAL_ROW(silu, 1)

@@ -1,13 +1,15 @@
-/* softplus: y = ln(1 + e^x).  dy/dx = sigmoid(x).
+/* softplus: y = ln(1 + e^x).  dy/dx = sigmoid(x); d2y/dx2 = sigmoid'(x), through sigmoid's
+ * partial and its rule (sigmoid_d1), both exact to a few ULP (not y(1 - y): softplus'' was
+ * 9e-4 off at x = 33 and 2% further out).
  * Evaluated as max(x,0) + log1p(e^-|x|): no overflow for large x, no lost digits for very
- * negative x.  Reverse rule as nodes: gx = gy*sigmoid(x). See LICENSE. */
+ * negative x; 0 below x = -708.4.  Reverse rule as nodes: gx = gy*sigmoid(x). See LICENSE. */
 #include <math.h>
 
 #include "tapegrad_op.h"
 
 TG_EVAL(softplus, {
     if (d) d[0] = tg_op_sigmoid.eval(x, NULL);
-    return (x[0] > 0 ? x[0] : 0.0) + log1p(exp(-fabs(x[0])));
+    return tg_flush_subnormal((x[0] > 0 ? x[0] : 0.0) + log1p(exp(-fabs(x[0]))));
 })
 
 static tg_var softplus_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)

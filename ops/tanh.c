@@ -1,24 +1,26 @@
-/* tanh: y = tanh x.  dy/dx = 1 - y^2 (reuses the output).
- * Reverse rule as nodes: gx = gy*(1 - y*y). See LICENSE. */
+/* tanh: y = tanh x.  dy/dx = sech^2 x = 4 e/(1 + e)^2 with e = e^-2|x| (tanh_d1's value),
+ * not 1 - y^2, which keeps no digits once y is near +-1 (and is 0 from |x| = 19 on).
+ * Reverse rule as nodes: gx = gy*tanh_d1(x), an op whose own derivative keeps its digits
+ * too. See LICENSE. */
 #include <math.h>
 
 #include "tapegrad_op.h"
 
 TG_EVAL(tanh, {
-    double y = tanh(x[0]);
-    if (d) d[0] = 1.0 - y * y;
-    return y;
+    if (d) d[0] = tg_sigmoid_deriv(2.0 * x[0], 1, 2);
+    return tanh(x[0]);
 })
 
 static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
 {
-    (void)x, (void)i;
-    return tg_mul(gy, tg_sub(tg_const_like(y, 1.0), tg_mul(y, y)));
+    (void)y, (void)i;
+    return tg_mul(gy, tg_tanh_d1(x[0]));
 }
 
 TG_EVAL_ROW(tanh, 1)
 
-const tg_op_def tg_op_tanh = {.name = "tanh", .arity = 1, .math = "y = tanh x; dy/dx = 1 - y^2",
+const tg_op_def tg_op_tanh = {.name = "tanh", .arity = 1,
+                              .math = "y = tanh x; dy/dx = sech^2 x",
                               .eval = tanh_eval, .code = tanh_code,
                               .eval_row = tanh_row,
                               .vjp_graph = tanh_vjp_graph};

@@ -18,6 +18,7 @@
  *   - elementwise tensor nodes as loops, other tensor nodes as calls of the library's own
  *     steps (a module only; the standalone emitter writes scalar code).
  * See LICENSE. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -274,12 +275,46 @@ static void code_text(tg_buf *b, const char *s)
     if (!bol) tg_buf_printf(b, "\n");
 }
 
+/* Whether C text calls the function name (a whole identifier followed by '('). */
+static int calls(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *c = text; c && (c = strstr(c, name)); c += n) {
+        int starts = c == text || !(isalnum((unsigned char)c[-1]) || c[-1] == '_');
+        if (starts && c[n] == '(') return 1;
+    }
+    return 0;
+}
+
+/* The numerical kernels the ops' code calls, and the kernels those call (tg_kernels lists a
+ * kernel after its callees, so one backward pass finds them all), in the table's order. */
+static void write_kernels(emitter *e)
+{
+    int n = 0;
+    while (tg_kernels[n].name) n++;
+    unsigned char used[TG_MAX_KERNELS] = {0};
+    for (int k = n; k-- > 0;) {
+        for (void *r = tg_table_next(&e->ops, NULL); r && !used[k]; r = tg_table_next(&e->ops, r)) {
+            const char *code = (*(const tg_op_def **)r)->code;
+            used[k] = code && calls(code, tg_kernels[k].name);
+        }
+        for (int j = k + 1; j < n && !used[k]; j++)
+            used[k] = used[j] && calls(tg_kernels[j].text, tg_kernels[k].name);
+    }
+    for (int k = 0; k < n; k++) {
+        if (!used[k]) continue;
+        tg_buf_printf(e->b, "\n%s", strncmp(tg_kernels[k].text, "static", 6) ? "static " : "");
+        code_text(e->b, tg_kernels[k].text);
+    }
+}
+
 /* Every op used: its code as a function of x[], d[] (op_NAME_eval), a struct named as the
  * built-in's descriptor when another op's code calls it, and op_NAME(x0, ..., d). */
 static void write_ops(emitter *e)
 {
     tg_buf *b = e->b;
     int table = 0;
+    write_kernels(e);
     for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r)) {
         const tg_op_def *op = *(const tg_op_def **)r;
         const char *id = tg_table_name(r);

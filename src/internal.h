@@ -304,6 +304,16 @@ typedef struct tg_emitted {
 tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg_emitted *info);
 void tg_emitted_free(tg_tape *t, tg_emitted *info);
 
+/* ---- special.c ---- */
+/* The numerical kernels as C text, for the code the emitter writes: each one's name and its
+ * definition, a kernel after the kernels it calls; ended by {NULL, NULL}, at most
+ * TG_MAX_KERNELS in all. */
+#define TG_MAX_KERNELS 16
+typedef struct tg_kernel {
+    const char *name, *text;
+} tg_kernel;
+extern const tg_kernel tg_kernels[];
+
 /* ---- shape.c ---- */
 /* The NumPy broadcast of the n operands' shapes into out (rank and shape); 0, or -1 when
  * they do not broadcast. */
