@@ -159,6 +159,10 @@ TG_API tg_var tg_gelu_d1(tg_var x);              /* gelu'(x) = Phi(x) + x phi(x)
 TG_API tg_var tg_gelu_d2(tg_var x);              /* gelu''(x) = (2 - x^2) phi(x) */
 TG_API tg_var tg_normpdf_d1(tg_var x);           /* phi'(x) = -x phi(x) */
 TG_API tg_var tg_normpdf_d2(tg_var x);           /* phi''(x) = (x^2 - 1) phi(x) */
+TG_API tg_var tg_atan_d1(tg_var x);              /* atan'(x) = 1/(1 + x^2) */
+TG_API tg_var tg_atan_d2(tg_var x);              /* atan''(x) = -2x/(1 + x^2)^2 */
+TG_API tg_var tg_erf_d1(tg_var x);               /* erf'(x) = 2/sqrt(pi) e^(-x^2) */
+TG_API tg_var tg_erf_d2(tg_var x);               /* erf''(x) = -2x erf'(x) */
 TG_API tg_var tg_step(tg_var x);                 /* x > 0 ? 1 : 0 (Heaviside); step' = 0 */
 TG_API tg_var tg_sign(tg_var x);                 /* -1, 0, 1 as x < 0, x = 0, x > 0; sign' = 0 */
 TG_API tg_var tg_where(tg_var c, tg_var a, tg_var b); /* c != 0 ? a : b; the other side gets no gradient */

@@ -135,16 +135,18 @@ typedef struct tg_formula_opts {
     double lo, hi;     /* sample range for the drawn leaves; both 0: -3 and 3 */
     int samples;       /* number of random points; 0: 200 (with no leaves to draw: 1 point) */
     uint64_t seed;     /* the points are a function of the seed (splitmix64) */
-    double rtol, atol; /* agree when |tape - hand| <= atol + rtol*max(|tape|, |hand|);
+    double rtol, atol; /* agree when |tape - hand| <= atol + rtol*max(|tape|, |hand|), or
+                        * within the rounding allowance (within_rounding below);
                         * 0: 1e-6 and 1e-8 */
 } tg_formula_opts;
 
 typedef struct tg_formula_report {
-    int agree;         /* the verdict: 1 when every compared point agrees (and at least one was
-                        * compared), else 0 */
+    int agree;         /* the verdict: 1 when every compared point agrees, and at least one
+                        * within the tolerance alone (not only within rounding), else 0 */
     int points;        /* points visited */
     int compared;      /* points where both sides were finite */
-    int skipped;       /* points where f or one side was NaN or Inf (outside the domain) */
+    int skipped;       /* points where f or one side was NaN or Inf (outside the domain), or
+                        * where no digit is left (no_digits below) */
     int failed;        /* compared points where they disagree */
     /* at the worst point (largest error relative to the tolerance), where the tape is left: */
     double tape;       /* the tape's derivative */
@@ -152,6 +154,15 @@ typedef struct tg_formula_report {
     double abs_err, rel_err;
     double fd;         /* central finite differences of f there (Richardson, h and h/2) */
     int fd_kink;       /* 1: a finite-difference step crossed a kink (fd is one-sided) */
+    int within_rounding; /* compared points that agree only within the rounding allowance:
+                        * where the tolerance is not met, each side's error from rounding
+                        * is bounded (every node computed moved by an ULP, the effects
+                        * summed; 4 ULP a node are allowed), and a difference within it is
+                        * no disagreement: the expression loses digits there, as
+                        * log(1 - sigmoid(z)) does for large z */
+    int no_digits;     /* skipped points where the allowance is at least the larger side:
+                        * rounding alone could make either side what it is */
+    double rounding;   /* the rounding allowance at the worst point, or 0 if not needed */
 } tg_formula_report;
 
 /* Compare the hand-written derivative hand (a node of f's tape, usually from tg_parse) with

@@ -389,6 +389,11 @@ TG_API double tg_sigmoid_deriv(double x, int n, int s);
  * below the normal range. 0 where the result is below it. */
 TG_API double tg_normal_mix(double x, double p, double q);
 
+/* p e^(-x^2) within a few ULP for exact p, with no intermediate underflow (erf's derivatives:
+ * e^(-x^2) of a rounded x^2 would be 100 ULP off at x = 26). 0 where it is below the normal
+ * range. */
+TG_API double tg_exp_neg_square(double x, double p);
+
 /* ---- registry: names to descriptors ---- */
 
 /* A registry maps op names to descriptors. A new one holds every built-in op; users add their
@@ -428,7 +433,7 @@ extern TG_API const tg_op_def tg_op_add, tg_op_sub, tg_op_mul, tg_op_mul0, tg_op
     tg_op_minimum, tg_op_maximum, tg_op_clamp, tg_op_lt, tg_op_le, tg_op_gt, tg_op_ge,
     tg_op_logsumexp, tg_op_one_hot, tg_op_sigmoid_d1, tg_op_tanh_d1, tg_op_tanh_d2, tg_op_silu_d1,
     tg_op_silu_d2, tg_op_gelu_d1, tg_op_gelu_d2, tg_op_normpdf_d1, tg_op_normpdf_d2, tg_op_pow_da,
-    tg_op_pow_db, tg_op_pow_dab;
+    tg_op_pow_db, tg_op_pow_dab, tg_op_atan_d1, tg_op_atan_d2, tg_op_erf_d1, tg_op_erf_d2;
 
 #ifdef __cplusplus
 }

@@ -1,14 +1,15 @@
 /* expm1: y = e^x - 1, through C's expm1, so y keeps its digits for tiny x where exp(x) - 1
  * would cancel.  dy/dx = e^x, computed by exp and not as 1 + y: for x below about -37, y
  * rounds to -1 and 1 + y would be 0 where e^x is still a normal double.  d2y/dx2 = e^x too.
- * Overflows to Inf above x ~ 709.78, with its partial.
+ * Overflows to Inf above x ~ 709.78, with its partial; the partial is 0 below x ~ -708.40,
+ * where e^x leaves the normal range.
  * Reverse rule as nodes: gx = gy*exp(x). See LICENSE. */
 #include <math.h>
 
 #include "tapegrad_op.h"
 
 TG_EVAL(expm1, {
-    if (d) d[0] = exp(x[0]);
+    if (d) d[0] = tg_flush_subnormal(exp(x[0]));
     return expm1(x[0]);
 })
 

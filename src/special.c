@@ -111,6 +111,16 @@ KERNEL(tg_normal_mix, double tg_normal_mix(double x, double p, double q), {
     return tg_flush_subnormal(r);
 })
 
+/* p e^(-x^2) as (g p) g with g = e^(-x^2/2) from tg_gauss: no intermediate underflow (g alone
+ * is normal wherever the result is), three roundings beside g's. */
+KERNEL(tg_exp_neg_square, double tg_exp_neg_square(double x, double p), {
+    if (isnan(x) || isnan(p)) return x + p;
+    int k;
+    double g = tg_gauss(x, &k);
+    if (k || g == 0.0 || p == 0.0) return p < 0 ? -0.0 : 0.0; /* below 1e-600 */
+    return tg_flush_subnormal((g * p) * g);
+})
+
 const tg_kernel tg_kernels[] = {
     {"tg_flush_subnormal", TG_K_FLUSH_SUBNORMAL(TEXT)},
     {"tg_div_one_plus", TG_K_DIV_ONE_PLUS(TEXT)},
@@ -119,6 +129,7 @@ const tg_kernel tg_kernels[] = {
     {"tg_density", tg_density_text},
     {"tg_cdf_mid", tg_cdf_mid_text},
     {"tg_normal_mix", tg_normal_mix_text},
+    {"tg_exp_neg_square", tg_exp_neg_square_text},
     {NULL, NULL},
 };
 _Static_assert(sizeof tg_kernels / sizeof *tg_kernels <= TG_MAX_KERNELS, "tg_kernels");

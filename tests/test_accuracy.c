@@ -612,12 +612,14 @@ Test(accuracy, singular_points_answer_the_documented_choice_by_every_route)
 
 /* Every elementwise op of one operand is in the reference (an op added without its line in
  * tests/accuracy/gen_reference.py fails here), and so are the binary ones that have tails
- * (the rest, add, sub, mul0, where, are exact or select). */
+ * (the rest are exact or select: add, sub, mul0, where, minimum, maximum, clamp and the
+ * comparisons). */
 Test(accuracy, every_elementwise_op_with_tails_is_in_the_reference)
 {
     static reference ref;
     read_reference(&ref);
-    static const char *const exact[] = {"add", "sub", "mul0", "where"};
+    static const char *const exact[] = {"add", "sub",     "mul0", "where", "minimum",
+                                        "maximum", "clamp", "lt",   "le",    "gt", "ge"};
     for (int i = 0; i < tg_registry_count(NULL); i++) {
         const tg_op_def *op = tg_registry_at(NULL, i);
         if (!op->eval || op->infer) continue;

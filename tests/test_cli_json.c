@@ -548,13 +548,15 @@ static void expect_check(const json *c, const char *program, const char *name, c
                          const char *hand, int agree)
 {
     expect_keys(c, (const char *const[]){"name", "agree", "points", "skipped", "failed",
-                                         "worst", NULL});
+                                         "within_rounding", "no_digits", "worst", NULL});
     cr_expect_str_eq(get(c, "name")->text, name);
     cr_expect_eq(get(c, "agree")->kind, JSON_BOOL);
     cr_expect_eq(get(c, "agree")->boolean, agree, "%s", name);
     double points = num(get(c, "points")), failed = num(get(c, "failed"));
     cr_expect_eq(points, 50, "--samples 50");
     cr_expect_leq(num(get(c, "skipped")) + failed, points);
+    cr_expect_eq(num(get(c, "within_rounding")), 0, "%s: every point keeps its digits", name);
+    cr_expect_eq(num(get(c, "no_digits")), 0, "%s", name);
     cr_expect(agree ? failed == 0 : failed > 0, "%s: %g failed", name, failed);
     const json *w = get(c, "worst"), *at = get(w, "at");
     expect_keys(w, (const char *const[]){"at", "tape", "hand", "fd", NULL});

@@ -173,6 +173,54 @@ Test(workbench, check_formula_counts_points_outside_the_domain_as_skipped)
     tg_tape_free(t);
 }
 
+/* -log(1 - sigmoid(z)) keeps few digits for large z: sigmoid(z) is rounded by up to half an
+ * ULP of 1, and 1 - sigmoid(z) near e^-z keeps what is left (1e-3 of it at z = 30), so the
+ * tape's derivative there is that far off. A hand sigmoid(z), right to its last digit, agrees
+ * within the rounding allowance, but a verdict needs one point inside the tolerance alone; a
+ * slip of 1 % is caught all the same, outside the points where rounding covers it; at
+ * ordinary z no allowance is needed. The second derivative keeps no digit from z = 20 on (two
+ * terms near 1 cancel to e^-z): nothing there is compared. */
+Test(workbench, check_formula_allows_for_the_rounding_of_an_ill_conditioned_expression)
+{
+    tg_tape *t = tg_tape_new();
+    tg_names *n = tg_names_new();
+    tg_var f = tg_parse(t, "-log(1 - sigmoid(z))", n, NULL, NULL);
+    tg_var right = tg_parse(t, "sigmoid(z)", n, NULL, NULL);
+    tg_var slip = tg_parse(t, "1.01*sigmoid(z)", n, NULL, NULL);
+    tg_var z = tg_names_get(n, "z");
+    tg_formula_opts o = {.lo = 15, .hi = 34, .samples = 200, .seed = 5};
+    tg_formula_report r;
+    cr_assert_eq(tg_check_formula(f, z, 1, right, 1, &z, &o, &r), TG_OK, "%s", tg_tape_error(t));
+    cr_assert(r.agree && r.failed == 0 && r.compared == 200);
+    cr_assert_gt(r.within_rounding, 100, "%d within rounding", r.within_rounding);
+    cr_assert_lt(r.within_rounding, 200, "and some points decide outright");
+    o.lo = 30; /* every point only within rounding: agreement, but no verdict */
+    cr_assert_eq(tg_check_formula(f, z, 1, right, 1, &z, &o, &r), TG_OK);
+    cr_assert(!r.agree && r.failed == 0 && r.within_rounding == r.compared && r.compared > 0);
+    cr_assert_eq(tg_check_formula(f, z, 1, slip, 1, &z, &o, &r), TG_OK);
+    cr_assert_not(r.agree);
+    cr_assert(r.failed > 20 && r.failed + r.within_rounding == r.compared, "%d failed, %d within",
+              r.failed, r.within_rounding);
+    o.lo = 15;
+    cr_assert_eq(tg_check_formula(f, z, 1, slip, 1, &z, &o, &r), TG_OK);
+    cr_assert(!r.agree && r.failed > 100, "%d failed", r.failed);
+    o.lo = -3, o.hi = 3;
+    cr_assert_eq(tg_check_formula(f, z, 1, right, 1, &z, &o, &r), TG_OK);
+    cr_assert(r.agree && r.within_rounding == 0 && r.rounding == 0.0);
+    cr_assert_lt(r.rel_err, 1e-13);
+    cr_assert_eq(tg_check_formula(f, z, 1, slip, 1, &z, &o, &r), TG_OK);
+    cr_assert(!r.agree && r.failed == 200 && r.within_rounding == 0);
+    tg_var second = tg_parse(t, "exp(-z)/(1 + exp(-z))^2", n, NULL, NULL);
+    o.lo = 20, o.hi = 34, o.atol = 1e-300; /* no digit: not the absolute tolerance's 1e-8 */
+    cr_assert_eq(tg_check_formula(f, z, 2, second, 1, &z, &o, &r), TG_OK);
+    cr_assert(!r.agree && r.compared == 0 && r.no_digits == 200 && r.skipped == 200);
+    o.lo = -3, o.hi = 3;
+    cr_assert_eq(tg_check_formula(f, z, 2, second, 1, &z, &o, &r), TG_OK);
+    cr_assert(r.agree && r.no_digits == 0 && r.within_rounding == 0);
+    tg_names_free(n);
+    tg_tape_free(t);
+}
+
 Test(workbench, check_formula_leaves_the_tape_at_the_worst_point)
 {
     tg_tape *t = tg_tape_new();

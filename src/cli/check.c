@@ -22,10 +22,15 @@ static const char usage[] =
     "tape's dEXPR/dNAME (the reverse sweep) at N random points: every name without an --at\n"
     "value is drawn uniformly from the range at each point. Points where either side is NaN\n"
     "or infinite are skipped and counted. They agree at a point when\n"
-    "|tape - hand| <= atol + rtol*max(|tape|, |hand|). For a program (steps NAME = EXPR, see\n"
-    "tapegrad grad --help), --adjoint checks a hand-derived delta dE/dSTEP of any step in the\n"
-    "same way, and with several checks the report names the first wrong one in the order the\n"
-    "reverse sweep reaches them (from the output toward the leaves: the one to fix first).\n"
+    "|tape - hand| <= atol + rtol*max(|tape|, |hand|), or when the difference is within what\n"
+    "rounding alone can make it there (every computed value moved by an ULP, the effects\n"
+    "summed, 4 ULP a value allowed): log(1 - sigmoid(z)) keeps few digits for large z, and a\n"
+    "right HAND is not called wrong for that. Such points are counted \"within rounding\";\n"
+    "points where rounding could make either side what it is are skipped. For a program\n"
+    "(steps NAME = EXPR, see tapegrad grad --help), --adjoint checks a hand-derived delta\n"
+    "dE/dSTEP of any step in the same way, and with several checks the report names the\n"
+    "first wrong one in the order the reverse sweep reaches them (from the output toward the\n"
+    "leaves: the one to fix first).\n"
     "\n"
     "  --wrt NAME            the name to differentiate by (default: the only name in EXPR)\n"
     "  --expect HAND         the hand-written dEXPR/dNAME, an expression in the same names\n"
@@ -40,7 +45,8 @@ static const char usage[] =
     "  --rtol R, --atol A    tolerances (default 1e-6 and 1e-8)\n"
     "  --json                print one object: {\"agree\": true|false, \"first_wrong\": NAME or\n"
     "                        null, \"checks\": [{\"name\", \"agree\", \"points\", \"skipped\",\n"
-    "                        \"failed\", \"worst\": {\"at\", \"tape\", \"hand\", \"fd\"}}, ...]}\n"
+    "                        \"failed\", \"within_rounding\", \"worst\": {\"at\", \"tape\",\n"
+    "                        \"hand\", \"fd\"}}, ...]}\n"
     "  --def 'f(x) = E'      define a function (repeatable; see tapegrad grad --help)\n"
     "  --file F              read EXPR from the file F ('-': standard input)\n"
     "  --                    every later argument is EXPR, even one that starts with --\n"
@@ -147,10 +153,23 @@ static void details(const cli_wb *w, const options *o, const check *c)
     print_point(w, c, 1, "  the steps there:");
     printf("  tape  %-22s = %.17g\n", c->label, r->tape);
     printf("  hand  %-22s = %.17g\n", c->hand_text, r->hand);
-    printf("  error %.3g absolute, %.3g relative (allowed: %g + %g*|larger|)\n", r->abs_err,
+    printf("  error %.3g absolute, %.3g relative (allowed: %g + %g*|larger|", r->abs_err,
            r->rel_err, o->atol, o->rtol);
+    double tol = o->atol + o->rtol * fmax(fabs(r->tape), fabs(r->hand));
+    if (r->rounding > tol) /* named where it counts: where the expression loses digits */
+        printf(" + %.3g for rounding", r->rounding);
+    printf(")\n");
     printf("  central finite differences there: %.17g\n    -> %s\n", r->fd,
            second_opinion(r->fd, r->fd_kink, r->tape, r->hand, c->order));
+}
+
+/* Appends to note how many points agree only within rounding, if any. */
+static void rounded(char *note, size_t size, const tg_formula_report *r)
+{
+    size_t n = strlen(note);
+    if (r->within_rounding)
+        snprintf(note + n, size - n, "; %d within rounding (the expression loses digits there)",
+                 r->within_rounding);
 }
 
 /* One check alone: a line when it agrees; the line and the details when it does not. */
@@ -158,10 +177,13 @@ static void report(const cli_wb *w, const options *o, const check *c, const char
                    int ndraw)
 {
     const tg_formula_report *r = &c->r;
-    char skipped[96] = "", count[96];
+    char skipped[160] = "", count[96];
     if (r->skipped)
-        snprintf(skipped, sizeof skipped, "; %d of %d points skipped (not finite there)",
-                 r->skipped, r->points);
+        snprintf(skipped, sizeof skipped, "; %d of %d points skipped (%s)", r->skipped, r->points,
+                 r->no_digits == r->skipped ? "rounding leaves no digit there"
+                 : r->no_digits ? "not finite there, or no digit left by rounding"
+                                : "not finite there");
+    rounded(skipped, sizeof skipped, r);
     if (ndraw == 0) snprintf(count, sizeof count, "the given point");
     else if (r->skipped) snprintf(count, sizeof count, "all %d points inside the domain", r->compared);
     else snprintf(count, sizeof count, "all %d points", r->compared);
@@ -191,8 +213,9 @@ static void report_all(const cli_wb *w, const options *o, const check *c, int n,
                "sweep reaches them, is %s\n", wrong, n, span, c[first].name);
     for (int k = 0; k < n; k++) {
         const tg_formula_report *r = &c[k].r;
-        char skipped[64] = "";
+        char skipped[128] = "";
         if (r->skipped) snprintf(skipped, sizeof skipped, "; %d points skipped", r->skipped);
+        rounded(skipped, sizeof skipped, r);
         if (r->agree)
             printf("  agree     %s = %s (worst error %.2g relative%s)\n", c[k].label,
                    c[k].hand_text, r->rel_err, skipped);
@@ -216,8 +239,9 @@ static void json_report(const cli_wb *w, const check *c, int n, int first)
         fputs(k ? ", {\"name\": " : "{\"name\": ", stdout);
         cli_json_str(stdout, c[k].name);
         printf(", \"agree\": %s, \"points\": %d, \"skipped\": %d, \"failed\": %d, "
-               "\"worst\": {\"at\": {", r->agree ? "true" : "false", r->points, r->skipped,
-               r->failed);
+               "\"within_rounding\": %d, \"no_digits\": %d, \"worst\": {\"at\": {",
+               r->agree ? "true" : "false", r->points, r->skipped, r->failed, r->within_rounding,
+               r->no_digits);
         for (int i = 0, m = 0; i < tg_names_count(w->names); i++) {
             if (!cli_wb_is_param(w, i)) continue;
             if (m++) fputs(", ", stdout);
@@ -398,11 +422,20 @@ int cli_check(int argc, char **argv)
             rc = cli_fail(CMD, "%s", tg_tape_error(w.tape));
             break;
         }
-        if (c[k].r.compared == 0)
+        const tg_formula_report *r = &c[k].r;
+        const char *all = r->points == 1 ? "the" : "all", *s = r->points == 1 ? "" : "s";
+        if (r->compared == 0 && !r->no_digits)
             rc = cli_fail(CMD, "%s: no point to compare: at %s %d point%s f or a side is not "
-                          "finite (choose a --range inside the domain)", c[k].label,
-                          c[k].r.points == 1 ? "the" : "all", c[k].r.points,
-                          c[k].r.points == 1 ? "" : "s");
+                          "finite (choose a --range inside the domain)", c[k].label, all,
+                          r->points, s);
+        else if (!r->failed && r->compared == r->within_rounding) {
+            char why[160];
+            snprintf(why, sizeof why, "%d agree only within rounding, %d keep no digit, %d are "
+                     "not finite", r->within_rounding, r->no_digits, r->skipped - r->no_digits);
+            rc = cli_fail(CMD, "%s: no point to decide: at %s %d point%s rounding leaves too "
+                          "few digits to tell whether they agree (%s); choose a --range where "
+                          "EXPR keeps its digits", c[k].label, all, r->points, s, why);
+        }
         c[k].at = at + (size_t)k * (size_t)names;
         for (int i = 0; i < names; i++) c[k].at[i] = tg_value(tg_names_var(w.names, i));
         if (!c[k].r.agree && wrong++ == 0) first = k;

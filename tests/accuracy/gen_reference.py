@@ -92,6 +92,10 @@ def tanh4(x):
     return 8 * mp.tanh(x) * sech2(x) * (2 * sech2(x) - mp.tanh(x) ** 2)
 
 
+def derf(x):  # erf' = 2/sqrt(pi) e^(-x^2)
+    return 2 / mp.sqrt(mp.pi) * mp.exp(-x * x)
+
+
 def pos(x):
     return x > 0
 
@@ -108,10 +112,22 @@ def finite_pow(c):
 # domain, special points (extra x where f, f' or f'' has a root, a kink or a change of form).
 OPS = [
     ("abs", 0, None, abs, sign, lambda x: mpf(0), anywhere, []),
+    ("atan", 0, None, mp.atan, lambda x: 1 / (1 + x * x), lambda x: -2 * x / (1 + x * x) ** 2,
+     anywhere, []),
+    ("atan_d1", 0, None, lambda x: 1 / (1 + x * x), lambda x: -2 * x / (1 + x * x) ** 2,
+     lambda x: (6 * x * x - 2) / (1 + x * x) ** 3, anywhere, ["sqrt(3)/3"]),
+    ("atan_d2", 0, None, lambda x: -2 * x / (1 + x * x) ** 2, lambda x: (6 * x * x - 2) / (1 + x * x) ** 3,
+     lambda x: 24 * x * (1 - x * x) / (1 + x * x) ** 4, anywhere, ["sqrt(3)/3"]),
     ("cos", 0, None, mp.cos, lambda x: -mp.sin(x), lambda x: -mp.cos(x), anywhere, ["pi/2", "pi", "3*pi/2"]),
     ("div", 0, 3.0, lambda x: x / 3, lambda x: mpf(1) / 3, lambda x: mpf(0), anywhere, []),
     ("div", 1, 1.0, lambda x: 1 / x, lambda x: -1 / x**2, lambda x: 2 / x**3, lambda x: x != 0, []),
+    ("erf", 0, None, mp.erf, derf, lambda x: -2 * x * derf(x), anywhere, []),
+    ("erf_d1", 0, None, derf, lambda x: -2 * x * derf(x), lambda x: (4 * x * x - 2) * derf(x),
+     anywhere, ["sqrt(2)/2"]),
+    ("erf_d2", 0, None, lambda x: -2 * x * derf(x), lambda x: (4 * x * x - 2) * derf(x),
+     lambda x: (12 * x - 8 * x ** 3) * derf(x), anywhere, ["sqrt(2)/2"]),
     ("exp", 0, None, mp.exp, mp.exp, mp.exp, anywhere, ["log(2)"]),
+    ("expm1", 0, None, mp.expm1, mp.exp, mp.exp, anywhere, []),
     ("gelu_d1", 0, None, lambda x: Phi(x) + x * phi(x), lambda x: (2 - x * x) * phi(x),
      lambda x: x * (x * x - 4) * phi(x), anywhere, ["sqrt(2)", "root(gelu1, -0.75)", "2"]),
     ("gelu_d2", 0, None, lambda x: (2 - x * x) * phi(x), lambda x: x * (x * x - 4) * phi(x),
@@ -120,6 +136,8 @@ OPS = [
      lambda x: (2 - x * x) * phi(x), anywhere, ["sqrt(2)", "root(gelu1, -0.75)"]),
     ("leaky_relu", 0, 0.01, lambda x: x if x > 0 else mpf(0.01) * x,
      lambda x: mpf(1) if x > 0 else mpf(0.01), lambda x: mpf(0), lambda x: x != 0, []),
+    ("log1p", 0, None, mp.log1p, lambda x: 1 / (1 + x), lambda x: -1 / (1 + x) ** 2,
+     lambda x: x > -1, ["1 - 2**-30", "0.5"]),
     ("log", 0, None, mp.log, lambda x: 1 / x, lambda x: -1 / x**2, pos, ["1"]),
     ("mul", 0, 3.0, lambda x: 3 * x, lambda x: mpf(3), lambda x: mpf(0), anywhere, []),
     ("neg", 0, None, lambda x: -x, lambda x: mpf(-1), lambda x: mpf(0), anywhere, []),
@@ -146,6 +164,7 @@ OPS = [
     ("relu", 0, None, lambda x: max(x, mpf(0)), step, lambda x: mpf(0), lambda x: x != 0, []),
     ("sigmoid", 0, None, sig, dsig, d2sig, anywhere, []),
     ("sigmoid_d1", 0, None, dsig, d2sig, d3sig, anywhere, ["1.3169578969248167"]),
+    ("sign", 0, None, sign, lambda x: mpf(0), lambda x: mpf(0), lambda x: x != 0, []),
     ("silu", 0, None, lambda x: x * sig(x), slu1, slu2, anywhere,
      ["root(slu1, -1.28)", "root(slu2, 2.4)"]),
     ("silu_d1", 0, None, slu1, slu2, slu3, anywhere, ["root(slu1, -1.28)", "root(slu2, 2.4)"]),
@@ -156,6 +175,8 @@ OPS = [
     ("sqrt", 0, None, mp.sqrt, lambda x: 1 / (2 * mp.sqrt(x)), lambda x: -1 / (4 * x * mp.sqrt(x)),
      pos, []),
     ("step", 0, None, step, lambda x: mpf(0), lambda x: mpf(0), lambda x: x != 0, []),
+    ("tan", 0, None, mp.tan, lambda x: 1 + mp.tan(x) ** 2,
+     lambda x: 2 * mp.tan(x) * (1 + mp.tan(x) ** 2), anywhere, ["pi/2", "pi", "3*pi/2"]),
     ("tanh", 0, None, mp.tanh, sech2, lambda x: -2 * mp.tanh(x) * sech2(x), anywhere, []),
     ("tanh_d1", 0, None, sech2, lambda x: -2 * mp.tanh(x) * sech2(x), tanh3, anywhere,
      ["0.6584789484624084"]),

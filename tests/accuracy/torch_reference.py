@@ -42,7 +42,8 @@ TORCH = {
     "pow(x, 2.5)": lambda x: x**2.5, "pow(2, x)": lambda x: torch.pow(2.0, x),
     "pow(0.5, x)": lambda x: torch.pow(0.5, x), "relu": torch.relu, "sigmoid": torch.sigmoid,
     "silu": F.silu, "sin": torch.sin, "softplus": F.softplus, "sqrt": torch.sqrt,
-    "step": step, "tanh": torch.tanh,
+    "step": step, "tanh": torch.tanh, "atan": torch.atan, "erf": torch.erf,
+    "expm1": torch.expm1, "log1p": torch.log1p, "sign": torch.sign, "tan": torch.tan,
 }
 
 DBL_MIN = 2.0**-1022
@@ -114,6 +115,8 @@ HIGHLIGHTS = [
     ("silu", 1, -1.278464542761074), ("silu", 2, 40.0), ("gelu", 0, -12.5),
     ("gelu", 1, -0.7517915246935645), ("gelu", 2, -1.4142135623730951), ("normcdf", 0, -30.0),
     ("normpdf", 0, -33.5397328554661), ("normpdf", 2, -0.9999999999999999),
+    ("expm1", 1, -40.0), ("expm1", 2, -700.0), ("erf", 1, -23.43226264834448), ("erf", 2, -23.43226264834448),
+    ("atan", 2, 1e100),
 ]
 
 
