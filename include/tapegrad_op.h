@@ -122,10 +122,12 @@ typedef struct tg_op_def {
      * eval answers for them (clamp: NaN), and anomaly mode reports that. */
     tg_status (*check)(const double *x, char *msg, size_t size);
     /* Optional: eval's body as C text, for the tape compiler (tg_compile, tg_emit_c): the
-     * braces of double f(const double *x, double *d), using only <math.h>, literals, and
-     * other built-in ops as tg_op_NAME.eval(...). TG_EVAL below defines eval and this text
-     * from one body, so the two cannot differ. NULL: compiled code calls eval through the
-     * descriptor (a table handed to it when it is loaded); the standalone emitter refuses. */
+     * braces of double f(const double *x, double *d), using only <math.h>, literals, the
+     * numerical kernels below (tg_flush_subnormal ... tg_exp_neg_square: the generated code
+     * gets a copy of each one it calls), and other built-in ops as tg_op_NAME.eval(...).
+     * TG_EVAL below defines eval and this text from one body, so the two cannot differ.
+     * NULL: compiled code calls eval through the descriptor (a table handed to it when it is
+     * loaded); the standalone emitter refuses. */
     const char *code;
 } tg_op_def;
 
