@@ -263,15 +263,18 @@ typedef struct tg_tape_head {
     uint32_t n, room, epoch;
 } tg_tape_head;
 
-/* The inline path must be inlined for op->eval to be: always, where the compiler allows it. */
-#ifdef __GNUC__
+/* The inline path must be inlined for op->eval to be. GCC (-O2) inlines it unforced; forced
+ * (always_inline), GCC 12 inlined it before splitting the handles into scalars, which cost
+ * every builder two more saved registers: 4 instructions a node (see docs/benchmarks.md).
+ * Clang inlines it only when forced, and pays nothing for that. */
+#ifdef __clang__
 #define TG_INLINE static inline __attribute__((always_inline))
 #else
 #define TG_INLINE static inline
 #endif
 
-/* The general halves of tg_apply1 / tg_apply2: tg_apply with the operands passed by value, so
- * the inline path's fallback is a tail call. */
+/* The general halves of tg_apply1 / tg_apply2: tg_apply with the operands passed by value, as
+ * the builder received them. */
 TG_API tg_var tg_apply1_general(const tg_op_def *op, tg_var a);
 TG_API tg_var tg_apply2_general(const tg_op_def *op, tg_var a, tg_var b);
 
@@ -301,7 +304,7 @@ TG_INLINE int tg_op_inline_ok(const tg_op_def *op, int n)
 
 /* Evaluate op at x and record it with inputs in0, in1 (kind bits included) and activity act. */
 TG_INLINE tg_var tg_node_eval(tg_tape_head *h, const tg_op_def *op, const double *x,
-                                  uint32_t in0, uint32_t in1, uint32_t act)
+                              uint32_t in0, uint32_t in1, uint32_t act)
 {
     /* an inactive node is never swept, so it needs no partials */
     double *d = act && op->partials == TG_PARTIALS_KEPT ? &h->part[2 * (size_t)h->n] : NULL;

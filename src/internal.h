@@ -12,6 +12,14 @@
  * scalar fast paths never see it. */
 #define TG_MAX_NODES 0x3ffffff0u
 
+/* For loops specialised on a constant argument (the sweeps' check): each call gets its own
+ * copy, with the constant folded in. */
+#ifdef __GNUC__
+#define TG_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define TG_ALWAYS_INLINE static inline
+#endif
+
 static inline unsigned tg_kind_of_arity(int n)
 {
     return n == 0 ? TG_LEAF : n == 1 ? TG_UNARY : n == 2 ? TG_BINARY : TG_NARY;

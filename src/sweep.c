@@ -185,7 +185,7 @@ static inline void pass_back(double *adj, double *carry, uint32_t j, uint32_t pr
  * iteration in a register rather than stored and loaded back at once. Inputs' adjoints are
  * added to whether or not the input is active: an inactive node's adjoint is never read
  * (tg_gradient answers 0 for it) and never passed on. */
-TG_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int check)
+TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int check)
 {
     const tg_node *nodes = t->nodes;
     const double *part = t->part;
@@ -414,8 +414,8 @@ double tg_tangent(tg_var v)
  * value, kept in a register by the caller (most nodes consume it); kink is the node's kink
  * entry, or NULL (a constant in the loop that walks the nodes between kinked ones, so that
  * loop carries no kink test). Returns TG_OK or the error status. */
-TG_INLINE tg_status replay_node(tg_tape *t, tg_node *nodes, uint32_t i, double *prev,
-                               const int check, const tg_kink *kink)
+TG_ALWAYS_INLINE tg_status replay_node(tg_tape *t, tg_node *nodes, uint32_t i, double *prev,
+                                      const int check, const tg_kink *kink)
 {
     tg_node *nd = &nodes[i];
     const uint32_t a = nd->in[0], b = nd->in[1], kind = b >> TG_KIND_SHIFT;
@@ -456,7 +456,7 @@ TG_INLINE tg_status replay_node(tg_tape *t, tg_node *nodes, uint32_t i, double *
 
 /* The replay loop from node `from` on, run between kinked nodes; check (anomaly mode) is a
  * constant in each of its copies. */
-TG_INLINE tg_status replay(tg_tape *t, const int check, const uint32_t from)
+TG_ALWAYS_INLINE tg_status replay(tg_tape *t, const int check, const uint32_t from)
 {
     tg_node *nodes = t->nodes; /* replay records nothing: the arrays stay where they are */
     const uint32_t nn = t->n;
