@@ -362,7 +362,7 @@ static inline tg_var tg_const_like(tg_var v, double c) { return tg_const(v.tape,
 /* v, or a zero of v's sign where |v| is below the smallest normal double. */
 #define TG_K_FLUSH_SUBNORMAL(K)                                                               \
     K(static inline double tg_flush_subnormal(double v),                                      \
-      { return v > -DBL_MIN && v < DBL_MIN ? v * 0.0 : v; })
+      { return v > -0x1p-1022 && v < 0x1p-1022 ? v * 0.0 : v; })
 TG_K_FLUSH_SUBNORMAL(TG_KERNEL_DEFINE)
 
 /* v/(1 + e)^n for 0 <= e <= 1 and n = 1..3, with 1 + e kept exactly (rounded once, it would

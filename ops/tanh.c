@@ -7,7 +7,10 @@
 #include "tapegrad_op.h"
 
 TG_EVAL(tanh, {
-    if (d) d[0] = tg_sigmoid_deriv(2.0 * x[0], 1, 2);
+    /* y' = 4 s(1 - s), s = sigmoid(-2|x|) <= 1/2 (1 - s does not cancel), from one e^-2|x|;
+     * past |x| = 354.2, where e leaves the normal range but y' not yet, the kernel */
+    const double e = exp(-2.0 * fabs(x[0])), s = e / (1.0 + e);
+    if (d) d[0] = e < 0x1p-1022 ? tg_sigmoid_deriv(2.0 * x[0], 1, 2) : 4.0 * (s * (1.0 - s));
     return tanh(x[0]);
 })
 

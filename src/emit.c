@@ -301,9 +301,16 @@ static void write_kernels(emitter *e)
         for (int j = k + 1; j < n && !used[k]; j++)
             used[k] = used[j] && calls(tg_kernels[j].text, tg_kernels[k].name);
     }
+    int outside = 0; /* the library's own functions (not its static helpers) */
+    for (int k = 0; k < n; k++) outside |= used[k] && strncmp(tg_kernels[k].text, "static", 6);
+    if (outside) /* called out of line, as the library calls them: inlined, their rare paths
+                  * cost the code around them registers (sigmoid's a third of its time) */
+        tg_buf_printf(e->b, "\n#ifdef __GNUC__\n#define TG_OUT_OF_LINE __attribute__((noinline))"
+                      "\n#else\n#define TG_OUT_OF_LINE\n#endif\n");
     for (int k = 0; k < n; k++) {
         if (!used[k]) continue;
-        tg_buf_printf(e->b, "\n%s", strncmp(tg_kernels[k].text, "static", 6) ? "static " : "");
+        int own = strncmp(tg_kernels[k].text, "static", 6) != 0;
+        tg_buf_printf(e->b, "\n%s", own ? "static TG_OUT_OF_LINE " : "");
         code_text(e->b, tg_kernels[k].text);
     }
 }
