@@ -159,7 +159,9 @@ typedef struct tg_formula_report {
                         * is bounded (every node computed moved by an ULP, the effects
                         * summed; 4 ULP a node are allowed), and a difference within it is
                         * no disagreement: the expression loses digits there, as
-                        * log(1 - sigmoid(z)) does for large z */
+                        * log(1 - sigmoid(z)) does for large z. Not computed where f's and
+                        * hand's cone holds more than 2000 scalar nodes (two replays a node
+                        * at every such point) */
     int no_digits;     /* skipped points where the allowance is at least the larger side:
                         * rounding alone could make either side what it is */
     double rounding;   /* the rounding allowance at the worst point, or 0 if not needed */

@@ -1,5 +1,8 @@
-/* tanh: y = tanh x.  dy/dx = sech^2 x = 4 e/(1 + e)^2 with e = e^-2|x| (tanh_d1's value),
- * not 1 - y^2, which keeps no digits once y is near +-1 (and is 0 from |x| = 19 on).
+/* tanh: y = tanh x.  dy/dx = sech^2 x: 1 - y^2 where |x| < 0.55 (y^2 < 0.25, no
+ * cancellation), else 4 s(1 - s) with s = e/(1 + e), e = e^-2|x| (tanh_d1's value), where
+ * 1 - y^2 keeps no digits once y is near +-1 (and is 0 from |x| = 19 on).  Each branch takes
+ * one transcendental for the value and the partial: C's tanh near 0, e^-2|x| beyond, where
+ * |y| = (1 - e)/(1 + e) does not cancel either.
  * Reverse rule as nodes: gx = gy*tanh_d1(x), an op whose own derivative keeps its digits
  * too. See LICENSE. */
 #include <math.h>
@@ -7,11 +10,19 @@
 #include "tapegrad_op.h"
 
 TG_EVAL(tanh, {
-    /* y' = 4 s(1 - s), s = sigmoid(-2|x|) <= 1/2 (1 - s does not cancel), from one e^-2|x|;
-     * past |x| = 354.2, where e leaves the normal range but y' not yet, the kernel */
-    const double e = exp(-2.0 * fabs(x[0])), s = e / (1.0 + e);
+    /* one transcendental: near 0, C's tanh and 1 - y^2 (y^2 < 0.25: no cancellation); else
+     * e = e^-2|x| <= 0.33 gives |y| = (1 - e)/(1 + e) and y' = 4 s(1 - s), s = e/(1 + e),
+     * where 1 - y^2 would cancel (past |x| = 354.2, where e leaves the normal range but y'
+     * not yet, the kernel) */
+    const double a = fabs(x[0]);
+    if (!(a >= 0.55)) {
+        const double y = tanh(x[0]);
+        if (d) d[0] = 1.0 - y * y;
+        return y;
+    }
+    const double e = exp(-2.0 * a), s = e / (1.0 + e);
     if (d) d[0] = e < 0x1p-1022 ? tg_sigmoid_deriv(2.0 * x[0], 1, 2) : 4.0 * (s * (1.0 - s));
-    return tanh(x[0]);
+    return copysign((1.0 - e) / (1.0 + e), x[0]);
 })
 
 static tg_var tanh_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
