@@ -27,9 +27,9 @@ static double umul_eval(const double *x, double *d)
 
 static double usigmoid_eval(const double *x, double *d)
 {
-    double e = exp(-fabs(x[0]));
-    if (d) d[0] = e < 0x1p-1000 ? tg_sigmoid_deriv(x[0], 1, 0) : tg_div_one_plus(e, e, 2);
-    return x[0] >= 0 ? 1.0 / (1.0 + e) : tg_flush_subnormal(e / (1.0 + e));
+    const double e = tg_flush_subnormal(exp(-fabs(x[0]))), s = e / (1.0 + e), m = x[0] >= 0;
+    if (d) d[0] = s * (1.0 - s);
+    return m + (1.0 - 2.0 * m) * s;
 }
 
 static const tg_op_def uadd = {.name = "uadd", .arity = 2, .eval = uadd_eval,
