@@ -124,9 +124,9 @@ static int is_reserved(const char *s)
     if (strchr("VGPo", s[0]) && s[1] && strspn(s + 1, "0123456789") == strlen(s + 1)) return 1;
     /* the generated names' prefixes, and the implementation's and <math.h>'s macros */
     return !strncmp(s, "d_", 2) || !strncmp(s, "p_", 2) || !strncmp(s, "c_", 2) ||
-           !strncmp(s, "op_", 3) ||
-           !strncmp(s, "tg_", 3) || !strncmp(s, "M_", 2) || !strncmp(s, "FP_", 3) ||
-           !strncmp(s, "HUGE", 4) || s[0] == '_';
+           !strncmp(s, "op_", 3) || !strncmp(s, "tg_", 3) || !strncmp(s, "TG_", 3) ||
+           !strncmp(s, "M_", 2) || !strncmp(s, "FP_", 3) || !strncmp(s, "HUGE", 4) ||
+           s[0] == '_';
 }
 
 /* Add a C identifier made from text (letters, digits, '_' kept; any other run of characters
@@ -294,7 +294,8 @@ static void write_kernels(emitter *e)
     while (tg_kernels[n].name) n++;
     unsigned char used[TG_MAX_KERNELS] = {0};
     for (int k = n; k-- > 0;) {
-        for (void *r = tg_table_next(&e->ops, NULL); r && !used[k]; r = tg_table_next(&e->ops, r)) {
+        for (void *r = tg_table_next(&e->ops, NULL); r && !used[k];
+             r = tg_table_next(&e->ops, r)) {
             const char *code = (*(const tg_op_def **)r)->code;
             used[k] = code && calls(code, tg_kernels[k].name);
         }
@@ -303,8 +304,9 @@ static void write_kernels(emitter *e)
     }
     int outside = 0; /* the library's own functions (not its static helpers) */
     for (int k = 0; k < n; k++) outside |= used[k] && strncmp(tg_kernels[k].text, "static", 6);
-    if (outside) /* called out of line, as the library calls them: inlined, their rare paths
-                  * cost the code around them registers (sigmoid's a third of its time) */
+    if (outside) /* called out of line, as the library calls them: inlined, a kernel's rare
+                  * path takes registers from the code around it (it cost sigmoid a third of
+                  * its time when sigmoid called one) */
         tg_buf_printf(e->b, "\n#ifdef __GNUC__\n#define TG_OUT_OF_LINE __attribute__((noinline))"
                       "\n#else\n#define TG_OUT_OF_LINE\n#endif\n");
     for (int k = 0; k < n; k++) {

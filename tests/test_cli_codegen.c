@@ -108,6 +108,7 @@ Test(cli_codegen, the_function_gives_what_grad_gives)
         {{"z = w*x + b; a = gelu(z) + softplus(-z); E = 0.5*(a - t)^2"}, NULL},
         /* names the generated code uses itself, renamed where they would clash */
         {{"d = x*memset; gy = d + V3; r = gy*d_x + o0 + in + grad + double + tg_back"}, NULL},
+        {{"TG_OUT_OF_LINE*sigmoid(tg_gauss) + tanh(e)*normcdf(s)"}, NULL},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) check_case(&cases[k], dir);
     rmdir(dir);
