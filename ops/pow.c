@@ -12,7 +12,7 @@ TG_EVAL(pow, {
     double y = pow(x[0], x[1]);
     if (d) {
         d[0] = tg_op_pow_da.eval(x, NULL);
-        d[1] = tg_op_pow_db.eval(x, NULL);
+        d[1] = y == 0.0 ? 0.0 : y * log(x[0]); /* pow_db's value, its a^b being y */
     }
     return y;
 })
