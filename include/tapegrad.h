@@ -453,9 +453,24 @@ TG_API tg_status tg_compiled_run(tg_compiled *c);
 /* The raw entry point, for hot loops: skips the tape. in[k] is the value of input k, grad[k]
  * receives dout/d(input k) (0 for a constant), the return value is out. The inputs are the
  * leaves of out's cone -- parameters and constants -- in recording order; tg_compiled_inputs
- * names them. Reentrant; reports no kinks. NULL for a module with tensor nodes. */
+ * names them. Reentrant; reports no kinks. NULL for a module with tensor nodes (see
+ * tg_compiled_raw_tensors). */
 typedef double (*tg_compiled_fn)(const double *in, double *grad);
 TG_API tg_compiled_fn tg_compiled_raw(const tg_compiled *c);
+/* The raw entry of a module with tensor nodes, for hot loops over large tensors: skips the
+ * tape and keeps no intermediate tensor in memory. in[k] points at input k's values -- a
+ * tensor's elements in row-major order, a scalar's one value -- and grad[k] at room for as
+ * many, which receive dout/d(input k) (zeros for a constant); the return value is out. The
+ * inputs are the leaves of out's cone, tensors and scalars, in recording order
+ * (tg_compiled_inputs names them). One loop over the tensors' elements computes their
+ * values in registers and takes each element's derivatives straight to the inputs' gradients,
+ * with the bits of tg_compiled_run. It exists when the cone is one loop's worth: its tensors
+ * of more than one element are inputs, windows of an input (tg_slice, tg_reshape) and
+ * elementwise ops over those and one-element values, all of one shape, summed whole with
+ * tg_sum; anything else (matmul, softmax, a sum along an axis, ...) gives NULL, and the
+ * generated source's first comment says which node is why. Reentrant; reports no kinks. */
+typedef double (*tg_compiled_tensor_fn)(const double *const *in, double *const *grad);
+TG_API tg_compiled_tensor_fn tg_compiled_raw_tensors(const tg_compiled *c);
 /* The number of inputs of the raw entry point (0 when it has none); their handles into
  * leaves[0 .. max-1]. */
 TG_API int tg_compiled_inputs(const tg_compiled *c, tg_var *leaves, int max);

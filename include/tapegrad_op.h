@@ -129,7 +129,22 @@ typedef struct tg_op_def {
      * NULL: compiled code calls eval through the descriptor (a table handed to it when it is
      * loaded); the standalone emitter refuses. */
     const char *code;
+    /* Optional, for the fused loops of the tape compiler's raw entry for tensors
+     * (tg_compiled_raw_tensors): a tensor op that moves or sums elements and does nothing
+     * else says so. Given a node's context (shapes and attributes; no values or gradients),
+     * it returns
+     *   TG_FUSE_WINDOW, with *base and stride[0 .. out.rank-1] set, when output element
+     *     (o_0, o_1, ...) is a copy of input 0's element base + sum_d o_d * stride[d], and
+     *     vjp adds gy into those elements (slice, reshape);
+     *   TG_FUSE_SUM when the output is one value, the sum of all of input 0's elements added
+     *     in row-major order to +0, and vjp adds gy to every element (sum without an axis);
+     *   TG_FUSE_NONE for anything else (slice's pad form, a sum along an axis).
+     * The registry test checks every claim against forward and vjp, bit for bit. NULL:
+     * TG_FUSE_NONE always. */
+    int (*fuse)(const tg_op_ctx *c, size_t *base, size_t *stride);
 } tg_op_def;
+
+enum { TG_FUSE_NONE, TG_FUSE_WINDOW, TG_FUSE_SUM };
 
 /* TG_EVAL(NAME, { BODY }) defines static double NAME_eval(const double *x, double *d) with
  * BODY, and static const char NAME_code[], the same BODY as text with its macros expanded

@@ -47,11 +47,20 @@ static tg_var reshape_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_reshape(gy, tg_shape(x[0], shape), shape);
 }
 
+/* y's element (o_0, ...) is x's element at o's row-major offset in y's shape */
+static int reshape_fuse(const tg_op_ctx *c, size_t *base, size_t *stride)
+{
+    size_t st = 1;
+    for (int d = c->out.rank; d-- > 0; st *= (size_t)c->out.shape[d]) stride[d] = st;
+    *base = 0;
+    return TG_FUSE_WINDOW;
+}
+
 const tg_op_def tg_op_reshape = {.name = "reshape", .arity = 1,
                                  .math = "y = x in a new shape (same elements); gx = gy reshaped",
                                  .infer = reshape_infer, .forward = reshape_forward,
                                  .vjp = reshape_vjp, .jvp = reshape_jvp,
-                                 .vjp_graph = reshape_vjp_graph};
+                                 .vjp_graph = reshape_vjp_graph, .fuse = reshape_fuse};
 
 tg_var tg_reshape(tg_var x, int ndim, const int *shape)
 {

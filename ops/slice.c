@@ -125,11 +125,24 @@ static tg_var slice_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_apply_attr(&tg_op_slice, 1, &gy, 4, attr);
 }
 
+/* A slice is a window of x: y's element (o_0, ...) is x's at start along the axis plus o in
+ * x's row-major strides. The pad form is not (it writes zeros). */
+static int slice_fuse(const tg_op_ctx *c, size_t *base, size_t *stride)
+{
+    span s;
+    if (c->nattr != 3 || span_of(c, &c->in[0], &s)) return TG_FUSE_NONE;
+    size_t st = 1;
+    for (int d = c->in[0].rank; d-- > 0; st *= (size_t)c->in[0].shape[d]) stride[d] = st;
+    *base = (size_t)s.start * stride[s.axis];
+    return TG_FUSE_WINDOW;
+}
+
 const tg_op_def tg_op_slice = {.name = "slice", .arity = 1,
                                .math = "y = x[start:stop] along an axis; gx[start:stop] = gy, "
                                        "0 elsewhere",
                                .infer = slice_infer, .forward = slice_forward, .vjp = slice_vjp,
-                               .jvp = slice_jvp, .vjp_graph = slice_vjp_graph};
+                               .jvp = slice_jvp, .vjp_graph = slice_vjp_graph,
+                               .fuse = slice_fuse};
 
 tg_var tg_slice(tg_var x, int axis, int start, int stop)
 {

@@ -63,10 +63,18 @@ static tg_var sum_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
     return tg_add(gy, tg_tensor_fill(y.tape, rank, shape, 0.0));
 }
 
+/* The whole sum is fused; a sum along an axis is not */
+static int sum_fuse(const tg_op_ctx *c, size_t *base, size_t *stride)
+{
+    (void)base, (void)stride;
+    return c->nattr ? TG_FUSE_NONE : TG_FUSE_SUM;
+}
+
 const tg_op_def tg_op_sum = {.name = "sum", .arity = 1,
                              .math = "y = sum x (all, or along an axis); dy/dx = 1",
                              .infer = sum_infer, .forward = sum_forward, .vjp = sum_vjp,
-                             .jvp = sum_jvp, .vjp_graph = sum_vjp_graph};
+                             .jvp = sum_jvp, .vjp_graph = sum_vjp_graph,
+                             .fuse = sum_fuse};
 
 tg_var tg_sum(tg_var x) { return tg_apply(&tg_op_sum, 1, &x); }
 

@@ -72,6 +72,7 @@ struct tg_compiled {
     void *dl;
     tape_fn tape;
     tg_compiled_fn raw;
+    tg_compiled_tensor_fn arrays;
     char log[400];
 };
 
@@ -224,10 +225,12 @@ static int load(build *bd, const char *path, char *why, size_t size)
     const char *key = dlsym(dl, "tg_entry_key");
     c->tape = (tape_fn)(uintptr_t)dlsym(dl, "tg_entry_tape");
     c->raw = (tg_compiled_fn)(uintptr_t)dlsym(dl, "tg_entry_raw");
+    c->arrays = (tg_compiled_tensor_fn)(uintptr_t)dlsym(dl, "tg_entry_arrays");
     void (*init)(double (*const *)(const double *, double *)) =
         (void (*)(double (*const *)(const double *, double *)))(uintptr_t)dlsym(
             dl, "tg_entry_init");
     if (!key || strcmp(key, bd->key) || !c->tape || (!c->raw && !c->info.tensors) ||
+        (!c->arrays && c->info.fused) ||
         (c->info.next && !init)) {
         snprintf(why, size, "it holds another module");
         dlclose(dl);
@@ -528,10 +531,12 @@ tg_status tg_compiled_run(tg_compiled *c)
 
 tg_compiled_fn tg_compiled_raw(const tg_compiled *c) { return c ? c->raw : NULL; }
 
+tg_compiled_tensor_fn tg_compiled_raw_tensors(const tg_compiled *c) { return c ? c->arrays : NULL; }
+
 int tg_compiled_inputs(const tg_compiled *c, tg_var *leaves, int max)
 {
     if (!c) return -1;
-    if (!c->raw) return 0;
+    if (!c->raw && !c->arrays) return 0;
     for (int k = 0; leaves && k < max && (uint32_t)k < c->info.nleaves; k++)
         leaves[k] = (tg_var){c->t, c->info.leaves[k], c->out.epoch};
     return (int)c->info.nleaves;

@@ -106,6 +106,10 @@ typedef struct emitter {
     unsigned char *reached; /* per node: a tensor's gradient region written or zeroed yet, as
                              * the reverse loop's flags will say when the module runs */
     unsigned char *ptrs;    /* per node: which of its pointers V, G, P the module has declared */
+    unsigned char *role;    /* per node: its part in the fused raw entry (F_*); then per node
+                             * the number of windows on it, and a count for plan */
+    int fused;              /* the module has the fused raw entry, tg_entry_arrays */
+    char why[200];          /* or why not */
 } emitter;
 
 static int is_reserved(const char *s)
@@ -793,6 +797,391 @@ static void result(emitter *e)
     tg_buf_printf(e->b, ";\n}\n");
 }
 
+/* ---- the raw entry of a tensor module: fused loops ----
+ *
+ * tg_entry_arrays(in, grad) computes what tg_entry_tape does, from arrays and without the
+ * tape: in[k] points at input k's values (the cone's leaves in recording order, a tensor's
+ * elements row-major), grad[k] at room for as many. It exists when the cone is one loop's
+ * worth: the values of more than one element ("big") all have one shape S and are inputs,
+ * windows of an input (an op whose .fuse says TG_FUSE_WINDOW: slice, reshape) or elementwise
+ * nodes over those and one-element values; the big values are summed to one element
+ * (TG_FUSE_SUM); every other node is of one element ("small": scalars, rank-0 tensors). The
+ * big values are then never stored: one loop over S computes each element's values into
+ * registers, adds them into the sums and, going back, takes each element's adjoints straight
+ * into the inputs' gradients. When out is that sum, its adjoint is 1 and one loop does both;
+ * otherwise a second loop computes the values again. Every addition happens in the order and
+ * the form the library's sweeps make it (a region written or zeroed when first reached, an
+ * elementwise contribution passed unless it is the NaN of 0 * inf), so the bits are
+ * tg_compiled_run's; a cone whose additions one loop would reorder is refused (plan says why)
+ * and the module has no raw entry. */
+
+enum { F_SMALL = 1, F_BIG, F_LEAF, F_VIEW, F_SUM, F_ROLE = 7, F_POST = 8 };
+
+typedef struct fused {
+    int rank; /* S, the loop's shape; -1: no big value */
+    int shape[TG_MAX_RANK];
+    uint32_t first, last; /* the loop's nodes (big and sums) lie in [first, last] */
+} fused;
+
+static int role(const emitter *e, uint32_t i) { return e->role[i] & F_ROLE; }
+
+static int is_big(const emitter *e, uint32_t i)
+{
+    const int r = role(e, i);
+    return r == F_BIG || r == F_LEAF || r == F_VIEW;
+}
+
+static int refuse(emitter *e, uint32_t i, const char *why)
+{
+    char nm[64];
+    snprintf(e->why, sizeof e->why, "node %s (%s) %s", tg_node_name(e->t, i, nm, sizeof nm),
+             e->t->nodes[i].op ? e->t->nodes[i].op->name : "a leaf", why);
+    return -1;
+}
+
+/* Whether node i has the loop's shape (the first big value met sets it). */
+static int loop_shape(emitter *e, fused *f, uint32_t i)
+{
+    const tg_view v = tg_node_view(e->t, i);
+    if (f->rank < 0) {
+        f->rank = v.rank;
+        memcpy(f->shape, v.shape, sizeof f->shape);
+    }
+    return v.rank == f->rank && !memcmp(v.shape, f->shape, (size_t)v.rank * sizeof *v.shape);
+}
+
+/* What node i's op says of itself for the loop: TG_FUSE_*, a window's map in base, stride. */
+static int fuse_kind(const emitter *e, uint32_t i, size_t *base, size_t *stride)
+{
+    const tg_node *nd = &e->t->nodes[i];
+    if (!nd->op || !nd->op->fuse || !tg_node_is_tensor(nd) || tg_node_is_leaf(nd))
+        return TG_FUSE_NONE;
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    tg_node_ctx(e->t, i, &c, idx);
+    return nd->op->fuse(&c, base, stride);
+}
+
+/* Each node's role, or -1 with e->why said. views[] counts each input's windows, got[] the
+ * loop's elementwise contributions to each small value (more than one would be interleaved
+ * element by element, where the library adds one node's all before the next's). */
+static int plan(emitter *e, fused *f)
+{
+    tg_tape *t = e->t;
+    unsigned char *views = e->role + e->out + 1, *got = views + e->out + 1;
+    f->rank = -1;
+    f->first = UINT32_MAX;
+    f->last = 0;
+    for (uint32_t i = 0; i <= e->out; i++) {
+        if (!(e->flag[i] & CONE)) continue;
+        const tg_node *nd = &t->nodes[i];
+        const int big = tg_node_is_tensor(nd) && tg_node_numel(t, i) > 1;
+        if (tg_node_is_leaf(nd)) {
+            e->role[i] = big ? F_LEAF : F_SMALL;
+            continue;
+        }
+        uint32_t idx[TG_MAX_ARITY];
+        const int n = tg_node_inputs(t, nd, idx);
+        int post = 0;
+        for (int j = 0; j < n; j++) post |= role(e, idx[j]) == F_SUM || (e->role[idx[j]] & F_POST);
+        size_t base, stride[TG_MAX_RANK];
+        const int kind = fuse_kind(e, i, &base, stride);
+        if (nd->op->eval && !nd->op->infer && !use_op(e, nd->op)) return -1; /* written first */
+        if (nd->op->eval && !nd->op->infer && !big) {
+            e->role[i] = F_SMALL | (post ? F_POST : 0);
+            continue;
+        }
+        if (nd->op->eval && !nd->op->infer) {
+            if (post) return refuse(e, i, "is computed from a sum, which is complete only after "
+                                    "the loop");
+            if (!loop_shape(e, f, i)) return refuse(e, i, "has another shape than the loop's");
+            for (int j = 0; j < n; j++)
+                if (role(e, idx[j]) != F_SMALL && !loop_shape(e, f, idx[j]))
+                    return refuse(e, i, "broadcasts a tensor: the loop takes one shape");
+            e->role[i] = F_BIG;
+        } else if (kind == TG_FUSE_WINDOW && big && role(e, idx[0]) == F_LEAF) {
+            if (!loop_shape(e, f, i)) return refuse(e, i, "has another shape than the loop's");
+            e->role[i] = F_VIEW;
+            views[idx[0]] += views[idx[0]] < 255;
+        } else if (kind == TG_FUSE_SUM && is_big(e, idx[0])) {
+            if (!loop_shape(e, f, idx[0])) return refuse(e, i, "sums another shape than the loop's");
+            e->role[i] = F_SUM;
+        } else {
+            return refuse(e, i, "is not elementwise, a window of an input (slice, reshape) or a "
+                          "whole sum of the loop's values");
+        }
+        f->first = i < f->first ? i : f->first;
+        f->last = i;
+    }
+    for (uint32_t i = 0; i <= e->out; i++) { /* where the library's order of additions holds */
+        const tg_node *nd = &t->nodes[i];
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || tg_node_is_leaf(nd)) continue;
+        const int r = role(e, i), post = e->role[i] & F_POST;
+        if (r == F_SMALL && !post && i > f->first && f->first != UINT32_MAX)
+            return refuse(e, i, "is differentiated and recorded among the loop's nodes: its "
+                          "adjoint would be taken before theirs are added to it");
+        if (post && i < f->last)
+            return refuse(e, i, "is computed from a sum and recorded before the loop's last node");
+        uint32_t idx[TG_MAX_ARITY];
+        const int n = tg_node_inputs(t, nd, idx);
+        for (int j = 0; j < n && r == F_BIG; j++) {
+            if (!(e->flag[idx[j]] & ACT) || role(e, idx[j]) != F_SMALL) continue;
+            if (got[idx[j]]++) {
+                refuse(e, idx[j], "is an operand of more than one of the loop's elementwise "
+                       "operations: their contributions would be interleaved");
+                return -1;
+            }
+        }
+    }
+    for (uint32_t i = 0; i <= e->out; i++) { /* an input read through windows only, and two */
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || !views[i]) continue;
+        int direct = 0;
+        for (uint32_t c = i + 1; c <= e->out; c++) {
+            uint32_t idx[TG_MAX_ARITY];
+            if (!(e->flag[c] & CONE) || tg_node_is_leaf(&t->nodes[c]) || role(e, c) == F_VIEW)
+                continue;
+            const int n = tg_node_inputs(t, &t->nodes[c], idx);
+            for (int j = 0; j < n; j++) direct |= idx[j] == i;
+        }
+        if (direct || views[i] > 2)
+            return refuse(e, i, direct ? "is read both whole and through windows" :
+                                         "is read through more than two windows: the sums of its "
+                                         "gradient would be reordered");
+    }
+    return 0;
+}
+
+/* Node i's value at the loop's element: a register, or an input's element. */
+static void at(emitter *e, uint32_t i)
+{
+    if (role(e, i) == F_LEAF)
+        tg_buf_printf(e->b, "V%" PRIu32 "[e]", i);
+    else
+        tg_buf_printf(e->b, "%s", e->id[i]);
+}
+
+/* Partial j of elementwise node i (inputs idx) in the loop or among the small values. */
+static void fused_partial(emitter *e, uint32_t i, int j, const uint32_t *idx)
+{
+    const tg_op_def *op = e->t->nodes[i].op;
+    if (op->partials == TG_PARTIALS_KEPT)
+        tg_buf_printf(e->b, "p_%s[%d]", e->id[i], j);
+    else if (op->partials == TG_PARTIALS_SWAP)
+        at(e, idx[1 - j]);
+    else
+        literal(e->b, op->dconst[j]);
+}
+
+/* Elementwise node i's value (and its partials, when rev and they are kept), indented. */
+static int fused_eval(emitter *e, uint32_t i, int rev, int ind)
+{
+    const tg_node *nd = &e->t->nodes[i];
+    uint32_t idx[TG_MAX_ARITY];
+    const int n = tg_node_inputs(e->t, nd, idx);
+    const int kept = rev && (e->flag[i] & ACT) && nd->op->partials == TG_PARTIALS_KEPT;
+    const char *fn = use_op(e, nd->op);
+    if (!fn) return -1;
+    if (kept) tg_buf_printf(e->b, "%*sdouble p_%s[%d];\n", ind, "", e->id[i], n);
+    tg_buf_printf(e->b, "%*sconst double %s = %s(", ind, "", e->id[i], fn);
+    for (int j = 0; j < n; j++) at(e, idx[j]), tg_buf_printf(e->b, ", ");
+    tg_buf_printf(e->b, kept ? "p_%s);\n" : "0);\n", e->id[i]);
+    return 0;
+}
+
+/* Elementwise node i's contributions to its operands' adjoints, as tg_ew_vjp makes them: in
+ * operand order, a big operand's register written by the first (fresh: the library writes a
+ * whole operand's region) and added to after, a one-element operand's added to. */
+static void fused_ew_vjp(emitter *e, uint32_t i, int ind)
+{
+    uint32_t idx[TG_MAX_ARITY];
+    const int n = tg_node_inputs(e->t, &e->t->nodes[i], idx);
+    for (int j = 0; j < n; j++) {
+        const uint32_t o = idx[j];
+        if (!(e->flag[o] & ACT)) continue;
+        const int whole = tg_node_is_tensor(&e->t->nodes[o]) &&
+                          (is_big(e, o) || !is_big(e, i));
+        if (whole && !e->reached[o]) {
+            tg_buf_printf(e->b, "%*s%sd_%s = tg_pass(d_%s, ", ind, "", is_big(e, o) ? "double " : "",
+                          e->id[o], e->id[i]);
+        } else {
+            tg_buf_printf(e->b, "%*stg_acc(&d_%s, d_%s, ", ind, "", e->id[o], e->id[i]);
+        }
+        e->reached[o] = 1;
+        fused_partial(e, i, j, idx);
+        tg_buf_printf(e->b, ");\n");
+    }
+}
+
+/* The small nodes' values (post: those computed from a sum), in recording order. */
+static int small_forward(emitter *e, int post)
+{
+    for (uint32_t i = 0; i <= e->out; i++)
+        if ((e->flag[i] & CONE) && !tg_node_is_leaf(&e->t->nodes[i]) && role(e, i) == F_SMALL &&
+            (e->role[i] & F_POST) == post && fused_eval(e, i, 1, 4))
+            return -1;
+    return 0;
+}
+
+/* The small nodes' reverse steps, from the last: a tensor's as tg_ew_vjp, a scalar's as the
+ * scalar loop (its share to node i-1 grouped as the loop carries it). */
+static void small_reverse(emitter *e, int post)
+{
+    tg_tape *t = e->t;
+    for (uint32_t i = e->out + 1; i-- > 0;) {
+        const tg_node *nd = &t->nodes[i];
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || tg_node_is_leaf(nd) ||
+            role(e, i) != F_SMALL || (e->role[i] & F_POST) != post)
+            continue;
+        if (tg_node_is_tensor(nd)) {
+            fused_ew_vjp(e, i, 4);
+            continue;
+        }
+        uint32_t idx[TG_MAX_ARITY];
+        int n = tg_node_inputs(t, nd, idx), order[TG_MAX_ARITY], carry = 0;
+        for (int j = 0; j < n; j++) order[j] = n == 2 ? 1 - j : j;
+        for (int q = 0; q < n; q++) {
+            const int j = order[q];
+            if (!(e->flag[idx[j]] & ACT) || idx[j] == i - 1) continue;
+            tg_buf_printf(e->b, "    d_%s += ", e->id[idx[j]]);
+            contribution(e, i, j, idx);
+            tg_buf_printf(e->b, ";\n");
+        }
+        for (int q = 0; q < n; q++) {
+            const int j = order[q];
+            if (!(e->flag[idx[j]] & ACT) || idx[j] != i - 1) continue;
+            tg_buf_printf(e->b, carry++ ? " + " : "    d_%s += 0.0 + ", e->id[i - 1]);
+            contribution(e, i, j, idx);
+        }
+        if (carry) tg_buf_printf(e->b, ";\n");
+    }
+}
+
+/* One loop over S: the big values of each element (fwd: added into the sums too; rev: with
+ * their partials, then the element's reverse steps from the last node back). */
+static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    const int ind = 8;
+    tg_buf_printf(b, "    /* %s over [", fwd && rev ? "values and derivatives, one loop" :
+                                         fwd ? "values" : "derivatives (the values again)");
+    for (int d = 0; d < f->rank; d++) tg_buf_printf(b, "%s%d", d ? "," : "", f->shape[d]);
+    tg_buf_printf(b, "] */\n    {\n        size_t e = 0;\n");
+    for (int d = 0; d < f->rank; d++)
+        tg_buf_printf(b, "        for (size_t o%d = 0; o%d < %d; o%d++)%s\n", d, d, f->shape[d],
+                      d, d == f->rank - 1 ? " {" : "");
+    for (uint32_t i = f->first; i <= f->last; i++) {
+        const int r = role(e, i);
+        if (!(e->flag[i] & CONE) || r == F_SMALL || r == F_LEAF) continue;
+        uint32_t idx[TG_MAX_ARITY];
+        tg_node_inputs(t, &t->nodes[i], idx);
+        if (r == F_VIEW) {
+            size_t base, stride[TG_MAX_RANK];
+            fuse_kind(e, i, &base, stride);
+            tg_buf_printf(b, "%*s    const double %s = V%" PRIu32 "[%zu", ind, "", e->id[i],
+                          idx[0], base);
+            for (int d = 0; d < f->rank; d++) tg_buf_printf(b, " + o%d * %zu", d, stride[d]);
+            tg_buf_printf(b, "];\n");
+        } else if (r == F_BIG) {
+            if (fused_eval(e, i, rev, ind + 4)) return -1;
+        } else if (r == F_SUM && fwd) {
+            tg_buf_printf(b, "%*s    %s += ", ind, "", e->id[i]);
+            at(e, idx[0]);
+            tg_buf_printf(b, ";\n");
+        }
+    }
+    if (rev) {
+        for (uint32_t i = 0; i <= e->out; i++) e->reached[i] &= !is_big(e, i);
+        for (uint32_t i = f->last + 1; i-- > f->first;) {
+            const int r = role(e, i);
+            if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || r == F_SMALL || r == F_LEAF)
+                continue;
+            uint32_t idx[TG_MAX_ARITY] = {0};
+            tg_node_inputs(t, &t->nodes[i], idx);
+            const uint32_t o = idx[0];
+            if (r == F_BIG) {
+                fused_ew_vjp(e, i, ind + 4);
+            } else if (r == F_VIEW) {
+                size_t base, stride[TG_MAX_RANK];
+                fuse_kind(e, i, &base, stride);
+                tg_buf_printf(b, "%*s    G%" PRIu32 "[%zu", ind, "", o, base);
+                for (int d = 0; d < f->rank; d++) tg_buf_printf(b, " + o%d * %zu", d, stride[d]);
+                tg_buf_printf(b, "] += d_%s;\n", e->id[i]);
+            } else if (r == F_SUM && (e->flag[o] & ACT)) { /* zeroed, then added */
+                tg_buf_printf(b, e->reached[o] ? "%*s    d_%s += d_%s;\n"
+                                               : "%*s    double d_%s = 0.0 + d_%s;\n",
+                              ind, "", e->id[o], e->id[i]);
+                e->reached[o] = 1;
+            }
+        }
+        for (uint32_t i = 0; i <= e->out; i++) /* an input read whole: its gradient, once */
+            if (role(e, i) == F_LEAF && (e->flag[i] & CONE) && e->reached[i])
+                tg_buf_printf(b, "%*s    G%" PRIu32 "[e] = d_%s;\n", ind, "", i, e->id[i]);
+    }
+    tg_buf_printf(b, "%*s    e++;\n%*s}\n    }\n", ind, "", ind, "");
+    return 0;
+}
+
+static void fused_entry(emitter *e, const fused *f)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    const uint32_t out = e->out;
+    const int act = (e->flag[out] & ACT) != 0, one = role(e, out) == F_SUM && f->rank >= 0;
+    tg_buf_printf(b, "\n/* whether g * d is passed on, and the forms in which the library adds "
+                  "it */\nstatic inline double tg_pass(double g, double d)\n{\n"
+                  "    const double v = g * d;\n    return tg_passes(v, g, d) ? v : 0.0;\n}\n"
+                  "static inline void tg_acc(double *a, double g, double d)\n{\n"
+                  "    const double v = g * d;\n    if (tg_passes(v, g, d)) *a += v;\n}\n"
+                  "\ndouble tg_entry_arrays(const double *const *in, double *const *grad)\n{\n");
+    uint32_t k = 0;
+    tg_buf_printf(b, "    /* inputs */\n");
+    for (uint32_t i = 0; i <= out; i++) {
+        if (!(e->flag[i] & CONE) || !tg_node_is_leaf(&t->nodes[i])) continue;
+        if (role(e, i) != F_LEAF) {
+            tg_buf_printf(b, "    const double %s = in[%" PRIu32 "][0];\n", e->id[i], k++);
+            continue;
+        }
+        tg_buf_printf(b, "    const double *const V%" PRIu32 " = in[%" PRIu32 "];\n"
+                      "    double *const G%" PRIu32 " = grad[%" PRIu32 "];\n", i, k, i, k);
+        k++;
+        if (!act || !(e->flag[i] & ACT) || e->role[out + 1 + i]) /* windows, or a constant */
+            tg_buf_printf(b, "    memset(G%" PRIu32 ", 0, %zu * sizeof(double));\n", i,
+                          tg_node_numel(t, i));
+    }
+    memset(e->reached, 0, (size_t)out + 1);
+    e->reached[out] = 1; /* seeded */
+    if (act) {
+        tg_buf_printf(b, "    /* the adjoints of the one-element values */\n");
+        for (uint32_t i = 0; i <= out; i++)
+            if ((e->flag[i] & (CONE | ACT)) == (CONE | ACT) && !is_big(e, i))
+                tg_buf_printf(b, "    double d_%s = %s;\n", e->id[i], i == out ? "1.0" : "0.0");
+    }
+    tg_buf_printf(b, "    /* values */\n");
+    if (small_forward(e, 0)) return;
+    for (uint32_t i = 0; i <= out; i++)
+        if ((e->flag[i] & CONE) && role(e, i) == F_SUM)
+            tg_buf_printf(b, "    double %s = 0.0;\n", e->id[i]);
+    if (f->rank >= 0 && fused_loop(e, f, 1, act && one)) return;
+    if (small_forward(e, F_POST)) return;
+    if (act) {
+        tg_buf_printf(b, "    /* derivatives, from the output back */\n");
+        small_reverse(e, F_POST);
+        if (f->rank >= 0 && !one && fused_loop(e, f, 0, 1)) return;
+        small_reverse(e, 0);
+    }
+    k = 0;
+    for (uint32_t i = 0; i <= out; i++) {
+        if (!(e->flag[i] & CONE) || !tg_node_is_leaf(&t->nodes[i])) continue;
+        if (role(e, i) != F_LEAF)
+            tg_buf_printf(b, act && (e->flag[i] & ACT) ? "    grad[%" PRIu32 "][0] = d_%s;\n"
+                                                        : "    grad[%" PRIu32 "][0] = 0.0;\n",
+                          k, e->id[i]);
+        k++;
+    }
+    tg_buf_printf(b, "    return %s;\n}\n", e->id[out]);
+}
+
 /* ---- the whole file ---- */
 
 static tg_status name_nodes(emitter *e)
@@ -842,13 +1231,23 @@ static void header(emitter *e)
     } else {
         tg_buf_printf(b, "/* A module compiled by tapegrad %s (tg_compile): %s, node %" PRIu32
                       " of a tape, and its gradient. %s\n", tg_version(), outn, e->out,
-                      e->tensors ? "Tensor nodes are run by the library; no raw entry."
-                                 : "tg_entry_raw(in, grad):");
-        for (uint32_t i = 0; i <= e->out && !e->tensors; i++)
-            if ((e->flag[i] & (CONE | INPUT)) == (CONE | INPUT))
-                tg_buf_printf(b, " *   in[%" PRIu32 "], grad[%" PRIu32 "]: %s (node %" PRIu32
-                              ", a %s)\n", k, k, e->id[i], i,
-                              e->flag[i] & ACT ? "parameter" : "constant"), k++;
+                      !e->tensors ? "tg_entry_raw(in, grad):"
+                      : e->fused  ? "Tensor nodes are run by the library in tg_entry_tape; "
+                                    "tg_entry_arrays(in, grad) fuses them:"
+                                  : "Tensor nodes are run by the library; no raw entry:");
+        if (e->tensors && !e->fused) tg_buf_printf(b, " * %s.\n", e->why);
+        for (uint32_t i = 0; i <= e->out; i++) {
+            const int input = e->fused ? tg_node_is_leaf(&e->t->nodes[i]) : !e->tensors &&
+                                                                            (e->flag[i] & INPUT);
+            if (!(e->flag[i] & CONE) || !input) continue;
+            char at[40];
+            snprintf(at, sizeof at, e->fused ? "in[%" PRIu32 "][], grad[%" PRIu32 "][]"
+                                             : "in[%" PRIu32 "], grad[%" PRIu32 "]", k, k);
+            tg_buf_printf(b, " *   %s: %s (node %" PRIu32 ", a %s%s)\n", at, e->id[i], i,
+                          e->flag[i] & ACT ? "parameter" : "constant",
+                          tg_node_is_tensor(&e->t->nodes[i]) ? " tensor" : "");
+            k++;
+        }
         tg_buf_printf(b, " */\n");
         e->info->nleaves = k;
     }
@@ -873,6 +1272,9 @@ static void write_file(emitter *e)
     tg_buf_free(&probe);
     memset(e->ptrs, 0, (size_t)e->out + 1); /* what the dry run declared is not declared */
     e->b = b;
+    if (e->t->status) return;
+    fused f;
+    if (!e->o && e->tensors) e->fused = !plan(e, &f);
     if (e->t->status) return;
     uint32_t next = 0; /* ops called through the table */
     for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r))
@@ -905,9 +1307,10 @@ static void write_file(emitter *e)
                       "double *adj, const struct tg_rt *tg_rt)\n{\n"
                       "    (void)part, (void)pext, (void)tg_rt;\n");
         forward(e, IO_TAPE);
-        if (e->tensors) { /* no raw entry: the library holds the tensors */
+        if (e->tensors) { /* the library holds the tensors; the raw entry fuses them */
             if (e->flag[e->out] & ACT) reverse_tape(e);
             tg_buf_printf(b, "}\n");
+            if (e->fused) fused_entry(e, &f);
             return;
         }
         reverse(e, IO_TAPE);
@@ -929,6 +1332,7 @@ static void module_info(emitter *e)
     tg_emitted *info = e->info;
     uint32_t nk = 0;
     info->tensors = e->tensors;
+    info->fused = e->fused;
     for (uint32_t i = 0; i <= e->out; i++) {
         info->ncone += e->flag[i] & CONE;
         info->stale += !(e->flag[i] & CONE) && tg_node_active(&t->nodes[i]);
@@ -943,7 +1347,9 @@ static void module_info(emitter *e)
     }
     uint32_t n = 0; /* the raw entry's inputs, as the header counted them */
     for (uint32_t i = 0; i <= e->out && n < info->nleaves; i++)
-        if ((e->flag[i] & (CONE | INPUT)) == (CONE | INPUT)) info->leaves[n++] = i;
+        if ((e->flag[i] & CONE) && (e->fused ? tg_node_is_leaf(&t->nodes[i]) :
+                                               (e->flag[i] & INPUT) != 0))
+            info->leaves[n++] = i;
     for (uint32_t k = 0; k < t->nkinks; k++)
         if (t->kinks[k].node <= e->out && (e->flag[t->kinks[k].node] & CONE))
             info->kinks[info->nkinks++] = k;
@@ -967,12 +1373,14 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     e.reached = tg_mem(t, NULL, 0, n);
     e.ptrs = tg_mem(t, NULL, 0, n);
     e.id = tg_mem(t, NULL, 0, n * sizeof *e.id);
-    if (!e.flag || !e.reached || !e.ptrs || !e.id) {
+    e.role = tg_mem(t, NULL, 0, 3 * n);
+    if (!e.flag || !e.reached || !e.ptrs || !e.id || !e.role) {
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
     } else {
         memset(e.flag, 0, n);
         memset(e.reached, 0, n);
         memset(e.ptrs, 0, n);
+        memset(e.role, 0, 3 * n);
         e.reached[out] = tg_node_is_tensor(&t->nodes[out]); /* seeded before the module runs */
         memset(e.id, 0, n * sizeof *e.id);
         if (!mark(&e) && !name_nodes(&e)) write_file(&e);
@@ -981,6 +1389,7 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     if (e.flag) tg_mem(t, e.flag, n, 0);
     if (e.reached) tg_mem(t, e.reached, n, 0);
     if (e.ptrs) tg_mem(t, e.ptrs, n, 0);
+    if (e.role) tg_mem(t, e.role, 3 * n, 0);
     if (e.id) tg_mem(t, e.id, n * sizeof *e.id, 0);
     tg_table_clear(&e.names);
     tg_table_clear(&e.ops);

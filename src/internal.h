@@ -221,6 +221,9 @@ uint32_t tg_tensor_new(tg_tape *t, const tg_view *shape, int nattr, const int *a
 /* The view of tensor entry tt's values, and of node i's (a scalar's points at its value). */
 tg_view tg_tensor_view(const tg_tape *t, const tg_tensor *tt);
 tg_view tg_node_view(const tg_tape *t, uint32_t i);
+/* The kernel context of tensor node i (operands, output, attributes; no gradients), its
+ * operands' indices in idx; returns their number. */
+int tg_node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx);
 size_t tg_node_numel(const tg_tape *t, uint32_t i);
 /* 1 with the error set ("<who>: leaf ... borrows the caller's array ...") when node i is a
  * borrowed tensor leaf, whose values the tape must not write; else 0. */
@@ -303,8 +306,9 @@ typedef struct tg_emitted {
     uint32_t ncone;
     uint32_t stale;        /* active nodes before out that are not in its cone: their adjoints
                             * are not written by the module, so the run clears them */
-    int tensors;           /* the cone holds tensor nodes: no raw entry; the run prepares the
-                            * reverse sweep as tg_backward does */
+    int tensors;           /* the cone holds tensor nodes: no tg_entry_raw; the run prepares
+                            * the reverse sweep as tg_backward does */
+    int fused;             /* ... and the module has the fused raw entry, tg_entry_arrays */
 } tg_emitted;
 /* Append to b the C for out: with o, tg_emit_c's standalone function; with o NULL, a module
  * for tg_compile (entries tg_entry_tape, tg_entry_raw and, for ops without code,

@@ -9,7 +9,7 @@
 /* ---- tensor nodes: the sweeps' general path ---- */
 
 /* The kernel context of tensor node i: operands, output, attributes. */
-static int node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
+int tg_node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx)
 {
     const tg_node *nd = &t->nodes[i];
     const tg_tensor *tt = tg_node_tensor(t, nd);
@@ -70,7 +70,7 @@ static void tensor_forward(tg_tape *t, uint32_t i, const tg_kink *k)
 {
     tg_op_ctx c;
     uint32_t idx[TG_MAX_ARITY];
-    node_ctx(t, i, &c, idx);
+    tg_node_ctx(t, i, &c, idx);
     const tg_op_def *op = t->nodes[i].op;
     if (op->infer)
         op->forward(&c);
@@ -88,7 +88,7 @@ static void tensor_vjp(tg_tape *t, uint32_t i)
 {
     tg_op_ctx c;
     uint32_t idx[TG_MAX_ARITY];
-    int n = node_ctx(t, i, &c, idx);
+    int n = tg_node_ctx(t, i, &c, idx);
     const tg_op_def *op = t->nodes[i].op;
     c.gy = t->grad + tg_node_tensor(t, &t->nodes[i])->off;
     int fresh[TG_MAX_ARITY] = {0};
@@ -110,7 +110,7 @@ static tg_status tensor_jvp(tg_tape *t, uint32_t i)
 {
     tg_op_ctx c;
     uint32_t idx[TG_MAX_ARITY];
-    int n = node_ctx(t, i, &c, idx), moving = 0;
+    int n = tg_node_ctx(t, i, &c, idx), moving = 0;
     const tg_op_def *op = t->nodes[i].op;
     for (int j = 0; j < n; j++) {
         if (t->tan[idx[j]] == 0.0) continue; /* a scalar at rest, or a tensor not reached */
@@ -145,7 +145,7 @@ void tg_kink_recheck(tg_tape *t, const tg_kink *k)
     uint32_t idx[TG_MAX_ARITY];
     if (tg_node_is_tensor(nd)) {
         tg_op_ctx c;
-        node_ctx(t, k->node, &c, idx);
+        tg_node_ctx(t, k->node, &c, idx);
         const double *now = tg_kinks_now(t, nd->op, &c);
         if (now) tg_kinks_keep(t, k, now, c.out.n, 1);
         return;

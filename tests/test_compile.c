@@ -676,6 +676,7 @@ Test(compile, tensor_programs_compile_to_the_same_bits)
         snprintf(what, sizeof what, "tensor program %d", which);
         pair_make(&p, record_tensor, &tc, &cc, what);
         cr_expect_null(tg_compiled_raw(p.c), "%s: a raw entry for tensors", what);
+        cr_expect_null(tg_compiled_raw_tensors(p.c), "%s: a fused entry over matmul", what);
         cr_expect_eq(tg_compiled_inputs(p.c, NULL, 0), 0);
         th_rng r = th_rng_new(99 + (uint64_t)which);
         for (int k = 0; k < 12; k++) { /* new W and s on both tapes */
@@ -693,6 +694,209 @@ Test(compile, tensor_programs_compile_to_the_same_bits)
             snprintf(what, sizeof what, "tensor program %d at point %d", which, k);
             th_expect_same_tensors(p.a, p.b, p.out, what);
         }
+        pair_free(&p);
+    }
+    cache_close(&cc);
+}
+
+/* ---- the fused raw entry of a tensor module ---- */
+
+/* The fused entry against the interpreted tape b: out and every input's gradient, bit for
+ * bit (an input the sweep did not reach has zeros). */
+static void expect_same_arrays(const tg_compiled *c, tg_tape *b, tg_var out, const char *what)
+{
+    tg_compiled_tensor_fn f = tg_compiled_raw_tensors(c);
+    cr_assert_not_null(f, "%s: no fused raw entry: %s", what, tg_compiled_source(c));
+    const int n = tg_compiled_inputs(c, NULL, 0);
+    cr_assert_gt(n, 0, "%s", what);
+    tg_var *leaves = malloc((size_t)n * sizeof *leaves);
+    const double **in = malloc((size_t)n * sizeof *in);
+    double **grad = malloc((size_t)n * sizeof *grad);
+    cr_assert(leaves && in && grad);
+    tg_compiled_inputs(c, leaves, n);
+    for (int k = 0; k < n; k++) {
+        tg_var v = {b, leaves[k].index, out.epoch};
+        in[k] = tg_data(v);
+        grad[k] = malloc(tg_numel(v) * sizeof **grad);
+        cr_assert(in[k] && grad[k]);
+    }
+    const double y = f(in, grad);
+    cr_expect(th_same(y, tg_value((tg_var){b, out.index, out.epoch})), "%s: fused entry gives "
+              "%.17g, the interpreter %.17g", what, y, tg_value((tg_var){b, out.index, out.epoch}));
+    for (int k = 0; k < n; k++) {
+        tg_var v = {b, leaves[k].index, out.epoch};
+        const double *g = tg_gradient_data(v);
+        for (size_t e = 0; e < tg_numel(v); e++)
+            cr_expect(th_same(grad[k][e], g ? g[e] : 0.0), "%s: input %d element %zu: fused "
+                      "gradient %.17g, the interpreter %.17g", what, k, e, grad[k][e],
+                      g ? g[e] : 0.0);
+        free(grad[k]);
+    }
+    free(leaves), free(in), free(grad);
+}
+
+typedef struct fused_case {
+    uint64_t seed;
+    int one_pass; /* out is the sum itself, else a function of two sums */
+} fused_case;
+
+/* An elementwise op with no check on its operands, drawn from the registry (of arity
+ * operands; 0: any). */
+static const tg_op_def *ew_op(th_rng *r, int arity)
+{
+    const int nops = tg_registry_count(NULL);
+    for (;;) {
+        const tg_op_def *op = tg_registry_at(NULL, (int)(th_next(r) % (uint64_t)nops));
+        if (op->eval && !op->infer && !op->check && (!arity || op->arity == arity)) return op;
+    }
+}
+
+/* A program the fused loop takes, over every elementwise op: the loop's shape S = [3,5];
+ * inputs P (S, read whole), W ([4,5], read through two slices), R ([15], reshaped to S),
+ * C (a constant of shape S), scalar parameters, a constant and a one-element tensor;
+ * a one-element value computed from the parameters first; then 14 random elementwise nodes
+ * of shape S, each one-element parameter an operand of at most one of them, and the ones no
+ * node read added up; then sums, and for two passes one-element nodes over the sums. */
+static tg_var record_fused(tg_tape *t, void *ud)
+{
+    const fused_case *fc = ud;
+    th_rng r = th_rng_new(fc->seed);
+    double p[15], w[20], rr[15], cc[15];
+    for (int k = 0; k < 15; k++) p[k] = th_uniform(&r, -2, 2), rr[k] = th_uniform(&r, -2, 2);
+    for (int k = 0; k < 15; k++) cc[k] = th_uniform(&r, -2, 2);
+    for (int k = 0; k < 20; k++) w[k] = th_uniform(&r, -2, 2);
+    const int S[2] = {3, 5};
+    tg_var P = tg_tensor_param(t, 2, S, p), W = tg_tensor_param(t, 2, (int[]){4, 5}, w);
+    tg_var R = tg_tensor_param(t, 1, (int[]){15}, rr), C = tg_tensor_const(t, 2, S, cc);
+    tg_var small[6];
+    for (int k = 0; k < 3; k++) small[k] = tg_param(t, th_uniform(&r, -1.5, 1.5));
+    small[3] = tg_const(t, th_uniform(&r, -1.5, 1.5));
+    small[4] = tg_tensor_param(t, 1, (int[]){1}, (double[]){0.4});
+    small[5] = tg_mul(tg_sin(small[0]), small[1]); /* computed before the loop */
+    int used[6] = {0, 0, 0, 0, 0, 1}, read[24] = {0};
+    tg_var pool[24] = {P, tg_slice(W, 0, 1, 4), tg_slice(W, 0, 0, -1), tg_reshape(R, 2, S), C,
+                       tg_mul(P, small[5])};
+    int n = 6;
+    while (n < 20) {
+        const tg_op_def *op = ew_op(&r, 0);
+        tg_var in[TG_MAX_ARITY];
+        int big = 0;
+        for (int j = 0; j < op->arity; j++) {
+            const int k = (int)(th_next(&r) % 6);
+            if (j && th_next(&r) % 3 == 0 && (k == 3 || !used[k])) { /* a one-element operand */
+                in[j] = small[k];
+                used[k] += k != 3;
+                continue;
+            }
+            const int back = (int)(th_next(&r) % 5);
+            const int at = back < n ? n - 1 - back : (int)(th_next(&r) % (uint64_t)n);
+            in[j] = pool[at];
+            read[at] = big = 1;
+        }
+        if (!big) in[0] = pool[n - 1], read[n - 1] = 1;
+        pool[n++] = tg_apply(op, op->arity, in);
+    }
+    tg_var last = pool[n - 1]; /* every node in the output's cone */
+    for (int k = 0; k < n - 1; k++)
+        if (!read[k]) last = tg_add(last, pool[k]);
+    tg_var s1 = tg_sum(last);
+    if (fc->one_pass) return s1;
+    tg_var s2 = tg_sum(tg_mul(last, pool[(int)(th_next(&r) % (uint64_t)n)]));
+    tg_var out = tg_apply(ew_op(&r, 1), 1, &s1);
+    return tg_add(tg_mul(out, s2), tg_mul(s1, small[2]));
+}
+
+Test(compile, the_fused_raw_entry_gives_the_interpreters_bits)
+{
+    th_need_cc();
+    cache cc;
+    cache_open(&cc);
+    for (uint64_t g = 0; g < 16; g++) {
+        fused_case fc = {th_seed("fused", g), (int)(g % 2)};
+        pair p;
+        char what[96];
+        snprintf(what, sizeof what, "fused program %d", (int)g);
+        pair_make(&p, record_fused, &fc, &cc, what);
+        th_rng r = th_rng_new(fc.seed + 1);
+        for (int k = 0; k < 8; k++) { /* new P and scalars on both tapes */
+            double pv[15], s[3];
+            for (int j = 0; j < 15; j++) pv[j] = th_uniform(&r, -2, 2);
+            for (int j = 0; j < 3; j++) s[j] = th_uniform(&r, -1.5, 1.5);
+            for (int side = 0; side < 2; side++) {
+                tg_tape *t = side ? p.b : p.a;
+                tg_tensor_set((tg_var){t, 0, p.out.epoch}, pv);
+                for (int j = 0; j < 3; j++) tg_set((tg_var){t, 4 + (uint32_t)j, p.out.epoch}, s[j]);
+            }
+            cr_assert_eq(tg_compiled_run(p.c), TG_OK, "%s", tg_tape_error(p.a));
+            cr_assert_eq(tg_replay(p.b), TG_OK);
+            cr_assert_eq(tg_backward((tg_var){p.b, p.out.index, p.out.epoch}), TG_OK);
+            snprintf(what, sizeof what, "fused program %d at point %d", (int)g, k);
+            th_expect_same_tensors(p.a, p.b, p.out, what);
+            expect_same_arrays(p.c, p.b, p.out, what);
+        }
+        pair_free(&p);
+    }
+    cache_close(&cc);
+}
+
+/* Cones one loop cannot take in the library's order of additions: each module still runs
+ * (tg_compiled_run, checked against the interpreter), has no fused entry, and its source's
+ * first comment names the node and why. */
+static tg_var record_unfused(tg_tape *t, void *ud)
+{
+    const int which = *(const int *)ud;
+    double v[12] = {0.5, -1, 2, 0.25, -0.75, 1.5, 3, -2, 0.1, 0.9, -0.3, 1.1};
+    tg_var X = tg_tensor_param(t, 1, (int[]){12}, v), w = tg_param(t, 0.5);
+    tg_var a = tg_slice(X, 0, 1, 12), b = tg_slice(X, 0, 0, -1);
+    tg_label(w, "w");
+    switch (which) {
+    case 0: /* w scales two of the loop's nodes */
+        return tg_sum(tg_add(tg_mul(w, a), tg_mul(tg_sin(b), w)));
+    case 1: /* X read whole and through a window */
+        return tg_sum(tg_mul(tg_reshape(X, 1, (int[]){12}), tg_exp(X)));
+    case 2: /* three windows of X */
+        return tg_sum(tg_mul(tg_mul(a, b), tg_slice(X, 0, 0, 11)));
+    case 3: /* a sum along an axis */
+        return tg_sum(tg_sum_axis(tg_exp(tg_reshape(X, 2, (int[]){3, 4})), 0, 0));
+    case 4: { /* a differentiated scalar recorded among the loop's nodes */
+        tg_var d = tg_sub(a, b), u = tg_sin(w);
+        return tg_sum(tg_mul(d, u));
+    }
+    case 5: /* a loop node computed from a sum */
+        return tg_sum(tg_mul(a, tg_sum(b)));
+    default: /* two shapes */
+        return tg_add(tg_sum(tg_exp(a)), tg_sum(tg_exp(X)));
+    }
+}
+
+Test(compile, a_cone_the_fused_loop_cannot_take_says_why_and_still_runs)
+{
+    th_need_cc();
+    cache cc;
+    cache_open(&cc);
+    static const char *const why[] = {
+        "node 'w' (param) is an operand of more than one of the loop's elementwise operations",
+        "is read both whole and through windows",
+        "is read through more than two windows",
+        "(sum) is not elementwise, a window of an input (slice, reshape) or a whole sum",
+        "(sin) is differentiated and recorded among the loop's nodes",
+        "(mul) is computed from a sum, which is complete only after the loop",
+        "(exp) has another shape than the loop's"};
+    for (int which = 0; which < 7; which++) {
+        pair p;
+        char what[64];
+        snprintf(what, sizeof what, "unfused program %d", which);
+        pair_make(&p, record_unfused, &which, &cc, what);
+        cr_expect_null(tg_compiled_raw_tensors(p.c), "%s", what);
+        cr_expect_eq(tg_compiled_inputs(p.c, NULL, 0), 0, "%s", what);
+        const char *src = tg_compiled_source(p.c), *end = strstr(src, "*/");
+        const char *at = strstr(src, why[which]);
+        cr_expect(at && at < end, "%s: the header does not say '%s':\n%.*s", what, why[which],
+                  (int)(end ? end - src : 200), src);
+        cr_assert_eq(tg_compiled_run(p.c), TG_OK, "%s", tg_tape_error(p.a));
+        cr_assert_eq(tg_replay(p.b), TG_OK);
+        cr_assert_eq(tg_backward((tg_var){p.b, p.out.index, p.out.epoch}), TG_OK);
+        th_expect_same_tensors(p.a, p.b, p.out, what);
         pair_free(&p);
     }
     cache_close(&cc);

@@ -493,3 +493,85 @@ Test(registry, applying_an_op_with_an_unknown_partials_form_is_an_error)
     tg_tape_free(t);
 }
 
+
+/* ---- what ops say of themselves for the compiler's fused loops ---- */
+
+/* Op's fuse claim for node y (operand x) against its forward and vjp, bit for bit: a window's
+ * output element o is x at base + sum o_d stride[d] and its vjp adds gy there (and nothing
+ * elsewhere); a whole sum adds x's elements to +0 in row-major order and gives every element
+ * gy. Returns the claim. */
+static int check_fuse_claim(const tg_op_def *op, tg_var x, tg_var y, th_rng *r)
+{
+    tg_op_ctx c = {.n = 1};
+    int attr[TG_MAX_ATTR];
+    c.in[0].rank = tg_shape(x, c.in[0].shape);
+    c.in[0].n = tg_numel(x);
+    c.out.rank = tg_shape(y, c.out.shape);
+    c.out.n = tg_numel(y);
+    c.nattr = tg_attr(y, attr);
+    c.attr = attr;
+    size_t base = 0, stride[TG_MAX_RANK] = {0};
+    const int kind = op->fuse(&c, &base, stride);
+    if (kind == TG_FUSE_NONE) return kind;
+    cr_assert(kind == TG_FUSE_WINDOW || kind == TG_FUSE_SUM, "%s: fuse returned %d", op->name,
+              kind);
+    const size_t nx = tg_numel(x), ny = tg_numel(y);
+    double *gy = malloc(ny * sizeof *gy), *want = calloc(nx, sizeof *want);
+    cr_assert(gy && want);
+    for (size_t k = 0; k < ny; k++) gy[k] = th_uniform(r, -3, 3);
+    cr_assert_eq(tg_backward_seed(y, gy), TG_OK, "%s: %s", op->name, tg_tape_error(x.tape));
+    const double *xv = tg_data(x), *yv = tg_data(y), *gx = tg_gradient_data(x);
+    cr_assert(xv && yv && gx);
+    double sum = 0.0;
+    for (size_t k = 0; k < nx; k++) sum += xv[k];
+    for (size_t k = 0; kind == TG_FUSE_WINDOW && k < ny; k++) { /* o = k's multi-index */
+        size_t at = base, rest = k;
+        for (int d = c.out.rank; d-- > 0; rest /= (size_t)c.out.shape[d])
+            at += rest % (size_t)c.out.shape[d] * stride[d];
+        cr_assert_lt(at, nx, "%s: window element %zu maps outside x", op->name, k);
+        cr_assert(th_same(yv[k], xv[at]), "%s: output element %zu is %.17g, x[%zu] %.17g",
+                  op->name, k, yv[k], at, xv[at]);
+        want[at] += gy[k];
+    }
+    for (size_t k = 0; kind == TG_FUSE_SUM && k < nx; k++) want[k] = gy[0];
+    if (kind == TG_FUSE_SUM)
+        cr_assert(ny == 1 && th_same(yv[0], sum), "%s: a whole sum of %zu elements gives %.17g, "
+                  "the row-major sum %.17g", op->name, nx, yv[0], sum);
+    for (size_t k = 0; k < nx; k++)
+        cr_assert(th_same(gx[k], want[k]), "%s: gradient element %zu is %.17g, the claim's "
+                  "%.17g", op->name, k, gx[k], want[k]);
+    free(gy), free(want);
+    return kind;
+}
+
+/* Every op that describes itself to the fused loops (.fuse) is held to it, over random
+ * shapes and attributes (those the op refuses are drawn again). */
+Test(registry, every_fuse_claim_matches_forward_and_vjp_bit_for_bit)
+{
+    th_rng r = th_rng_new(41);
+    int ops = 0;
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (!op->fuse) continue;
+        cr_assert(op->infer && op->arity == 1, "%s: .fuse on an op that is not a tensor op of "
+                  "one operand", op->name);
+        int claims = 0;
+        for (int trial = 0; trial < 4000 && claims < 25; trial++) {
+            int shape[3], attr[TG_MAX_ATTR], rank = 1 + (int)(th_next(&r) % 3);
+            int nattr = (int)(th_next(&r) % 4), n = 1;
+            for (int d = 0; d < rank; d++) n *= shape[d] = 1 + (int)(th_next(&r) % 4);
+            for (int a = 0; a < nattr; a++) attr[a] = (int)(th_next(&r) % 9) - 3;
+            double v[64];
+            for (int k = 0; k < n; k++) v[k] = th_next(&r) % 7 ? th_uniform(&r, -2, 2) : -0.0;
+            tg_tape *t = tg_tape_new();
+            cr_assert_not_null(t);
+            tg_var x = tg_tensor_param(t, rank, shape, v);
+            tg_var y = tg_apply_attr(op, 1, &x, nattr, attr);
+            if (tg_tape_status(t) == TG_OK) claims += check_fuse_claim(op, x, y, &r) != 0;
+            tg_tape_free(t);
+        }
+        cr_expect_geq(claims, 25, "%s: only %d fused forms met in 4000 draws", op->name, claims);
+        ops++;
+    }
+    cr_expect_geq(ops, 3, "only %d ops describe themselves to the fused loops", ops);
+}
