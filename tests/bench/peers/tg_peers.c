@@ -9,12 +9,13 @@
  *                                              median of all but the first reported)
  *
  *   W1 (the article's 2-3-1 step)   IMPL hand | tg-record | tg-replay | tg-compiled | tg-raw
- *   W2 (chained Rosenbrock)         IMPL hand | tg-scalar | tg-tensor | tg-compiled
+ *   W2 (chained Rosenbrock)         IMPL hand | tg-scalar | tg-tensor | tg-compiled | tg-raw
  *   W3 (64-64-10 MLP, 20 epochs)    IMPL hand | tg-record | tg-replay | tg-compiled
  *   W4 (512x512 matmul backward)    IMPL hand | tg-replay | tg-record | tg-compiled
  *   (N: W1 samples, 1e6; W2 n, 1e6; W4 steps)
  * tg-compiled runs the replay tape through tg_compile's module (tg_compiled_run); tg-raw,
- * W1's raw entry point. Both are compiled once, before anything is timed (the module comes
+ * its raw entry point (W1: tg_compiled_raw; W2: the fused tg_compiled_raw_tensors, on x and
+ * the gradient's array themselves). Both are compiled once, before anything is timed (the module comes
  * from the cache after the first run).
  *
  * Times are this process's CPU time (TG_PEERS_CLOCK=wall: CLOCK_MONOTONIC); the last line
@@ -315,15 +316,28 @@ static int w2(int impl, int verify, const char *outfile, size_t n, int repeat)
     double f = 0;
     tg_var cout = {0}, cx = {0};
     tg_compiled *c = NULL;
-    if (impl == COMPILED) { /* recorded and compiled once; each pass is one tg_compiled_run */
+    tg_compiled_tensor_fn fused = NULL; /* tg-raw: the fused entry, on x and g themselves */
+    const double *in[3];
+    double *grad[3], gconst[2];
+    if (impl >= COMPILED) { /* recorded and compiled once; each pass is one tg_compiled_run */
         cout = w2_record_tensor(tp, x, n, &cx);
         c = compile_or_die(cout, "W2 tg_compile");
+        tg_var leaf[3];
+        if (impl == RAW && (!(fused = tg_compiled_raw_tensors(c)) ||
+                            tg_compiled_inputs(c, leaf, 3) != 3))
+            die("W2: no fused raw entry", NULL);
+        for (int k = 0; impl == RAW && k < 3; k++) { /* x, then the constants 1 and 100 */
+            in[k] = tg_data(leaf[k]);
+            grad[k] = k ? &gconst[k - 1] : g;
+        }
     }
     for (int r = 0; r < repeat; r++) {
-        if (impl != COMPILED) tg_tape_reset(tp);
+        if (impl < COMPILED) tg_tape_reset(tp);
         double t0 = now_ns();
         trec[r] = tbwd[r] = 0;
-        if (impl == COMPILED) {
+        if (impl == RAW) {
+            f = fused(in, grad);
+        } else if (impl == COMPILED) {
             if (tg_compiled_run(c)) die("W2 tg_compiled_run", tp);
             f = tg_value(cout);
             const double *gd = tg_gradient_data(cx);
@@ -529,7 +543,7 @@ int main(int argc, char **argv)
                : (!strcmp(is, "tg-record") || !strcmp(is, "tg-scalar")) ? RECORD
                : (!strcmp(is, "tg-replay") || !strcmp(is, "tg-tensor")) ? REPLAY
                : !strcmp(is, "tg-compiled")                             ? COMPILED
-               : !strcmp(is, "tg-raw") && !strcmp(argv[2], "W1")         ? RAW
+               : !strcmp(is, "tg-raw") && strchr("12", argv[2][1] ? argv[2][1] : 'x') ? RAW
                                                                         : -1;
     if (impl < 0) {
         fprintf(stderr, "tg_peers: unknown implementation %s\n", is);
