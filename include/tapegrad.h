@@ -485,9 +485,14 @@ TG_API void tg_compiled_free(tg_compiled *c);
  * and its gradient with no dependency on tapegrad (only <math.h>), written to f. in[k] is
  * the leaf opts->in[k]; grad[k] receives dout/d(opts->wrt[k]), each wrt among the inputs.
  * Every other leaf is folded in at its current value, with everything computed from it
- * alone. Its header comment names every input and output. TG_ERR_ARG for a bad list (not a
- * leaf, another tape, a wrt that is not an input, a name that is not a C identifier), and
- * TG_ERR_UNSUPPORTED for an op without C code (a user's op with no .code). */
+ * alone (a tensor as a static array). Its header comment names every input and output.
+ * With tensors in out's cone the function is the fused loop of tg_compiled_raw_tensors,
+ * `double NAME(const double *const *in, double *const *grad)`: in[k] points at the values of
+ * opts->in[k] (a tensor's in row-major order, a scalar's one), grad[k] at room for as many
+ * (it needs <string.h> too). TG_ERR_ARG for a bad list (not a leaf, another tape, a wrt that
+ * is not an input, a name that is not a C identifier), and TG_ERR_UNSUPPORTED for an op
+ * without C code (a user's op with no .code) or tensors one loop cannot take (the message
+ * says which node, as tg_compiled_raw_tensors' source does). */
 typedef struct tg_emit_opts {
     const char *name;    /* the function's name, a C identifier; NULL: "f" */
     const char *comment; /* one line for the header comment (the expression), or NULL */

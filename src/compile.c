@@ -573,8 +573,8 @@ static tg_status check_leaves(tg_tape *t, int n, const tg_var *v, const char *wh
     for (int k = 0; k < n; k++) {
         const tg_node *nd = tg_resolve_on(t, v[k], "tg_emit_c", what);
         if (!nd) return t->status;
-        if (!tg_node_is_leaf(nd) || tg_node_is_tensor(nd))
-            return tg_fail(t, TG_ERR_ARG, "tg_emit_c: %s %d is not a scalar leaf", what, k);
+        if (!tg_node_is_leaf(nd))
+            return tg_fail(t, TG_ERR_ARG, "tg_emit_c: %s %d is not a leaf", what, k);
         int found = !in;
         for (int j = 0; in && j < nin && !found; j++) found = in[j].index == v[k].index;
         if (!found)

@@ -176,12 +176,6 @@ static tg_status mark(emitter *e)
     for (uint32_t i = e->out + 1; i-- > 0;) {
         const tg_node *nd = &nodes[i];
         if (!(e->flag[i] & CONE)) continue;
-        if (tg_node_is_tensor(nd) && e->o) {
-            char nm[64];
-            return tg_fail(t, TG_ERR_UNSUPPORTED, "tg_emit_c: node %s (%s) is a tensor: the "
-                           "standalone emitter writes scalar code only",
-                           tg_node_name(t, i, nm, sizeof nm), nd->op->name);
-        }
         e->tensors |= tg_node_is_tensor(nd);
         if (tg_node_is_leaf(nd)) continue;
         uint32_t idx[TG_MAX_ARITY];
@@ -198,8 +192,11 @@ static tg_status mark(emitter *e)
         const tg_node *nd = &nodes[i];
         unsigned char *f = &e->flag[i];
         if (!(*f & CONE)) continue;
-        if (tg_node_is_leaf(nd)) { /* a tensor leaf is read by the library, not an input */
-            if (!e->o) *f |= (tg_node_is_tensor(nd) ? 0 : INPUT) | VARY;
+        if (tg_node_is_leaf(nd)) { /* a module's tensor leaf is read by the library, not an
+                                    * input; tg_emit_c's not listed is a static array (or, of
+                                    * one element, folded) */
+            if (!e->o || (tg_node_is_tensor(nd) && tg_node_numel(t, i) > 1)) *f |= VARY;
+            if (!e->o) *f |= tg_node_is_tensor(nd) ? 0 : INPUT;
             if (!e->o) *f |= tg_node_active(nd) ? ACT : 0;
             continue;
         }
@@ -363,8 +360,9 @@ static void operand(emitter *e, uint32_t i)
 {
     if (e->flag[i] & VARY)
         tg_buf_printf(e->b, "%s", e->id[i]);
-    else
-        literal(e->b, e->t->nodes[i].v);
+    else /* a one-element tensor's value is in its data */
+        literal(e->b, tg_node_is_tensor(&e->t->nodes[i]) ? tg_node_view(e->t, i).x[0]
+                                                          : e->t->nodes[i].v);
 }
 
 /* Partial j of active node i (inputs idx) as an expression. */
@@ -951,13 +949,13 @@ static int plan(emitter *e, fused *f)
     return 0;
 }
 
-/* Node i's value at the loop's element: a register, or an input's element. */
+/* Node i's value at the loop's element: a register, an input's element, or folded. */
 static void at(emitter *e, uint32_t i)
 {
     if (role(e, i) == F_LEAF)
         tg_buf_printf(e->b, "V%" PRIu32 "[e]", i);
     else
-        tg_buf_printf(e->b, "%s", e->id[i]);
+        operand(e, i);
 }
 
 /* Partial j of elementwise node i (inputs idx) in the loop or among the small values. */
@@ -982,7 +980,10 @@ static int fused_eval(emitter *e, uint32_t i, int rev, int ind)
     const char *fn = use_op(e, nd->op);
     if (!fn) return -1;
     if (kept) tg_buf_printf(e->b, "%*sdouble p_%s[%d];\n", ind, "", e->id[i], n);
-    tg_buf_printf(e->b, "%*sconst double %s = %s(", ind, "", e->id[i], fn);
+    if (rev == 2) /* the partials alone */
+        tg_buf_printf(e->b, "%*s(void)%s(", ind, "", fn);
+    else
+        tg_buf_printf(e->b, "%*sconst double %s = %s(", ind, "", e->id[i], fn);
     for (int j = 0; j < n; j++) at(e, idx[j]), tg_buf_printf(e->b, ", ");
     tg_buf_printf(e->b, kept ? "p_%s);\n" : "0);\n", e->id[i]);
     return 0;
@@ -1070,11 +1071,28 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
     for (int d = 0; d < f->rank; d++)
         tg_buf_printf(b, "        for (size_t o%d = 0; o%d < %d; o%d++)%s\n", d, d, f->shape[d],
                       d, d == f->rank - 1 ? " {" : "");
+    /* without the sums, only the values the derivatives read: the partners of a product's
+     * operands, the operands of an op whose partials are computed, and what those read */
+    unsigned char *need = e->role + 2 * ((size_t)e->out + 1);
+    memset(need, fwd, (size_t)e->out + 1);
+    for (uint32_t i = f->last + 1; i-- > f->first;) {
+        const tg_node *nd = &t->nodes[i];
+        uint32_t idx[TG_MAX_ARITY];
+        if (!(e->flag[i] & CONE) || role(e, i) != F_BIG) continue;
+        const int n = tg_node_inputs(t, nd, idx), act = (e->flag[i] & ACT) != 0;
+        const int kept = act && nd->op->partials == TG_PARTIALS_KEPT;
+        for (int j = 0; j < n; j++)
+            need[idx[j]] |= need[i] || kept || (nd->op->partials == TG_PARTIALS_SWAP &&
+                                                (e->flag[idx[1 - j]] & ACT));
+    }
     for (uint32_t i = f->first; i <= f->last; i++) {
         const int r = role(e, i);
         if (!(e->flag[i] & CONE) || r == F_SMALL || r == F_LEAF) continue;
         uint32_t idx[TG_MAX_ARITY];
         tg_node_inputs(t, &t->nodes[i], idx);
+        const int partials_only = r == F_BIG && !need[i] && (e->flag[i] & ACT) &&
+                                  t->nodes[i].op->partials == TG_PARTIALS_KEPT;
+        if (r != F_SUM && !need[i] && !partials_only) continue;
         if (r == F_VIEW) {
             size_t base, stride[TG_MAX_RANK];
             fuse_kind(e, i, &base, stride);
@@ -1083,7 +1101,7 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
             for (int d = 0; d < f->rank; d++) tg_buf_printf(b, " + o%d * %zu", d, stride[d]);
             tg_buf_printf(b, "];\n");
         } else if (r == F_BIG) {
-            if (fused_eval(e, i, rev, ind + 4)) return -1;
+            if (fused_eval(e, i, partials_only ? 2 : rev, ind + 4)) return -1;
         } else if (r == F_SUM && fwd) {
             tg_buf_printf(b, "%*s    %s += ", ind, "", e->id[i]);
             at(e, idx[0]);
@@ -1122,29 +1140,58 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
     return 0;
 }
 
+/* Where tg_emit_c's function has leaf i: its position in the caller's list (wrt: grad[],
+ * else in[]), or -1 (an input that is not in the list is folded in). */
+static int slot(const emitter *e, uint32_t i, int wrt)
+{
+    const int n = wrt ? e->o->n_wrt : e->o->n_in;
+    for (int k = 0; k < n; k++)
+        if ((wrt ? e->o->wrt : e->o->in)[k].index == i) return k;
+    return -1;
+}
+
+/* A folded tensor input of the standalone function: its values, as a static array. */
+static void folded_array(emitter *e, uint32_t i)
+{
+    const tg_view v = tg_node_view(e->t, i);
+    tg_buf_printf(e->b, "\n/* %s, folded in at its values */\nstatic const double V%" PRIu32
+                  "[%zu] = {", e->id[i], i, v.n);
+    for (size_t k = 0; k < v.n; k++) {
+        tg_buf_printf(e->b, k % 4 ? ", " : k ? ",\n    " : "\n    ");
+        literal(e->b, v.x[k]);
+    }
+    tg_buf_printf(e->b, "};\n");
+}
+
+/* The fused function: a module's tg_entry_arrays, or tg_emit_c's for a cone with tensors. */
 static void fused_entry(emitter *e, const fused *f)
 {
     tg_buf *b = e->b;
     tg_tape *t = e->t;
     const uint32_t out = e->out;
     const int act = (e->flag[out] & ACT) != 0, one = role(e, out) == F_SUM && f->rank >= 0;
+    for (uint32_t i = 0; e->o && i <= out; i++)
+        if ((e->flag[i] & CONE) && role(e, i) == F_LEAF && slot(e, i, 0) < 0) folded_array(e, i);
     tg_buf_printf(b, "\n/* whether g * d is passed on, and the forms in which the library adds "
                   "it */\nstatic inline double tg_pass(double g, double d)\n{\n"
                   "    const double v = g * d;\n    return tg_passes(v, g, d) ? v : 0.0;\n}\n"
                   "static inline void tg_acc(double *a, double g, double d)\n{\n"
                   "    const double v = g * d;\n    if (tg_passes(v, g, d)) *a += v;\n}\n"
-                  "\ndouble tg_entry_arrays(const double *const *in, double *const *grad)\n{\n");
-    uint32_t k = 0;
+                  "\ndouble %s(const double *const *in, double *const *grad)\n{\n",
+                  !e->o ? "tg_entry_arrays" : e->o->name ? e->o->name : "f");
     tg_buf_printf(b, "    /* inputs */\n");
+    int nleaves = 0; /* a module's in[] and grad[] hold every leaf, in recording order */
     for (uint32_t i = 0; i <= out; i++) {
         if (!(e->flag[i] & CONE) || !tg_node_is_leaf(&t->nodes[i])) continue;
+        const int k = e->o ? slot(e, i, 0) : nleaves, g = e->o ? slot(e, i, 1) : nleaves;
+        nleaves++;
         if (role(e, i) != F_LEAF) {
-            tg_buf_printf(b, "    const double %s = in[%" PRIu32 "][0];\n", e->id[i], k++);
+            if (k >= 0) tg_buf_printf(b, "    const double %s = in[%d][0];\n", e->id[i], k);
             continue;
         }
-        tg_buf_printf(b, "    const double *const V%" PRIu32 " = in[%" PRIu32 "];\n"
-                      "    double *const G%" PRIu32 " = grad[%" PRIu32 "];\n", i, k, i, k);
-        k++;
+        if (k >= 0) tg_buf_printf(b, "    const double *const V%" PRIu32 " = in[%d];\n", i, k);
+        if (g < 0) continue;
+        tg_buf_printf(b, "    double *const G%" PRIu32 " = grad[%d];\n", i, g);
         if (!act || !(e->flag[i] & ACT) || e->role[out + 1 + i]) /* windows, or a constant */
             tg_buf_printf(b, "    memset(G%" PRIu32 ", 0, %zu * sizeof(double));\n", i,
                           tg_node_numel(t, i));
@@ -1170,16 +1217,31 @@ static void fused_entry(emitter *e, const fused *f)
         if (f->rank >= 0 && !one && fused_loop(e, f, 0, 1)) return;
         small_reverse(e, 0);
     }
-    k = 0;
-    for (uint32_t i = 0; i <= out; i++) {
-        if (!(e->flag[i] & CONE) || !tg_node_is_leaf(&t->nodes[i])) continue;
-        if (role(e, i) != F_LEAF)
-            tg_buf_printf(b, act && (e->flag[i] & ACT) ? "    grad[%" PRIu32 "][0] = d_%s;\n"
+    for (uint32_t w = 0, k = 0; !e->o && w <= out; w++) { /* a module's one-element inputs */
+        if (!(e->flag[w] & CONE) || !tg_node_is_leaf(&t->nodes[w])) continue;
+        if (role(e, w) != F_LEAF)
+            tg_buf_printf(b, act && (e->flag[w] & ACT) ? "    grad[%" PRIu32 "][0] = d_%s;\n"
                                                         : "    grad[%" PRIu32 "][0] = 0.0;\n",
-                          k, e->id[i]);
+                          k, e->id[w]);
         k++;
     }
-    tg_buf_printf(b, "    return %s;\n}\n", e->id[out]);
+    for (int k = 0; e->o && k < e->o->n_wrt; k++) { /* the caller's wrt, the loop's aside */
+        const uint32_t w = e->o->wrt[k].index;
+        const int in_cone = w <= out && (e->flag[w] & CONE);
+        const size_t n = tg_node_numel(t, w);
+        if (!tg_node_is_tensor(&t->nodes[w]) || (in_cone && role(e, w) != F_LEAF))
+            tg_buf_printf(b, in_cone && act ? "    grad[%d][0] = d_%s;\n"
+                                            : "    grad[%d][0] = 0.0;\n", k,
+                          in_cone ? e->id[w] : "");
+        else if (!in_cone)
+            tg_buf_printf(b, "    memset(grad[%d], 0, %zu * sizeof(double));\n", k, n);
+        else if (slot(e, w, 1) != k) /* listed twice: a copy of the first */
+            tg_buf_printf(b, "    memcpy(grad[%d], grad[%d], %zu * sizeof(double));\n", k,
+                          slot(e, w, 1), n);
+    }
+    tg_buf_printf(b, "    return ");
+    operand(e, out);
+    tg_buf_printf(b, ";\n}\n");
 }
 
 /* ---- the whole file ---- */
@@ -1198,6 +1260,18 @@ static tg_status name_nodes(emitter *e)
     return TG_OK;
 }
 
+/* The end of a header line naming leaf i: a tensor's shape and layout. */
+static void tensor_layout(emitter *e, uint32_t i)
+{
+    if (e->tensors) {
+        const tg_view v = tg_node_view(e->t, i);
+        char sh[48];
+        tg_buf_printf(e->b, v.rank ? ", a tensor %s: %zu values, row-major" : ", one value",
+                      tg_view_shape(&v, sh, sizeof sh), v.n);
+    }
+    tg_buf_printf(e->b, "\n");
+}
+
 static void header(emitter *e)
 {
     tg_buf *b = e->b;
@@ -1211,23 +1285,25 @@ static void header(emitter *e)
             comment_text(b, e->o->comment);
             tg_buf_printf(b, "\n");
         }
-        tg_buf_printf(b, " *\n * double %s(const double *in, double *grad)\n",
-                      e->o->name ? e->o->name : "f");
+        tg_buf_printf(b, e->tensors ? " *\n * double %s(const double *const *in, double *const "
+                                      "*grad)\n" : " *\n * double %s(const double *in, double "
+                                      "*grad)\n", e->o->name ? e->o->name : "f");
         char at[24];
         for (int j = 0; j < e->o->n_in; j++) {
             const char *v = e->id[e->o->in[j].index], *label = tg_label_of(e->o->in[j]);
             snprintf(at, sizeof at, "in[%d]", j);
             tg_buf_printf(b, " *   %-8s = %s", at, v ? v : "(not used)");
             if (v && label && strcmp(v, label)) tg_buf_printf(b, " (%s)", label);
-            tg_buf_printf(b, "\n");
+            tensor_layout(e, e->o->in[j].index);
         }
         for (int j = 0; j < e->o->n_wrt; j++) {
             const char *w = e->id[e->o->wrt[j].index];
             snprintf(at, sizeof at, "grad[%d]", j);
-            tg_buf_printf(b, " *   %-8s = d%s/d%s\n", at, outn, w ? w : "(not used)");
+            tg_buf_printf(b, " *   %-8s = d%s/d%s", at, outn, w ? w : "(not used)");
+            tensor_layout(e, e->o->wrt[j].index);
         }
-        tg_buf_printf(b, " *   %-8s   %s\n *\n * Needs only <math.h> (link with -lm). */\n",
-                      "returns", outn);
+        tg_buf_printf(b, " *   %-8s   %s\n *\n * Needs only <math.h>%s (link with -lm). */\n",
+                      "returns", outn, e->tensors ? " and <string.h>" : "");
     } else {
         tg_buf_printf(b, "/* A module compiled by tapegrad %s (tg_compile): %s, node %" PRIu32
                       " of a tape, and its gradient. %s\n", tg_version(), outn, e->out,
@@ -1274,8 +1350,13 @@ static void write_file(emitter *e)
     e->b = b;
     if (e->t->status) return;
     fused f;
-    if (!e->o && e->tensors) e->fused = !plan(e, &f);
+    if (e->tensors) e->fused = !plan(e, &f);
     if (e->t->status) return;
+    if (e->o && e->tensors && !e->fused) {
+        tg_fail(e->t, TG_ERR_UNSUPPORTED, "tg_emit_c: tensors are written as one fused loop, "
+                "and this cone does not fit one: %s", e->why);
+        return;
+    }
     uint32_t next = 0; /* ops called through the table */
     for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r))
         next += !(*(const tg_op_def **)r)->code;
@@ -1315,6 +1396,9 @@ static void write_file(emitter *e)
         }
         reverse(e, IO_TAPE);
         tg_buf_printf(b, "}\n\ndouble tg_entry_raw(const double *in, double *grad)\n{\n");
+    } else if (e->tensors) {
+        fused_entry(e, &f);
+        return;
     } else {
         tg_buf_printf(b, "\ndouble %s(const double *in, double *grad)\n{\n",
                       e->o->name ? e->o->name : "f");

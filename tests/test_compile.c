@@ -388,7 +388,7 @@ Test(compile, the_standalone_emitter_refuses_bad_lists_naming_them)
          "tg_emit_c: wrt 0 is not one of the inputs"},
         {{.name = "2f", .n_in = 1, .in = &x}, TG_ERR_ARG,
          "tg_emit_c: '2f' is not a C identifier"},
-        {{.name = "f", .n_in = 1, .in = &s}, TG_ERR_ARG, "tg_emit_c: input 0 is not a scalar leaf"},
+        {{.name = "f", .n_in = 1, .in = &s}, TG_ERR_ARG, "tg_emit_c: input 0 is not a leaf"},
         {{.name = "f", .n_in = 2, .in = NULL}, TG_ERR_ARG, "tg_emit_c: 2 input with the list NULL"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
@@ -404,6 +404,14 @@ Test(compile, the_standalone_emitter_refuses_bad_lists_naming_them)
     cr_expect_eq(tg_emit_c(u, &o, stdout), TG_ERR_UNSUPPORTED);
     cr_expect_str_eq(tg_tape_error(t), "tg_emit_c: op 'twice' has no C code (.code): only "
                      "tg_compile can call it, through its descriptor");
+    tg_tape_reset(t); /* tensors: one fused loop, or refused with the reason */
+    tg_var X = tg_tensor_param(t, 2, (int[]){2, 2}, (double[]){1, 2, 3, 4});
+    tg_var m = tg_sum(tg_matmul(X, X));
+    o = (tg_emit_opts){.n_in = 1, .in = &X, .n_wrt = 1, .wrt = &X};
+    cr_expect_eq(tg_emit_c(m, &o, stdout), TG_ERR_UNSUPPORTED);
+    cr_expect_str_eq(tg_tape_error(t), "tg_emit_c: tensors are written as one fused loop, and "
+                     "this cone does not fit one: node #1 (matmul) is not elementwise, a window "
+                     "of an input (slice, reshape) or a whole sum of the loop's values");
     tg_tape_free(t);
 }
 
@@ -898,6 +906,67 @@ Test(compile, a_cone_the_fused_loop_cannot_take_says_why_and_still_runs)
         cr_assert_eq(tg_backward((tg_var){p.b, p.out.index, p.out.epoch}), TG_OK);
         th_expect_same_tensors(p.a, p.b, p.out, what);
         pair_free(&p);
+    }
+    cache_close(&cc);
+}
+
+/* The standalone emitter on the fused programs: C with no tapegrad in it, compiled with cc,
+ * against the interpreter bit for bit. Inputs P, W, R and three scalars (C, the constant and
+ * the one-element tensor folded in); gradients for P, W, a scalar, one not differentiated
+ * along the tape's activity (R: through a reshape), and P a second time. */
+Test(compile, the_standalone_fused_function_agrees_with_the_tape)
+{
+    th_need_cc();
+    cache cc;
+    cache_open(&cc);
+    for (uint64_t g = 0; g < 6; g++) {
+        fused_case fc = {th_seed("fused", g), (int)(g % 2)};
+        tg_tape *t = tg_tape_new();
+        tg_var out = record_fused(t, &fc), leaf[9];
+        for (uint32_t k = 0; k < 9; k++) leaf[k] = (tg_var){t, k, out.epoch};
+        const tg_var in[6] = {leaf[0], leaf[1], leaf[2], leaf[4], leaf[5], leaf[6]};
+        const tg_var wrt[5] = {leaf[0], leaf[1], leaf[4], leaf[2], leaf[0]};
+        tg_emit_opts o = {.name = "fused", .n_in = 6, .in = in, .n_wrt = 5, .wrt = wrt};
+        char *src = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&src, &len);
+        cr_assert_eq(tg_emit_c(out, &o, f), TG_OK, "program %d: %s", (int)g, tg_tape_error(t));
+        fclose(f);
+        cr_expect(strstr(src, "double fused(const double *const *in, double *const *grad)") &&
+                  strstr(src, "in[1]    = t1, a tensor [4,5]: 20 values, row-major") &&
+                  strstr(src, "static const double V3[15]") && !strstr(src, "tapegrad.h"),
+                  "program %d: the header and the folded constant:\n%s", (int)g, src);
+        void *dl;
+        double (*fn)(const double *const *, double *const *) =
+            (double (*)(const double *const *, double *const *))(uintptr_t)th_compile_fn(
+                cc.dir, src, "fused", &dl);
+        th_rng r = th_rng_new(fc.seed + 7);
+        for (int k = 0; k < 6; k++) {
+            double pv[15], wv[20], s[3], gp[15], gw[20], gs, gr[15], gp2[15];
+            for (int j = 0; j < 15; j++) pv[j] = th_uniform(&r, -2, 2);
+            for (int j = 0; j < 20; j++) wv[j] = th_uniform(&r, -2, 2);
+            for (int j = 0; j < 3; j++) tg_set(leaf[4 + j], s[j] = th_uniform(&r, -1.5, 1.5));
+            tg_tensor_set(leaf[0], pv);
+            tg_tensor_set(leaf[1], wv);
+            const double *inp[6] = {pv, wv, tg_data(leaf[2]), &s[0], &s[1], &s[2]};
+            double *gradp[5] = {gp, gw, &gs, gr, gp2};
+            const double y = fn(inp, gradp);
+            cr_assert_eq(tg_replay(t), TG_OK);
+            cr_assert_eq(tg_backward(out), TG_OK);
+            cr_expect(th_same(y, tg_value(out)), "program %d: f %.17g, the tape %.17g", (int)g,
+                      y, tg_value(out));
+            for (int q = 0; q < 5; q++) {
+                const double *want = tg_gradient_data(wrt[q]);
+                for (size_t e = 0; e < tg_numel(wrt[q]); e++) {
+                    const double w = want ? want[e] : tg_gradient(wrt[q]);
+                    cr_expect(th_same(gradp[q][e], w), "program %d point %d: grad[%d][%zu] "
+                              "%.17g, the tape %.17g", (int)g, k, q, e, gradp[q][e], w);
+                }
+            }
+        }
+        dlclose(dl);
+        free(src);
+        tg_tape_free(t);
     }
     cache_close(&cc);
 }
