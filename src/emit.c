@@ -107,7 +107,12 @@ typedef struct emitter {
                              * the reverse loop's flags will say when the module runs */
     unsigned char *ptrs;    /* per node: which of its pointers V, G, P the module has declared */
     unsigned char *role;    /* per node: its part in the fused raw entry (F_*); then per node
-                             * the number of windows on it, and a count for plan */
+                             * the number of windows on it, whether a loop needs its value,
+                             * whether it depends on the node of a loop of one contribution */
+    uint32_t *lc;           /* per one-element node: its first contributor in the loop (node
+                             * + 1, 0: none), that one's operand, its last contributor */
+    uint32_t only, only_j;  /* a loop of one contribution: node only's operand only_j; else
+                             * UINT32_MAX, the main loop */
     int fused;              /* the module has the fused raw entry, tg_entry_arrays */
     char why[200];          /* or why not */
 } emitter;
@@ -814,6 +819,7 @@ static void result(emitter *e)
  * and the module has no raw entry. */
 
 enum { F_SMALL = 1, F_BIG, F_LEAF, F_VIEW, F_SUM, F_ROLE = 7, F_POST = 8 };
+enum { MAX_EXTRA_LOOPS = 8 };
 
 typedef struct fused {
     int rank; /* S, the loop's shape; -1: no big value */
@@ -866,7 +872,8 @@ static int fuse_kind(const emitter *e, uint32_t i, size_t *base, size_t *stride)
 static int plan(emitter *e, fused *f)
 {
     tg_tape *t = e->t;
-    unsigned char *views = e->role + e->out + 1, *got = views + e->out + 1;
+    unsigned char *views = e->role + e->out + 1;
+    uint32_t *first = e->lc, *firstj = first + e->out + 1, *low = firstj + e->out + 1;
     f->rank = -1;
     f->first = UINT32_MAX;
     f->last = 0;
@@ -911,25 +918,42 @@ static int plan(emitter *e, fused *f)
         f->first = i < f->first ? i : f->first;
         f->last = i;
     }
+    /* A one-element value's contributions from the loop's nodes, in the library's order (the
+     * last node first, its operands in order): the first is added in the main loop, each
+     * other in a loop of its own after it, as one loop would interleave them element by
+     * element where the library adds all of one before the next. */
+    int extra = 0;
+    for (uint32_t i = e->out + 1; i-- > 0;) {
+        uint32_t idx[TG_MAX_ARITY];
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || role(e, i) != F_BIG) continue;
+        const int n = tg_node_inputs(t, &t->nodes[i], idx);
+        for (int j = 0; j < n; j++) {
+            const uint32_t o = idx[j];
+            if (!(e->flag[o] & ACT) || role(e, o) != F_SMALL) continue;
+            if (first[o]) extra++;
+            else first[o] = i + 1, firstj[o] = (uint32_t)j;
+            low[o] = i;
+        }
+    }
+    if (extra > MAX_EXTRA_LOOPS) {
+        snprintf(e->why, sizeof e->why, "one-element values are operands of the loop's "
+                 "elementwise operations %d times more than once, and each time needs a loop "
+                 "of its own (at most %d)", extra, MAX_EXTRA_LOOPS);
+        return -1;
+    }
     for (uint32_t i = 0; i <= e->out; i++) { /* where the library's order of additions holds */
         const tg_node *nd = &t->nodes[i];
         if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || tg_node_is_leaf(nd)) continue;
         const int r = role(e, i), post = e->role[i] & F_POST;
-        if (r == F_SMALL && !post && i > f->first && f->first != UINT32_MAX)
-            return refuse(e, i, "is differentiated and recorded among the loop's nodes: its "
-                          "adjoint would be taken before theirs are added to it");
         if (post && i < f->last)
             return refuse(e, i, "is computed from a sum and recorded before the loop's last node");
         uint32_t idx[TG_MAX_ARITY];
         const int n = tg_node_inputs(t, nd, idx);
-        for (int j = 0; j < n && r == F_BIG; j++) {
-            if (!(e->flag[idx[j]] & ACT) || role(e, idx[j]) != F_SMALL) continue;
-            if (got[idx[j]]++) {
-                refuse(e, idx[j], "is an operand of more than one of the loop's elementwise "
-                       "operations: their contributions would be interleaved");
-                return -1;
-            }
-        }
+        for (int j = 0; j < n && r == F_SMALL && !post; j++) /* its step comes after the loops */
+            if ((e->flag[idx[j]] & ACT) && first[idx[j]] && low[idx[j]] < i)
+                return refuse(e, i, "is differentiated after a node of the loop that adds to its "
+                              "operand's derivative too: the library's sum would be reordered "
+                              "(record it before the loop's nodes)");
     }
     for (uint32_t i = 0; i <= e->out; i++) { /* an input read through windows only, and two */
         if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || !views[i]) continue;
@@ -946,6 +970,49 @@ static int plan(emitter *e, fused *f)
                                          "is read through more than two windows: the sums of its "
                                          "gradient would be reordered");
     }
+    return 0;
+}
+
+/* Whether node i's reverse step passes operand j (o) its contribution in the loop being
+ * written: a one-element node's step (after the loops) all; in the main loop, a loop node's
+ * to the inputs, the windows, the elementwise nodes that pass it on (live) and each
+ * one-element value's first; in a loop of one contribution, what leads down to node only
+ * (to the nodes that depend on it: live), then only's own to its operand only_j. */
+static int emits(const emitter *e, uint32_t i, int j, uint32_t o)
+{
+    const unsigned char *live = e->role + 3 * ((size_t)e->out + 1);
+    if (!(e->flag[o] & ACT)) return 0;
+    if (!is_big(e, i)) return 1;
+    if (e->only == UINT32_MAX && !is_big(e, o))
+        return e->lc[o] == i + 1 && e->lc[e->out + 1 + o] == (uint32_t)j;
+    if (e->only == UINT32_MAX) return role(e, o) != F_BIG || live[o];
+    if (i == e->only) return (uint32_t)j == e->only_j;
+    return i > e->only && live[o];
+}
+
+/* Before the main loop's reverse steps: which of its elementwise nodes pass anything on (a
+ * loop of one contribution has the nodes that depend on its node instead). */
+static void mark_live(emitter *e, const fused *f)
+{
+    unsigned char *live = e->role + 3 * ((size_t)e->out + 1);
+    memset(live, 0, (size_t)e->out + 1);
+    for (uint32_t i = f->first; i <= f->last; i++) {
+        uint32_t idx[TG_MAX_ARITY];
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || role(e, i) != F_BIG) continue;
+        const int n = tg_node_inputs(e->t, &e->t->nodes[i], idx);
+        for (int j = 0; j < n; j++) live[i] |= emits(e, i, j, idx[j]);
+    }
+}
+
+/* Whether loop node i's partials are computed in this loop: some contribution reads them. */
+static int partials_used(const emitter *e, uint32_t i)
+{
+    uint32_t idx[TG_MAX_ARITY];
+    const tg_node *nd = &e->t->nodes[i];
+    if (nd->op->partials != TG_PARTIALS_KEPT || !(e->flag[i] & ACT)) return 0;
+    const int n = tg_node_inputs(e->t, nd, idx);
+    for (int j = 0; j < n; j++)
+        if (emits(e, i, j, idx[j])) return 1;
     return 0;
 }
 
@@ -976,7 +1043,8 @@ static int fused_eval(emitter *e, uint32_t i, int rev, int ind)
     const tg_node *nd = &e->t->nodes[i];
     uint32_t idx[TG_MAX_ARITY];
     const int n = tg_node_inputs(e->t, nd, idx);
-    const int kept = rev && (e->flag[i] & ACT) && nd->op->partials == TG_PARTIALS_KEPT;
+    const int kept = rev && (is_big(e, i) ? partials_used(e, i) : (e->flag[i] & ACT) &&
+                                                nd->op->partials == TG_PARTIALS_KEPT);
     const char *fn = use_op(e, nd->op);
     if (!fn) return -1;
     if (kept) tg_buf_printf(e->b, "%*sdouble p_%s[%d];\n", ind, "", e->id[i], n);
@@ -998,7 +1066,7 @@ static void fused_ew_vjp(emitter *e, uint32_t i, int ind)
     const int n = tg_node_inputs(e->t, &e->t->nodes[i], idx);
     for (int j = 0; j < n; j++) {
         const uint32_t o = idx[j];
-        if (!(e->flag[o] & ACT)) continue;
+        if (!emits(e, i, j, o)) continue;
         const int whole = tg_node_is_tensor(&e->t->nodes[o]) &&
                           (is_big(e, o) || !is_big(e, i));
         if (whole && !e->reached[o]) {
@@ -1064,6 +1132,13 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
     tg_buf *b = e->b;
     tg_tape *t = e->t;
     const int ind = 8;
+    if (e->only != UINT32_MAX) {
+        uint32_t idx[TG_MAX_ARITY];
+        tg_node_inputs(t, &t->nodes[e->only], idx);
+        tg_buf_printf(b, "    /* %s's contribution to d_%s, in a loop of its own: the library "
+                      "adds all of a node's before the next node's */\n", e->id[e->only],
+                      e->id[idx[e->only_j]]);
+    }
     tg_buf_printf(b, "    /* %s over [", fwd && rev ? "values and derivatives, one loop" :
                                          fwd ? "values" : "derivatives (the values again)");
     for (int d = 0; d < f->rank; d++) tg_buf_printf(b, "%s%d", d ? "," : "", f->shape[d]);
@@ -1075,23 +1150,24 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
      * operands, the operands of an op whose partials are computed, and what those read */
     unsigned char *need = e->role + 2 * ((size_t)e->out + 1);
     memset(need, fwd, (size_t)e->out + 1);
-    for (uint32_t i = f->last + 1; i-- > f->first;) {
+    if (rev && e->only == UINT32_MAX) mark_live(e, f);
+    for (uint32_t i = f->last + 1; rev && i-- > f->first;) {
         const tg_node *nd = &t->nodes[i];
         uint32_t idx[TG_MAX_ARITY];
         if (!(e->flag[i] & CONE) || role(e, i) != F_BIG) continue;
-        const int n = tg_node_inputs(t, nd, idx), act = (e->flag[i] & ACT) != 0;
-        const int kept = act && nd->op->partials == TG_PARTIALS_KEPT;
-        for (int j = 0; j < n; j++)
-            need[idx[j]] |= need[i] || kept || (nd->op->partials == TG_PARTIALS_SWAP &&
-                                                (e->flag[idx[1 - j]] & ACT));
+        const int n = tg_node_inputs(t, nd, idx), kept = partials_used(e, i);
+        for (int j = 0; j < n; j++) {
+            need[idx[j]] |= need[i] || kept;
+            if (nd->op->partials == TG_PARTIALS_SWAP && emits(e, i, 1 - j, idx[1 - j]))
+                need[idx[j]] = 1; /* the partner's partial */
+        }
     }
     for (uint32_t i = f->first; i <= f->last; i++) {
         const int r = role(e, i);
         if (!(e->flag[i] & CONE) || r == F_SMALL || r == F_LEAF) continue;
         uint32_t idx[TG_MAX_ARITY];
         tg_node_inputs(t, &t->nodes[i], idx);
-        const int partials_only = r == F_BIG && !need[i] && (e->flag[i] & ACT) &&
-                                  t->nodes[i].op->partials == TG_PARTIALS_KEPT;
+        const int partials_only = r == F_BIG && !need[i] && rev && partials_used(e, i);
         if (r != F_SUM && !need[i] && !partials_only) continue;
         if (r == F_VIEW) {
             size_t base, stride[TG_MAX_RANK];
@@ -1109,14 +1185,20 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
         }
     }
     if (rev) {
+        const int main = e->only == UINT32_MAX;
+        const uint32_t lo = main ? f->first : e->only;
+        const unsigned char *dep = e->role + 3 * ((size_t)e->out + 1); /* live */
         for (uint32_t i = 0; i <= e->out; i++) e->reached[i] &= !is_big(e, i);
-        for (uint32_t i = f->last + 1; i-- > f->first;) {
+        for (uint32_t i = f->last + 1; i-- > lo;) {
             const int r = role(e, i);
             if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || r == F_SMALL || r == F_LEAF)
                 continue;
             uint32_t idx[TG_MAX_ARITY] = {0};
             tg_node_inputs(t, &t->nodes[i], idx);
             const uint32_t o = idx[0];
+            const int big_dep = role(e, o) == F_BIG && dep[o]; /* o's adjoint is wanted */
+            if (r == F_SUM && (main ? role(e, o) == F_BIG && !big_dep : !big_dep)) continue;
+            if (!main && r == F_VIEW) continue;
             if (r == F_BIG) {
                 fused_ew_vjp(e, i, ind + 4);
             } else if (r == F_VIEW) {
@@ -1132,11 +1214,44 @@ static int fused_loop(emitter *e, const fused *f, int fwd, int rev)
                 e->reached[o] = 1;
             }
         }
-        for (uint32_t i = 0; i <= e->out; i++) /* an input read whole: its gradient, once */
+        for (uint32_t i = 0; main && i <= e->out; i++) /* an input read whole: its gradient */
             if (role(e, i) == F_LEAF && (e->flag[i] & CONE) && e->reached[i])
                 tg_buf_printf(b, "%*s    G%" PRIu32 "[e] = d_%s;\n", ind, "", i, e->id[i]);
     }
     tg_buf_printf(b, "%*s    e++;\n%*s}\n    }\n", ind, "", ind, "");
+    return 0;
+}
+
+/* A loop for each contribution of a loop node to a one-element value after the first, in the
+ * library's order (see plan): the derivatives down to that node, then its contribution. */
+static int one_contribution_loops(emitter *e, const fused *f)
+{
+    tg_tape *t = e->t;
+    unsigned char *dep = e->role + 3 * ((size_t)e->out + 1);
+    for (uint32_t i = f->last + 1; i-- > f->first;) {
+        uint32_t idx[TG_MAX_ARITY];
+        if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || role(e, i) != F_BIG) continue;
+        const int n = tg_node_inputs(t, &t->nodes[i], idx);
+        for (int j = 0; j < n; j++) {
+            const uint32_t o = idx[j];
+            if (!(e->flag[o] & ACT) || role(e, o) != F_SMALL ||
+                (e->lc[o] == i + 1 && e->lc[e->out + 1 + o] == (uint32_t)j))
+                continue;
+            memset(dep, 0, (size_t)e->out + 1); /* the loop's nodes that depend on node i */
+            dep[i] = 1;
+            for (uint32_t c = i + 1; c <= f->last; c++) {
+                uint32_t in[TG_MAX_ARITY];
+                if (!(e->flag[c] & CONE) || role(e, c) != F_BIG) continue;
+                const int m = tg_node_inputs(t, &t->nodes[c], in);
+                for (int q = 0; q < m; q++) dep[c] |= dep[in[q]];
+            }
+            e->only = i;
+            e->only_j = (uint32_t)j;
+            const int bad = fused_loop(e, f, 0, 1);
+            e->only = UINT32_MAX;
+            if (bad) return -1;
+        }
+    }
     return 0;
 }
 
@@ -1215,6 +1330,7 @@ static void fused_entry(emitter *e, const fused *f)
         tg_buf_printf(b, "    /* derivatives, from the output back */\n");
         small_reverse(e, F_POST);
         if (f->rank >= 0 && !one && fused_loop(e, f, 0, 1)) return;
+        if (f->rank >= 0 && one_contribution_loops(e, f)) return;
         small_reverse(e, 0);
     }
     for (uint32_t w = 0, k = 0; !e->o && w <= out; w++) { /* a module's one-element inputs */
@@ -1457,14 +1573,17 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     e.reached = tg_mem(t, NULL, 0, n);
     e.ptrs = tg_mem(t, NULL, 0, n);
     e.id = tg_mem(t, NULL, 0, n * sizeof *e.id);
-    e.role = tg_mem(t, NULL, 0, 3 * n);
-    if (!e.flag || !e.reached || !e.ptrs || !e.id || !e.role) {
+    e.role = tg_mem(t, NULL, 0, 4 * n);
+    e.lc = tg_mem(t, NULL, 0, 3 * n * sizeof *e.lc);
+    e.only = UINT32_MAX;
+    if (!e.flag || !e.reached || !e.ptrs || !e.id || !e.role || !e.lc) {
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
     } else {
         memset(e.flag, 0, n);
         memset(e.reached, 0, n);
         memset(e.ptrs, 0, n);
-        memset(e.role, 0, 3 * n);
+        memset(e.role, 0, 4 * n);
+        memset(e.lc, 0, 3 * n * sizeof *e.lc);
         e.reached[out] = tg_node_is_tensor(&t->nodes[out]); /* seeded before the module runs */
         memset(e.id, 0, n * sizeof *e.id);
         if (!mark(&e) && !name_nodes(&e)) write_file(&e);
@@ -1473,7 +1592,8 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     if (e.flag) tg_mem(t, e.flag, n, 0);
     if (e.reached) tg_mem(t, e.reached, n, 0);
     if (e.ptrs) tg_mem(t, e.ptrs, n, 0);
-    if (e.role) tg_mem(t, e.role, 3 * n, 0);
+    if (e.role) tg_mem(t, e.role, 4 * n, 0);
+    if (e.lc) tg_mem(t, e.lc, 3 * n * sizeof *e.lc, 0);
     if (e.id) tg_mem(t, e.id, n * sizeof *e.id, 0);
     tg_table_clear(&e.names);
     tg_table_clear(&e.ops);

@@ -762,9 +762,11 @@ static const tg_op_def *ew_op(th_rng *r, int arity)
 /* A program the fused loop takes, over every elementwise op: the loop's shape S = [3,5];
  * inputs P (S, read whole), W ([4,5], read through two slices), R ([15], reshaped to S),
  * C (a constant of shape S), scalar parameters, a constant and a one-element tensor;
- * a one-element value computed from the parameters first; then 14 random elementwise nodes
- * of shape S, each one-element parameter an operand of at most one of them, and the ones no
- * node read added up; then sums, and for two passes one-element nodes over the sums. */
+ * a one-element value computed from the parameters first, and another among the loop's
+ * nodes; then 14 random elementwise nodes of shape S, one-element values among their
+ * operands (up to six times one already used: each such contribution gets a loop of its
+ * own), and the ones no node read added up; then sums, and for two passes one-element nodes
+ * over the sums. */
 static tg_var record_fused(tg_tape *t, void *ud)
 {
     const fused_case *fc = ud;
@@ -776,23 +778,25 @@ static tg_var record_fused(tg_tape *t, void *ud)
     const int S[2] = {3, 5};
     tg_var P = tg_tensor_param(t, 2, S, p), W = tg_tensor_param(t, 2, (int[]){4, 5}, w);
     tg_var R = tg_tensor_param(t, 1, (int[]){15}, rr), C = tg_tensor_const(t, 2, S, cc);
-    tg_var small[6];
+    tg_var small[7];
     for (int k = 0; k < 3; k++) small[k] = tg_param(t, th_uniform(&r, -1.5, 1.5));
     small[3] = tg_const(t, th_uniform(&r, -1.5, 1.5));
     small[4] = tg_tensor_param(t, 1, (int[]){1}, (double[]){0.4});
     small[5] = tg_mul(tg_sin(small[0]), small[1]); /* computed before the loop */
-    int used[6] = {0, 0, 0, 0, 0, 1}, read[24] = {0};
+    int used[7] = {0, 0, 0, 0, 0, 1, 0}, read[24] = {0}, again = 0;
     tg_var pool[24] = {P, tg_slice(W, 0, 1, 4), tg_slice(W, 0, 0, -1), tg_reshape(R, 2, S), C,
                        tg_mul(P, small[5])};
     int n = 6;
     while (n < 20) {
+        if (n == 12) small[6] = tg_sin(small[2]); /* differentiated, among the loop's nodes */
         const tg_op_def *op = ew_op(&r, 0);
         tg_var in[TG_MAX_ARITY];
         int big = 0;
         for (int j = 0; j < op->arity; j++) {
-            const int k = (int)(th_next(&r) % 6);
-            if (j && th_next(&r) % 3 == 0 && (k == 3 || !used[k])) { /* a one-element operand */
-                in[j] = small[k];
+            const int k = (int)(th_next(&r) % (n < 12 ? 6 : 7));
+            if (j && th_next(&r) % 2 == 0 && k != 2 && (k == 3 || !used[k] || again < 6)) {
+                in[j] = small[k]; /* a one-element operand, at times one used before */
+                again += k != 3 && used[k];
                 used[k] += k != 3;
                 continue;
             }
@@ -807,6 +811,7 @@ static tg_var record_fused(tg_tape *t, void *ud)
     tg_var last = pool[n - 1]; /* every node in the output's cone */
     for (int k = 0; k < n - 1; k++)
         if (!read[k]) last = tg_add(last, pool[k]);
+    if (!used[6]) last = tg_mul(last, small[6]);
     tg_var s1 = tg_sum(last);
     if (fc->one_pass) return s1;
     tg_var s2 = tg_sum(tg_mul(last, pool[(int)(th_next(&r) % (uint64_t)n)]));
@@ -819,12 +824,14 @@ Test(compile, the_fused_raw_entry_gives_the_interpreters_bits)
     th_need_cc();
     cache cc;
     cache_open(&cc);
+    int own = 0; /* programs with contributions added in loops of their own */
     for (uint64_t g = 0; g < 16; g++) {
         fused_case fc = {th_seed("fused", g), (int)(g % 2)};
         pair p;
         char what[96];
         snprintf(what, sizeof what, "fused program %d", (int)g);
         pair_make(&p, record_fused, &fc, &cc, what);
+        own += strstr(tg_compiled_source(p.c), "in a loop of its own") != NULL;
         th_rng r = th_rng_new(fc.seed + 1);
         for (int k = 0; k < 8; k++) { /* new P and scalars on both tapes */
             double pv[15], s[3];
@@ -844,6 +851,7 @@ Test(compile, the_fused_raw_entry_gives_the_interpreters_bits)
         }
         pair_free(&p);
     }
+    cr_expect_geq(own, 4, "only %d of 16 programs have loops of one contribution", own);
     cache_close(&cc);
 }
 
@@ -858,17 +866,20 @@ static tg_var record_unfused(tg_tape *t, void *ud)
     tg_var a = tg_slice(X, 0, 1, 12), b = tg_slice(X, 0, 0, -1);
     tg_label(w, "w");
     switch (which) {
-    case 0: /* w scales two of the loop's nodes */
-        return tg_sum(tg_add(tg_mul(w, a), tg_mul(tg_sin(b), w)));
+    case 0: { /* w scales ten of the loop's nodes */
+        tg_var y = a;
+        for (int k = 0; k < 10; k++) y = tg_mul(tg_sin(y), w);
+        return tg_sum(y);
+    }
     case 1: /* X read whole and through a window */
         return tg_sum(tg_mul(tg_reshape(X, 1, (int[]){12}), tg_exp(X)));
     case 2: /* three windows of X */
         return tg_sum(tg_mul(tg_mul(a, b), tg_slice(X, 0, 0, 11)));
     case 3: /* a sum along an axis */
         return tg_sum(tg_sum_axis(tg_exp(tg_reshape(X, 2, (int[]){3, 4})), 0, 0));
-    case 4: { /* a differentiated scalar recorded among the loop's nodes */
-        tg_var d = tg_sub(a, b), u = tg_sin(w);
-        return tg_sum(tg_mul(d, u));
+    case 4: { /* a differentiated scalar recorded after a loop node adds to w's derivative */
+        tg_var d = tg_mul(a, w), u = tg_sin(w);
+        return tg_sum(tg_mul(d, tg_mul(b, u)));
     }
     case 5: /* a loop node computed from a sum */
         return tg_sum(tg_mul(a, tg_sum(b)));
@@ -883,11 +894,14 @@ Test(compile, a_cone_the_fused_loop_cannot_take_says_why_and_still_runs)
     cache cc;
     cache_open(&cc);
     static const char *const why[] = {
-        "node 'w' (param) is an operand of more than one of the loop's elementwise operations",
+        "one-element values are operands of the loop's elementwise operations 9 times more "
+        "than once, and each time needs a loop of its own (at most 8)",
         "is read both whole and through windows",
         "is read through more than two windows",
         "(sum) is not elementwise, a window of an input (slice, reshape) or a whole sum",
-        "(sin) is differentiated and recorded among the loop's nodes",
+        "node #5 (sin) is differentiated after a node of the loop that adds to its operand's "
+        "derivative too: the library's sum would be reordered (record it before the loop's "
+        "nodes)",
         "(mul) is computed from a sum, which is complete only after the loop",
         "(exp) has another shape than the loop's"};
     for (int which = 0; which < 7; which++) {
