@@ -370,6 +370,21 @@ static void operand(emitter *e, uint32_t i)
                                                           : e->t->nodes[i].v);
 }
 
+/* A node's part in the fused raw entry (plan, below): its role, and whether it is computed
+ * from a sum (post); 0 outside that entry. */
+enum { F_SMALL = 1, F_BIG, F_LEAF, F_VIEW, F_SUM, F_ROLE = 7, F_POST = 8 };
+
+static int role(const emitter *e, uint32_t i) { return e->role[i] & F_ROLE; }
+
+/* Node i's value at the loop's element: a register, an input's element, or folded. */
+static void at(emitter *e, uint32_t i)
+{
+    if (role(e, i) == F_LEAF)
+        tg_buf_printf(e->b, "V%" PRIu32 "[e]", i);
+    else
+        operand(e, i);
+}
+
 /* Partial j of active node i (inputs idx) as an expression. */
 static void partial(emitter *e, uint32_t i, int j, const uint32_t *idx)
 {
@@ -377,7 +392,7 @@ static void partial(emitter *e, uint32_t i, int j, const uint32_t *idx)
     if (op->partials == TG_PARTIALS_KEPT)
         tg_buf_printf(e->b, "p_%s[%d]", e->id[i], j);
     else if (op->partials == TG_PARTIALS_SWAP)
-        operand(e, idx[1 - j]);
+        at(e, idx[1 - j]);
     else
         literal(e->b, op->dconst[j]);
 }
@@ -818,7 +833,6 @@ static void result(emitter *e)
  * tg_compiled_run's; a cone whose additions one loop would reorder is refused (plan says why)
  * and the module has no raw entry. */
 
-enum { F_SMALL = 1, F_BIG, F_LEAF, F_VIEW, F_SUM, F_ROLE = 7, F_POST = 8 };
 enum { MAX_EXTRA_LOOPS = 8 };
 
 typedef struct fused {
@@ -826,8 +840,6 @@ typedef struct fused {
     int shape[TG_MAX_RANK];
     uint32_t first, last; /* the loop's nodes (big and sums) lie in [first, last] */
 } fused;
-
-static int role(const emitter *e, uint32_t i) { return e->role[i] & F_ROLE; }
 
 static int is_big(const emitter *e, uint32_t i)
 {
@@ -1016,26 +1028,6 @@ static int partials_used(const emitter *e, uint32_t i)
     return 0;
 }
 
-/* Node i's value at the loop's element: a register, an input's element, or folded. */
-static void at(emitter *e, uint32_t i)
-{
-    if (role(e, i) == F_LEAF)
-        tg_buf_printf(e->b, "V%" PRIu32 "[e]", i);
-    else
-        operand(e, i);
-}
-
-/* Partial j of elementwise node i (inputs idx) in the loop or among the small values. */
-static void fused_partial(emitter *e, uint32_t i, int j, const uint32_t *idx)
-{
-    const tg_op_def *op = e->t->nodes[i].op;
-    if (op->partials == TG_PARTIALS_KEPT)
-        tg_buf_printf(e->b, "p_%s[%d]", e->id[i], j);
-    else if (op->partials == TG_PARTIALS_SWAP)
-        at(e, idx[1 - j]);
-    else
-        literal(e->b, op->dconst[j]);
-}
 
 /* Elementwise node i's value (and its partials, when rev and they are kept), indented. */
 static int fused_eval(emitter *e, uint32_t i, int rev, int ind)
@@ -1076,7 +1068,7 @@ static void fused_ew_vjp(emitter *e, uint32_t i, int ind)
             tg_buf_printf(e->b, "%*stg_acc(&d_%s, d_%s, ", ind, "", e->id[o], e->id[i]);
         }
         e->reached[o] = 1;
-        fused_partial(e, i, j, idx);
+        partial(e, i, j, idx);
         tg_buf_printf(e->b, ");\n");
     }
 }
