@@ -370,9 +370,9 @@ static void operand(emitter *e, uint32_t i)
                                                           : e->t->nodes[i].v);
 }
 
-/* A node's part in the fused raw entry (plan, below): its role, and whether it is computed
- * from a sum (post); 0 outside that entry. */
-enum { F_SMALL = 1, F_BIG, F_LEAF, F_VIEW, F_SUM, F_ROLE = 7, F_POST = 8 };
+/* A node's part in the fused raw entry (plan, below): its role, whether it is computed from
+ * a sum (post), whether an input is read whole; 0 outside that entry. */
+enum { F_SMALL = 1, F_BIG, F_LEAF, F_VIEW, F_SUM, F_ROLE = 7, F_POST = 8, F_DIRECT = 16 };
 
 static int role(const emitter *e, uint32_t i) { return e->role[i] & F_ROLE; }
 
@@ -830,8 +830,10 @@ static void result(emitter *e)
  * otherwise a second loop computes the values again. Every addition happens in the order and
  * the form the library's sweeps make it (a region written or zeroed when first reached, an
  * elementwise contribution passed unless it is the NaN of 0 * inf), so the bits are
- * tg_compiled_run's; a cone whose additions one loop would reorder is refused (plan says why)
- * and the module has no raw entry. */
+ * tg_compiled_run's. Where one loop would reorder a sum -- a one-element value read by several
+ * of the loop's nodes, whose contributions the library adds node after node -- each further
+ * contribution gets a loop of its own; a cone whose additions cannot be kept in order is
+ * refused (plan says why) and the module has no raw entry. */
 
 enum { MAX_EXTRA_LOOPS = 8 };
 
@@ -878,9 +880,9 @@ static int fuse_kind(const emitter *e, uint32_t i, size_t *base, size_t *stride)
     return nd->op->fuse(&c, base, stride);
 }
 
-/* Each node's role, or -1 with e->why said. views[] counts each input's windows, got[] the
- * loop's elementwise contributions to each small value (more than one would be interleaved
- * element by element, where the library adds one node's all before the next's). */
+/* Each node's role, or -1 with e->why said; views[] counts each input's windows (F_DIRECT
+ * in its role: it is read whole too), lc[] notes each small value's contributions from the
+ * loop (below). */
 static int plan(emitter *e, fused *f)
 {
     tg_tape *t = e->t;
@@ -916,6 +918,7 @@ static int plan(emitter *e, fused *f)
                 if (role(e, idx[j]) != F_SMALL && !loop_shape(e, f, idx[j]))
                     return refuse(e, i, "broadcasts a tensor: the loop takes one shape");
             e->role[i] = F_BIG;
+            for (int j = 0; j < n; j++) e->role[idx[j]] |= role(e, idx[j]) == F_LEAF ? F_DIRECT : 0;
         } else if (kind == TG_FUSE_WINDOW && big && role(e, idx[0]) == F_LEAF) {
             if (!loop_shape(e, f, i)) return refuse(e, i, "has another shape than the loop's");
             e->role[i] = F_VIEW;
@@ -923,6 +926,7 @@ static int plan(emitter *e, fused *f)
         } else if (kind == TG_FUSE_SUM && is_big(e, idx[0])) {
             if (!loop_shape(e, f, idx[0])) return refuse(e, i, "sums another shape than the loop's");
             e->role[i] = F_SUM;
+            e->role[idx[0]] |= role(e, idx[0]) == F_LEAF ? F_DIRECT : 0;
         } else {
             return refuse(e, i, "is not elementwise, a window of an input (slice, reshape) or a "
                           "whole sum of the loop's values");
@@ -967,20 +971,15 @@ static int plan(emitter *e, fused *f)
                               "operand's derivative too: the library's sum would be reordered "
                               "(record it before the loop's nodes)");
     }
-    for (uint32_t i = 0; i <= e->out; i++) { /* an input read through windows only, and two */
+    for (uint32_t i = 0; i <= e->out; i++) { /* an input read through windows only, and two:
+                                               * (0 + a) + b = (0 + b) + a, where three terms
+                                               * of different windows would come in another
+                                               * order than the library's */
         if ((e->flag[i] & (CONE | ACT)) != (CONE | ACT) || !views[i]) continue;
-        int direct = 0;
-        for (uint32_t c = i + 1; c <= e->out; c++) {
-            uint32_t idx[TG_MAX_ARITY];
-            if (!(e->flag[c] & CONE) || tg_node_is_leaf(&t->nodes[c]) || role(e, c) == F_VIEW)
-                continue;
-            const int n = tg_node_inputs(t, &t->nodes[c], idx);
-            for (int j = 0; j < n; j++) direct |= idx[j] == i;
-        }
-        if (direct || views[i] > 2)
-            return refuse(e, i, direct ? "is read both whole and through windows" :
-                                         "is read through more than two windows: the sums of its "
-                                         "gradient would be reordered");
+        if (e->role[i] & F_DIRECT) return refuse(e, i, "is read both whole and through windows");
+        if (views[i] > 2)
+            return refuse(e, i, "is read through more than two windows: the sums of its "
+                          "gradient would be reordered");
     }
     return 0;
 }
@@ -1073,12 +1072,13 @@ static void fused_ew_vjp(emitter *e, uint32_t i, int ind)
     }
 }
 
-/* The small nodes' values (post: those computed from a sum), in recording order. */
+/* The small nodes' values (post: those computed from a sum), in recording order; folded
+ * ones (tg_emit_c's, from leaves it was not given) are literals where they are used. */
 static int small_forward(emitter *e, int post)
 {
     for (uint32_t i = 0; i <= e->out; i++)
-        if ((e->flag[i] & CONE) && !tg_node_is_leaf(&e->t->nodes[i]) && role(e, i) == F_SMALL &&
-            (e->role[i] & F_POST) == post && fused_eval(e, i, 1, 4))
+        if ((e->flag[i] & (CONE | VARY)) == (CONE | VARY) && !tg_node_is_leaf(&e->t->nodes[i]) &&
+            role(e, i) == F_SMALL && (e->role[i] & F_POST) == post && fused_eval(e, i, 1, 4))
             return -1;
     return 0;
 }
