@@ -438,7 +438,7 @@ typedef struct tg_compile_opts {
 /* Compile out's value and gradient. NULL with the tape's error set and a message that says
  * why: TG_ERR_COMPILE (no compiler found, the compiler failed: its first error line), TG_ERR_ARG
  * (anomaly mode is on: compiled code does not check; a cone of more than 50000 nodes),
- * TG_ERR_SHAPE (a tensor output of several elements), TG_ERR_NOMEM. A cache directory or
+ * TG_ERR_NOMEM. An output of several elements is run with tg_compiled_run_seed. A cache directory or
  * file another user could have written is never used: the module is then built afresh
  * (tg_compiled_log says so); a cached file that does not match its checksum, does not load or
  * holds another module is rebuilt. */
@@ -450,6 +450,11 @@ TG_API tg_compiled *tg_compile(tg_var out, const tg_compile_opts *opts);
  * tape's sticky error, TG_ERR_STALE after tg_tape_reset (compile the new recording),
  * TG_ERR_ARG with anomaly mode on. */
 TG_API tg_status tg_compiled_run(tg_compiled *c);
+/* The same for an output that is a tensor of any shape, as tg_replay + tg_backward_seed(out,
+ * seed): seed holds dL/dout, one value per element of out. TG_ERR_ARG for a NULL seed or a
+ * module whose output is a scalar node (tg_compiled_run seeds it with 1); tg_compiled_run on
+ * an output of several elements is TG_ERR_SHAPE and names this. */
+TG_API tg_status tg_compiled_run_seed(tg_compiled *c, const double *seed);
 /* The raw entry point, for hot loops: skips the tape. in[k] is the value of input k, grad[k]
  * receives dout/d(input k) (0 for a constant), the return value is out. The inputs are the
  * leaves of out's cone -- parameters and constants -- in recording order; tg_compiled_inputs

@@ -469,13 +469,6 @@ tg_compiled *tg_compile(tg_var out, const tg_compile_opts *opts)
                 "check for NaN (turn it off with tg_tape_check_nan(t, 0), or use tg_replay)");
         return NULL;
     }
-    if (tg_node_is_tensor(nd) && tg_node_numel(t, out.index) != 1) {
-        char nm[64];
-        tg_fail(t, TG_ERR_SHAPE, "tg_compile: output %s has %zu elements, not one (reduce it "
-                "with tg_sum or tg_mean)", tg_node_name(t, out.index, nm, sizeof nm),
-                tg_node_numel(t, out.index));
-        return NULL;
-    }
     tg_compiled *c = tg_mem(t, NULL, 0, sizeof *c);
     if (!c) {
         tg_fail(t, TG_ERR_NOMEM, "tg_compile: out of memory");
@@ -500,22 +493,23 @@ tg_compiled *tg_compile(tg_var out, const tg_compile_opts *opts)
     return NULL;
 }
 
-tg_status tg_compiled_run(tg_compiled *c)
+/* tg_compiled_run (seed NULL) and tg_compiled_run_seed, named who. */
+static tg_status run(tg_compiled *c, const double *seed, const char *who)
 {
     if (!c) return TG_ERR_ARG;
     tg_tape *t = c->t;
     if (t->status) return t->status;
     if (!tg_live(t, c->out))
-        return tg_fail(t, TG_ERR_STALE, "tg_compiled_run: the tape was reset since tg_compile "
-                       "(compile the new recording)");
+        return tg_fail(t, TG_ERR_STALE, "%s: the tape was reset since tg_compile (compile the "
+                       "new recording)", who);
     if (t->check_nan)
-        return tg_fail(t, TG_ERR_ARG, "tg_compiled_run: anomaly mode is on, and compiled code "
-                       "does not check for NaN (use tg_replay and tg_backward)");
+        return tg_fail(t, TG_ERR_ARG, "%s: anomaly mode is on, and compiled code does not "
+                       "check for NaN (use tg_replay and tg_backward)", who);
     const uint32_t n = c->out.index + 1;
     t->note[0] = '\0';
     t->tan_n = 0;
     if (c->info.tensors) { /* adjoints in the tape from the start, as tg_backward has them */
-        if (tg_begin_reverse(t, c->out)) return t->status;
+        if (tg_begin_reverse(t, c->out, seed, who)) return t->status;
     } else {
         if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
             return t->status;
@@ -527,6 +521,18 @@ tg_status tg_compiled_run(tg_compiled *c)
     for (uint32_t q = 0; q < c->info.nkinks; q++) /* replay's flip report, in node order */
         tg_kink_recheck(t, &t->kinks[c->info.kinks[q]]);
     return TG_OK;
+}
+
+tg_status tg_compiled_run(tg_compiled *c) { return run(c, NULL, "tg_compiled_run"); }
+
+tg_status tg_compiled_run_seed(tg_compiled *c, const double *seed)
+{
+    if (!c) return TG_ERR_ARG;
+    if (!seed) return tg_fail(c->t, TG_ERR_ARG, "tg_compiled_run_seed: seed is NULL");
+    if (!c->info.tensors)
+        return tg_fail(c->t, TG_ERR_ARG, "tg_compiled_run_seed: the output is a scalar node, "
+                       "which the module seeds with 1 (use tg_compiled_run)");
+    return run(c, seed, "tg_compiled_run_seed");
 }
 
 tg_compiled_fn tg_compiled_raw(const tg_compiled *c) { return c ? c->raw : NULL; }

@@ -891,6 +891,9 @@ static int plan(emitter *e, fused *f)
     f->rank = -1;
     f->first = UINT32_MAX;
     f->last = 0;
+    if (tg_node_numel(t, e->out) > 1)
+        return refuse(e, e->out, "is the output and has more than one element: the fused entry "
+                      "returns one value (seed it through the tape, tg_compiled_run_seed)");
     for (uint32_t i = 0; i <= e->out; i++) {
         if (!(e->flag[i] & CONE)) continue;
         const tg_node *nd = &t->nodes[i];

@@ -260,9 +260,10 @@ void tg_report_nonfinite(tg_tape *t, const tg_op_def *op, int n, const double *x
 void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c, uint32_t node);
 
 /* ---- sweep.c ---- */
-/* What tg_backward does before its loop, for compiled code: adjoints 0 up to out, out
- * seeded. TG_OK or the error status. */
-tg_status tg_begin_reverse(tg_tape *t, tg_var out);
+/* What tg_backward (seed NULL: a one-element out seeded 1) and tg_backward_seed do before
+ * their loop, for compiled code: adjoints 0 up to out, out seeded; errors say who. TG_OK or
+ * the error status. */
+tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who);
 /* Tensor node i as replay computes it (its kinks not compared), and as the reverse loop
  * passes its adjoint back (when it was reached). */
 void tg_tensor_node_forward(tg_tape *t, uint32_t i);

@@ -253,9 +253,11 @@ static tg_status begin_reverse(tg_tape *t, tg_var out, const double *seed, const
         if (!seed && w.n != 1) {
             char nm[64], sh[48];
             return tg_fail(t, TG_ERR_SHAPE, "%s: output %s is a tensor of shape %s, not a "
-                           "scalar (reduce it with tg_sum or tg_mean, or seed it with "
-                           "tg_backward_seed)", who, tg_node_name(t, out.index, nm, sizeof nm),
-                           tg_view_shape(&w, sh, sizeof sh));
+                           "scalar (reduce it with tg_sum or tg_mean, or seed it with %s)", who,
+                           tg_node_name(t, out.index, nm, sizeof nm),
+                           tg_view_shape(&w, sh, sizeof sh),
+                           strncmp(who, "tg_compiled", 11) ? "tg_backward_seed"
+                                                            : "tg_compiled_run_seed");
         }
         if (grad_ready(t)) return t->status;
         double *g = t->grad + tg_node_tensor(t, &nodes[out.index])->off;
@@ -269,7 +271,10 @@ static tg_status begin_reverse(tg_tape *t, tg_var out, const double *seed, const
     return TG_OK;
 }
 
-tg_status tg_begin_reverse(tg_tape *t, tg_var out) { return begin_reverse(t, out, NULL, "tg_compiled_run"); }
+tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who)
+{
+    return begin_reverse(t, out, seed, who);
+}
 
 /* The reverse sweep from out (see begin_reverse). */
 static tg_status backward(tg_var out, const double *seed, const char *who)

@@ -452,7 +452,7 @@ Test(compile, a_compile_error_says_what_the_compiler_said)
     tg_tape_free(t);
 }
 
-Test(compile, refused_anomaly_mode_a_tensor_output_and_a_reset_tape)
+Test(compile, refused_anomaly_mode_an_unseeded_tensor_output_and_a_reset_tape)
 {
     th_need_cc();
     tg_tape *t = tg_tape_new();
@@ -466,12 +466,32 @@ Test(compile, refused_anomaly_mode_a_tensor_output_and_a_reset_tape)
     const double v[2] = {1, 2};
     tg_var m = tg_exp(tg_tensor_param(t, 1, (int[]){2}, v));
     tg_label(m, "m");
-    cr_expect_null(tg_compile(m, &o));
-    cr_expect_eq(tg_tape_status(t), TG_ERR_SHAPE);
-    cr_expect_str_eq(tg_tape_error(t), "tg_compile: output 'm' has 2 elements, not one (reduce "
-                     "it with tg_sum or tg_mean)");
+    tg_compiled *c = tg_compile(m, &o); /* two elements: run with a seed */
+    cr_assert_not_null(c, "%s", tg_tape_error(t));
+    cr_expect_null(tg_compiled_raw_tensors(c));
+    cr_expect(strstr(tg_compiled_source(c), "node 'm' (exp) is the output and has more than one "
+                     "element"), "%s", tg_compiled_source(c));
+    cr_expect_eq(tg_compiled_run_seed(c, NULL), TG_ERR_ARG);
+    cr_expect_str_eq(tg_tape_error(t), "tg_compiled_run_seed: seed is NULL");
     tg_tape_reset(t);
-    tg_compiled *c = try_compile(t, &tg_op_exp, &o);
+    m = tg_exp(tg_tensor_param(t, 1, (int[]){2}, v));
+    tg_label(m, "m");
+    tg_compiled_free(c);
+    cr_assert_not_null(c = tg_compile(m, &o), "%s", tg_tape_error(t));
+    cr_expect_eq(tg_compiled_run(c), TG_ERR_SHAPE);
+    cr_expect_str_eq(tg_tape_error(t), "tg_compiled_run: output 'm' is a tensor of shape [2], "
+                     "not a scalar (reduce it with tg_sum or tg_mean, or seed it with "
+                     "tg_compiled_run_seed)");
+    tg_compiled_free(c);
+    tg_tape_reset(t);
+    c = try_compile(t, &tg_op_exp, &o);
+    cr_assert_not_null(c, "%s", tg_tape_error(t));
+    cr_expect_eq(tg_compiled_run_seed(c, v), TG_ERR_ARG);
+    cr_expect_str_eq(tg_tape_error(t), "tg_compiled_run_seed: the output is a scalar node, which "
+                     "the module seeds with 1 (use tg_compiled_run)");
+    tg_compiled_free(c);
+    tg_tape_reset(t);
+    c = try_compile(t, &tg_op_exp, &o);
     cr_assert_not_null(c, "%s", tg_tape_error(t));
     cr_expect_eq(tg_compiled_run(c), TG_OK);
     tg_tape_reset(t);
@@ -670,6 +690,47 @@ static tg_var record_tensor(tg_tape *t, void *ud)
                       tg_bce_with_logits(tg_where(tg_gt(p, tgt), p, tgt), tg_sigmoid(tgt)));
     }
     }
+}
+
+/* A tensor output of several elements, run with a seed as tg_backward_seed runs it: the
+ * matmul of W4 (Y = AB) and an elementwise tail (tanh(Y) * Y), each at new A and seeds. */
+Test(compile, a_seeded_tensor_output_gives_the_same_bits_as_tg_backward_seed)
+{
+    th_need_cc();
+    cache cc;
+    cache_open(&cc);
+    for (int which = 0; which < 2; which++) {
+        tg_tape *tp[2];
+        tg_var A[2], out[2];
+        th_rng r = th_rng_new(5 + (uint64_t)which);
+        double a[12], b[12];
+        for (int k = 0; k < 12; k++) a[k] = th_uniform(&r, -1, 1), b[k] = th_uniform(&r, -1, 1);
+        for (int side = 0; side < 2; side++) {
+            cr_assert_not_null(tp[side] = tg_tape_new());
+            A[side] = tg_tensor_param(tp[side], 2, (int[]){3, 4}, a);
+            tg_var B = tg_tensor_param(tp[side], 2, (int[]){4, 3}, b);
+            tg_var Y = tg_matmul(A[side], B);
+            out[side] = which ? tg_mul(tg_tanh(Y), Y) : Y; /* [3,3] */
+        }
+        tg_compiled *c = tg_compile(out[0], &cc.opts);
+        cr_assert_not_null(c, "%s", tg_tape_error(tp[0]));
+        for (int k = 0; k < 6; k++) {
+            double seed[16], av[12];
+            for (int j = 0; j < 16; j++) seed[j] = th_uniform(&r, -2, 2);
+            for (int j = 0; j < 12; j++) av[j] = th_uniform(&r, -1.5, 1.5);
+            for (int side = 0; side < 2; side++) tg_tensor_set(A[side], av);
+            cr_assert_eq(tg_compiled_run_seed(c, seed), TG_OK, "%s", tg_tape_error(tp[0]));
+            cr_assert_eq(tg_replay(tp[1]), TG_OK);
+            cr_assert_eq(tg_backward_seed(out[1], seed), TG_OK, "%s", tg_tape_error(tp[1]));
+            char what[64];
+            snprintf(what, sizeof what, "seeded program %d at point %d", which, k);
+            th_expect_same_tensors(tp[0], tp[1], out[0], what);
+        }
+        tg_compiled_free(c);
+        tg_tape_free(tp[0]);
+        tg_tape_free(tp[1]);
+    }
+    cache_close(&cc);
 }
 
 Test(compile, tensor_programs_compile_to_the_same_bits)

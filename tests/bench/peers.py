@@ -206,7 +206,7 @@ def workloads(quick):
                    ("tg-replay", "tg", "tg-replay", "tapegrad replay", 5 if q else 10),
                    ("tg-record", "tg", "tg-record", "tapegrad re-record", 5 if q else 10),
                    ("tg-compiled", "tg", "tg-compiled",
-                    "tapegrad compiled, L = sum(G .* AB)", 5 if q else 10),
+                    "tapegrad compiled, seeded with G (tg_compiled_run_seed)", 5 if q else 10),
                    ("torch", "torch", "torch", "PyTorch float64", 5 if q else 10)]),
     }
 
