@@ -240,7 +240,7 @@ TG_ALWAYS_INLINE tg_status reverse(tg_tape *t, uint32_t n, const int check)
 
 /* The reverse sweep's start: adjoints 0 up to out (tensor regions marked unreached), out's
  * seeded with 1 (a one-element out) or with seed[] (out's shape). */
-static tg_status begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who)
+tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who)
 {
     const uint32_t n = out.index + 1;
     if (n > t->adj_cap && tg_grow(t, (void **)&t->adj, &t->adj_cap, n, sizeof *t->adj))
@@ -271,12 +271,8 @@ static tg_status begin_reverse(tg_tape *t, tg_var out, const double *seed, const
     return TG_OK;
 }
 
-tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who)
-{
-    return begin_reverse(t, out, seed, who);
-}
 
-/* The reverse sweep from out (see begin_reverse). */
+/* The reverse sweep from out (see tg_begin_reverse). */
 static tg_status backward(tg_var out, const double *seed, const char *who)
 {
     tg_tape *t = out.tape;
@@ -285,7 +281,7 @@ static tg_status backward(tg_var out, const double *seed, const char *who)
         return t ? t->status : TG_ERR_ARG;
     }
     if (t->status) return t->status;
-    if (begin_reverse(t, out, seed, who)) return t->status;
+    if (tg_begin_reverse(t, out, seed, who)) return t->status;
     const uint32_t n = out.index + 1;
     return t->check_nan ? reverse(t, n, 1) : reverse(t, n, 0);
 }
