@@ -1,8 +1,10 @@
-/* sigmoid: y = 1/(1 + e^-x).  dy/dx = s(1 - s) with s = sigmoid(-|x|) = e/(1 + e),
- * e = e^-|x|, within 2.5 ULP as sigmoid_d1 is (docs/ops.md).  Evaluated from e^-|x|
- * so that nothing overflows; 0 below x = -708.4, where it leaves the normal range.  The
- * derivative is not y(1 - y): 1 - y keeps no digits once y is near 1 (sigmoid'(30) was 1e-3
- * off, and 0 from x = 37 on where it is about 1e-16).
+/* sigmoid: y = 1/(1 + e^-x).  dy/dx = y(1 - y), formed as y (e/q) with q = 1 + e, e = e^-x:
+ * e/q is 1 - y without its cancellation (1 - y keeps no digits once y is near 1: sigmoid'(30)
+ * was 1e-3 off, and 0 from x = 37 on where it is about 1e-16).  y is one division from e,
+ * nothing after it: this is on the critical path of every network that uses it (see
+ * docs/ops.md for what it costs in ULP against the select of sigmoid(-|x|) it replaced).
+ * Past |x| = 1022 ln 2 = 708.396..., where y (x < 0) or y' leaves the normal range, y is 0 or
+ * 1 and y' is 0; the test is on x, so it costs nothing while y is computed.
  * Reverse rule as nodes: gx = gy*sigmoid_d1(x), an op whose own derivative keeps its digits
  * too (so sigmoid'' from tg_diff twice or a Hessian does). See LICENSE. */
 #include <math.h>
@@ -10,14 +12,14 @@
 #include "tapegrad_op.h"
 
 TG_EVAL(sigmoid, {
-    /* s = sigmoid(-|x|) <= 1/2 from one e^-|x|, and y = s for x < 0, 1 - s for x >= 0,
-     * formed as m + (1 - 2m) s with m = [x >= 0], exactly s or the rounded 1 - s (with a
-     * select, compilers branch on the sign, which is random); y' = s(1 - s), where 1 - s
-     * does not cancel. e is 0 where it leaves the normal range (|x| > 708.4), and so are y'
-     * and y for x < 0, as they are then. */
-    const double e = tg_flush_subnormal(exp(-fabs(x[0]))), s = e / (1.0 + e), m = x[0] >= 0;
-    if (d) d[0] = s * (1.0 - s);
-    return m + (1.0 - 2.0 * m) * s;
+    /* the largest double below 1022 ln 2: at it, both y(-x) and y'(x) are normal by 124 ULP */
+    const double e = exp(-x[0]), q = 1.0 + e, y = 1.0 / q;
+    if (fabs(x[0]) > 0x1.6232bdd7abcd2p+9) {
+        if (d) d[0] = 0.0;
+        return x[0] < 0 ? 0.0 : 1.0;
+    }
+    if (d) d[0] = y * (e / q);
+    return y;
 })
 
 static tg_var sigmoid_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
