@@ -27,9 +27,13 @@ static double umul_eval(const double *x, double *d)
 
 static double usigmoid_eval(const double *x, double *d)
 {
-    const double e = tg_flush_subnormal(exp(-fabs(x[0]))), s = e / (1.0 + e), m = x[0] >= 0;
-    if (d) d[0] = s * (1.0 - s);
-    return m + (1.0 - 2.0 * m) * s;
+    const double e = exp(-x[0]), q = 1.0 + e, y = 1.0 / q;
+    if (fabs(x[0]) > 0x1.6232bdd7abcd2p+9) {
+        if (d) d[0] = 0.0;
+        return x[0] < 0 ? 0.0 : 1.0;
+    }
+    if (d) d[0] = y * (e / q);
+    return y;
 }
 
 static const tg_op_def uadd = {.name = "uadd", .arity = 2, .eval = uadd_eval,
