@@ -634,3 +634,35 @@ Test(accuracy, every_elementwise_op_with_tails_is_in_the_reference)
     }
     free_reference(&ref);
 }
+
+/* sigmoid's cut-off is a test on x, not on the result: |x| > 708.3964185322641, the largest
+ * double below 1022 ln 2. There y(-x) and y'(+-x) must still be normal, and one double
+ * further they must be exactly 0 (and y(x) exactly 1); nowhere between may either answer a
+ * subnormal, whatever the libm's last bit. NaN stays NaN, the infinities answer the limits. */
+Test(accuracy, sigmoid_cuts_off_exactly_where_it_leaves_the_normal_range)
+{
+    const double xa = 0x1.6232bdd7abcd2p+9, xb = nextafter(xa, INFINITY);
+    cr_assert_lt(xa, 1022 * log(2.0) + 1e-12);
+    double d, y;
+    for (int s = -1; s <= 1; s += 2) {
+        y = tg_op_sigmoid.eval((double[]){s * xa}, &d);
+        cr_expect(isnormal(d), "sigmoid'(%.17g) = %g is not a normal double", s * xa, d);
+        cr_expect(s > 0 ? y == 1.0 : isnormal(y), "sigmoid(%.17g) = %g", s * xa, y);
+        y = tg_op_sigmoid.eval((double[]){s * xb}, &d);
+        cr_expect(d == 0.0 && !signbit(d), "sigmoid'(%.17g) = %g, not 0", s * xb, d);
+        cr_expect(y == (s > 0 ? 1.0 : 0.0), "sigmoid(%.17g) = %g", s * xb, y);
+        y = tg_op_sigmoid.eval((double[]){s * INFINITY}, &d);
+        cr_expect(d == 0.0 && y == (s > 0 ? 1.0 : 0.0), "sigmoid(%g) = %g, sigmoid' %g",
+                  s * INFINITY, y, d);
+    }
+    for (int k = 0; k <= 20000; k++) { /* the tails, 1e-3 apart, and past them */
+        const double x = -720 + 1e-3 * k * 1.000001;
+        y = tg_op_sigmoid.eval((double[]){x}, &d);
+        cr_assert(y == 0.0 || isnormal(y), "sigmoid(%.17g) = %g is subnormal", x, y);
+        cr_assert(d == 0.0 || isnormal(d), "sigmoid'(%.17g) = %g is subnormal", x, d);
+        y = tg_op_sigmoid.eval((double[]){-x}, &d);
+        cr_assert(d == 0.0 || isnormal(d), "sigmoid'(%.17g) = %g is subnormal", -x, d);
+    }
+    y = tg_op_sigmoid.eval((double[]){NAN}, &d);
+    cr_expect(isnan(y) && isnan(d), "sigmoid(NaN) = %g, sigmoid' %g", y, d);
+}
