@@ -53,6 +53,8 @@ typedef struct tg_op_ctx {
  *   eval(x, dydx)   returns y = f(x) for the op's arity inputs x; when dydx is not NULL also
  *                   writes dydx[i] = dy/dx[i] at x for every input i
  */
+typedef struct tg_gemm tg_gemm; /* one product step of a tensor op: below */
+
 typedef struct tg_op_def {
     const char *name;   /* the math word, unique in a registry: "mul", "sigmoid" */
     int arity;          /* 1..TG_MAX_ARITY */
@@ -142,9 +144,34 @@ typedef struct tg_op_def {
      * The registry test checks every claim against forward and vjp, bit for bit. NULL:
      * TG_FUSE_NONE always. */
     int (*fuse)(const tg_op_ctx *c, size_t *base, size_t *stride);
+    /* Optional, for a product op (matmul): a step that is one cblas_dgemm per matrix of a
+     * batch says which (tg_gemm below). Given a node's context (shapes and attributes) and a
+     * step, -1 for the forward or j for the vjp into operand j, it fills *g and returns 1, or
+     * returns 0 when that step is something else. The op's kernels should run those steps
+     * with tg_gemm_run on the same description, so that the calls the tape compiler writes
+     * out (tg_compile) are the library's; the registry test checks every claim against the
+     * kernels, bit for bit. NULL: no step is. */
+    int (*gemm)(const tg_op_ctx *c, int step, tg_gemm *g);
 } tg_op_def;
 
 enum { TG_FUSE_NONE, TG_FUSE_WINDOW, TG_FUSE_SUM };
+
+/* One product step of a tensor op: for q = 0 .. batch-1,
+ *   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, A + q*sa, ta ? m : k, B + q*sb,
+ *               tb ? k : n, beta, Y + q*sy, n)
+ * that is Y_q = op(A_q) op(B_q) + beta Y_q, with op transposing where ta / tb say, and
+ * A, B, Y each one of the context's arrays, named by role. */
+enum { TG_GEMM_X0, TG_GEMM_X1, TG_GEMM_OUT, TG_GEMM_GY, TG_GEMM_G0, TG_GEMM_G1 };
+struct tg_gemm {
+    int batch, ta, tb, m, n, k;
+    int a, b, y;       /* TG_GEMM_X0 / X1: operand 0's / 1's values, OUT: the output's, GY:
+                        * its gradient, G0 / G1: operand 0's / 1's gradient (vjp) */
+    size_t sa, sb, sy; /* each array's step from one matrix of the batch to the next */
+    double beta;       /* 0: Y is written; 1: added to */
+};
+
+/* Runs g on c's arrays (cblas_dgemm, as above). */
+TG_API void tg_gemm_run(tg_op_ctx *c, const tg_gemm *g);
 
 /* TG_EVAL(NAME, { BODY }) defines static double NAME_eval(const double *x, double *d) with
  * BODY, and static const char NAME_code[], the same BODY as text with its macros expanded

@@ -1,10 +1,9 @@
 /* matmul: y = a b.  a is [m,k] or a batch [B,m,k]; b is [k,n] or [B,k,n]; a batch on either
  * side is shared by the other (y is [B,m,n]).  dy = da b + a db; ga += gy b^T, gb += a^T gy
  * (summed over the batch when b is shared).  Every product is one cblas_dgemm call per
- * matrix of the batch, accumulating into the gradient (beta = 1).
+ * matrix of the batch, accumulating into the gradient (beta = 1), run from the description
+ * compiled code writes out (.gemm).
  * Reverse rule as nodes: ga = matmul(gy, b^T), gb = matmul(a^T, gy). See LICENSE. */
-#include <cblas.h>
-
 #include "tapegrad_op.h"
 
 /* The problem's sizes, and how far each operand moves between matrices of the batch (0 for
@@ -50,41 +49,53 @@ static tg_status matmul_infer(tg_op_ctx *c)
     return TG_OK;
 }
 
-/* y (+)= op(a) op(b) for each matrix of the batch; op transposes when asked. */
-static void gemm(const dims *d, int ta, int tb, int m, int n, int k, const double *a, size_t sa,
-                 const double *b, size_t sb, double *y, size_t sy, double beta)
+/* Every step but jvp is one product per matrix of the batch: the forward y = a b, the vjp
+ * ga [m,k] += gy [m,n] b^T and gb [k,n] += a^T gy, accumulating into the gradient. */
+static int matmul_gemm(const tg_op_ctx *c, int step, tg_gemm *g)
 {
-    for (int i = 0; i < d->batch; i++)
-        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    m, n, k, 1.0, a + i * sa, ta ? m : k, b + i * sb, tb ? k : n, beta,
-                    y + i * sy, n);
+    const dims d = dims_of(c);
+    static const tg_gemm shape[3] = {
+        {.a = TG_GEMM_X0, .b = TG_GEMM_X1, .y = TG_GEMM_OUT, .beta = 0.0},
+        {.tb = 1, .a = TG_GEMM_GY, .b = TG_GEMM_X1, .y = TG_GEMM_G0, .beta = 1.0},
+        {.ta = 1, .a = TG_GEMM_X0, .b = TG_GEMM_GY, .y = TG_GEMM_G1, .beta = 1.0}};
+    if (step < -1 || step > 1) return 0;
+    *g = shape[step + 1];
+    g->batch = d.batch;
+    g->m = step == 1 ? d.k : d.m;
+    g->n = step == 0 ? d.k : d.n;
+    g->k = step == -1 ? d.k : step == 0 ? d.n : d.m;
+    g->sa = step == 0 ? d.sy : d.sa;
+    g->sb = step == 1 ? d.sy : d.sb;
+    g->sy = step == -1 ? d.sy : step == 0 ? d.sa : d.sb;
+    return 1;
 }
 
 static void matmul_forward(tg_op_ctx *c)
 {
-    dims d = dims_of(c);
-    gemm(&d, 0, 0, d.m, d.n, d.k, c->in[0].x, d.sa, c->in[1].x, d.sb, c->out.x, d.sy, 0.0);
+    tg_gemm g;
+    matmul_gemm(c, -1, &g);
+    tg_gemm_run(c, &g);
 }
 
 static void matmul_vjp(tg_op_ctx *c)
 {
-    dims d = dims_of(c);
-    if (c->gin[0]) /* ga [m,k] += gy [m,n] b^T */
-        gemm(&d, 0, 1, d.m, d.k, d.n, c->gy, d.sy, c->in[1].x, d.sb, c->gin[0], d.sa, 1.0);
-    if (c->gin[1]) /* gb [k,n] += a^T gy */
-        gemm(&d, 1, 0, d.k, d.n, d.m, c->in[0].x, d.sa, c->gy, d.sy, c->gin[1], d.sb, 1.0);
+    tg_gemm g;
+    for (int j = 0; j < 2; j++)
+        if (c->gin[j] && matmul_gemm(c, j, &g)) tg_gemm_run(c, &g);
 }
 
 static void matmul_jvp(tg_op_ctx *c)
 {
-    dims d = dims_of(c);
-    double beta = 0.0;
-    if (c->din[0]) {
-        gemm(&d, 0, 0, d.m, d.n, d.k, c->din[0], d.sa, c->in[1].x, d.sb, c->dy, d.sy, 0.0);
-        beta = 1.0;
+    tg_gemm g; /* dy = da b + a db: the forward's product once per moving operand */
+    matmul_gemm(c, -1, &g);
+    for (int j = 0; j < 2; j++) {
+        if (!c->din[j]) continue;
+        tg_op_ctx t = *c;
+        t.in[j].x = (double *)c->din[j];
+        t.out.x = c->dy;
+        tg_gemm_run(&t, &g);
+        g.beta = 1.0;
     }
-    if (c->din[1])
-        gemm(&d, 0, 0, d.m, d.n, d.k, c->in[0].x, d.sa, c->din[1], d.sb, c->dy, d.sy, beta);
 }
 
 static tg_var matmul_vjp_graph(const tg_var *x, tg_var y, tg_var gy, int i)
@@ -97,6 +108,6 @@ const tg_op_def tg_op_matmul = {.name = "matmul", .arity = 2,
                                 .math = "y = a b; ga = gy b^T, gb = a^T gy",
                                 .infer = matmul_infer, .forward = matmul_forward,
                                 .vjp = matmul_vjp, .jvp = matmul_jvp,
-                                .vjp_graph = matmul_vjp_graph};
+                                .vjp_graph = matmul_vjp_graph, .gemm = matmul_gemm};
 
 tg_var tg_matmul(tg_var a, tg_var b) { return tg_apply2(&tg_op_matmul, a, b); }

@@ -34,7 +34,9 @@ extern char **environ;
  * double (-O2; no FMA contraction), and those of a loadable object. */
 static const char *const cc_flags[] = {"-O2", "-ffp-contract=off", "-fPIC", "-shared"};
 
-/* What a module is given to run a tensor node: the library's own steps (sweep.c). */
+/* What a module is given to run a tensor node: the library's own steps (sweep.c), and the
+ * library's cblas_dgemm for the products it writes out (gemm.c), so that a module needs
+ * neither CBLAS's header nor its symbols resolved when it is loaded. */
 typedef struct runtime {
     void *t;
     void (*forward)(void *t, unsigned i);
@@ -42,6 +44,9 @@ typedef struct runtime {
     double *(*values)(void *t, unsigned i);
     double *(*gradient)(void *t, unsigned i);
     double *(*partials)(void *t, unsigned i);
+    void (*cblas_dgemm)(int order, int ta, int tb, int m, int n, int k, double alpha,
+                        const double *a, int lda, const double *b, int ldb, double beta,
+                        double *c, int ldc);
 } runtime;
 
 static void rt_forward(void *t, unsigned i) { tg_tensor_node_forward(t, i); }
@@ -516,7 +521,8 @@ static tg_status run(tg_compiled *c, const double *seed, const char *who)
         if (c->info.stale) memset(t->adj, 0, (size_t)n * sizeof *t->adj); /* else written */
         t->adj_n = n;
     }
-    const runtime rt = {t, rt_forward, rt_vjp, rt_values, rt_gradient, rt_partials};
+    const runtime rt = {t,          rt_forward,  rt_vjp, rt_values,
+                        rt_gradient, rt_partials, tg_dgemm};
     c->tape(t->nodes, t->part, t->pext, t->adj, &rt);
     for (uint32_t q = 0; q < c->info.nkinks; q++) /* replay's flip report, in node order */
         tg_kink_recheck(t, &t->kinks[c->info.kinks[q]]);

@@ -633,6 +633,68 @@ static void ew_vjp(emitter *e, uint32_t i)
     tg_buf_printf(b, w.rows == 1 ? "    }\n" : "        e += %zu;\n    }\n", w.len);
 }
 
+/* ---- products: the library's cblas_dgemm calls, written out (.gemm) ---- */
+
+/* Writes step (-1: forward; j: the vjp into operand j) of tensor node i as its op describes
+ * it, if it does: one call per matrix of the batch, on the tape's arrays. Returns whether it
+ * did. */
+static int gemm_step(emitter *e, uint32_t i, int step)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    tg_node_ctx(e->t, i, &c, idx);
+    const tg_op_def *op = e->t->nodes[i].op;
+    tg_gemm g;
+    if (!op->gemm || !op->gemm(&c, step, &g)) return 0;
+    const uint32_t node[6] = {idx[0], idx[1], i, i, idx[0], idx[1]};
+    const char kind[6] = {'V', 'V', 'V', 'G', 'G', 'G'};
+    const int role[3] = {g.a, g.b, g.y};
+    const size_t off[3] = {g.sa, g.sb, g.sy};
+    for (int r = 0; r < 3; r++) need(e, node[role[r]], kind[role[r]]);
+    tg_buf *b = e->b;
+    tg_buf_printf(b, "    /* %s = %s(%s, %s)", e->id[i], op->name, e->id[idx[0]], e->id[idx[1]]);
+    tg_buf_printf(b, step < 0 ? " */\n" : ": d/d%s */\n", e->id[idx[step < 0 ? 0 : step]]);
+    if (g.batch > 1) tg_buf_printf(b, "    for (int q = 0; q < %d; q++)\n    ", g.batch);
+    tg_buf_printf(b, "    tg_rt->cblas_dgemm(CblasRowMajor, %s, %s, %d, %d, %d, 1.0",
+                  g.ta ? "CblasTrans" : "CblasNoTrans", g.tb ? "CblasTrans" : "CblasNoTrans",
+                  g.m, g.n, g.k);
+    const int ld[3] = {g.ta ? g.m : g.k, g.tb ? g.k : g.n, g.n};
+    for (int r = 0; r < 3; r++) {
+        if (r == 2) tg_buf_printf(b, ", "), literal(b, g.beta);
+        tg_buf_printf(b, ", %c%" PRIu32, kind[role[r]], node[role[r]]);
+        if (g.batch > 1 && off[r]) tg_buf_printf(b, " + q * %zu", off[r]);
+        tg_buf_printf(b, ", %d", ld[r]);
+    }
+    tg_buf_printf(b, ");\n");
+    return 1;
+}
+
+/* The reverse step of tensor node i as product calls, when its op describes one for every
+ * active operand: each operand's gradient cleared where nothing reached it yet, then the
+ * calls, as the library's sweep makes them. Returns whether it did. */
+static int gemm_vjp(emitter *e, uint32_t i)
+{
+    tg_op_ctx c;
+    uint32_t idx[TG_MAX_ARITY];
+    const int n = tg_node_ctx(e->t, i, &c, idx);
+    const tg_op_def *op = e->t->nodes[i].op;
+    tg_gemm g;
+    for (int j = 0; j < n; j++)
+        if ((e->flag[idx[j]] & ACT) && (!op->gemm || !op->gemm(&c, j, &g))) return 0;
+    for (int j = 0; j < n; j++) {
+        const uint32_t in = idx[j];
+        if (!(e->flag[in] & ACT) || e->reached[in]) continue;
+        need(e, in, 'G');
+        tg_buf_printf(e->b, "    memset(G%" PRIu32 ", 0, %zu * sizeof(double));\n"
+                      "    adj[%" PRIu32 "] = 1.0; /* reached */\n", in,
+                      tg_node_numel(e->t, in), in);
+        e->reached[in] = 1;
+    }
+    for (int j = 0; j < n; j++)
+        if (e->flag[idx[j]] & ACT) gemm_step(e, i, j);
+    return 1;
+}
+
 static void forward(emitter *e, int io)
 {
     tg_buf *b = e->b;
@@ -652,8 +714,9 @@ static void forward(emitter *e, int io)
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
         if (tg_node_is_tensor(nd)) { /* IO_TAPE only */
             if (!elementwise(e, i)) { /* by the library, as replay does */
-                tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = %s(...) */\n",
-                              i, e->id[i], nd->op->name);
+                if (!gemm_step(e, i, -1))
+                    tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = "
+                                  "%s(...) */\n", i, e->id[i], nd->op->name);
                 continue;
             }
             i = ew_forward(e, i); /* this node and the elementwise ones after it, fused */
@@ -750,7 +813,9 @@ static void reverse_tape(emitter *e)
                 ew_vjp(e, i);
                 continue;
             }
-            tg_buf_printf(b, "    tg_rt->vjp(tg_rt->t, %" PRIu32 "); /* %s */\n", i, e->id[i]);
+            if (!gemm_vjp(e, i))
+                tg_buf_printf(b, "    tg_rt->vjp(tg_rt->t, %" PRIu32 "); /* %s */\n", i,
+                              e->id[i]);
             uint32_t idx[TG_MAX_ARITY]; /* the library's slot() reaches its active inputs */
             int n = tg_node_inputs(t, nd, idx);
             for (int j = 0; j < n; j++) e->reached[idx[j]] |= (e->flag[idx[j]] & ACT) != 0;
@@ -1494,7 +1559,13 @@ static void write_file(emitter *e)
                       "    void (*vjp)(void *t, unsigned i);\n"
                       "    double *(*values)(void *t, unsigned i);\n"
                       "    double *(*gradient)(void *t, unsigned i);\n"
-                      "    double *(*partials)(void *t, unsigned i);\n};\n"
+                      "    double *(*partials)(void *t, unsigned i);\n"
+                      "    void (*cblas_dgemm)(int order, int ta, int tb, int m, int n, int k, "
+                      "double alpha,\n                        const double *a, int lda, const "
+                      "double *b, int ldb, double beta,\n                        double *c, "
+                      "int ldc);\n};\n"
+                      "/* CBLAS's values: a product's step is the library's cblas_dgemm call */\n"
+                      "enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };\n"
                       "\nvoid tg_entry_tape(struct tg_node_rec *nd, double *part, double *pext, "
                       "double *adj, const struct tg_rt *tg_rt)\n{\n"
                       "    (void)part, (void)pext, (void)tg_rt;\n");

@@ -224,6 +224,9 @@ tg_view tg_node_view(const tg_tape *t, uint32_t i);
 /* The kernel context of tensor node i (operands, output, attributes; no gradients), its
  * operands' indices in idx; returns their number. */
 int tg_node_ctx(const tg_tape *t, uint32_t i, tg_op_ctx *c, uint32_t *idx);
+/* cblas_dgemm with CBLAS's enums as ints (gemm.c), handed to compiled code. */
+void tg_dgemm(int order, int ta, int tb, int m, int n, int k, double alpha, const double *a,
+              int lda, const double *b, int ldb, double beta, double *c, int ldc);
 size_t tg_node_numel(const tg_tape *t, uint32_t i);
 /* 1 with the error set ("<who>: leaf ... borrows the caller's array ...") when node i is a
  * borrowed tensor leaf, whose values the tape must not write; else 0. */

@@ -683,6 +683,12 @@ static tg_var record_tensor(tg_tape *t, void *ud)
                                         tg_sum_axis(tg_slice(tg_reshape(tg_log_softmax(h), 2,
                                                                         (int[]){5, 4}),
                                                              0, 1, 3), 0, 0))));
+    case 4: { /* products with a batch on either side, and of a node with itself */
+        tg_var h2 = tg_mul(h, h), M = tg_matmul(tg_transpose(W), W); /* [5,5] */
+        tg_var y1 = tg_matmul(tg_reshape(h2, 3, (int[]){2, 2, 5}), V);                /* [2,2,2] */
+        tg_var y2 = tg_matmul(tg_transpose(V), tg_reshape(h2, 3, (int[]){2, 5, 2})); /* [2,2,2] */
+        return tg_add(tg_sum(tg_mul(y1, y2)), tg_mul(s2, tg_sum(tg_matmul(M, M))));
+    }
     default: { /* losses, where, and kinked elementwise ops on tensors */
         tg_var p = tg_matmul(tg_maximum(h, tg_mul(h, s)), V); /* [4,2] */
         tg_var tgt = tg_tensor_const(t, 2, (int[]){4, 2}, x);
@@ -738,7 +744,7 @@ Test(compile, tensor_programs_compile_to_the_same_bits)
     th_need_cc();
     cache cc;
     cache_open(&cc);
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < 5; which++) {
         tensor_case tc = {"tensor program", which};
         pair p;
         char what[96];
@@ -747,6 +753,9 @@ Test(compile, tensor_programs_compile_to_the_same_bits)
         cr_expect_null(tg_compiled_raw(p.c), "%s: a raw entry for tensors", what);
         cr_expect_null(tg_compiled_raw_tensors(p.c), "%s: a fused entry over matmul", what);
         cr_expect_eq(tg_compiled_inputs(p.c, NULL, 0), 0);
+        const char *src = tg_compiled_source(p.c); /* products written out, as .gemm says */
+        cr_expect(strstr(src, "tg_rt->cblas_dgemm(CblasRowMajor") && !strstr(src, "matmul(...)"),
+                  "%s: a matmul the module does not write out as cblas_dgemm", what);
         th_rng r = th_rng_new(99 + (uint64_t)which);
         for (int k = 0; k < 12; k++) { /* new W and s on both tapes */
             double w[15];

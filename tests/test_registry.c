@@ -2,6 +2,7 @@
  * exactly the ops of docs/ops.md's rows and of the exported tg_op_ descriptors; user ops
  * registered, applied and differentiated, refused registrations, and the registry walker run
  * over a registry holding user ops (registration is enough to get checked). See LICENSE. */
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -574,4 +575,92 @@ Test(registry, every_fuse_claim_matches_forward_and_vjp_bit_for_bit)
         ops++;
     }
     cr_expect_geq(ops, 3, "only %d ops describe themselves to the fused loops", ops);
+}
+
+/* ---- .gemm: a product op's steps as cblas_dgemm calls ---- */
+
+/* The call a description makes, straight to CBLAS: role r's array is arr[r]. */
+static void run_described(const tg_gemm *g, double *const arr[6])
+{
+    for (int q = 0; q < g->batch; q++)
+        cblas_dgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, g->m, g->n, g->k, 1.0,
+                    arr[g->a] + q * g->sa, g->ta ? g->m : g->k, arr[g->b] + q * g->sb,
+                    g->tb ? g->k : g->n, g->beta, arr[g->y] + q * g->sy, g->n);
+}
+
+/* Holds y = op(x0, x1)'s gemm claims to the kernels: the forward's value, and each operand's
+ * gradient (zero, then the call) after a backward sweep seeded at random. Returns how many
+ * steps were claimed. */
+static int check_gemm_claims(const tg_op_def *op, tg_var x0, tg_var x1, tg_var y, th_rng *r)
+{
+    tg_op_ctx c = {.n = 2};
+    int attr[TG_MAX_ATTR];
+    const tg_var x[2] = {x0, x1};
+    for (int j = 0; j < 2; j++) {
+        c.in[j].rank = tg_shape(x[j], c.in[j].shape);
+        c.in[j].n = tg_numel(x[j]);
+    }
+    c.out.rank = tg_shape(y, c.out.shape);
+    c.out.n = tg_numel(y);
+    c.nattr = tg_attr(y, attr);
+    c.attr = attr;
+    tg_gemm g;
+    cr_expect(!op->gemm(&c, 2, &g) && !op->gemm(&c, -2, &g), "%s: claims a step it has not",
+              op->name);
+    const size_t ny = tg_numel(y);
+    double *gy = malloc(ny * sizeof *gy), *want = calloc(ny + c.in[0].n + c.in[1].n, 8);
+    cr_assert(gy && want);
+    for (size_t k = 0; k < ny; k++) gy[k] = th_next(r) % 9 ? th_uniform(r, -3, 3) : -0.0;
+    cr_assert_eq(tg_backward_seed(y, gy), TG_OK, "%s: %s", op->name, tg_tape_error(y.tape));
+    double *arr[6] = {(double *)tg_data(x0), (double *)tg_data(x1), want, gy, want, want};
+    int claims = 0;
+    for (int step = -1; step < 2; step++) {
+        if (!op->gemm(&c, step, &g)) continue;
+        claims++;
+        const size_t n = step < 0 ? ny : tg_numel(x[step]);
+        memset(want, 0, n * sizeof *want);
+        run_described(&g, arr);
+        const double *got = step < 0 ? tg_data(y) : tg_gradient_data(x[step]);
+        cr_assert_not_null(got);
+        for (size_t k = 0; k < n; k++)
+            cr_assert(th_same(got[k], want[k]), "%s: step %d, element %zu is %.17g, the "
+                      "described call's %.17g", op->name, step, k, got[k], want[k]);
+    }
+    free(gy), free(want);
+    return claims;
+}
+
+/* Every op that describes its steps as products (.gemm) is held to it, over random shapes of
+ * two operands of rank 2 or 3 (those the op refuses are drawn again), signed zeros included. */
+Test(registry, every_gemm_claim_matches_the_kernels_bit_for_bit)
+{
+    th_rng r = th_rng_new(43);
+    int ops = 0;
+    for (int i = 0; i < tg_registry_count(NULL); i++) {
+        const tg_op_def *op = tg_registry_at(NULL, i);
+        if (!op->gemm) continue;
+        cr_assert(op->infer && op->arity == 2, "%s: .gemm on an op that is not a tensor op of "
+                  "two operands", op->name);
+        int met = 0;
+        for (int trial = 0; trial < 20000 && met < 40; trial++) {
+            tg_tape *t = tg_tape_new();
+            cr_assert_not_null(t);
+            tg_var x[2];
+            for (int j = 0; j < 2; j++) {
+                int shape[3], rank = 2 + (int)(th_next(&r) % 2), n = 1;
+                double v[64];
+                for (int d = 0; d < rank; d++) n *= shape[d] = 1 + (int)(th_next(&r) % 4);
+                for (int k = 0; k < n; k++)
+                    v[k] = th_next(&r) % 9 ? th_uniform(&r, -2, 2) : -0.0;
+                x[j] = tg_tensor_param(t, rank, shape, v);
+            }
+            tg_var y = tg_apply(op, 2, x);
+            if (tg_tape_status(t) == TG_OK) met += check_gemm_claims(op, x[0], x[1], y, &r) > 0;
+            tg_tape_free(t);
+        }
+        cr_expect_geq(met, 40, "%s: only %d products met in 20000 draws", op->name, met);
+        ops++;
+    }
+    cr_expect_geq(ops, 1, "no op describes its steps as products");
 }
