@@ -115,6 +115,11 @@ typedef struct emitter {
                              * UINT32_MAX, the main loop */
     int fused;              /* the module has the fused raw entry, tg_entry_arrays */
     char why[200];          /* or why not */
+    int staged;             /* tg_emit_c's tensors, not fused: node by node on a workspace */
+    int products;           /* then: whether it calls cblas_dgemm */
+    size_t *woff;           /* then per node: where its values, gradient, kept partials are
+                             * in the workspace (after adj[], out + 1 values) */
+    size_t wsize;           /* the workspace's size, in doubles */
 } emitter;
 
 static int is_reserved(const char *s)
@@ -358,7 +363,10 @@ static void write_ops(emitter *e)
 
 /* ---- the function body ---- */
 
-enum { IO_TAPE, IO_RAW };
+static int slot(const emitter *e, uint32_t i, int wrt);
+static int fuse_kind(const emitter *e, uint32_t i, size_t *base, size_t *stride);
+
+enum { IO_TAPE, IO_RAW, IO_STAGED };
 
 /* Node i's value as an operand: its name, or (folded) its value as a literal. */
 static void operand(emitter *e, uint32_t i)
@@ -421,8 +429,8 @@ static void contribution(emitter *e, uint32_t i, int j, const uint32_t *idx)
 static int elementwise(const emitter *e, uint32_t i)
 {
     const tg_node *nd = &e->t->nodes[i];
-    return !e->o && tg_node_is_tensor(nd) && !tg_node_is_leaf(nd) && nd->op->eval &&
-           !nd->op->infer && nd->op->code;
+    return (!e->o || e->staged) && tg_node_is_tensor(nd) && !tg_node_is_leaf(nd) &&
+           nd->op->eval && !nd->op->infer && nd->op->code;
 }
 
 /* Node i's loop as ew.c walks it: rows of len elements (one row of all of them when every
@@ -500,6 +508,15 @@ static void need(emitter *e, uint32_t i, char kind)
     const int k = kind == 'V' ? 0 : kind == 'G' ? 1 : 2;
     if (!tg_node_is_tensor(&e->t->nodes[i]) || (e->ptrs[i] & (1 << k))) return;
     e->ptrs[i] |= (unsigned char)(1 << k);
+    if (e->staged) { /* a leaf's or a folded node's values are named already */
+        const int g = k == 1 && tg_node_is_leaf(&e->t->nodes[i]) ? slot(e, i, 1) : -1;
+        if (g >= 0)
+            tg_buf_printf(e->b, "    double *const G%" PRIu32 " = grad[%d];\n", i, g);
+        else if (e->woff[3 * i + (size_t)k] != SIZE_MAX)
+            tg_buf_printf(e->b, "    double *const %c%" PRIu32 " = ws + %zu;\n", kind, i,
+                          e->woff[3 * i + (size_t)k]);
+        return;
+    }
     tg_buf_printf(e->b, "    double *%c%" PRIu32 " = tg_rt->%s(tg_rt->t, %" PRIu32 ");\n", kind, i,
                   what[k], i);
 }
@@ -514,7 +531,7 @@ static uint32_t ew_forward(emitter *e, uint32_t first)
     const tg_view sh = tg_node_view(t, first);
     uint32_t last = first;
     for (uint32_t i = first + 1; i <= e->out; i++) { /* the group: same shape, in a row */
-        if (!(e->flag[i] & CONE)) continue;
+        if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY)) continue;
         const tg_view v = tg_node_view(t, i);
         if (!elementwise(e, i) || v.rank != sh.rank ||
             memcmp(v.shape, sh.shape, sizeof v.shape[0] * (size_t)v.rank))
@@ -523,10 +540,11 @@ static uint32_t ew_forward(emitter *e, uint32_t first)
     }
     tg_buf_printf(b, "    /* elementwise, fused:");
     for (uint32_t i = first; i <= last; i++)
-        if (e->flag[i] & CONE) tg_buf_printf(b, " %s = %s(...)", e->id[i], t->nodes[i].op->name);
+        if ((e->flag[i] & (CONE | VARY)) == (CONE | VARY))
+            tg_buf_printf(b, " %s = %s(...)", e->id[i], t->nodes[i].op->name);
     tg_buf_printf(b, " */\n");
     for (uint32_t i = first; i <= last; i++) { /* the tensors it reads and writes */
-        if (!(e->flag[i] & CONE)) continue;
+        if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY)) continue;
         uint32_t idx[TG_MAX_ARITY];
         const int n = tg_node_inputs(t, &t->nodes[i], idx);
         for (int j = 0; j < n; j++)
@@ -541,7 +559,7 @@ static uint32_t ew_forward(emitter *e, uint32_t first)
     const int ind = 8 + 4 * sh.rank;
     tg_buf_printf(b, "%*s{\n", ind, "");
     for (uint32_t i = first; i <= last; i++) {
-        if (!(e->flag[i] & CONE)) continue;
+        if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY)) continue;
         const tg_node *nd = &t->nodes[i];
         uint32_t idx[TG_MAX_ARITY];
         const ew_walk w = ew_walk_of(e, i, idx);
@@ -601,10 +619,17 @@ static void ew_vjp(emitter *e, uint32_t i)
         tg_buf_printf(b, "    {\n        const size_t e = 0;\n");
     else
         tg_buf_printf(b, "    for (size_t r = 0, e = 0; r < %zu; r++) {\n", w.rows);
-    for (int d = w.outer - 1; d >= 0; d--) { /* the outer axes' indices of row r */
-        size_t below = 1;
+    for (int d = w.outer - 1; d >= 0; d--) { /* the outer axes' indices of row r, if used */
+        size_t below = 1, used = 0;
         for (int q = d + 1; q < w.outer; q++) below *= (size_t)w.shape[q];
-        tg_buf_printf(b, "        const size_t o%d = r / %zu %% %d;\n", d, below, w.shape[d]);
+        for (int j = 0; j < w.n; j++) { /* by a sum into an operand, or a swapped partial */
+            if (!(e->flag[idx[j]] & ACT)) continue;
+            used |= tg_node_is_tensor(&t->nodes[idx[j]]) && !fresh[j] ? w.full[j][d] : 0;
+            used |= op->partials == TG_PARTIALS_SWAP ? w.full[1 - j][d] : 0;
+        }
+        if (used)
+            tg_buf_printf(b, "        const size_t o%d = r / %zu %% %d;\n", d, below,
+                          w.shape[d]);
     }
     for (int j = 0; j < w.n; j++) {
         const uint32_t in = idx[j];
@@ -633,7 +658,22 @@ static void ew_vjp(emitter *e, uint32_t i)
     tg_buf_printf(b, w.rows == 1 ? "    }\n" : "        e += %zu;\n    }\n", w.len);
 }
 
-/* ---- products: the library's cblas_dgemm calls, written out (.gemm) ---- */
+/* ---- products (.gemm) and, in tg_emit_c's staged function, windows and sums (.fuse) ---- */
+
+/* The library's slot() for a node that is not elementwise: each active operand's gradient
+ * cleared where nothing reached it yet, and marked reached. */
+static void clear_unreached(emitter *e, int n, const uint32_t *idx)
+{
+    for (int j = 0; j < n; j++) {
+        const uint32_t in = idx[j];
+        if (!(e->flag[in] & ACT) || e->reached[in]) continue;
+        need(e, in, 'G');
+        tg_buf_printf(e->b, "    memset(G%" PRIu32 ", 0, %zu * sizeof(double));\n"
+                      "    adj[%" PRIu32 "] = 1.0; /* reached */\n", in,
+                      tg_node_numel(e->t, in), in);
+        e->reached[in] = 1;
+    }
+}
 
 /* Writes step (-1: forward; j: the vjp into operand j) of tensor node i as its op describes
  * it, if it does: one call per matrix of the batch, on the tape's arrays. Returns whether it
@@ -655,8 +695,8 @@ static int gemm_step(emitter *e, uint32_t i, int step)
     tg_buf_printf(b, "    /* %s = %s(%s, %s)", e->id[i], op->name, e->id[idx[0]], e->id[idx[1]]);
     tg_buf_printf(b, step < 0 ? " */\n" : ": d/d%s */\n", e->id[idx[step < 0 ? 0 : step]]);
     if (g.batch > 1) tg_buf_printf(b, "    for (int q = 0; q < %d; q++)\n    ", g.batch);
-    tg_buf_printf(b, "    tg_rt->cblas_dgemm(CblasRowMajor, %s, %s, %d, %d, %d, 1.0",
-                  g.ta ? "CblasTrans" : "CblasNoTrans", g.tb ? "CblasTrans" : "CblasNoTrans",
+    tg_buf_printf(b, "    %scblas_dgemm(CblasRowMajor, %s, %s, %d, %d, %d, 1.0",
+                  e->o ? "" : "tg_rt->", g.ta ? "CblasTrans" : "CblasNoTrans", g.tb ? "CblasTrans" : "CblasNoTrans",
                   g.m, g.n, g.k);
     const int ld[3] = {g.ta ? g.m : g.k, g.tb ? g.k : g.n, g.n};
     for (int r = 0; r < 3; r++) {
@@ -681,17 +721,56 @@ static int gemm_vjp(emitter *e, uint32_t i)
     tg_gemm g;
     for (int j = 0; j < n; j++)
         if ((e->flag[idx[j]] & ACT) && (!op->gemm || !op->gemm(&c, j, &g))) return 0;
-    for (int j = 0; j < n; j++) {
-        const uint32_t in = idx[j];
-        if (!(e->flag[in] & ACT) || e->reached[in]) continue;
-        need(e, in, 'G');
-        tg_buf_printf(e->b, "    memset(G%" PRIu32 ", 0, %zu * sizeof(double));\n"
-                      "    adj[%" PRIu32 "] = 1.0; /* reached */\n", in,
-                      tg_node_numel(e->t, in), in);
-        e->reached[in] = 1;
-    }
+    clear_unreached(e, n, idx);
     for (int j = 0; j < n; j++)
         if (e->flag[idx[j]] & ACT) gemm_step(e, i, j);
+    return 1;
+}
+
+/* For tg_emit_c's staged function: step -1 (forward) or 0 (vjp) of tensor node i when its op
+ * says it moves or sums elements (.fuse), as loops; returns whether it did. Each output
+ * element o is a copy of x's element base + sum_d o_d stride[d], and its gradient is added
+ * back there; a whole sum adds x's elements to +0 in row-major order and gy to each. */
+static int window_step(emitter *e, uint32_t i, int step)
+{
+    size_t base = 0, stride[TG_MAX_RANK] = {0};
+    const int kind = e->staged ? fuse_kind(e, i, &base, stride) : TG_FUSE_NONE;
+    uint32_t idx[TG_MAX_ARITY];
+    if (kind == TG_FUSE_NONE || tg_node_inputs(e->t, &e->t->nodes[i], idx) != 1) return 0;
+    uint32_t x = idx[0];
+    tg_buf *b = e->b;
+    const tg_view v = tg_node_view(e->t, i);
+    const char y = step < 0 ? 'V' : 'G', from = step < 0 ? 'V' : 'G';
+    if (step >= 0) {
+        if (!(e->flag[x] & ACT)) return 1;
+        clear_unreached(e, 1, &x);
+    } else {
+        need(e, x, 'V');
+    }
+    need(e, i, y);
+    tg_buf_printf(b, "    /* %s = %s(%s)%s */\n", e->id[i], e->t->nodes[i].op->name, e->id[x],
+                  step < 0 ? "" : ": its gradient back");
+    if (kind == TG_FUSE_SUM) {
+        if (step < 0)
+            tg_buf_printf(b, "    {\n        double s = 0.0;\n        for (size_t k = 0; k < %zu; "
+                          "k++) s += V%" PRIu32 "[k];\n        V%" PRIu32 "[0] = s;\n    }\n",
+                          tg_node_numel(e->t, x), x, i);
+        else
+            tg_buf_printf(b, "    for (size_t k = 0; k < %zu; k++) G%" PRIu32 "[k] += G%" PRIu32
+                          "[0];\n", tg_node_numel(e->t, x), x, i);
+        return 1;
+    }
+    tg_buf_printf(b, "    {\n        size_t e = 0;\n");
+    for (int d = 0; d < v.rank; d++)
+        tg_buf_printf(b, "%*sfor (int o%d = 0; o%d < %d; o%d++)\n", 8 + 4 * d, "", d, d,
+                      v.shape[d], d);
+    tg_buf_printf(b, "%*s", 8 + 4 * v.rank, "");
+    if (step < 0) tg_buf_printf(b, "%c%" PRIu32 "[e++] = %c%" PRIu32 "[%zu", y, i, from, x, base);
+    else tg_buf_printf(b, "%c%" PRIu32 "[%zu", from, x, base);
+    for (int d = 0; d < v.rank; d++)
+        if (stride[d]) tg_buf_printf(b, " + (size_t)o%d * %zu", d, stride[d]);
+    if (step < 0) tg_buf_printf(b, "];\n    }\n");
+    else tg_buf_printf(b, "] += G%" PRIu32 "[e++];\n    }\n", i);
     return 1;
 }
 
@@ -700,8 +779,8 @@ static void forward(emitter *e, int io)
     tg_buf *b = e->b;
     tg_tape *t = e->t;
     uint32_t k = 0;
-    tg_buf_printf(b, "    /* inputs */\n");
-    for (uint32_t i = 0; i <= e->out; i++) {
+    if (io != IO_STAGED) tg_buf_printf(b, "    /* inputs */\n");
+    for (uint32_t i = 0; io != IO_STAGED && i <= e->out; i++) {
         if (!(e->flag[i] & INPUT) || !(e->flag[i] & CONE)) continue;
         if (io == IO_TAPE)
             tg_buf_printf(b, "    const double %s = nd[%" PRIu32 "].v;\n", e->id[i], i);
@@ -712,9 +791,9 @@ static void forward(emitter *e, int io)
     for (uint32_t i = 0; i <= e->out; i++) {
         const tg_node *nd = &t->nodes[i];
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
-        if (tg_node_is_tensor(nd)) { /* IO_TAPE only */
+        if (tg_node_is_tensor(nd)) { /* IO_TAPE and IO_STAGED */
             if (!elementwise(e, i)) { /* by the library, as replay does */
-                if (!gemm_step(e, i, -1))
+                if (!gemm_step(e, i, -1) && !window_step(e, i, -1))
                     tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = "
                                   "%s(...) */\n", i, e->id[i], nd->op->name);
                 continue;
@@ -813,7 +892,7 @@ static void reverse_tape(emitter *e)
                 ew_vjp(e, i);
                 continue;
             }
-            if (!gemm_vjp(e, i))
+            if (!gemm_vjp(e, i) && !window_step(e, i, 0))
                 tg_buf_printf(b, "    tg_rt->vjp(tg_rt->t, %" PRIu32 "); /* %s */\n", i,
                               e->id[i]);
             uint32_t idx[TG_MAX_ARITY]; /* the library's slot() reaches its active inputs */
@@ -1420,6 +1499,129 @@ static void fused_entry(emitter *e, const fused *f)
     tg_buf_printf(b, ";\n}\n");
 }
 
+/* ---- tg_emit_c's tensors, staged: node by node on a workspace ----
+ *
+ * A cone the fused loop cannot take (a product, several shapes, ...) is written the way a
+ * module's tg_entry_tape runs it, with the tape's arrays replaced by one workspace the
+ * function allocates: every elementwise node a loop storing its values and kept partials,
+ * every product the library's cblas_dgemm calls (.gemm), every window and whole sum a loop
+ * (.fuse), then the reverse steps in the library's order, each gradient cleared where it is
+ * first reached, as the sweep does. So it gives the interpreter's bits. Other ops (softmax,
+ * the losses) exist only as the library's kernels, and a cone with one is refused. */
+
+/* Whether every computed tensor node of the cone can be written out; else e->why says which
+ * cannot. */
+static int stageable(emitter *e)
+{
+    for (uint32_t i = 0; i <= e->out; i++) {
+        const tg_node *nd = &e->t->nodes[i];
+        if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || !tg_node_is_tensor(nd) ||
+            tg_node_is_leaf(nd) || elementwise(e, i))
+            continue;
+        size_t base, stride[TG_MAX_RANK];
+        tg_op_ctx c;
+        uint32_t idx[TG_MAX_ARITY];
+        tg_gemm g;
+        const int n = tg_node_ctx(e->t, i, &c, idx);
+        int product = nd->op->gemm && nd->op->gemm(&c, -1, &g);
+        for (int j = 0; product && j < n; j++)
+            product = !(e->flag[idx[j]] & ACT) || nd->op->gemm(&c, j, &g);
+        e->products |= product;
+        if (product || fuse_kind(e, i, &base, stride) != TG_FUSE_NONE) continue;
+        snprintf(e->why, sizeof e->why, "node #%" PRIu32 " (%s) is not elementwise, a product "
+                 "(.gemm), a window or a whole sum (.fuse): only the library runs it", i,
+                 nd->op->name);
+        return 0;
+    }
+    return 1;
+}
+
+/* The workspace: adj[] first (out + 1 values), then each computed tensor's values, each
+ * active tensor's gradient (a listed wrt leaf's is the caller's grad[]), and the kept
+ * partials of each active elementwise node. */
+static void layout(emitter *e)
+{
+    size_t at = (size_t)e->out + 1;
+    for (uint32_t i = 0; i <= e->out; i++) {
+        const tg_node *nd = &e->t->nodes[i];
+        size_t *w = &e->woff[3 * (size_t)i];
+        w[0] = w[1] = w[2] = SIZE_MAX;
+        if (!(e->flag[i] & CONE) || !tg_node_is_tensor(nd)) continue;
+        const size_t n = tg_node_numel(e->t, i);
+        uint32_t idx[TG_MAX_ARITY];
+        if ((e->flag[i] & VARY) && !tg_node_is_leaf(nd)) w[0] = at, at += n;
+        if (!(e->flag[i] & ACT)) continue;
+        if (!tg_node_is_leaf(nd) || slot(e, i, 1) < 0) w[1] = at, at += n;
+        if (elementwise(e, i) && nd->op->partials == TG_PARTIALS_KEPT)
+            w[2] = at, at += n * (size_t)tg_node_inputs(e->t, nd, idx);
+    }
+    e->wsize = at;
+}
+
+static void folded_array(emitter *e, uint32_t i);
+
+static void staged_entry(emitter *e)
+{
+    tg_buf *b = e->b;
+    tg_tape *t = e->t;
+    const uint32_t out = e->out;
+    const int act = (e->flag[out] & ACT) != 0;
+    for (uint32_t i = 0; i <= out; i++) /* unlisted leaves, and what only they give */
+        if ((e->flag[i] & CONE) && tg_node_is_tensor(&t->nodes[i]) &&
+            (tg_node_is_leaf(&t->nodes[i]) ? slot(e, i, 0) < 0 : !(e->flag[i] & VARY)))
+            folded_array(e, i);
+    tg_buf_printf(b, "\ndouble %s(const double *const *in, double *const *grad)\n{\n",
+                  e->o->name ? e->o->name : "f");
+    tg_buf_printf(b, "    /* the tensors' values, gradients and kept partials, and adj[]: the "
+                  "scalars' adjoints\n     * and which gradients were reached, as the "
+                  "library's sweep keeps them */\n    double *const ws = calloc(%zu, "
+                  "sizeof(double));\n    if (!ws) return NAN;\n    double *const adj = ws;\n"
+                  "    /* inputs */\n", e->wsize);
+    for (int k = 0; k < e->o->n_in; k++) {
+        const uint32_t i = e->o->in[k].index;
+        if (!(e->flag[i] & CONE) || slot(e, i, 0) != k) continue;
+        if (tg_node_is_tensor(&t->nodes[i]))
+            tg_buf_printf(b, "    const double *const V%" PRIu32 " = in[%d];\n", i, k);
+        else
+            tg_buf_printf(b, "    const double %s = in[%d][0];\n", e->id[i], k);
+    }
+    forward(e, IO_STAGED);
+    memset(e->reached, 0, (size_t)out + 1);
+    if (act) { /* seeded with 1, as tg_backward seeds it */
+        tg_buf_printf(b, "    adj[%" PRIu32 "] = 1.0; /* the seed */\n", out);
+        if (tg_node_is_tensor(&t->nodes[out])) {
+            need(e, out, 'G');
+            tg_buf_printf(b, "    G%" PRIu32 "[0] = 1.0;\n", out);
+            e->reached[out] = 1;
+        }
+        reverse_tape(e);
+    }
+    for (int pass = 0; pass < 2; pass++) /* the gradients, then the copies of one asked twice */
+        for (int k = 0; k < e->o->n_wrt; k++) {
+            const uint32_t w = e->o->wrt[k].index;
+            const int in_cone = w <= out && (e->flag[w] & CONE) && act, first = slot(e, w, 1);
+            if (!tg_node_is_tensor(&t->nodes[w])) {
+                if (pass) continue;
+                if (in_cone) tg_buf_printf(b, "    grad[%d][0] = adj[%" PRIu32 "];\n", k, w);
+                else tg_buf_printf(b, "    grad[%d][0] = 0.0;\n", k);
+            } else if (first != k && pass) {
+                tg_buf_printf(b, "    memcpy(grad[%d], grad[%d], %zu * sizeof(double));\n", k,
+                              first, tg_node_numel(t, w));
+            } else if (first == k && !pass && !(in_cone && e->reached[w])) {
+                tg_buf_printf(b, "    memset(grad[%d], 0, %zu * sizeof(double));\n", k,
+                              tg_node_numel(t, w));
+            }
+        }
+    tg_buf_printf(b, "    const double tg_y = ");
+    if (tg_node_is_tensor(&t->nodes[out])) {
+        need(e, out, 'V');
+        tg_buf_printf(b, "V%" PRIu32 "[0]", out);
+    } else {
+        operand(e, out);
+    }
+    tg_buf_printf(b, ";\n    free(ws);\n    return tg_y;\n}\n");
+}
+
 /* ---- the whole file ---- */
 
 static tg_status name_nodes(emitter *e)
@@ -1478,8 +1680,16 @@ static void header(emitter *e)
             tg_buf_printf(b, " *   %-8s = d%s/d%s", at, outn, w ? w : "(not used)");
             tensor_layout(e, e->o->wrt[j].index);
         }
-        tg_buf_printf(b, " *   %-8s   %s\n *\n * Needs only <math.h>%s (link with -lm). */\n",
-                      "returns", outn, e->tensors ? " and <string.h>" : "");
+        tg_buf_printf(b, " *   %-8s   %s\n *\n", "returns", outn);
+        if (e->staged)
+            tg_buf_printf(b, " * Needs <math.h>, <string.h> and <stdlib.h>%s (link with -lm%s).\n"
+                          " * Returns NaN, and writes no gradient, if its workspace of %zu "
+                          "doubles cannot be allocated. */\n",
+                          e->products ? ", and CBLAS's <cblas.h>" : "",
+                          e->products ? " and a CBLAS, such as -lopenblas" : "", e->wsize);
+        else
+            tg_buf_printf(b, " * Needs only <math.h>%s (link with -lm). */\n",
+                          e->tensors ? " and <string.h>" : "");
     } else {
         tg_buf_printf(b, "/* A module compiled by tapegrad %s (tg_compile): %s, node %" PRIu32
                       " of a tape, and its gradient. %s\n", tg_version(), outn, e->out,
@@ -1503,6 +1713,8 @@ static void header(emitter *e)
         tg_buf_printf(b, " */\n");
         e->info->nleaves = k;
     }
+    if (e->staged)
+        tg_buf_printf(b, "#include <stdlib.h>\n%s", e->products ? "#include <cblas.h>\n" : "");
     if (e->tensors)
         tg_buf_printf(b, "#include <string.h>\n\n/* whether v = g * d is passed on: not the "
                       "NaN of 0 * inf */\nstatic inline int tg_passes(double v, double g, "
@@ -1528,10 +1740,28 @@ static void write_file(emitter *e)
     fused f;
     if (e->tensors) e->fused = !plan(e, &f);
     if (e->t->status) return;
-    if (e->o && e->tensors && !e->fused) {
-        tg_fail(e->t, TG_ERR_UNSUPPORTED, "tg_emit_c: tensors are written as one fused loop, "
-                "and this cone does not fit one: %s", e->why);
-        return;
+    if (e->o && e->tensors && !e->fused) { /* staged, if every node can be written out */
+        char unfused[sizeof e->why];
+        memcpy(unfused, e->why, sizeof unfused);
+        e->staged = 1;
+        if (!stageable(e)) {
+            tg_fail(e->t, TG_ERR_UNSUPPORTED, "tg_emit_c: this cone fits neither one fused "
+                    "loop (%s) nor the function written node by node: %s", unfused, e->why);
+            return;
+        }
+        const size_t n = 3 * ((size_t)e->out + 1) * sizeof *e->woff;
+        if (!(e->woff = tg_mem(e->t, NULL, 0, n))) {
+            tg_fail(e->t, TG_ERR_NOMEM, "tg_emit_c: out of memory");
+            return;
+        }
+        layout(e);
+        tg_buf dry = {.t = e->t}; /* a dry run finds the ops it calls */
+        e->b = &dry;
+        staged_entry(e);
+        tg_buf_free(&dry);
+        e->b = b;
+        memset(e->ptrs, 0, (size_t)e->out + 1);
+        if (e->t->status) return;
     }
     uint32_t next = 0; /* ops called through the table */
     for (void *r = tg_table_next(&e->ops, NULL); r; r = tg_table_next(&e->ops, r))
@@ -1578,6 +1808,9 @@ static void write_file(emitter *e)
         }
         reverse(e, IO_TAPE);
         tg_buf_printf(b, "}\n\ndouble tg_entry_raw(const double *in, double *grad)\n{\n");
+    } else if (e->staged) {
+        staged_entry(e);
+        return;
     } else if (e->tensors) {
         fused_entry(e, &f);
         return;
@@ -1661,6 +1894,7 @@ tg_status tg_emit(tg_tape *t, uint32_t out, const tg_emit_opts *o, tg_buf *b, tg
     if (e.role) tg_mem(t, e.role, 4 * n, 0);
     if (e.lc) tg_mem(t, e.lc, 3 * n * sizeof *e.lc, 0);
     if (e.id) tg_mem(t, e.id, n * sizeof *e.id, 0);
+    if (e.woff) tg_mem(t, e.woff, 3 * n * sizeof *e.woff, 0);
     tg_table_clear(&e.names);
     tg_table_clear(&e.ops);
     return t->status;

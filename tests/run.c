@@ -106,7 +106,7 @@ th_grad_fn th_compile_fn(const char *dir, const char *src, const char *name, voi
     fputs(src, f);
     fclose(f);
     snprintf(cmd, sizeof cmd, "cc -std=c99 -Wall -Werror -O2 -ffp-contract=off -fPIC -shared "
-             "-o %s %s -lm", so, c);
+             "-o %s %s -lm%s", so, c, strstr(src, "#include <cblas.h>") ? " -lopenblas" : "");
     cr_assert_eq(system(cmd), 0, "%s failed on:\n%s", cmd, src);
     *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     cr_assert_not_null(*dl, "%s", dlerror());

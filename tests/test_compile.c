@@ -404,14 +404,16 @@ Test(compile, the_standalone_emitter_refuses_bad_lists_naming_them)
     cr_expect_eq(tg_emit_c(u, &o, stdout), TG_ERR_UNSUPPORTED);
     cr_expect_str_eq(tg_tape_error(t), "tg_emit_c: op 'twice' has no C code (.code): only "
                      "tg_compile can call it, through its descriptor");
-    tg_tape_reset(t); /* tensors: one fused loop, or refused with the reason */
+    tg_tape_reset(t); /* tensors: one fused loop, or node by node, or refused with why */
     tg_var X = tg_tensor_param(t, 2, (int[]){2, 2}, (double[]){1, 2, 3, 4});
-    tg_var m = tg_sum(tg_matmul(X, X));
+    tg_var m = tg_sum(tg_matmul(tg_softmax_axis(X, 0), X));
     o = (tg_emit_opts){.n_in = 1, .in = &X, .n_wrt = 1, .wrt = &X};
     cr_expect_eq(tg_emit_c(m, &o, stdout), TG_ERR_UNSUPPORTED);
-    cr_expect_str_eq(tg_tape_error(t), "tg_emit_c: tensors are written as one fused loop, and "
-                     "this cone does not fit one: node #1 (matmul) is not elementwise, a window "
-                     "of an input (slice, reshape) or a whole sum of the loop's values");
+    cr_expect_str_eq(tg_tape_error(t), "tg_emit_c: this cone fits neither one fused loop (node "
+                     "#1 (softmax) is not elementwise, a window of an input (slice, reshape) or "
+                     "a whole sum of the loop's values) nor the function written node by node: "
+                     "node #1 (softmax) is not elementwise, a product (.gemm), a window or a "
+                     "whole sum (.fuse): only the library runs it");
     tg_tape_free(t);
 }
 
@@ -1045,6 +1047,105 @@ Test(compile, the_standalone_fused_function_agrees_with_the_tape)
                     const double w = want ? want[e] : tg_gradient(wrt[q]);
                     cr_expect(th_same(gradp[q][e], w), "program %d point %d: grad[%d][%zu] "
                               "%.17g, the tape %.17g", (int)g, k, q, e, gradp[q][e], w);
+                }
+            }
+        }
+        dlclose(dl);
+        free(src);
+        tg_tape_free(t);
+    }
+    cache_close(&cc);
+}
+
+/* ---- tg_emit_c's tensors node by node ---- */
+
+/* A cone no fused loop takes (products, transposes, several shapes), for tg_emit_c: X [4,3]
+ * an input, W [3,5], b [5], V [5,2] and s parameters, T [4,2] folded in; program 1 is
+ * record_tensor's products (X folded there), programs from 2 on put four elementwise ops
+ * drawn at random between the products. Returns out; leaf[k] is node k. */
+static tg_var record_staged(tg_tape *t, int which, tg_var *leaf)
+{
+    if (which == 1) {
+        tensor_case tc = {"staged", 4};
+        tg_var out = record_tensor(t, &tc);
+        for (uint32_t k = 0; k < 5; k++) leaf[k] = (tg_var){t, k, out.epoch};
+        return out;
+    }
+    th_rng r = th_rng_new(th_seed("staged", (uint64_t)which));
+    double x[12], w[15], bb[5], v[10], tv[8];
+    for (int k = 0; k < 12; k++) x[k] = th_uniform(&r, -2, 2);
+    for (int k = 0; k < 15; k++) w[k] = th_uniform(&r, -1, 1);
+    for (int k = 0; k < 5; k++) bb[k] = th_uniform(&r, -1, 1);
+    for (int k = 0; k < 10; k++) v[k] = th_uniform(&r, -1, 1);
+    for (int k = 0; k < 8; k++) tv[k] = th_uniform(&r, -1, 1);
+    leaf[0] = tg_tensor_const(t, 2, (int[]){4, 3}, x);
+    leaf[1] = tg_tensor_param(t, 2, (int[]){3, 5}, w);
+    leaf[2] = tg_tensor_param(t, 1, (int[]){5}, bb);
+    leaf[3] = tg_tensor_param(t, 2, (int[]){5, 2}, v);
+    leaf[4] = tg_param(t, 0.7);
+    tg_var T = tg_tensor_const(t, 2, (int[]){4, 2}, tv);
+    tg_var H = tg_tanh(tg_add(tg_matmul(leaf[0], leaf[1]), leaf[2])); /* [4,5] */
+    for (int k = 0; which && k < 4; k++) { /* drawn: on H, with b, s or H itself */
+        const tg_op_def *op = ew_op(&r, 1 + (int)(th_next(&r) % 2));
+        const tg_var other[3] = {leaf[2], leaf[4], tg_transpose(tg_transpose(H))};
+        tg_var xs[2] = {H, other[th_next(&r) % 3]};
+        if (op->arity == 2 && th_next(&r) % 2) xs[0] = xs[1], xs[1] = H;
+        H = tg_apply(op, op->arity, xs);
+    }
+    tg_var D = tg_sub(tg_matmul(H, leaf[3]), T);                        /* [4,2] */
+    tg_var pen = tg_mul(tg_sigmoid(leaf[4]), tg_sum(tg_slice(tg_transpose(H), 0, 1, 3)));
+    return tg_add(tg_sum(tg_mul(D, D)), pen);
+}
+
+Test(compile, the_standalone_function_written_node_by_node_agrees_with_the_tape)
+{
+    th_need_cc();
+    cache cc;
+    cache_open(&cc);
+    for (int which = 0; which < 8; which++) {
+        tg_tape *t = tg_tape_new();
+        tg_var leaf[5], out = record_staged(t, which, leaf);
+        /* program 0: X an input, not differentiated; program 1: X folded in */
+        const tg_var in[5] = {leaf[1], leaf[4], leaf[3], leaf[2], leaf[0]};
+        const tg_var wrt[5] = {leaf[1], leaf[4], leaf[3], leaf[1], leaf[2]};
+        tg_emit_opts o = {.name = "staged", .n_in = 5 - (which == 1), .in = in, .n_wrt = 5,
+                          .wrt = wrt};
+        char *src = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&src, &len);
+        cr_assert_eq(tg_emit_c(out, &o, f), TG_OK, "program %d: %s", which, tg_tape_error(t));
+        fclose(f);
+        cr_expect(strstr(src, "#include <cblas.h>") && strstr(src, "calloc(") &&
+                  strstr(src, "cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans") &&
+                  !strstr(src, "tg_rt") && !strstr(src, "tapegrad.h") &&
+                  (which == 1 || strstr(src, "= transpose(")) &&
+                  (which != 1 || strstr(src, "static const double V0[12]")),
+                  "program %d: not the staged function expected:\n%s", which, src);
+        void *dl;
+        double (*fn)(const double *const *, double *const *) =
+            (double (*)(const double *const *, double *const *))(uintptr_t)th_compile_fn(
+                cc.dir, src, "staged", &dl);
+        th_rng r = th_rng_new(61 + (uint64_t)which);
+        for (int k = 0; k < 6; k++) {
+            double wv[15], xv[12], sv = th_uniform(&r, -1, 1), g[5][15];
+            for (int j = 0; j < 15; j++) wv[j] = th_uniform(&r, -1.5, 1.5);
+            for (int j = 0; j < 12; j++) xv[j] = th_uniform(&r, -2, 2);
+            tg_tensor_set(leaf[1], wv);
+            tg_set(leaf[4], sv);
+            if (which != 1) tg_tensor_set(leaf[0], xv);
+            const double *inp[5] = {wv, &sv, tg_data(leaf[3]), tg_data(leaf[2]), xv};
+            double *gradp[5] = {g[0], g[1], g[2], g[3], g[4]};
+            const double y = fn(inp, gradp);
+            cr_assert_eq(tg_replay(t), TG_OK);
+            cr_assert_eq(tg_backward(out), TG_OK);
+            cr_expect(th_same(y, tg_value(out)), "program %d: f %.17g, the tape %.17g", which, y,
+                      tg_value(out));
+            for (int q = 0; q < 5; q++) {
+                const double *want = tg_gradient_data(wrt[q]);
+                for (size_t e = 0; e < tg_numel(wrt[q]); e++) {
+                    const double w = want ? want[e] : tg_gradient(wrt[q]);
+                    cr_expect(th_same(gradp[q][e], w), "program %d point %d: grad[%d][%zu] "
+                              "%.17g, the tape %.17g", which, k, q, e, gradp[q][e], w);
                 }
             }
         }
