@@ -491,13 +491,17 @@ TG_API void tg_compiled_free(tg_compiled *c);
  * the leaf opts->in[k]; grad[k] receives dout/d(opts->wrt[k]), each wrt among the inputs.
  * Every other leaf is folded in at its current value, with everything computed from it
  * alone (a tensor as a static array). Its header comment names every input and output.
- * With tensors in out's cone the function is the fused loop of tg_compiled_raw_tensors,
- * `double NAME(const double *const *in, double *const *grad)`: in[k] points at the values of
- * opts->in[k] (a tensor's in row-major order, a scalar's one), grad[k] at room for as many
- * (it needs <string.h> too). TG_ERR_ARG for a bad list (not a leaf, another tape, a wrt that
- * is not an input, a name that is not a C identifier), and TG_ERR_UNSUPPORTED for an op
- * without C code (a user's op with no .code) or tensors one loop cannot take (the message
- * says which node, as tg_compiled_raw_tensors' source does). */
+ * With tensors in out's cone the function is `double NAME(const double *const *in, double
+ * *const *grad)`: in[k] points at the values of opts->in[k] (a tensor's in row-major order,
+ * a scalar's one), grad[k] at room for as many. It is the fused loop of
+ * tg_compiled_raw_tensors (it needs <string.h> too) when one loop takes the cone; otherwise
+ * it is written node by node on a workspace it allocates (it needs <stdlib.h>, and CBLAS for
+ * a product, whose steps are the library's cblas_dgemm calls; it returns NaN, writing no
+ * gradient, if the allocation fails), with the interpreter's bits either way. TG_ERR_ARG for
+ * a bad list (not a leaf, another tape, a wrt that is not an input, a name that is not a C
+ * identifier), and TG_ERR_UNSUPPORTED for an op without C code (a user's op with no .code)
+ * or a tensor op that is neither elementwise, a product (.gemm), a window nor a whole sum
+ * (.fuse): softmax, the losses, a sum along an axis (the message says which node). */
 typedef struct tg_emit_opts {
     const char *name;    /* the function's name, a C identifier; NULL: "f" */
     const char *comment; /* one line for the header comment (the expression), or NULL */

@@ -1682,8 +1682,8 @@ static void header(emitter *e)
         }
         tg_buf_printf(b, " *   %-8s   %s\n *\n", "returns", outn);
         if (e->staged)
-            tg_buf_printf(b, " * Needs <math.h>, <string.h> and <stdlib.h>%s (link with -lm%s).\n"
-                          " * Returns NaN, and writes no gradient, if its workspace of %zu "
+            tg_buf_printf(b, " * Needs <math.h>, <string.h> and <stdlib.h>%s\n * (link with -lm%s)."
+                          "\n * Returns NaN, and writes no gradient, if its workspace of %zu "
                           "doubles cannot be allocated. */\n",
                           e->products ? ", and CBLAS's <cblas.h>" : "",
                           e->products ? " and a CBLAS, such as -lopenblas" : "", e->wsize);
