@@ -1,6 +1,6 @@
 /* transpose: y = x^T, the last two axes swapped (a matrix, or each matrix of a batch).
- * Linear: the gradient is gy transposed back.  A window of x for the fused loops (.fuse).  Reverse rule as nodes: gx = transpose(gy).
- * See LICENSE. */
+ * Linear: the gradient is gy transposed back.  A window of x for the fused loops (.fuse).
+ * Reverse rule as nodes: gx = transpose(gy). See LICENSE. */
 #include "tapegrad_op.h"
 
 static tg_status transpose_infer(tg_op_ctx *c)

@@ -695,9 +695,9 @@ static int gemm_step(emitter *e, uint32_t i, int step)
     tg_buf_printf(b, "    /* %s = %s(%s, %s)", e->id[i], op->name, e->id[idx[0]], e->id[idx[1]]);
     tg_buf_printf(b, step < 0 ? " */\n" : ": d/d%s */\n", e->id[idx[step < 0 ? 0 : step]]);
     if (g.batch > 1) tg_buf_printf(b, "    for (int q = 0; q < %d; q++)\n    ", g.batch);
+    static const char *const trans[2] = {"CblasNoTrans", "CblasTrans"};
     tg_buf_printf(b, "    %scblas_dgemm(CblasRowMajor, %s, %s, %d, %d, %d, 1.0",
-                  e->o ? "" : "tg_rt->", g.ta ? "CblasTrans" : "CblasNoTrans", g.tb ? "CblasTrans" : "CblasNoTrans",
-                  g.m, g.n, g.k);
+                  e->o ? "" : "tg_rt->", trans[g.ta != 0], trans[g.tb != 0], g.m, g.n, g.k);
     const int ld[3] = {g.ta ? g.m : g.k, g.tb ? g.k : g.n, g.n};
     for (int r = 0; r < 3; r++) {
         if (r == 2) tg_buf_printf(b, ", "), literal(b, g.beta);
@@ -737,17 +737,17 @@ static int window_step(emitter *e, uint32_t i, int step)
     const int kind = e->staged ? fuse_kind(e, i, &base, stride) : TG_FUSE_NONE;
     uint32_t idx[TG_MAX_ARITY];
     if (kind == TG_FUSE_NONE || tg_node_inputs(e->t, &e->t->nodes[i], idx) != 1) return 0;
-    uint32_t x = idx[0];
+    const uint32_t x = idx[0];
     tg_buf *b = e->b;
     const tg_view v = tg_node_view(e->t, i);
-    const char y = step < 0 ? 'V' : 'G', from = step < 0 ? 'V' : 'G';
+    const char a = step < 0 ? 'V' : 'G'; /* values forward, gradients back */
     if (step >= 0) {
         if (!(e->flag[x] & ACT)) return 1;
         clear_unreached(e, 1, &x);
     } else {
         need(e, x, 'V');
     }
-    need(e, i, y);
+    need(e, i, a);
     tg_buf_printf(b, "    /* %s = %s(%s)%s */\n", e->id[i], e->t->nodes[i].op->name, e->id[x],
                   step < 0 ? "" : ": its gradient back");
     if (kind == TG_FUSE_SUM) {
@@ -765,8 +765,8 @@ static int window_step(emitter *e, uint32_t i, int step)
         tg_buf_printf(b, "%*sfor (int o%d = 0; o%d < %d; o%d++)\n", 8 + 4 * d, "", d, d,
                       v.shape[d], d);
     tg_buf_printf(b, "%*s", 8 + 4 * v.rank, "");
-    if (step < 0) tg_buf_printf(b, "%c%" PRIu32 "[e++] = %c%" PRIu32 "[%zu", y, i, from, x, base);
-    else tg_buf_printf(b, "%c%" PRIu32 "[%zu", from, x, base);
+    if (step < 0) tg_buf_printf(b, "V%" PRIu32 "[e++] = ", i);
+    tg_buf_printf(b, "%c%" PRIu32 "[%zu", a, x, base);
     for (int d = 0; d < v.rank; d++)
         if (stride[d]) tg_buf_printf(b, " + (size_t)o%d * %zu", d, stride[d]);
     if (step < 0) tg_buf_printf(b, "];\n    }\n");
@@ -792,7 +792,7 @@ static void forward(emitter *e, int io)
         const tg_node *nd = &t->nodes[i];
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
         if (tg_node_is_tensor(nd)) { /* IO_TAPE and IO_STAGED */
-            if (!elementwise(e, i)) { /* by the library, as replay does */
+            if (!elementwise(e, i)) { /* a product or window written out, else the library */
                 if (!gemm_step(e, i, -1) && !window_step(e, i, -1))
                     tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = "
                                   "%s(...) */\n", i, e->id[i], nd->op->name);
@@ -1599,15 +1599,15 @@ static void staged_entry(emitter *e)
     for (int pass = 0; pass < 2; pass++) /* the gradients, then the copies of one asked twice */
         for (int k = 0; k < e->o->n_wrt; k++) {
             const uint32_t w = e->o->wrt[k].index;
-            const int in_cone = w <= out && (e->flag[w] & CONE) && act, first = slot(e, w, 1);
+            const int live = w <= out && (e->flag[w] & CONE) && act, first = slot(e, w, 1);
             if (!tg_node_is_tensor(&t->nodes[w])) {
                 if (pass) continue;
-                if (in_cone) tg_buf_printf(b, "    grad[%d][0] = adj[%" PRIu32 "];\n", k, w);
+                if (live) tg_buf_printf(b, "    grad[%d][0] = adj[%" PRIu32 "];\n", k, w);
                 else tg_buf_printf(b, "    grad[%d][0] = 0.0;\n", k);
             } else if (first != k && pass) {
                 tg_buf_printf(b, "    memcpy(grad[%d], grad[%d], %zu * sizeof(double));\n", k,
                               first, tg_node_numel(t, w));
-            } else if (first == k && !pass && !(in_cone && e->reached[w])) {
+            } else if (first == k && !pass && !(live && e->reached[w])) {
                 tg_buf_printf(b, "    memset(grad[%d], 0, %zu * sizeof(double));\n", k,
                               tg_node_numel(t, w));
             }

@@ -1121,9 +1121,9 @@ Test(compile, the_standalone_function_written_node_by_node_agrees_with_the_tape)
                   (which == 1 || strstr(src, "= transpose(")) &&
                   (which != 1 || strstr(src, "static const double V0[12]")),
                   "program %d: not the staged function expected:\n%s", which, src);
-        cr_expect(which || (strstr(src, "    /* t6 = matmul(t0, t1) */\n    cblas_dgemm(CblasRowMajor, "
-                                        "CblasNoTrans, CblasNoTrans, 4, 5, 3, 1.0, V0, 3, V1, 5, "
-                                        "0.0, V6, 5);\n") &&
+        cr_expect(which || (strstr(src, "    /* t6 = matmul(t0, t1) */\n    cblas_dgemm("
+                                        "CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, 5, 3, 1.0, "
+                                        "V0, 3, V1, 5, 0.0, V6, 5);\n") &&
                             strstr(src, "    /* t6 = matmul(t0, t1): d/dt1 */\n    cblas_dgemm("
                                         "CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, 4, 1.0, "
                                         "V0, 3, G6, 5, 1.0, G1, 5);\n") &&

@@ -497,20 +497,29 @@ Test(registry, applying_an_op_with_an_unknown_partials_form_is_an_error)
 
 /* ---- what ops say of themselves for the compiler's fused loops ---- */
 
+/* The shapes-and-attributes context an op describes itself from, for node y of operands x:
+ * what the kernels see, less the values. attr has room for TG_MAX_ATTR. */
+static tg_op_ctx shape_ctx(const tg_var *x, int n, tg_var y, int *attr)
+{
+    tg_op_ctx c = {.n = n, .attr = attr};
+    for (int j = 0; j < n; j++) {
+        c.in[j].rank = tg_shape(x[j], c.in[j].shape);
+        c.in[j].n = tg_numel(x[j]);
+    }
+    c.out.rank = tg_shape(y, c.out.shape);
+    c.out.n = tg_numel(y);
+    c.nattr = tg_attr(y, attr);
+    return c;
+}
+
 /* Op's fuse claim for node y (operand x) against its forward and vjp, bit for bit: a window's
  * output element o is x at base + sum o_d stride[d] and its vjp adds gy there (and nothing
  * elsewhere); a whole sum adds x's elements to +0 in row-major order and gives every element
  * gy. Returns the claim. */
 static int check_fuse_claim(const tg_op_def *op, tg_var x, tg_var y, th_rng *r)
 {
-    tg_op_ctx c = {.n = 1};
     int attr[TG_MAX_ATTR];
-    c.in[0].rank = tg_shape(x, c.in[0].shape);
-    c.in[0].n = tg_numel(x);
-    c.out.rank = tg_shape(y, c.out.shape);
-    c.out.n = tg_numel(y);
-    c.nattr = tg_attr(y, attr);
-    c.attr = attr;
+    const tg_op_ctx c = shape_ctx(&x, 1, y, attr);
     size_t base = 0, stride[TG_MAX_RANK] = {0};
     const int kind = op->fuse(&c, &base, stride);
     if (kind == TG_FUSE_NONE) return kind;
@@ -594,17 +603,9 @@ static void run_described(const tg_gemm *g, double *const arr[6])
  * steps were claimed. */
 static int check_gemm_claims(const tg_op_def *op, tg_var x0, tg_var x1, tg_var y, th_rng *r)
 {
-    tg_op_ctx c = {.n = 2};
     int attr[TG_MAX_ATTR];
     const tg_var x[2] = {x0, x1};
-    for (int j = 0; j < 2; j++) {
-        c.in[j].rank = tg_shape(x[j], c.in[j].shape);
-        c.in[j].n = tg_numel(x[j]);
-    }
-    c.out.rank = tg_shape(y, c.out.shape);
-    c.out.n = tg_numel(y);
-    c.nattr = tg_attr(y, attr);
-    c.attr = attr;
+    const tg_op_ctx c = shape_ctx(x, 2, y, attr);
     tg_gemm g;
     cr_expect(!op->gemm(&c, 2, &g) && !op->gemm(&c, -2, &g), "%s: claims a step it has not",
               op->name);
