@@ -54,20 +54,23 @@ static tg_status matmul_infer(tg_op_ctx *c)
 static int matmul_gemm(const tg_op_ctx *c, int step, tg_gemm *g)
 {
     const dims d = dims_of(c);
-    static const tg_gemm shape[3] = {
-        {.a = TG_GEMM_X0, .b = TG_GEMM_X1, .y = TG_GEMM_OUT, .beta = 0.0},
-        {.tb = 1, .a = TG_GEMM_GY, .b = TG_GEMM_X1, .y = TG_GEMM_G0, .beta = 1.0},
-        {.ta = 1, .a = TG_GEMM_X0, .b = TG_GEMM_GY, .y = TG_GEMM_G1, .beta = 1.0}};
-    if (step < -1 || step > 1) return 0;
-    *g = shape[step + 1];
-    g->batch = d.batch;
-    g->m = step == 1 ? d.k : d.m;
-    g->n = step == 0 ? d.k : d.n;
-    g->k = step == -1 ? d.k : step == 0 ? d.n : d.m;
-    g->sa = step == 0 ? d.sy : d.sa;
-    g->sb = step == 1 ? d.sy : d.sb;
-    g->sy = step == -1 ? d.sy : step == 0 ? d.sa : d.sb;
-    return 1;
+    switch (step) {
+    case -1: /* y [m,n] = a [m,k] b [k,n] */
+        *g = (tg_gemm){.batch = d.batch, .m = d.m, .n = d.n, .k = d.k, .a = TG_GEMM_X0,
+                       .b = TG_GEMM_X1, .y = TG_GEMM_OUT, .sa = d.sa, .sb = d.sb, .sy = d.sy};
+        return 1;
+    case 0: /* ga [m,k] += gy [m,n] b^T */
+        *g = (tg_gemm){.batch = d.batch, .tb = 1, .m = d.m, .n = d.k, .k = d.n,
+                       .a = TG_GEMM_GY, .b = TG_GEMM_X1, .y = TG_GEMM_G0, .sa = d.sy,
+                       .sb = d.sb, .sy = d.sa, .beta = 1.0};
+        return 1;
+    case 1: /* gb [k,n] += a^T gy */
+        *g = (tg_gemm){.batch = d.batch, .ta = 1, .m = d.k, .n = d.n, .k = d.m,
+                       .a = TG_GEMM_X0, .b = TG_GEMM_GY, .y = TG_GEMM_G1, .sa = d.sa,
+                       .sb = d.sy, .sy = d.sb, .beta = 1.0};
+        return 1;
+    default: return 0;
+    }
 }
 
 static void matmul_forward(tg_op_ctx *c)

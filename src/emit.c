@@ -709,18 +709,28 @@ static int gemm_step(emitter *e, uint32_t i, int step)
     return 1;
 }
 
-/* The reverse step of tensor node i as product calls, when its op describes one for every
- * active operand: each operand's gradient cleared where nothing reached it yet, then the
- * calls, as the library's sweep makes them. Returns whether it did. */
-static int gemm_vjp(emitter *e, uint32_t i)
+/* Whether tensor node i's op describes its forward, and its vjp into each active operand, as
+ * products (.gemm). */
+static int is_product(const emitter *e, uint32_t i)
 {
     tg_op_ctx c;
     uint32_t idx[TG_MAX_ARITY];
     const int n = tg_node_ctx(e->t, i, &c, idx);
     const tg_op_def *op = e->t->nodes[i].op;
     tg_gemm g;
+    if (!op->gemm || !op->gemm(&c, -1, &g)) return 0;
     for (int j = 0; j < n; j++)
-        if ((e->flag[idx[j]] & ACT) && (!op->gemm || !op->gemm(&c, j, &g))) return 0;
+        if ((e->flag[idx[j]] & ACT) && !op->gemm(&c, j, &g)) return 0;
+    return 1;
+}
+
+/* The reverse step of a product node i: each active operand's gradient cleared where nothing
+ * reached it yet, then the calls, as the library's sweep makes them. Returns whether it did. */
+static int gemm_vjp(emitter *e, uint32_t i)
+{
+    uint32_t idx[TG_MAX_ARITY];
+    const int n = tg_node_inputs(e->t, &e->t->nodes[i], idx);
+    if (!is_product(e, i)) return 0;
     clear_unreached(e, n, idx);
     for (int j = 0; j < n; j++)
         if (e->flag[idx[j]] & ACT) gemm_step(e, i, j);
@@ -793,7 +803,7 @@ static void forward(emitter *e, int io)
         if ((e->flag[i] & (CONE | VARY)) != (CONE | VARY) || tg_node_is_leaf(nd)) continue;
         if (tg_node_is_tensor(nd)) { /* IO_TAPE and IO_STAGED */
             if (!elementwise(e, i)) { /* a product or window written out, else the library */
-                if (!gemm_step(e, i, -1) && !window_step(e, i, -1))
+                if (!(is_product(e, i) && gemm_step(e, i, -1)) && !window_step(e, i, -1))
                     tg_buf_printf(b, "    tg_rt->forward(tg_rt->t, %" PRIu32 "); /* %s = "
                                   "%s(...) */\n", i, e->id[i], nd->op->name);
                 continue;
@@ -1519,13 +1529,7 @@ static int stageable(emitter *e)
             tg_node_is_leaf(nd) || elementwise(e, i))
             continue;
         size_t base, stride[TG_MAX_RANK];
-        tg_op_ctx c;
-        uint32_t idx[TG_MAX_ARITY];
-        tg_gemm g;
-        const int n = tg_node_ctx(e->t, i, &c, idx);
-        int product = nd->op->gemm && nd->op->gemm(&c, -1, &g);
-        for (int j = 0; product && j < n; j++)
-            product = !(e->flag[idx[j]] & ACT) || nd->op->gemm(&c, j, &g);
+        const int product = is_product(e, i);
         e->products |= product;
         if (product || fuse_kind(e, i, &base, stride) != TG_FUSE_NONE) continue;
         snprintf(e->why, sizeof e->why, "node #%" PRIu32 " (%s) is not elementwise, a product "

@@ -264,8 +264,9 @@ void tg_report_tensor(tg_tape *t, const tg_op_def *op, const tg_op_ctx *c, uint3
 
 /* ---- sweep.c ---- */
 /* What tg_backward (seed NULL: a one-element out seeded 1) and tg_backward_seed do before
- * their loop, for compiled code: adjoints 0 up to out, out seeded; errors say who. TG_OK or
- * the error status. */
+ * their loop, for compiled code: adjoints 0 up to out, out seeded; errors say who (and, for
+ * an unseeded out of several elements, point at who's _seed form). TG_OK or the error
+ * status. */
 tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const char *who);
 /* Tensor node i as replay computes it (its kinks not compared), and as the reverse loop
  * passes its adjoint back (when it was reached). */

@@ -253,11 +253,9 @@ tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const cha
         if (!seed && w.n != 1) {
             char nm[64], sh[48];
             return tg_fail(t, TG_ERR_SHAPE, "%s: output %s is a tensor of shape %s, not a "
-                           "scalar (reduce it with tg_sum or tg_mean, or seed it with %s)", who,
-                           tg_node_name(t, out.index, nm, sizeof nm),
-                           tg_view_shape(&w, sh, sizeof sh),
-                           strncmp(who, "tg_compiled", 11) ? "tg_backward_seed"
-                                                            : "tg_compiled_run_seed");
+                           "scalar (reduce it with tg_sum or tg_mean, or seed it with %s_seed)",
+                           who, tg_node_name(t, out.index, nm, sizeof nm),
+                           tg_view_shape(&w, sh, sizeof sh), who);
         }
         if (grad_ready(t)) return t->status;
         double *g = t->grad + tg_node_tensor(t, &nodes[out.index])->off;
@@ -270,7 +268,6 @@ tg_status tg_begin_reverse(tg_tape *t, tg_var out, const double *seed, const cha
     t->adj_n = n;
     return TG_OK;
 }
-
 
 /* The reverse sweep from out (see tg_begin_reverse). */
 static tg_status backward(tg_var out, const double *seed, const char *who)
